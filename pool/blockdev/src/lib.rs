@@ -1,0 +1,219 @@
+//! The block-device contract of vsa.
+//!
+//! [`BlockDevice`] is the one trait for "a thing that stores blocks". Member devices (files,
+//! disks), RAID sets and pool volumes implement it, and the SCSI target, the tape library
+//! and the VMM consume it, so every layer composes with every other without glue:
+//!
+//! ```text
+//!   scsi::Disk   vtl::TapeDrive   vmm virtio-blk        consumers
+//!        \            |            /
+//!         +---- dyn BlockDevice --+                       this crate
+//!        /            |            \
+//!   pool::Volume  pool::RaidSet  pool::Member             implementations
+//! ```
+//!
+//! The trait is synchronous, positional and takes `&self`: many threads may call one device
+//! at once, and each call stands alone (no seek position, no open/close). Offsets and
+//! lengths are in bytes and must be multiples of [`BlockDevice::block_size`].
+//!
+//! Errors are one type, [`BlockError`], whose [`ErrorKind`] callers match on (the SCSI layer
+//! maps each kind to one sense code) and which carries the operation, the range and the
+//! cause for people reading logs.
+//!
+//! With the `test-utils` feature, [`testing`] provides an in-memory device and a
+//! fault-injecting wrapper that every crate's tests can put anywhere in a stack.
+#![forbid(unsafe_code)]
+
+mod error;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
+
+pub use error::{BlockError, ErrorKind, Op};
+
+use std::sync::Arc;
+
+/// Result of a block-device operation.
+pub type Result<T> = std::result::Result<T, BlockError>;
+
+/// Whether a range of a device holds data (is backed by storage) or reads as zeros
+/// without any storage behind it (SCSI GET LBA STATUS "deallocated").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Allocation {
+    /// Backed by storage.
+    Mapped,
+    /// Not backed; reads return zeros.
+    Deallocated,
+}
+
+/// A run of bytes with one allocation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// Byte offset of the run.
+    pub offset: u64,
+    /// Length of the run in bytes.
+    pub len: u64,
+    /// Its status.
+    pub status: Allocation,
+}
+
+/// A thing that stores blocks.
+///
+/// Implementations must be safe to call from many threads at once. A call either succeeds
+/// completely or returns an error; after a failed write the contents of the range are
+/// unspecified (as with any disk), but nothing outside it is changed.
+pub trait BlockDevice: Send + Sync + std::fmt::Debug {
+    /// The logical block size in bytes: a power of two, at least 512. Every offset and
+    /// length passed to this device is a multiple of it.
+    fn block_size(&self) -> u32;
+
+    /// The capacity in bytes, a multiple of the block size.
+    fn size(&self) -> u64;
+
+    /// Reads `buf.len()` bytes starting at `offset`.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
+
+    /// Writes `buf` starting at `offset`.
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()>;
+
+    /// Makes every write that completed before this call durable.
+    fn flush(&self) -> Result<()>;
+
+    /// Discards `len` bytes at `offset`; afterwards the range reads as zeros. Devices that
+    /// cannot release storage write zeros (the default).
+    fn unmap(&self, offset: u64, len: u64) -> Result<()> {
+        check_range(self, Op::Unmap, offset, len)?;
+        write_zeros(self, offset, len)
+    }
+
+    /// The allocation status of `[offset, offset + len)`, as consecutive extents that cover
+    /// the range exactly. The default reports everything mapped.
+    fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
+        check_range(self, Op::Allocation, offset, len)?;
+        Ok(vec![Extent {
+            offset,
+            len,
+            status: Allocation::Mapped,
+        }])
+    }
+}
+
+/// Checks that `[offset, offset + len)` is block-aligned and inside `dev`; every
+/// implementation calls this first so that all of them reject bad ranges alike.
+pub fn check_range<D: BlockDevice + ?Sized>(dev: &D, op: Op, offset: u64, len: u64) -> Result<()> {
+    let bs = u64::from(dev.block_size());
+    if offset % bs != 0 || len % bs != 0 {
+        return Err(
+            BlockError::new(ErrorKind::Misaligned, op, offset, len).with_detail(format!(
+                "offset and length must be multiples of the {bs}-byte block size"
+            )),
+        );
+    }
+    match offset.checked_add(len) {
+        Some(end) if end <= dev.size() => Ok(()),
+        _ => Err(BlockError::new(ErrorKind::OutOfRange, op, offset, len)
+            .with_detail(format!("the device holds {} bytes", dev.size()))),
+    }
+}
+
+/// Writes zeros over `[offset, offset + len)` in bounded pieces.
+pub fn write_zeros<D: BlockDevice + ?Sized>(dev: &D, offset: u64, len: u64) -> Result<()> {
+    const PIECE: u64 = 1 << 20;
+    let zeros = vec![0u8; PIECE.min(len) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = PIECE.min(len - done);
+        dev.write_at(&zeros[..n as usize], offset + done)?;
+        done += n;
+    }
+    Ok(())
+}
+
+macro_rules! forward_block_device {
+    ($ty:ty) => {
+        impl<T: BlockDevice + ?Sized> BlockDevice for $ty {
+            fn block_size(&self) -> u32 {
+                (**self).block_size()
+            }
+            fn size(&self) -> u64 {
+                (**self).size()
+            }
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+                (**self).read_at(buf, offset)
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+                (**self).write_at(buf, offset)
+            }
+            fn flush(&self) -> Result<()> {
+                (**self).flush()
+            }
+            fn unmap(&self, offset: u64, len: u64) -> Result<()> {
+                (**self).unmap(offset, len)
+            }
+            fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
+                (**self).allocation(offset, len)
+            }
+        }
+    };
+}
+
+forward_block_device!(Arc<T>);
+forward_block_device!(Box<T>);
+
+#[cfg(test)]
+mod tests {
+    use super::testing::MemDevice;
+    use super::*;
+
+    #[test]
+    fn check_range_rejects_misaligned_and_out_of_range() {
+        let dev = MemDevice::new(1 << 20, 512);
+        assert!(check_range(&dev, Op::Read, 0, 512).is_ok());
+        assert!(check_range(&dev, Op::Read, (1 << 20) - 512, 512).is_ok());
+        let e = check_range(&dev, Op::Read, 1, 512).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misaligned);
+        let e = check_range(&dev, Op::Write, 1 << 20, 512).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfRange);
+        assert!(e.to_string().contains("1048576 bytes"), "{e}");
+        let e = check_range(&dev, Op::Write, u64::MAX - 511, 512).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfRange);
+    }
+
+    #[test]
+    fn default_unmap_writes_zeros() {
+        #[derive(Debug)]
+        struct Plain(MemDevice);
+        impl BlockDevice for Plain {
+            fn block_size(&self) -> u32 {
+                self.0.block_size()
+            }
+            fn size(&self) -> u64 {
+                self.0.size()
+            }
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+                self.0.read_at(buf, offset)
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+                self.0.write_at(buf, offset)
+            }
+            fn flush(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let dev = Plain(MemDevice::new(8192, 512));
+        dev.write_at(&[7u8; 8192], 0).unwrap();
+        dev.unmap(1024, 2048).unwrap();
+        let mut buf = vec![0u8; 8192];
+        dev.read_at(&mut buf, 0).unwrap();
+        assert!(buf[..1024].iter().all(|&b| b == 7));
+        assert!(buf[1024..3072].iter().all(|&b| b == 0));
+        assert!(buf[3072..].iter().all(|&b| b == 7));
+        assert_eq!(
+            dev.allocation(0, 8192).unwrap(),
+            vec![Extent {
+                offset: 0,
+                len: 8192,
+                status: Allocation::Mapped
+            }]
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! The free-chunk allocator of a pool: a bitmap over the pool's physical chunks, held in
+//! memory and rebuilt at open from the chunk maps (which are the durable truth).
+
+/// Which physical chunks are in use.
+#[derive(Debug, Clone)]
+pub struct ChunkAllocator {
+    bits: Vec<u64>,
+    total: u64,
+    used: u64,
+    cursor: u64,
+}
+
+impl ChunkAllocator {
+    /// An allocator over `total` chunks, all free.
+    pub fn new(total: u64) -> Self {
+        ChunkAllocator {
+            bits: vec![0; total.div_ceil(64) as usize],
+            total,
+            used: 0,
+            cursor: 0,
+        }
+    }
+
+    /// Chunks in the pool.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Chunks in use.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Chunks free.
+    pub fn free(&self) -> u64 {
+        self.total - self.used
+    }
+
+    /// Whether `chunk` is in use.
+    pub fn is_used(&self, chunk: u64) -> bool {
+        chunk < self.total && self.bits[(chunk / 64) as usize] & (1 << (chunk % 64)) != 0
+    }
+
+    /// Marks `chunk` used; returns false if it is out of range or already used.
+    pub fn mark_used(&mut self, chunk: u64) -> bool {
+        if chunk >= self.total || self.is_used(chunk) {
+            return false;
+        }
+        self.bits[(chunk / 64) as usize] |= 1 << (chunk % 64);
+        self.used += 1;
+        true
+    }
+
+    /// Returns `chunk` to the free set; returns false if it was not in use.
+    pub fn release(&mut self, chunk: u64) -> bool {
+        if !self.is_used(chunk) {
+            return false;
+        }
+        self.bits[(chunk / 64) as usize] &= !(1 << (chunk % 64));
+        self.used -= 1;
+        true
+    }
+
+    /// Takes `n` free chunks (next fit, so a sequential writer gets sequential chunks), or
+    /// none at all if fewer than `n` are free.
+    pub fn allocate(&mut self, n: u64) -> Option<Vec<u64>> {
+        if n > self.free() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        let mut pos = self.cursor.min(self.total.saturating_sub(1));
+        let mut seen = 0u64;
+        while (out.len() as u64) < n && seen < self.total {
+            let word = self.bits[(pos / 64) as usize];
+            if pos % 64 == 0 && word == u64::MAX {
+                let step = 64.min(self.total - pos);
+                pos += step;
+                seen += step;
+            } else {
+                if word & (1 << (pos % 64)) == 0 {
+                    out.push(pos);
+                }
+                pos += 1;
+                seen += 1;
+            }
+            if pos >= self.total {
+                pos = 0;
+            }
+        }
+        if (out.len() as u64) < n {
+            return None;
+        }
+        for &c in &out {
+            self.mark_used(c);
+        }
+        if let Some(&last) = out.last() {
+            self.cursor = (last + 1) % self.total.max(1);
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn allocates_sequentially_and_wraps() {
+        let mut a = ChunkAllocator::new(130);
+        assert_eq!(a.allocate(3).unwrap(), vec![0, 1, 2]);
+        assert!(a.release(1));
+        assert_eq!(a.allocate(2).unwrap(), vec![3, 4]);
+        let rest = a.allocate(126).unwrap();
+        assert_eq!(rest.len(), 126);
+        assert!(rest.contains(&1));
+        assert_eq!(a.free(), 0);
+        assert!(a.allocate(1).is_none());
+        assert!(!a.mark_used(5));
+        assert!(!a.mark_used(130));
+    }
+
+    #[test]
+    fn refuses_partial_allocations() {
+        let mut a = ChunkAllocator::new(10);
+        a.allocate(8).unwrap();
+        assert!(a.allocate(3).is_none());
+        assert_eq!(a.used(), 8);
+    }
+
+    proptest! {
+        #[test]
+        fn never_hands_out_a_used_chunk(ops in proptest::collection::vec((any::<bool>(), 1u64..20), 1..100)) {
+            let mut a = ChunkAllocator::new(200);
+            let mut held: Vec<u64> = Vec::new();
+            for (alloc, n) in ops {
+                if alloc {
+                    if let Some(got) = a.allocate(n) {
+                        for c in &got {
+                            prop_assert!(!held.contains(c));
+                        }
+                        held.extend(got);
+                    }
+                } else {
+                    for _ in 0..n.min(held.len() as u64) {
+                        let c = held.swap_remove(0);
+                        prop_assert!(a.release(c));
+                    }
+                }
+                prop_assert_eq!(a.used(), held.len() as u64);
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! vsa-pool: the layer that turns member devices into protected, thin-provisioned volumes.
+//!
+//! ```text
+//!  Volume (thin/thick, snapshots, clones)      volume.rs, alloc.rs   ── implements BlockDevice
+//!        │ chunk maps in RocksDB               meta.rs
+//!        ▼
+//!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice
+//!        │ dirty-region log, member states in RocksDB
+//!        ▼
+//!  Member (file or block device, O_DIRECT)     member.rs             ── implements BlockDevice
+//! ```
+//!
+//! Every layer implements [`vsa_blockdev::BlockDevice`], so each composes with the others
+//! and with the test doubles of `vsa-blockdev`. The pool knows nothing of SCSI, iSCSI, tapes
+//! or VMs. The on-disk and metadata formats are described in `pool/FORMAT.md`.
+#![forbid(unsafe_code)]
+
+pub mod alloc;
+mod journal_db;
+pub mod member;
+pub mod meta;
+pub mod pool;
+pub mod progress;
+pub mod raid;
+pub mod volume;
+
+pub use journal_db::DbJournal;
+pub use member::{Member, MemberError, MemberLabel};
+pub use meta::{MetaError, MetaStore};
+pub use pool::{Pool, PoolError, PoolRecord, PoolSpec, PoolStatus};
+pub use progress::{Progress, ProgressReport, Throttle};
+pub use volume::{CheckReport, SpaceInfo, Volume, VolumeError, VolumeInfo, VolumeManager};

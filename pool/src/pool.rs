@@ -1,0 +1,600 @@
+//! [`Pool`]: member devices + a RAID set + the volumes on it, created and reopened from
+//! the metadata store, with background rebuild and scrub whose progress callers can read.
+
+use crate::journal_db::DbJournal;
+use crate::member::{Member, MemberError};
+use crate::meta::{be_u64, MetaError, MetaStore, CF_POOL};
+use crate::raid::{
+    MemberState, RaidError, RaidLevel, RaidMember, RaidSet, RaidStatus, ScrubReport,
+};
+use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
+use crate::{Progress, ProgressReport};
+use parking_lot::Mutex;
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use vsa_blockdev::{BlockDevice, BlockError, ErrorKind, Op};
+
+/// The default RAID chunk (stripe unit): 64 KiB.
+pub const DEFAULT_RAID_CHUNK: u32 = 64 * 1024;
+
+/// An error from a pool operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// A member device problem.
+    #[error(transparent)]
+    Member(#[from] MemberError),
+    /// A RAID problem.
+    #[error(transparent)]
+    Raid(#[from] RaidError),
+    /// A volume problem.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    /// A metadata store problem.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// No such pool.
+    #[error("no pool named '{0}'; `vsa pool list` shows the pools")]
+    NoSuchPool(String),
+    /// The name is taken.
+    #[error("a pool named '{0}' already exists; choose another name")]
+    PoolExists(String),
+    /// A device is in the pool twice, or belongs to another pool.
+    #[error("{path}: {why}")]
+    BadMember {
+        /// The device.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A long operation is already running.
+    #[error("pool '{pool}' is already running a {task}; wait for it or cancel it")]
+    Busy {
+        /// The pool.
+        pool: String,
+        /// What is running.
+        task: &'static str,
+    },
+}
+
+/// What a new pool is made of.
+#[derive(Debug, Clone)]
+pub struct PoolSpec {
+    /// The pool's name.
+    pub name: String,
+    /// The RAID level.
+    pub level: RaidLevel,
+    /// Member devices or files, in order.
+    pub members: Vec<PathBuf>,
+    /// Hot spares.
+    pub spares: Vec<PathBuf>,
+    /// RAID chunk (stripe unit) in bytes.
+    pub raid_chunk: u32,
+    /// Volume allocation chunk in bytes.
+    pub chunk_size: u64,
+    /// Create missing member files as sparse files of this many bytes.
+    pub create_size: Option<u64>,
+}
+
+impl PoolSpec {
+    /// A spec with default chunk sizes.
+    pub fn new(name: &str, level: RaidLevel, members: Vec<PathBuf>) -> Self {
+        PoolSpec {
+            name: name.to_owned(),
+            level,
+            members,
+            spares: Vec::new(),
+            raid_chunk: DEFAULT_RAID_CHUNK,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            create_size: None,
+        }
+    }
+}
+
+/// A pool's durable record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolRecord {
+    /// Name.
+    pub name: String,
+    /// Numeric id (key prefix of its metadata).
+    pub id: u64,
+    /// Unique id written into every member's label (hex).
+    pub uuid: String,
+    /// RAID level.
+    pub level: RaidLevel,
+    /// RAID chunk in bytes.
+    pub raid_chunk: u32,
+    /// Allocation chunk in bytes.
+    pub chunk_size: u64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+}
+
+/// A pool's state for `vsa pool show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    /// The durable record.
+    #[serde(flatten)]
+    pub record: PoolRecord,
+    /// RAID geometry and member states.
+    pub raid: RaidStatus,
+    /// Space accounting.
+    pub space: SpaceInfo,
+    /// Rebuild progress, if one ran since the pool was opened.
+    pub rebuild: Option<ProgressReport>,
+    /// Scrub progress, if one ran since the pool was opened.
+    pub scrub: Option<ProgressReport>,
+    /// The last scrub's findings.
+    pub last_scrub: Option<ScrubReport>,
+}
+
+#[derive(Debug, Default)]
+struct Tasks {
+    rebuild: Option<Arc<Progress>>,
+    scrub: Option<Arc<Progress>>,
+    last_scrub: Option<ScrubReport>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// A storage pool.
+#[derive(Debug)]
+pub struct Pool {
+    record: PoolRecord,
+    raid: Arc<RaidSet>,
+    volumes: VolumeManager,
+    tasks: Arc<Mutex<Tasks>>,
+    /// Bytes per second for rebuilds and scrubs (0 = unlimited).
+    pub rate_limit: u64,
+}
+
+fn pool_key(name: &str) -> Vec<u8> {
+    let mut k = b"p".to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// 16 random bytes (from the standard library's per-process random hasher keys and the
+/// clock), for pool and member ids.
+pub fn random_id() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 16];
+    for (i, half) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.write_u32(std::process::id());
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    if s.len() != 32 {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn raid_member(m: Member) -> RaidMember {
+    RaidMember {
+        name: m.path().display().to_string(),
+        dev: Arc::new(m),
+    }
+}
+
+/// Labels `path` for pool `uuid`, creating a sparse file if it is missing and `size` is
+/// given. Refuses a device that already belongs to a pool.
+fn prepare_member(
+    path: &Path,
+    uuid: [u8; 16],
+    size: Option<u64>,
+) -> Result<(Member, bool), PoolError> {
+    if !path.exists() {
+        if let Some(size) = size {
+            return Ok((Member::create_file(path, size, (uuid, random_id()))?, true));
+        }
+    }
+    if let Ok(label) = crate::member::read_label(path) {
+        return Err(PoolError::BadMember {
+            path: path.to_owned(),
+            why: format!(
+                "the device already belongs to vsa pool {}; remove it from that pool (or wipe its first MiB) before reusing it",
+                hex(&label.pool_id)
+            ),
+        });
+    }
+    Ok((Member::format(path, uuid, random_id())?, false))
+}
+
+impl Pool {
+    /// Creates a pool: labels the members (creating sparse files if asked), builds the RAID
+    /// set and records the pool durably.
+    pub fn create(store: Arc<MetaStore>, spec: &PoolSpec) -> Result<Pool, PoolError> {
+        crate::volume::check_name(&spec.name)?;
+        if store.get(CF_POOL, &pool_key(&spec.name))?.is_some() {
+            return Err(PoolError::PoolExists(spec.name.clone()));
+        }
+        let all: Vec<&PathBuf> = spec.members.iter().chain(&spec.spares).collect();
+        for (i, p) in all.iter().enumerate() {
+            if all[..i].contains(p) {
+                return Err(PoolError::BadMember {
+                    path: (*p).clone(),
+                    why: "the device is listed twice; each member must be a different device"
+                        .into(),
+                });
+            }
+        }
+        if spec.members.len() < spec.level.min_members() {
+            return Err(RaidError::TooFewMembers {
+                level: spec.level,
+                min: spec.level.min_members(),
+                got: spec.members.len(),
+            }
+            .into());
+        }
+        let uuid = random_id();
+        let id = match store.get(CF_POOL, b"next_pool")? {
+            Some(v) => be_u64(&v, 0).unwrap_or(1),
+            None => 1,
+        };
+        let mut members = Vec::new();
+        let mut all_fresh = true;
+        for p in &spec.members {
+            let (m, fresh) = prepare_member(p, uuid, spec.create_size)?;
+            all_fresh &= fresh;
+            members.push(raid_member(m));
+        }
+        let mut spares = Vec::new();
+        for p in &spec.spares {
+            spares.push(raid_member(prepare_member(p, uuid, spec.create_size)?.0));
+        }
+        let journal = Arc::new(DbJournal::new(store.clone(), id));
+        let raid = RaidSet::open(
+            spec.level,
+            spec.raid_chunk,
+            members,
+            spares,
+            None,
+            all_fresh,
+            journal,
+        )?;
+        let record = PoolRecord {
+            name: spec.name.clone(),
+            id,
+            uuid: hex(&uuid),
+            level: spec.level,
+            raid_chunk: spec.raid_chunk,
+            chunk_size: spec.chunk_size,
+            created: crate::volume::now_secs(),
+        };
+        let mut batch = WriteBatch::default();
+        let cf = store.cf(CF_POOL)?;
+        batch.put_cf(cf, b"next_pool", (id + 1).to_be_bytes());
+        batch.put_cf(cf, pool_key(&spec.name), MetaStore::encode(&record));
+        store.commit(batch, true)?;
+        Pool::assemble(store, record, raid)
+    }
+
+    fn assemble(
+        store: Arc<MetaStore>,
+        record: PoolRecord,
+        raid: RaidSet,
+    ) -> Result<Pool, PoolError> {
+        let raid = Arc::new(raid);
+        let volumes = VolumeManager::open(
+            store,
+            record.id,
+            &record.name,
+            raid.clone(),
+            record.chunk_size,
+        )?;
+        Ok(Pool {
+            record,
+            raid,
+            volumes,
+            tasks: Arc::default(),
+            rate_limit: 0,
+        })
+    }
+
+    /// The names of the pools recorded in `store`.
+    pub fn names(store: &MetaStore) -> Result<Vec<String>, PoolError> {
+        let mut out = Vec::new();
+        for (k, _) in store.scan(CF_POOL, b"p")? {
+            out.push(String::from_utf8_lossy(&k[1..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Reopens pool `name`: opens its members by the paths its RAID state names, checks
+    /// that each carries this pool's label, and resynchronizes regions an unclean stop left
+    /// dirty before returning.
+    pub fn open(store: Arc<MetaStore>, name: &str) -> Result<Pool, PoolError> {
+        let k = pool_key(name);
+        let record: PoolRecord = match store.get(CF_POOL, &k)? {
+            Some(v) => MetaStore::decode(&k, &v)?,
+            None => return Err(PoolError::NoSuchPool(name.to_owned())),
+        };
+        let journal = Arc::new(DbJournal::new(store.clone(), record.id));
+        let state = journal.load_state()?.ok_or_else(|| MetaError::Corrupt {
+            key: format!("raid state of pool {name}"),
+            why: "missing".into(),
+        })?;
+        let uuid = unhex(&record.uuid);
+        let open_one = |path: &str| -> Result<RaidMember, PoolError> {
+            let m = Member::open(Path::new(path))?;
+            if Some(m.label().pool_id) != uuid {
+                return Err(PoolError::BadMember {
+                    path: path.into(),
+                    why: format!("the device is labelled for another pool, not pool '{name}'; put the right device at this path"),
+                });
+            }
+            Ok(raid_member(m))
+        };
+        let mut opened = Vec::new();
+        for (path, st) in &state.members {
+            match (st, open_one(path)) {
+                (_, Ok(m)) => opened.push((Some(m), path, *st)),
+                // A member that already failed may be gone; keep its slot faulty.
+                (MemberState::Faulty, Err(_)) => opened.push((None, path, MemberState::Faulty)),
+                (_, Err(e)) => return Err(e),
+            }
+        }
+        let present = opened.iter().filter_map(|(m, _, _)| m.as_ref());
+        let (size, block_size) = present
+            .map(|m| (m.dev.size(), m.dev.block_size()))
+            .max()
+            .unwrap_or((0, 512));
+        let mut members = Vec::new();
+        let mut states = Vec::new();
+        for (m, path, st) in opened {
+            members.push(m.unwrap_or_else(|| RaidMember {
+                name: path.clone(),
+                dev: Arc::new(MissingDevice {
+                    name: path.clone(),
+                    size,
+                    block_size,
+                }),
+            }));
+            states.push(st);
+        }
+        let spares = state
+            .spares
+            .iter()
+            .map(|p| open_one(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let raid = RaidSet::open(
+            record.level,
+            record.raid_chunk,
+            members,
+            spares,
+            Some(states),
+            true,
+            journal,
+        )?;
+        if raid.status().needs_resync {
+            tracing::warn!(
+                pool = name,
+                "resynchronizing regions left dirty by an unclean stop"
+            );
+            raid.resync(&Progress::default())?;
+        }
+        Pool::assemble(store, record, raid)
+    }
+
+    /// The durable record.
+    pub fn record(&self) -> &PoolRecord {
+        &self.record
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// The RAID set.
+    pub fn raid(&self) -> &Arc<RaidSet> {
+        &self.raid
+    }
+
+    /// The volumes.
+    pub fn volumes(&self) -> &VolumeManager {
+        &self.volumes
+    }
+
+    /// The metadata consistency check.
+    pub fn check(&self) -> Result<CheckReport, PoolError> {
+        Ok(self.volumes.check()?)
+    }
+
+    /// Health, space and task progress.
+    pub fn status(&self) -> PoolStatus {
+        let t = self.tasks.lock();
+        PoolStatus {
+            record: self.record.clone(),
+            raid: self.raid.status(),
+            space: self.volumes.space(),
+            rebuild: t.rebuild.as_ref().map(|p| p.snapshot()),
+            scrub: t.scrub.as_ref().map(|p| p.snapshot()),
+            last_scrub: t.last_scrub,
+        }
+    }
+
+    fn index_of(&self, member: &str) -> Result<usize, PoolError> {
+        self.raid
+            .status()
+            .members
+            .iter()
+            .find(|m| m.name == member || m.index.to_string() == member)
+            .map(|m| m.index)
+            .ok_or_else(|| PoolError::BadMember {
+                path: member.into(),
+                why: format!(
+                    "no such member in pool '{}'; `vsa pool show {}` lists them",
+                    self.name(),
+                    self.name()
+                ),
+            })
+    }
+
+    /// Marks a member failed (by path or index); a hot spare takes its place and rebuilds.
+    pub fn fail_member(&self, member: &str) -> Result<(), PoolError> {
+        self.raid.fail_member(self.index_of(member)?)?;
+        self.start_rebuild();
+        Ok(())
+    }
+
+    fn label_new(&self, path: &Path, size: Option<u64>) -> Result<RaidMember, PoolError> {
+        let uuid = unhex(&self.record.uuid).unwrap_or_default();
+        Ok(raid_member(prepare_member(path, uuid, size)?.0))
+    }
+
+    /// Replaces member `old` (path or index) with the device at `new` and rebuilds onto it
+    /// in the background. `create_size` creates `new` as a sparse file if missing.
+    pub fn replace_member(
+        &self,
+        old: &str,
+        new: &Path,
+        create_size: Option<u64>,
+    ) -> Result<(), PoolError> {
+        let idx = self.index_of(old)?;
+        let m = self.label_new(new, create_size)?;
+        self.raid.replace_member(idx, m)?;
+        self.start_rebuild();
+        Ok(())
+    }
+
+    /// Adds a hot spare; if a member has failed, it takes its place at once.
+    pub fn add_spare(&self, path: &Path, create_size: Option<u64>) -> Result<(), PoolError> {
+        let m = self.label_new(path, create_size)?;
+        self.raid.add_spare(m)?;
+        self.start_rebuild();
+        Ok(())
+    }
+
+    /// Starts a background rebuild if a member needs one and none runs.
+    pub fn start_rebuild(&self) -> Option<Arc<Progress>> {
+        if !self.raid.needs_rebuild() {
+            return None;
+        }
+        let mut t = self.tasks.lock();
+        if let Some(p) = &t.rebuild {
+            if !p.snapshot().finished {
+                return Some(p.clone());
+            }
+        }
+        let progress = Arc::new(Progress::default());
+        t.rebuild = Some(progress.clone());
+        let (raid, p, rate, name) = (
+            self.raid.clone(),
+            progress.clone(),
+            self.rate_limit,
+            self.name().to_owned(),
+        );
+        t.threads.push(std::thread::spawn(move || {
+            if let Err(e) = raid.rebuild(&p, rate) {
+                tracing::error!(pool = name, "rebuild stopped: {e}");
+            }
+            p.finish();
+        }));
+        Some(progress)
+    }
+
+    /// Starts a background scrub (`repair` fixes what it finds).
+    pub fn start_scrub(&self, repair: bool) -> Result<Arc<Progress>, PoolError> {
+        let mut t = self.tasks.lock();
+        if t.scrub.as_ref().is_some_and(|p| !p.snapshot().finished) {
+            return Err(PoolError::Busy {
+                pool: self.name().to_owned(),
+                task: "scrub",
+            });
+        }
+        let progress = Arc::new(Progress::default());
+        t.scrub = Some(progress.clone());
+        let (raid, p, rate, tasks) = (
+            self.raid.clone(),
+            progress.clone(),
+            self.rate_limit,
+            self.tasks.clone(),
+        );
+        let name = self.name().to_owned();
+        t.threads.push(std::thread::spawn(move || {
+            match raid.scrub(repair, &p, rate) {
+                Ok(report) => tasks.lock().last_scrub = Some(report),
+                Err(e) => tracing::error!(pool = name, "scrub stopped: {e}"),
+            }
+            p.finish();
+        }));
+        Ok(progress)
+    }
+
+    /// Waits for background tasks to end (cancelling them first if `cancel`).
+    pub fn join_tasks(&self, cancel: bool) {
+        let threads = {
+            let mut t = self.tasks.lock();
+            if cancel {
+                for p in t.rebuild.iter().chain(t.scrub.iter()) {
+                    p.cancel();
+                }
+            }
+            std::mem::take(&mut t.threads)
+        };
+        for th in threads {
+            let _ = th.join();
+        }
+    }
+
+    /// The last scrub's report.
+    pub fn last_scrub(&self) -> Option<ScrubReport> {
+        self.tasks.lock().last_scrub
+    }
+}
+
+/// Stands in for a failed member whose device is gone, so the set can open degraded.
+#[derive(Debug)]
+struct MissingDevice {
+    name: String,
+    size: u64,
+    block_size: u32,
+}
+
+impl MissingDevice {
+    fn fail(&self, op: Op, offset: u64, len: u64) -> BlockError {
+        BlockError::new(ErrorKind::DeviceFailed, op, offset, len)
+            .with_device(self.name.clone())
+            .with_detail("the member is missing; replace it (`vsa pool replace`)")
+    }
+}
+
+impl BlockDevice for MissingDevice {
+    fn block_size(&self) -> u32 {
+        self.block_size
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> vsa_blockdev::Result<()> {
+        Err(self.fail(Op::Read, offset, buf.len() as u64))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> vsa_blockdev::Result<()> {
+        Err(self.fail(Op::Write, offset, buf.len() as u64))
+    }
+    fn flush(&self) -> vsa_blockdev::Result<()> {
+        Err(self.fail(Op::Flush, 0, 0))
+    }
+}

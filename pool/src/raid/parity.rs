@@ -1,0 +1,354 @@
+//! RAID 5 and 6 I/O.
+//!
+//! Healthy reads go straight to the data members. Reads touching a missing member take
+//! the stripe lock and reconstruct from the survivors. Writes lock their stripes, then per
+//! stripe take the row range they touch, read whatever data of that range they do not
+//! overwrite (reconstruct-write; nothing for a full-stripe write), recompute P (and Q), and
+//! write the new data and parity to every member still in service.
+
+use super::gf256;
+use super::io::{self, ReadOp, WriteOp};
+use super::layout::Segment;
+use super::members::View;
+use super::mirror::split_mut;
+use super::{tolerates, RaidLevel, RaidSet};
+use vsa_blockdev::{BlockError, Op};
+
+/// The rows `[r0, r1)` of one stripe: every data column, P and (RAID 6) Q.
+#[derive(Debug, Clone)]
+pub(crate) struct StripeRows {
+    pub data: Vec<Vec<u8>>,
+    pub p: Vec<u8>,
+    pub q: Vec<u8>,
+}
+
+impl RaidSet {
+    pub(crate) fn raid6(&self) -> bool {
+        self.layout.level == RaidLevel::Raid6
+    }
+
+    /// P and Q (empty for RAID 5) of `data`.
+    pub(crate) fn compute_parity(&self, data: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
+        let len = data.first().map_or(0, Vec::len);
+        let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        let mut p = vec![0u8; len];
+        if self.raid6() {
+            let mut q = vec![0u8; len];
+            gf256::gen_pq(&refs, &mut p, &mut q);
+            (p, q)
+        } else {
+            gf256::gen_p(&refs, &mut p);
+            (p, Vec::new())
+        }
+    }
+
+    /// Rebuilds stripe `s`'s rows from per-member buffers (`None`: member missing).
+    /// Returns `None` when too many are missing.
+    pub(crate) fn reconstruct(&self, s: u64, mut bufs: Vec<Option<Vec<u8>>>) -> Option<StripeRows> {
+        let len = bufs.iter().flatten().map(Vec::len).next()?;
+        let cols = self.layout.data_cols();
+        let mut data = Vec::with_capacity(cols);
+        let mut missing = Vec::new();
+        for c in 0..cols {
+            match bufs[self.layout.data_member(s, c)].take() {
+                Some(b) => data.push(b),
+                None => {
+                    missing.push(c);
+                    data.push(vec![0u8; len]);
+                }
+            }
+        }
+        let p = bufs[self.layout.p_member(s)].take();
+        let q = if self.raid6() {
+            bufs[self.layout.q_member(s)].take()
+        } else {
+            None
+        };
+        // With the missing columns zeroed, P' and Q' are the syndromes of the survivors.
+        let (p2, q2) = self.compute_parity(&data);
+        match (missing.as_slice(), &p, &q) {
+            ([], _, _) => {}
+            ([x], Some(p), _) => {
+                let mut d = p2.clone();
+                gf256::xor_into(&mut d, p);
+                data[*x] = d;
+            }
+            ([x], None, Some(q)) => {
+                let mut d = q2.clone();
+                gf256::xor_into(&mut d, q);
+                gf256::recover_from_q(*x, &mut d);
+                data[*x] = d;
+            }
+            ([x, y], Some(p), Some(q)) => {
+                let (mut dx, mut dy) = (p2.clone(), q2.clone());
+                gf256::xor_into(&mut dx, p);
+                gf256::xor_into(&mut dy, q);
+                gf256::recover_two(*x, *y, &mut dx, &mut dy);
+                data[*x] = dx;
+                data[*y] = dy;
+            }
+            _ => return None,
+        }
+        let (p, q) = match (p, q) {
+            (Some(p), Some(q)) => (p, q),
+            (p, q) => {
+                let (fp, fq) = if missing.is_empty() {
+                    (p2, q2)
+                } else {
+                    self.compute_parity(&data)
+                };
+                (p.unwrap_or(fp), q.unwrap_or(fq))
+            }
+        };
+        Some(StripeRows { data, p, q })
+    }
+
+    /// Reads rows `[r0, r1)` of stripe `s` from every readable member and reconstructs
+    /// what is missing. The caller holds the stripe lock.
+    pub(crate) fn load_rows(&self, s: u64, r0: u64, r1: u64) -> Result<StripeRows, BlockError> {
+        let base = s * self.layout.chunk;
+        let (start, end) = (base + r0, base + r1);
+        for _ in 0..=self.layout.members {
+            let view = self.members.view();
+            let n = view.len();
+            let mut bufs: Vec<Option<Vec<u8>>> = (0..n)
+                .map(|m| view[m].readable(end).then(|| vec![0u8; (r1 - r0) as usize]))
+                .collect();
+            let missing: Vec<usize> = (0..n).filter(|&m| bufs[m].is_none()).collect();
+            if !tolerates(self.layout.level, n, &missing) {
+                return Err(self.failed_error(Op::Read, start, r1 - r0));
+            }
+            let ops = bufs
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(m, b)| {
+                    b.as_mut().map(|b| ReadOp {
+                        member: m,
+                        offset: start,
+                        buf: b,
+                    })
+                })
+                .collect();
+            let failures = io::read(&view, ops);
+            if failures.is_empty() {
+                return self
+                    .reconstruct(s, bufs)
+                    .ok_or_else(|| self.failed_error(Op::Read, start, r1 - r0));
+            }
+            self.handle_failures(&view, failures)?;
+        }
+        Err(self.failed_error(Op::Read, start, r1 - r0))
+    }
+
+    pub(crate) fn parity_read(&self, buf: &mut [u8], offset: u64) -> Result<(), BlockError> {
+        let len = buf.len() as u64;
+        let chunk = self.layout.chunk;
+        let segs = self.layout.segments(offset, len);
+        let mut pieces: Vec<(Segment, &mut [u8])> =
+            segs.iter().copied().zip(split_mut(buf, &segs)).collect();
+        let view = self.members.view();
+        let member_of = |seg: &Segment| self.layout.data_member(seg.stripe, seg.col);
+        let (mut fast, mut slow): (Vec<_>, Vec<_>) = pieces.iter_mut().partition(|(seg, _)| {
+            view[member_of(seg)].readable(seg.member_offset(chunk) + seg.len)
+        });
+        let ops = fast
+            .iter_mut()
+            .map(|(seg, b)| ReadOp {
+                member: member_of(seg),
+                offset: seg.member_offset(chunk),
+                buf: b,
+            })
+            .collect();
+        let failures = io::read(&view, ops);
+        if !failures.is_empty() {
+            let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+            self.handle_failures(&view, failures)
+                .map_err(|e| e.at(Op::Read, offset, len))?;
+            slow.extend(
+                fast.into_iter()
+                    .filter(|(seg, _)| failed.contains(&member_of(seg))),
+            );
+        }
+        // Degraded pieces, one stripe at a time, under its lock.
+        slow.sort_by_key(|(seg, _)| seg.buf_off);
+        let mut i = 0;
+        while i < slow.len() {
+            let s = slow[i].0.stripe;
+            let mut j = i;
+            while j < slow.len() && slow[j].0.stripe == s {
+                j += 1;
+            }
+            let group = &mut slow[i..j];
+            let r0 = group.iter().map(|(g, _)| g.within).min().unwrap_or(0);
+            let r1 = group
+                .iter()
+                .map(|(g, _)| g.within + g.len)
+                .max()
+                .unwrap_or(0);
+            let _guard = self.locks.lock(s, s);
+            let rows = self
+                .load_rows(s, r0, r1)
+                .map_err(|e| e.at(Op::Read, offset, len))?;
+            for (seg, b) in group.iter_mut() {
+                let from = (seg.within - r0) as usize;
+                b.copy_from_slice(&rows.data[seg.col][from..from + seg.len as usize]);
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` at `offset` (a batch the lock table can hold at once).
+    pub(crate) fn parity_write(&self, buf: &[u8], offset: u64) -> Result<(), BlockError> {
+        let len = buf.len() as u64;
+        let segs = self.layout.segments(offset, len);
+        let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+            return Ok(());
+        };
+        let (s0, s1) = (first.stripe, last.stripe);
+        self.with_stripes(s0, s1, |view| {
+            let mut works: Vec<Work<'_>> = Vec::new();
+            for seg in &segs {
+                match works.last_mut() {
+                    Some(w) if w.stripe == seg.stripe => w.segs.push(*seg),
+                    _ => works.push(Work::new(seg.stripe, *seg)),
+                }
+            }
+            self.gather_old_data(view, &mut works)
+                .map_err(|e| e.at(Op::Write, offset, len))?;
+            let chunk = self.layout.chunk;
+            let mut parity = Vec::with_capacity(works.len());
+            for w in &mut works {
+                for seg in &w.segs {
+                    let from = (seg.within - w.r0) as usize;
+                    w.data[seg.col][from..from + seg.len as usize]
+                        .copy_from_slice(&buf[seg.buf_off..seg.buf_off + seg.len as usize]);
+                }
+                parity.push(self.compute_parity(&w.data));
+            }
+            let mut ops = Vec::new();
+            for (w, (p, q)) in works.iter().zip(&parity) {
+                let base = w.stripe * chunk;
+                for seg in &w.segs {
+                    let m = self.layout.data_member(w.stripe, seg.col);
+                    if view[m].writable() {
+                        ops.push(WriteOp {
+                            member: m,
+                            offset: seg.member_offset(chunk),
+                            buf: &buf[seg.buf_off..seg.buf_off + seg.len as usize],
+                        });
+                    }
+                }
+                let pm = self.layout.p_member(w.stripe);
+                if view[pm].writable() {
+                    ops.push(WriteOp {
+                        member: pm,
+                        offset: base + w.r0,
+                        buf: p,
+                    });
+                }
+                if self.raid6() {
+                    let qm = self.layout.q_member(w.stripe);
+                    if view[qm].writable() {
+                        ops.push(WriteOp {
+                            member: qm,
+                            offset: base + w.r0,
+                            buf: q,
+                        });
+                    }
+                }
+            }
+            let failures = io::write(view, ops);
+            let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+            self.handle_failures(view, failures)
+                .map_err(|e| e.at(Op::Write, offset, len))?;
+            let missing: Vec<usize> = (0..view.len())
+                .filter(|&m| !view[m].writable() || failed.contains(&m))
+                .collect();
+            if !tolerates(self.layout.level, view.len(), &missing) {
+                return Err(self.failed_error(Op::Write, offset, len));
+            }
+            Ok(())
+        })
+    }
+
+    /// Fills each work's data columns with the current contents of its row range, except
+    /// columns the write covers entirely. Stripes with a missing member are reconstructed.
+    fn gather_old_data(&self, view: &[View], works: &mut [Work<'_>]) -> Result<(), BlockError> {
+        let cols = self.layout.data_cols();
+        let chunk = self.layout.chunk;
+        for w in works.iter_mut() {
+            w.r0 = w.segs.iter().map(|g| g.within).min().unwrap_or(0);
+            w.r1 = w.segs.iter().map(|g| g.within + g.len).max().unwrap_or(0);
+            let rows = (w.r1 - w.r0) as usize;
+            w.data = vec![vec![0u8; rows]; cols];
+            w.need = (0..cols)
+                .map(|c| {
+                    !w.segs
+                        .iter()
+                        .any(|g| g.col == c && g.within == w.r0 && g.len as usize == rows)
+                })
+                .collect();
+            let end = w.stripe * chunk + w.r1;
+            w.degraded = (0..cols)
+                .any(|c| w.need[c] && !view[self.layout.data_member(w.stripe, c)].readable(end));
+        }
+        let mut ops = Vec::new();
+        for w in works.iter_mut().filter(|w| !w.degraded) {
+            let off = w.stripe * chunk + w.r0;
+            for (c, d) in w.data.iter_mut().enumerate() {
+                if w.need[c] {
+                    ops.push(ReadOp {
+                        member: self.layout.data_member(w.stripe, c),
+                        offset: off,
+                        buf: d.as_mut_slice(),
+                    });
+                }
+            }
+        }
+        let failures = io::read(view, ops);
+        if !failures.is_empty() {
+            let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+            self.handle_failures(view, failures)?;
+            for w in works.iter_mut() {
+                if (0..cols)
+                    .any(|c| w.need[c] && failed.contains(&self.layout.data_member(w.stripe, c)))
+                {
+                    w.degraded = true;
+                }
+            }
+        }
+        for w in works.iter_mut().filter(|w| w.degraded) {
+            w.data = self.load_rows(w.stripe, w.r0, w.r1)?.data;
+        }
+        Ok(())
+    }
+}
+
+/// One stripe of a write.
+#[derive(Debug)]
+struct Work<'a> {
+    stripe: u64,
+    segs: Vec<Segment>,
+    r0: u64,
+    r1: u64,
+    data: Vec<Vec<u8>>,
+    need: Vec<bool>,
+    degraded: bool,
+    _buf: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl Work<'_> {
+    fn new(stripe: u64, seg: Segment) -> Self {
+        Work {
+            stripe,
+            segs: vec![seg],
+            r0: 0,
+            r1: 0,
+            data: Vec::new(),
+            need: Vec::new(),
+            degraded: false,
+            _buf: std::marker::PhantomData,
+        }
+    }
+}

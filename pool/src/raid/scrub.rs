@@ -1,0 +1,339 @@
+//! Scrub (verify every stripe, repair what can be repaired) and resync (make the regions
+//! an unclean stop left dirty consistent again). Both walk member ranges in batches under
+//! the stripe locks, so they run while the set serves I/O.
+
+use super::io::{self, ReadOp, WriteOp};
+use super::members::View;
+use super::{gf256, RaidError, RaidSet, REGION_SIZE};
+use crate::progress::{Progress, Throttle};
+use serde::Serialize;
+use vsa_blockdev::BlockError;
+
+/// What a scrub found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScrubReport {
+    /// Member bytes read and checked.
+    pub bytes_checked: u64,
+    /// Stripe chunks whose copies or parity disagreed.
+    pub mismatches: u64,
+    /// Mismatches repaired knowing which copy was right (RAID 6 syndrome, RAID 1 majority).
+    pub repaired: u64,
+    /// Mismatches made consistent without knowing which copy was right. RAID 1 with two
+    /// copies, RAID 10 and RAID 5 can see that copies or parity disagree but not which one
+    /// is wrong, so repair copies the first active mirror over the others, or recomputes
+    /// parity from the data: the set is consistent again, but the data kept may be the bad
+    /// copy.
+    pub repaired_unverified: u64,
+    /// Mismatches that could not be attributed (RAID 6 with more than one bad chunk in a
+    /// stripe). With repair, parity is recomputed from the data.
+    pub unrecoverable: u64,
+    /// Member reads that failed; the chunks were reconstructed and rewritten.
+    pub read_errors: u64,
+}
+
+/// What a pass does with each stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Verify only.
+    Check,
+    /// Verify and repair.
+    Repair,
+    /// After a crash: the data is authoritative; rewrite parity and copies from it.
+    Resync,
+}
+
+impl RaidSet {
+    /// Reads every stripe, verifies mirror copies or P/Q, counts mismatches, and with
+    /// `repair` fixes them (see [`ScrubReport`]). Paced at `bytes_per_sec` (0: unlimited).
+    pub fn scrub(
+        &self,
+        repair: bool,
+        progress: &Progress,
+        bytes_per_sec: u64,
+    ) -> Result<ScrubReport, RaidError> {
+        let mode = if repair { Mode::Repair } else { Mode::Check };
+        let size = self.layout.member_size;
+        progress.start(size, 0);
+        let mut throttle = Throttle::new(bytes_per_sec);
+        let mut report = ScrubReport::default();
+        let step = self.batch_bytes();
+        let mut pos = 0;
+        while pos < size && !progress.is_cancelled() {
+            let end = (pos + step).min(size);
+            self.check_batch(pos, end, mode, &mut report)?;
+            progress.advance(end - pos);
+            throttle.pace(end - pos);
+            pos = end;
+        }
+        progress.finish();
+        Ok(report)
+    }
+
+    /// Makes the regions left dirty by an unclean stop consistent (P/Q recomputed from the
+    /// data, mirrors copied from the first readable copy) and marks them clean. Returns the
+    /// number of regions fixed.
+    pub fn resync(&self, progress: &Progress) -> Result<u64, RaidError> {
+        let regions = self.dirty.pending_resync();
+        let size = self.layout.member_size;
+        let span = |r: u64| {
+            (
+                (r * REGION_SIZE).min(size),
+                ((r + 1) * REGION_SIZE).min(size),
+            )
+        };
+        progress.start(regions.iter().map(|&r| span(r).1 - span(r).0).sum(), 0);
+        let step = self.batch_bytes();
+        let mut report = ScrubReport::default();
+        let mut fixed = 0;
+        for r in regions {
+            let (start, stop) = span(r);
+            let mut pos = start;
+            while pos < stop {
+                if progress.is_cancelled() {
+                    progress.finish();
+                    return Ok(fixed);
+                }
+                let end = (pos + step).min(stop);
+                self.check_batch(pos, end, Mode::Resync, &mut report)?;
+                progress.advance(end - pos);
+                pos = end;
+            }
+            let view = self.members.view();
+            let live: Vec<usize> = (0..view.len()).filter(|&m| view[m].writable()).collect();
+            let failures = io::each_member(&view, live, |v| v.dev.flush());
+            self.handle_failures(&view, failures)?;
+            self.dirty.resynced(&*self.journal, r)?;
+            fixed += 1;
+        }
+        progress.finish();
+        Ok(fixed)
+    }
+
+    /// Checks (and per `mode` repairs) member range `[pos, end)` of every stripe in it.
+    fn check_batch(
+        &self,
+        pos: u64,
+        end: u64,
+        mode: Mode,
+        report: &mut ScrubReport,
+    ) -> Result<(), BlockError> {
+        let chunk = self.layout.chunk;
+        let (s0, s1) = (pos / chunk, (end - 1) / chunk);
+        let _guard = self.locks.lock(s0, s1);
+        let view = self.members.view();
+        let n = view.len();
+        let len = (end - pos) as usize;
+        let mut bufs: Vec<Option<Vec<u8>>> = (0..n)
+            .map(|m| view[m].readable(end).then(|| vec![0u8; len]))
+            .collect();
+        let ops = bufs
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(m, b)| {
+                b.as_mut().map(|b| ReadOp {
+                    member: m,
+                    offset: pos,
+                    buf: b,
+                })
+            })
+            .collect();
+        let failures = io::read(&view, ops);
+        // Unreadable members: reconstruct their range and rewrite it (below).
+        let mut unreadable = Vec::new();
+        for (m, e) in failures {
+            tracing::warn!(member = %view[m].name, "scrub read failed: {e}");
+            report.read_errors += 1;
+            bufs[m] = None;
+            unreadable.push(m);
+        }
+        report.bytes_checked += bufs.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
+        let mut writes: Vec<(usize, u64, Vec<u8>)> = Vec::new();
+        for s in s0..=s1 {
+            let at = ((s * chunk).max(pos) - pos) as usize;
+            let to = (((s + 1) * chunk).min(end) - pos) as usize;
+            let slice: Vec<Option<Vec<u8>>> = bufs
+                .iter()
+                .map(|b| b.as_ref().map(|b| b[at..to].to_vec()))
+                .collect();
+            let moff = pos + at as u64;
+            if slice.iter().any(Option::is_none) {
+                // Degraded here: nothing to compare against; restore unreadable chunks.
+                if !unreadable.is_empty() && mode != Mode::Check {
+                    let full = self.stripe_contents(s, slice).ok_or_else(|| {
+                        self.failed_error(vsa_blockdev::Op::Read, moff, (to - at) as u64)
+                    })?;
+                    for &m in &unreadable {
+                        writes.push((m, moff, full[m].clone()));
+                    }
+                }
+                continue;
+            }
+            let chunks: Vec<Vec<u8>> = slice.into_iter().flatten().collect();
+            let fixes = if self.layout.is_parity() {
+                self.check_parity(s, chunks, mode, report)
+            } else {
+                self.check_mirrors(s, &chunks, mode, report)
+            };
+            writes.extend(fixes.into_iter().map(|(m, b)| (m, moff, b)));
+        }
+        self.apply(&view, writes)
+    }
+
+    fn apply(&self, view: &[View], writes: Vec<(usize, u64, Vec<u8>)>) -> Result<(), BlockError> {
+        let ops = writes
+            .iter()
+            .filter(|(m, _, _)| view[*m].writable())
+            .map(|(m, off, b)| WriteOp {
+                member: *m,
+                offset: *off,
+                buf: b,
+            })
+            .collect();
+        let failures = io::write(view, ops);
+        self.handle_failures(view, failures)
+    }
+
+    /// Verifies one stripe's P (and Q); returns the member rewrites to make.
+    fn check_parity(
+        &self,
+        s: u64,
+        mut chunks: Vec<Vec<u8>>,
+        mode: Mode,
+        report: &mut ScrubReport,
+    ) -> Vec<(usize, Vec<u8>)> {
+        let cols = self.layout.data_cols();
+        let data: Vec<Vec<u8>> = (0..cols)
+            .map(|c| std::mem::take(&mut chunks[self.layout.data_member(s, c)]))
+            .collect();
+        let (p2, q2) = self.compute_parity(&data);
+        let pm = self.layout.p_member(s);
+        let qm = self.layout.q_member(s);
+        let p_bad = chunks[pm] != p2;
+        let q_bad = self.raid6() && chunks[qm] != q2;
+        if !p_bad && !q_bad {
+            return Vec::new();
+        }
+        if mode == Mode::Resync {
+            let mut out = vec![(pm, p2)];
+            if self.raid6() {
+                out.push((qm, q2));
+            }
+            return out;
+        }
+        report.mismatches += 1;
+        let repair = mode == Mode::Repair;
+        let recompute = |p2: Vec<u8>, q2: Vec<u8>| {
+            let mut out = vec![(pm, p2)];
+            if self.raid6() {
+                out.push((qm, q2));
+            }
+            out
+        };
+        if !self.raid6() {
+            if repair {
+                report.repaired_unverified += 1;
+                return recompute(p2, q2);
+            }
+            return Vec::new();
+        }
+        match (p_bad, q_bad) {
+            (true, false) | (false, true) => {
+                // Only one of P and Q is wrong: the data agrees with the other, so it is good.
+                if repair {
+                    report.repaired += 1;
+                    return recompute(p2, q2);
+                }
+                Vec::new()
+            }
+            _ => {
+                let mut dp = chunks[pm].clone();
+                gf256::xor_into(&mut dp, &p2);
+                let mut dq = chunks[qm].clone();
+                gf256::xor_into(&mut dq, &q2);
+                match locate(&dp, &dq, cols) {
+                    Some(z) => {
+                        if repair {
+                            report.repaired += 1;
+                            let mut fixed = data[z].clone();
+                            gf256::xor_into(&mut fixed, &dp);
+                            return vec![(self.layout.data_member(s, z), fixed)];
+                        }
+                        Vec::new()
+                    }
+                    None => {
+                        report.unrecoverable += 1;
+                        if repair {
+                            return recompute(p2, q2);
+                        }
+                        Vec::new()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Verifies one stripe's mirror copies; returns the member rewrites to make.
+    fn check_mirrors(
+        &self,
+        s: u64,
+        chunks: &[Vec<u8>],
+        mode: Mode,
+        report: &mut ScrubReport,
+    ) -> Vec<(usize, Vec<u8>)> {
+        let mut out = Vec::new();
+        for col in 0..self.layout.data_cols() {
+            let copies: Vec<usize> = self.layout.copies(s, col).collect();
+            let first = copies[0];
+            if copies.iter().all(|&m| chunks[m] == chunks[first]) {
+                continue;
+            }
+            if mode == Mode::Resync {
+                out.extend(copies.iter().skip(1).map(|&m| (m, chunks[first].clone())));
+                continue;
+            }
+            report.mismatches += 1;
+            // With three or more copies, a strict majority tells which is right.
+            let majority = copies.iter().copied().find(|&a| {
+                copies.iter().filter(|&&b| chunks[b] == chunks[a]).count() * 2 > copies.len()
+            });
+            let (source, verified) = match majority {
+                Some(m) if copies.len() >= 3 => (m, true),
+                _ => (first, false),
+            };
+            if mode == Mode::Repair {
+                if verified {
+                    report.repaired += 1;
+                } else {
+                    report.repaired_unverified += 1;
+                }
+                out.extend(
+                    copies
+                        .iter()
+                        .filter(|&&m| chunks[m] != chunks[source])
+                        .map(|&m| (m, chunks[source].clone())),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Finds the single data column `z` whose corruption explains the syndromes `dp = P ^ P'`,
+/// `dq = Q ^ Q'` (both non-zero): `dq = g^z * dp` at every byte.
+fn locate(dp: &[u8], dq: &[u8], cols: usize) -> Option<usize> {
+    let mut z = None;
+    for (&p, &q) in dp.iter().zip(dq) {
+        match (p, q) {
+            (0, 0) => continue,
+            (0, _) | (_, 0) => return None,
+            _ => {
+                let this = (gf256::log(q) + 255 - gf256::log(p)) % 255;
+                if z.is_some_and(|z| z != this) {
+                    return None;
+                }
+                z = Some(this);
+            }
+        }
+    }
+    z.filter(|&z| z < cols)
+}

@@ -1,0 +1,482 @@
+//! [`Volume`]: the I/O path of a volume or snapshot, as a [`BlockDevice`].
+
+use super::{map_key, Inner, State, VolShared, VolumeError, PHYS_MASK, UNWRITTEN, ZERO};
+use crate::meta::CF_MAP;
+use rocksdb::WriteBatch;
+use std::sync::Arc;
+use vsa_blockdev::{Allocation, BlockDevice, BlockError, ErrorKind, Extent, Op, Result};
+
+/// A volume (writable, following its head across snapshots and rollbacks) or a snapshot
+/// (read-only), usable from many threads at once.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    inner: Arc<Inner>,
+    name: String,
+    view: View,
+}
+
+#[derive(Debug, Clone)]
+enum View {
+    Head(Arc<VolShared>),
+    Frozen { node: u64, size: u64 },
+}
+
+/// One chunk's part of a request: chunk index, offset in the chunk, offset in the
+/// request's buffer, length.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    chunk: u64,
+    at: u64,
+    pos: usize,
+    len: usize,
+}
+
+fn pieces(offset: u64, len: u64, cs: u64) -> Vec<Piece> {
+    let mut out = Vec::with_capacity((len / cs + 2) as usize);
+    let mut done = 0;
+    while done < len {
+        let pos = offset + done;
+        let at = pos % cs;
+        let n = (cs - at).min(len - done);
+        out.push(Piece {
+            chunk: pos / cs,
+            at,
+            pos: done as usize,
+            len: n as usize,
+        });
+        done += n;
+    }
+    out
+}
+
+/// Whether a map entry holds data that must be read from disk.
+fn has_data(entry: Option<u64>) -> Option<u64> {
+    entry
+        .filter(|e| e & (ZERO | UNWRITTEN) == 0)
+        .map(|e| e & PHYS_MASK)
+}
+
+impl Volume {
+    pub(super) fn head(inner: Arc<Inner>, name: &str, shared: Arc<VolShared>) -> Self {
+        Volume {
+            inner,
+            name: name.to_owned(),
+            view: View::Head(shared),
+        }
+    }
+
+    pub(super) fn frozen(inner: Arc<Inner>, name: &str, node: u64, size: u64) -> Self {
+        Volume {
+            inner,
+            name: name.to_owned(),
+            view: View::Frozen { node, size },
+        }
+    }
+
+    /// The volume's name (`vol@snap` for a snapshot).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether writes are refused (a snapshot).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.view, View::Frozen { .. })
+    }
+
+    /// The node and size this handle reads from now.
+    fn current(&self, st: &State) -> std::result::Result<(u64, u64), VolumeError> {
+        match &self.view {
+            View::Frozen { node, size } => Ok((*node, *size)),
+            View::Head(_) => st
+                .volumes
+                .get(&self.name)
+                .map(|v| (v.rec.head, v.rec.size))
+                .ok_or_else(|| VolumeError::NoSuchVolume(self.name.clone())),
+        }
+    }
+
+    fn fail(&self, e: VolumeError, op: Op, offset: u64, len: u64) -> BlockError {
+        e.into_block(op, offset, len)
+            .with_device(format!("volume {}", self.name))
+    }
+
+    fn check(&self, size: u64, op: Op, offset: u64, len: u64) -> Result<()> {
+        let bs = u64::from(self.inner.data.block_size());
+        if offset % bs != 0 || len % bs != 0 {
+            return Err(BlockError::new(ErrorKind::Misaligned, op, offset, len)
+                .with_device(format!("volume {}", self.name))
+                .with_detail(format!(
+                    "offset and length must be multiples of the {bs}-byte block size"
+                )));
+        }
+        match offset.checked_add(len) {
+            Some(end) if end <= size => Ok(()),
+            _ => Err(BlockError::new(ErrorKind::OutOfRange, op, offset, len)
+                .with_device(format!("volume {}", self.name))
+                .with_detail(format!("the volume holds {size} bytes"))),
+        }
+    }
+
+    fn read_node(&self, node: u64, buf: &mut [u8], offset: u64) -> Result<()> {
+        let cs = self.inner.chunk_size;
+        let plan: Vec<(Piece, Option<u64>)> = {
+            let st = self.inner.state.read();
+            pieces(offset, buf.len() as u64, cs)
+                .into_iter()
+                .map(|p| (p, has_data(st.resolve(node, p.chunk))))
+                .collect()
+        };
+        for (p, phys) in plan {
+            let dst = &mut buf[p.pos..p.pos + p.len];
+            match phys {
+                Some(phys) => self
+                    .inner
+                    .data
+                    .read_at(dst, phys * cs + p.at)
+                    .map_err(|e| e.at(Op::Read, offset, dst.len() as u64))?,
+                None => dst.fill(0),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes with the gate and the volume's I/O lock held (shared or exclusive).
+    fn write_locked(&self, shared: &VolShared, buf: &[u8], offset: u64) -> Result<()> {
+        let cs = self.inner.chunk_size;
+        let (head, size) = {
+            let st = self.inner.state.read();
+            self.current(&st)
+                .map_err(|e| self.fail(e, Op::Write, offset, buf.len() as u64))?
+        };
+        self.check(size, Op::Write, offset, buf.len() as u64)?;
+        let all = pieces(offset, buf.len() as u64, cs);
+        let owned = |st: &State, p: &Piece| {
+            has_data(
+                st.nodes
+                    .get(&head)
+                    .and_then(|n| n.map.get(&p.chunk).copied()),
+            )
+        };
+        let needs_alloc = {
+            let st = self.inner.state.read();
+            all.iter().any(|p| owned(&st, p).is_none())
+        };
+        let written = if needs_alloc {
+            self.allocate_and_write(shared, head, &all, buf)
+                .map_err(|e| self.fail(e, Op::Write, offset, buf.len() as u64))?
+        } else {
+            Vec::new()
+        };
+        // Every piece is now owned by the head: write in place what the allocation did not.
+        let plan: Vec<(Piece, Option<u64>)> = {
+            let st = self.inner.state.read();
+            all.iter()
+                .filter(|p| !written.contains(&p.chunk))
+                .map(|p| (*p, owned(&st, p)))
+                .collect()
+        };
+        for (p, phys) in plan {
+            let Some(phys) = phys else { continue };
+            self.inner
+                .data
+                .write_at(&buf[p.pos..p.pos + p.len], phys * cs + p.at)
+                .map_err(|e| e.at(Op::Write, offset, buf.len() as u64))?;
+        }
+        Ok(())
+    }
+
+    /// Gives the head its own chunk for every piece that lacks one: copies the old content
+    /// (or zeros) with the new data over it into fresh chunks, makes them durable, then
+    /// records the mappings durably. Returns the chunks it wrote, which the in-place pass
+    /// then skips.
+    fn allocate_and_write(
+        &self,
+        shared: &VolShared,
+        head: u64,
+        all: &[Piece],
+        buf: &[u8],
+    ) -> std::result::Result<Vec<u64>, VolumeError> {
+        let inner = &self.inner;
+        let cs = inner.chunk_size;
+        let _alloc = shared.alloc.lock();
+        // Re-plan under the allocation lock: another writer may have allocated meanwhile.
+        struct Need {
+            piece: Piece,
+            base: Option<u64>,
+            reuse: Option<u64>,
+        }
+        let mut needs: Vec<Need> = Vec::new();
+        {
+            let st = inner.state.read();
+            for p in all {
+                let own = st
+                    .nodes
+                    .get(&head)
+                    .and_then(|n| n.map.get(&p.chunk).copied());
+                if has_data(own).is_some() {
+                    continue;
+                }
+                let reuse = own.filter(|e| e & UNWRITTEN != 0).map(|e| e & PHYS_MASK);
+                let parent = st
+                    .nodes
+                    .get(&head)
+                    .and_then(|n| n.rec.as_ref())
+                    .and_then(|r| r.parent);
+                let base = if own.is_some() {
+                    None
+                } else {
+                    parent.and_then(|pn| has_data(st.resolve(pn, p.chunk)))
+                };
+                needs.push(Need {
+                    piece: *p,
+                    base,
+                    reuse,
+                });
+            }
+        }
+        if needs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fresh_count = needs.iter().filter(|n| n.reuse.is_none()).count() as u64;
+        let mut fresh = {
+            let mut st = inner.state.write();
+            let free = st.alloc.free();
+            st.alloc
+                .allocate(fresh_count)
+                .ok_or(VolumeError::SpaceExhausted {
+                    pool: inner.pool_name.clone(),
+                    needed: fresh_count,
+                    free,
+                    chunk_size: cs,
+                })?
+        }
+        .into_iter();
+        let targets: Vec<u64> = needs
+            .iter()
+            .map(|n| n.reuse.or_else(|| fresh.next()).unwrap_or(u64::MAX))
+            .collect();
+        let result = self.fill_chunks(
+            &needs.iter().map(|n| (n.piece, n.base)).collect::<Vec<_>>(),
+            &targets,
+            buf,
+        );
+        let result = result.and_then(|()| {
+            let mut batch = WriteBatch::default();
+            let cf = inner.store.cf(CF_MAP)?;
+            for (n, &t) in needs.iter().zip(&targets) {
+                batch.put_cf(
+                    cf,
+                    map_key(inner.pool, head, n.piece.chunk),
+                    t.to_be_bytes(),
+                );
+            }
+            inner.store.commit(batch, true)?;
+            Ok(())
+        });
+        let mut st = inner.state.write();
+        match result {
+            Ok(()) => {
+                let node = st.nodes.entry(head).or_default();
+                for (n, &t) in needs.iter().zip(&targets) {
+                    node.map.insert(n.piece.chunk, t);
+                }
+                Ok(needs.iter().map(|n| n.piece.chunk).collect())
+            }
+            Err(e) => {
+                for (n, &t) in needs.iter().zip(&targets) {
+                    if n.reuse.is_none() {
+                        st.alloc.release(t);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes each target chunk whole: base content (or zeros) with the piece over it; then
+    /// flushes, so the data is durable before any mapping names it.
+    fn fill_chunks(
+        &self,
+        needs: &[(Piece, Option<u64>)],
+        targets: &[u64],
+        buf: &[u8],
+    ) -> std::result::Result<(), VolumeError> {
+        let cs = self.inner.chunk_size;
+        let data = &self.inner.data;
+        let mut scratch = Vec::new();
+        for (&(p, base), &t) in needs.iter().zip(targets) {
+            let src = &buf[p.pos..p.pos + p.len];
+            if p.len as u64 == cs {
+                data.write_at(src, t * cs)?;
+                continue;
+            }
+            scratch.resize(cs as usize, 0);
+            match base {
+                Some(b) => data.read_at(&mut scratch, b * cs)?,
+                None => scratch.fill(0),
+            }
+            scratch[p.at as usize..p.at as usize + p.len].copy_from_slice(src);
+            data.write_at(&scratch, t * cs)?;
+        }
+        data.flush()?;
+        Ok(())
+    }
+
+    /// Discards whole chunks (returning them to the pool) and zeros partial ones.
+    fn unmap_locked(
+        &self,
+        shared: &VolShared,
+        offset: u64,
+        len: u64,
+    ) -> std::result::Result<(), VolumeError> {
+        let inner = &self.inner;
+        let cs = inner.chunk_size;
+        let (head, _) = {
+            let st = inner.state.read();
+            self.current(&st)?
+        };
+        let all = pieces(offset, len, cs);
+        let mut whole = Vec::new();
+        for p in &all {
+            if p.len as u64 == cs {
+                whole.push(p.chunk);
+                continue;
+            }
+            let holds = has_data(inner.state.read().resolve(head, p.chunk)).is_some();
+            if holds {
+                let zeros = vec![0u8; p.len];
+                self.write_locked(shared, &zeros, p.chunk * cs + p.at)
+                    .map_err(VolumeError::Block)?;
+            }
+        }
+        if whole.is_empty() {
+            return Ok(());
+        }
+        let mut st = inner.state.write();
+        let parent = st.node_rec(head).and_then(|r| r.parent);
+        let cf = inner.store.cf(CF_MAP)?;
+        let mut batch = WriteBatch::default();
+        let mut freed = Vec::new();
+        let mut changes = Vec::new();
+        for chunk in whole {
+            let own = st.nodes.get(&head).and_then(|n| n.map.get(&chunk).copied());
+            let below = parent
+                .and_then(|pn| has_data(st.resolve(pn, chunk)))
+                .is_some();
+            if let Some(e) = own.filter(|e| e & ZERO == 0) {
+                freed.push(e & PHYS_MASK);
+            }
+            let k = map_key(inner.pool, head, chunk);
+            if below {
+                if own != Some(ZERO) {
+                    batch.put_cf(cf, k, ZERO.to_be_bytes());
+                    changes.push((chunk, Some(ZERO)));
+                }
+            } else if own.is_some() {
+                batch.delete_cf(cf, k);
+                changes.push((chunk, None));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        inner.store.commit(batch, true)?;
+        let node = st.nodes.entry(head).or_default();
+        for (chunk, e) in changes {
+            match e {
+                Some(e) => node.map.insert(chunk, e),
+                None => node.map.remove(&chunk),
+            };
+        }
+        for phys in freed {
+            st.alloc.release(phys);
+        }
+        Ok(())
+    }
+}
+
+impl BlockDevice for Volume {
+    fn block_size(&self) -> u32 {
+        self.inner.data.block_size()
+    }
+
+    fn size(&self) -> u64 {
+        let st = self.inner.state.read();
+        self.current(&st).map(|(_, size)| size).unwrap_or(0)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        let _gate = self.inner.gate.read();
+        let _io = match &self.view {
+            View::Head(shared) => Some(shared.io.read()),
+            View::Frozen { .. } => None,
+        };
+        let (node, size) = {
+            let st = self.inner.state.read();
+            self.current(&st)
+                .map_err(|e| self.fail(e, Op::Read, offset, buf.len() as u64))?
+        };
+        self.check(size, Op::Read, offset, buf.len() as u64)?;
+        self.read_node(node, buf, offset)
+            .map_err(|e| e.with_device(format!("volume {}", self.name)))
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let View::Head(shared) = &self.view else {
+            return Err(
+                BlockError::new(ErrorKind::ReadOnly, Op::Write, offset, buf.len() as u64)
+                    .with_device(format!("snapshot {}", self.name))
+                    .with_detail(
+                        "snapshots are read-only; clone the snapshot to get a writable volume",
+                    ),
+            );
+        };
+        let _gate = self.inner.gate.read();
+        let _io = shared.io.read();
+        self.write_locked(shared, buf, offset)
+            .map_err(|e| e.with_device(format!("volume {}", self.name)))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.inner.data.flush()
+    }
+
+    fn unmap(&self, offset: u64, len: u64) -> Result<()> {
+        let View::Head(shared) = &self.view else {
+            return Err(BlockError::new(ErrorKind::ReadOnly, Op::Unmap, offset, len)
+                .with_device(format!("snapshot {}", self.name)));
+        };
+        let _gate = self.inner.gate.read();
+        let _io = shared.io.write();
+        let size = self.size();
+        self.check(size, Op::Unmap, offset, len)?;
+        self.unmap_locked(shared, offset, len)
+            .map_err(|e| self.fail(e, Op::Unmap, offset, len))
+    }
+
+    fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
+        let _gate = self.inner.gate.read();
+        let st = self.inner.state.read();
+        let (node, size) = self
+            .current(&st)
+            .map_err(|e| self.fail(e, Op::Allocation, offset, len))?;
+        self.check(size, Op::Allocation, offset, len)?;
+        let mut out: Vec<Extent> = Vec::new();
+        for p in pieces(offset, len, self.inner.chunk_size) {
+            let status = match st.resolve(node, p.chunk) {
+                Some(e) if e & ZERO == 0 => Allocation::Mapped,
+                _ => Allocation::Deallocated,
+            };
+            let start = offset + p.pos as u64;
+            match out.last_mut() {
+                Some(last) if last.status == status => last.len += p.len as u64,
+                _ => out.push(Extent {
+                    offset: start,
+                    len: p.len as u64,
+                    status,
+                }),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,482 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+use vsa_blockdev::testing::{FaultyDevice, MemDevice};
+use vsa_blockdev::Allocation;
+
+const CS: u64 = 64 * 1024;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<MetaStore>,
+    data: Arc<FaultyDevice<MemDevice>>,
+    mgr: VolumeManager,
+}
+
+fn fixture(chunks: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MetaStore::open(dir.path(), &[]).unwrap());
+    let data = Arc::new(FaultyDevice::new(MemDevice::new(chunks * CS, 512)));
+    let mgr = VolumeManager::open(store.clone(), 1, "p", data.clone(), CS).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        data,
+        mgr,
+    }
+}
+
+impl Fixture {
+    fn reopen(&mut self) {
+        self.mgr = VolumeManager::open(self.store.clone(), 1, "p", self.data.clone(), CS).unwrap();
+    }
+}
+
+fn read_all(v: &Volume) -> Vec<u8> {
+    let mut buf = vec![0u8; v.size() as usize];
+    v.read_at(&mut buf, 0).unwrap();
+    buf
+}
+
+fn assert_ok(mgr: &VolumeManager) {
+    let r = mgr.check().unwrap();
+    assert!(r.is_ok(), "{:?}", r.problems);
+}
+
+#[test]
+fn thin_volume_reads_zeros_and_allocates_on_write() {
+    let f = fixture(64);
+    f.mgr.create("a", 10 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    let before = f.data.ops();
+    let mut buf = vec![1u8; 4096];
+    v.read_at(&mut buf, 3 * CS).unwrap();
+    assert!(buf.iter().all(|&b| b == 0));
+    assert_eq!(
+        f.data.ops(),
+        before,
+        "reads of unwritten space must not touch the disk"
+    );
+    assert_eq!(f.mgr.space().allocated, 0);
+    v.write_at(&[7u8; 4096], CS + 512).unwrap();
+    assert_eq!(f.mgr.space().allocated, CS);
+    assert_eq!(f.mgr.info("a").unwrap().allocated, CS);
+    let all = read_all(&v);
+    assert!(all[CS as usize + 512..CS as usize + 4608]
+        .iter()
+        .all(|&b| b == 7));
+    assert_eq!(all.iter().filter(|&&b| b != 0).count(), 4096);
+    let ext = v.allocation(0, 3 * CS).unwrap();
+    assert_eq!(
+        ext.iter().map(|e| e.status).collect::<Vec<_>>(),
+        vec![
+            Allocation::Deallocated,
+            Allocation::Mapped,
+            Allocation::Deallocated
+        ]
+    );
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn unmap_returns_whole_chunks_and_zeros_partial_ones() {
+    let f = fixture(64);
+    f.mgr.create("a", 8 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    v.write_at(&vec![5u8; 4 * CS as usize], 0).unwrap();
+    assert_eq!(f.mgr.space().allocated, 4 * CS);
+    v.unmap(CS / 2, 2 * CS).unwrap();
+    assert_eq!(f.mgr.space().allocated, 3 * CS);
+    let all = read_all(&v);
+    assert!(all[..CS as usize / 2].iter().all(|&b| b == 5));
+    assert!(all[CS as usize / 2..5 * CS as usize / 2]
+        .iter()
+        .all(|&b| b == 0));
+    assert!(all[5 * CS as usize / 2..4 * CS as usize]
+        .iter()
+        .all(|&b| b == 5));
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn snapshot_clone_rollback_and_delete() {
+    let mut f = fixture(64);
+    f.mgr.create("vol", 4 * CS, false).unwrap();
+    let v = f.mgr.volume("vol").unwrap();
+    v.write_at(&vec![1u8; 4 * CS as usize], 0).unwrap();
+    f.mgr.snapshot("vol", "s1").unwrap();
+    v.write_at(&vec![2u8; 4096], 0).unwrap();
+    assert_eq!(f.mgr.space().allocated, 5 * CS, "one chunk copied on write");
+    let snap = f.mgr.snapshot_view("vol", "s1").unwrap();
+    assert!(read_all(&snap).iter().all(|&b| b == 1));
+    assert_eq!(
+        snap.write_at(&[0u8; 512], 0).unwrap_err().kind(),
+        ErrorKind::ReadOnly
+    );
+    let c = f.mgr.clone_snapshot("vol", "s1", "clone").unwrap();
+    assert_eq!(c.record.origin.as_deref(), Some("vol@s1"));
+    let cv = f.mgr.volume("clone").unwrap();
+    cv.write_at(&[3u8; 512], CS).unwrap();
+    assert_eq!(read_all(&cv)[CS as usize], 3);
+    assert_eq!(read_all(&cv)[0], 1);
+    assert!(matches!(
+        f.mgr.delete("vol"),
+        Err(VolumeError::HasClones { .. })
+    ));
+    assert!(matches!(
+        f.mgr.delete_snapshot("vol", "s1"),
+        Err(VolumeError::HasClones { .. })
+    ));
+    f.mgr.rollback("vol", "s1").unwrap();
+    assert!(read_all(&v).iter().all(|&b| b == 1));
+    assert_ok(&f.mgr);
+    f.reopen();
+    let v = f.mgr.volume("vol").unwrap();
+    assert!(read_all(&v).iter().all(|&b| b == 1));
+    f.mgr.delete("clone").unwrap();
+    f.mgr.delete_snapshot("vol", "s1").unwrap();
+    assert_eq!(f.mgr.space().allocated, 4 * CS);
+    f.mgr.delete("vol").unwrap();
+    assert_eq!(f.mgr.space().allocated, 0);
+    assert!(f.mgr.names().is_empty());
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn thick_volumes_reserve_space_and_read_zeros() {
+    let f = fixture(16);
+    f.mgr.create("thick", 10 * CS, true).unwrap();
+    assert_eq!(f.mgr.space().allocated, 10 * CS);
+    let v = f.mgr.volume("thick").unwrap();
+    assert!(read_all(&v).iter().all(|&b| b == 0));
+    v.write_at(&[9u8; 512], 5 * CS).unwrap();
+    assert_eq!(f.mgr.space().allocated, 10 * CS);
+    let e = f.mgr.create("big", 7 * CS, true).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            VolumeError::SpaceExhausted {
+                needed: 7,
+                free: 6,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(f.mgr.names() == vec!["thick".to_owned()]);
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn a_full_pool_fails_writes_without_harming_data() {
+    let f = fixture(4);
+    f.mgr.create("a", 16 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    for i in 0..4u64 {
+        v.write_at(&vec![i as u8 + 1; CS as usize], i * CS).unwrap();
+    }
+    let e = v.write_at(&[1u8; 512], 10 * CS).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SpaceExhausted);
+    assert!(e.to_string().contains("out of space"), "{e}");
+    // A write spanning an owned chunk and a new one fails whole, before writing anything.
+    let e = v
+        .write_at(&vec![0xEE; 2 * CS as usize], 3 * CS)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SpaceExhausted);
+    let all = read_all(&v);
+    for i in 0..4usize {
+        assert!(all[i * CS as usize..(i + 1) * CS as usize]
+            .iter()
+            .all(|&b| b == i as u8 + 1));
+    }
+    assert!(f.mgr.space().low);
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn resize_grows_and_refuses_to_drop_data() {
+    let f = fixture(64);
+    f.mgr.create("a", 4 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    v.write_at(&[1u8; 512], 2 * CS + 1024).unwrap();
+    let e = f.mgr.resize("a", 2 * CS).unwrap_err();
+    match e {
+        VolumeError::ShrinkWouldDropData { data_at, .. } => assert_eq!(data_at, 2 * CS + 1024),
+        other => panic!("{other}"),
+    }
+    assert!(f.mgr.resize("a", 2 * CS + 1024).is_err());
+    f.mgr.resize("a", 2 * CS + 1536).unwrap();
+    assert_eq!(v.size(), 2 * CS + 1536);
+    f.mgr.resize("a", 8 * CS).unwrap();
+    assert_eq!(v.size(), 8 * CS);
+    let all = read_all(&v);
+    assert_eq!(all[2 * CS as usize + 1024], 1);
+    assert!(matches!(
+        f.mgr.resize("a", 1000),
+        Err(VolumeError::InvalidSize { .. })
+    ));
+    assert!(matches!(
+        f.mgr.resize("nope", CS),
+        Err(VolumeError::NoSuchVolume(_))
+    ));
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn bad_names_and_sizes_are_refused() {
+    let f = fixture(8);
+    for bad in ["", "-x", ".x", "a/b", "a@b", &"x".repeat(65)] {
+        assert!(
+            matches!(
+                f.mgr.create(bad, CS, false),
+                Err(VolumeError::InvalidName { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        f.mgr.create("a", 0, false),
+        Err(VolumeError::InvalidSize { .. })
+    ));
+    assert!(matches!(
+        f.mgr.create("a", 100, false),
+        Err(VolumeError::InvalidSize { .. })
+    ));
+    f.mgr.create("a", CS, false).unwrap();
+    assert!(matches!(
+        f.mgr.create("a", CS, false),
+        Err(VolumeError::VolumeExists(_))
+    ));
+    assert!(matches!(
+        f.mgr.snapshot("a", "x@"),
+        Err(VolumeError::InvalidName { .. })
+    ));
+    f.mgr.snapshot("a", "s").unwrap();
+    assert!(matches!(
+        f.mgr.snapshot("a", "s"),
+        Err(VolumeError::SnapshotExists { .. })
+    ));
+    assert!(matches!(
+        f.mgr.clone_snapshot("a", "zz", "b"),
+        Err(VolumeError::NoSuchSnapshot { .. })
+    ));
+    let v = f.mgr.volume("a").unwrap();
+    assert_eq!(
+        v.read_at(&mut [0u8; 512], CS).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        v.write_at(&[0u8; 100], 0).unwrap_err().kind(),
+        ErrorKind::Misaligned
+    );
+}
+
+#[test]
+fn a_failed_data_write_leaves_no_mapping() {
+    let f = fixture(16);
+    f.mgr.create("a", 4 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    f.data.fail(true);
+    assert_eq!(
+        v.write_at(&[1u8; 4096], 0).unwrap_err().kind(),
+        ErrorKind::Io
+    );
+    f.data.fail(false);
+    assert_eq!(f.mgr.space().allocated, 0);
+    assert!(read_all(&v).iter().all(|&b| b == 0));
+    assert_ok(&f.mgr);
+}
+
+#[test]
+fn concurrent_writers_share_one_allocation_per_chunk() {
+    let f = fixture(64);
+    f.mgr.create("a", 8 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let v = v.clone();
+            s.spawn(move || {
+                for i in 0..16u64 {
+                    let off = (i % 8) * CS + t * 4096;
+                    v.write_at(&[t as u8 + 1; 4096], off).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(f.mgr.space().allocated, 8 * CS);
+    let all = read_all(&v);
+    for c in 0..8usize {
+        for t in 0..8usize {
+            let at = c * CS as usize + t * 4096;
+            assert!(all[at..at + 4096].iter().all(|&b| b == t as u8 + 1));
+        }
+    }
+    assert_ok(&f.mgr);
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Write {
+        vol: usize,
+        block: u64,
+        blocks: u64,
+        byte: u8,
+    },
+    Unmap {
+        vol: usize,
+        block: u64,
+        blocks: u64,
+    },
+    Snapshot {
+        vol: usize,
+    },
+    Clone {
+        snap: usize,
+    },
+    Rollback {
+        snap: usize,
+    },
+    DeleteSnapshot {
+        snap: usize,
+    },
+    Resize {
+        vol: usize,
+        blocks: u64,
+    },
+    Reopen,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        6 => (0..4usize, 0..96u64, 1..40u64, 1..255u8).prop_map(|(vol, block, blocks, byte)| Action::Write { vol, block, blocks, byte }),
+        2 => (0..4usize, 0..96u64, 1..80u64).prop_map(|(vol, block, blocks)| Action::Unmap { vol, block, blocks }),
+        2 => (0..4usize).prop_map(|vol| Action::Snapshot { vol }),
+        1 => (0..8usize).prop_map(|snap| Action::Clone { snap }),
+        1 => (0..8usize).prop_map(|snap| Action::Rollback { snap }),
+        1 => (0..8usize).prop_map(|snap| Action::DeleteSnapshot { snap }),
+        1 => (0..4usize, 8..128u64).prop_map(|(vol, blocks)| Action::Resize { vol, blocks }),
+        1 => Just(Action::Reopen),
+    ]
+}
+
+/// Runs actions against the manager and a plain in-memory model, comparing all content.
+fn run_model(actions: Vec<Action>) {
+    const BS: u64 = 4096;
+    let mut f = fixture(256);
+    let mut model: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut snaps: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut counter = 0;
+    f.mgr.create("v0", 64 * BS, false).unwrap();
+    model.insert("v0".into(), vec![0; 64 * BS as usize]);
+    let pick = |model: &HashMap<String, Vec<u8>>, i: usize| {
+        let mut names: Vec<String> = model.keys().cloned().collect();
+        names.sort();
+        names[i % names.len()].clone()
+    };
+    for a in actions {
+        match a {
+            Action::Write {
+                vol,
+                block,
+                blocks,
+                byte,
+            } => {
+                let name = pick(&model, vol);
+                let m = model.get_mut(&name).unwrap();
+                let size = m.len() as u64;
+                let off = (block * BS).min(size - BS);
+                let len = (blocks * BS).min(size - off);
+                f.mgr
+                    .volume(&name)
+                    .unwrap()
+                    .write_at(&vec![byte; len as usize], off)
+                    .unwrap();
+                m[off as usize..(off + len) as usize].fill(byte);
+            }
+            Action::Unmap { vol, block, blocks } => {
+                let name = pick(&model, vol);
+                let m = model.get_mut(&name).unwrap();
+                let size = m.len() as u64;
+                let off = (block * BS).min(size - BS);
+                let len = (blocks * BS).min(size - off);
+                f.mgr.volume(&name).unwrap().unmap(off, len).unwrap();
+                m[off as usize..(off + len) as usize].fill(0);
+            }
+            Action::Snapshot { vol } => {
+                let name = pick(&model, vol);
+                counter += 1;
+                let s = format!("s{counter}");
+                f.mgr.snapshot(&name, &s).unwrap();
+                snaps.push((name.clone(), s, model[&name].clone()));
+            }
+            Action::Clone { snap, .. } if !snaps.is_empty() => {
+                let (v, s, content) = snaps[snap % snaps.len()].clone();
+                counter += 1;
+                let new = format!("c{counter}");
+                f.mgr.clone_snapshot(&v, &s, &new).unwrap();
+                model.insert(new, content);
+            }
+            Action::Rollback { snap, .. } if !snaps.is_empty() => {
+                let (v, s, content) = snaps[snap % snaps.len()].clone();
+                f.mgr.rollback(&v, &s).unwrap();
+                model.insert(v, content);
+            }
+            Action::DeleteSnapshot { snap, .. } if !snaps.is_empty() => {
+                let i = snap % snaps.len();
+                let (v, s, _) = snaps[i].clone();
+                match f.mgr.delete_snapshot(&v, &s) {
+                    Ok(()) => {
+                        snaps.remove(i);
+                    }
+                    Err(VolumeError::HasClones { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            Action::Resize { vol, blocks } => {
+                let name = pick(&model, vol);
+                let m = model.get_mut(&name).unwrap();
+                let new = blocks * BS;
+                match f.mgr.resize(&name, new) {
+                    Ok(_) => m.resize(new as usize, 0),
+                    Err(VolumeError::ShrinkWouldDropData { data_at, .. }) => {
+                        assert!(new < m.len() as u64);
+                        assert!(m[new as usize..].iter().any(|&b| b != 0));
+                        assert_ne!(m[data_at as usize], 0);
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            Action::Reopen => f.reopen(),
+            _ => {}
+        }
+        for (name, content) in &model {
+            let got = read_all(&f.mgr.volume(name).unwrap());
+            assert!(got == *content, "volume {name} differs from the model");
+        }
+        for (v, s, content) in &snaps {
+            let got = read_all(&f.mgr.snapshot_view(v, s).unwrap());
+            assert!(got == *content, "snapshot {v}@{s} differs from the model");
+        }
+        assert_ok(&f.mgr);
+    }
+    // Deleting everything returns all space.
+    let mut names: Vec<String> = model.keys().cloned().collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.starts_with('c')));
+    while !names.is_empty() {
+        names.retain(|n| match f.mgr.delete(n) {
+            Ok(()) => false,
+            Err(VolumeError::HasClones { .. }) => true,
+            Err(e) => panic!("{e}"),
+        });
+    }
+    assert_eq!(f.mgr.space().allocated, 0);
+    assert_ok(&f.mgr);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn volumes_match_a_model(actions in proptest::collection::vec(action(), 1..30)) {
+        run_model(actions);
+    }
+}

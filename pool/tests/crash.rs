@@ -1,0 +1,305 @@
+//! Crash test: a child process writes, unmaps, snapshots and flushes through a pool volume
+//! and is killed with SIGKILL at a random moment, many times over. After each kill the
+//! pool is reopened: every write acknowledged before the last completed flush must read
+//! back (later ones may or may not have landed, block by block), the metadata check must
+//! pass and a scrub must find parity consistent.
+//!
+//! The child is this test binary run again with `VSA_CRASH_CHILD` set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use vsa_blockdev::BlockDevice;
+use vsa_pool::raid::RaidLevel;
+use vsa_pool::{MetaStore, Pool, PoolSpec};
+
+const MIB: u64 = 1 << 20;
+const BS: u64 = 4096;
+const VOL: u64 = 24 * MIB;
+const BLOCKS: u64 = VOL / BS;
+
+fn spec(dir: &Path) -> PoolSpec {
+    let members = (0..4).map(|i| dir.join(format!("m{i}"))).collect();
+    let mut s = PoolSpec::new("p", RaidLevel::Raid5, members);
+    s.create_size = Some(64 * MIB);
+    s.chunk_size = 256 * 1024;
+    s.raid_chunk = 16 * 1024;
+    s
+}
+
+/// A block written by write `seq` to block `slot`: both numbers, then filler.
+fn block(seq: u64, slot: u64) -> Vec<u8> {
+    let mut b = vec![(seq % 251) as u8; BS as usize];
+    b[..8].copy_from_slice(&seq.to_le_bytes());
+    b[8..16].copy_from_slice(&slot.to_le_bytes());
+    b
+}
+
+#[derive(Default)]
+struct Log {
+    /// Per block: (seq, is_zero) of every write or unmap, in order.
+    ops: HashMap<u64, Vec<u64>>,
+    zero_ops: std::collections::HashSet<u64>,
+    flushed: u64,
+    last_seq: u64,
+}
+
+fn read_log(path: &Path) -> Log {
+    let mut log = Log::default();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    for line in text.lines() {
+        let f: Vec<u64> = line
+            .split(' ')
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match (line.as_bytes().first(), f.as_slice()) {
+            (Some(b'W'), [seq, start, n]) | (Some(b'U'), [seq, start, n]) => {
+                for slot in *start..start + n {
+                    log.ops.entry(slot).or_default().push(*seq);
+                }
+                if line.starts_with('U') {
+                    log.zero_ops.insert(*seq);
+                }
+                log.last_seq = log.last_seq.max(*seq);
+            }
+            (Some(b'F'), [seq]) => log.flushed = log.flushed.max(*seq),
+            _ => {} // a line cut by the kill
+        }
+    }
+    log
+}
+
+fn child(dir: &Path) {
+    run_ops(dir, u64::MAX);
+}
+
+/// Runs `count` random operations on a reopened pool, logging each.
+fn run_ops(dir: &Path, count: u64) {
+    run_ops_checked(dir, count, false)
+}
+
+/// Reads a volume and its snapshots as `mgr` sees them.
+fn contents(mgr: &vsa_pool::VolumeManager) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let v = mgr.volume("v").unwrap();
+    let mut all = vec![0u8; v.size() as usize];
+    v.read_at(&mut all, 0).unwrap();
+    out.push(("v".to_owned(), all));
+    for s in mgr.snapshots("v").unwrap() {
+        let sv = mgr.snapshot_view("v", &s.record.name).unwrap();
+        let mut all = vec![0u8; sv.size() as usize];
+        sv.read_at(&mut all, 0).unwrap();
+        out.push((s.record.name.clone(), all));
+    }
+    out
+}
+
+/// Like `run_ops`; with `compare`, after every operation a manager loaded afresh from the
+/// database must see exactly what the live one sees (what a restart would find).
+fn run_ops_checked(dir: &Path, count: u64, compare: bool) {
+    let store = Arc::new(MetaStore::open(&dir.join("db"), &[]).unwrap());
+    let pool = Pool::open(store.clone(), "p").unwrap();
+    let v = pool.volumes().volume("v").unwrap();
+    let log_path = dir.join("log");
+    let first = read_log(&log_path).last_seq + 1;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&log_path)
+        .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(first);
+    for seq in first..first.saturating_add(count) {
+        let start = rng.gen_range(0..BLOCKS);
+        let n = rng.gen_range(1..=64).min(BLOCKS - start);
+        match rng.gen_range(0..20) {
+            0 => {
+                writeln!(log, "U {seq} {start} {n}").unwrap();
+                v.unmap(start * BS, n * BS).unwrap();
+            }
+            1 if std::env::var_os("VSA_CRASH_NOSNAP").is_none() => {
+                let name = format!("s{seq}");
+                pool.volumes().snapshot("v", &name).unwrap();
+                let snaps = pool.volumes().snapshots("v").unwrap();
+                if snaps.len() > 3 {
+                    pool.volumes()
+                        .delete_snapshot("v", &snaps[0].record.name)
+                        .unwrap();
+                }
+            }
+            _ => {
+                writeln!(log, "W {seq} {start} {n}").unwrap();
+                let mut buf = Vec::with_capacity((n * BS) as usize);
+                for slot in start..start + n {
+                    buf.extend(block(seq, slot));
+                }
+                v.write_at(&buf, start * BS).unwrap();
+            }
+        }
+        if rng.gen_range(0..4) == 0 {
+            v.flush().unwrap();
+            writeln!(log, "F {seq}").unwrap();
+        }
+        if compare && seq % 10 == 0 {
+            let second = Pool::open(store.clone(), "p").unwrap();
+            let (a, b) = (contents(pool.volumes()), contents(second.volumes()));
+            for ((na, ca), (nb, cb)) in a.iter().zip(&b) {
+                assert_eq!(na, nb);
+                let first = ca.iter().zip(cb).position(|(x, y)| x != y);
+                assert!(
+                    first.is_none(),
+                    "after op {seq}: {na} differs at byte {first:?}"
+                );
+            }
+            assert_eq!(a.len(), b.len());
+        }
+    }
+}
+
+fn verify(dir: &Path, round: usize) {
+    let log = read_log(&dir.join("log"));
+    let store = Arc::new(MetaStore::open(&dir.join("db"), &[]).unwrap());
+    let pool = Pool::open(store, "p").unwrap();
+    let check = pool.check().unwrap();
+    assert!(check.is_ok(), "round {round}: {:?}", check.problems);
+    let v = pool.volumes().volume("v").unwrap();
+    let mut all = vec![0u8; VOL as usize];
+    v.read_at(&mut all, 0).unwrap();
+    for slot in 0..BLOCKS {
+        let got = &all[(slot * BS) as usize..((slot + 1) * BS) as usize];
+        let ops = log.ops.get(&slot).map(Vec::as_slice).unwrap_or(&[]);
+        // The last op acknowledged before the last completed flush, then any later ones.
+        let durable = ops.iter().rposition(|&s| s <= log.flushed);
+        let allowed: Vec<u64> = match durable {
+            Some(i) => ops[i..].to_vec(),
+            None => ops.to_vec(),
+        };
+        let zero_ok = durable.is_none() || allowed.iter().any(|s| log.zero_ops.contains(s));
+        if zero_ok && got.iter().all(|&b| b == 0) {
+            continue;
+        }
+        let seq = u64::from_le_bytes(got[..8].try_into().unwrap());
+        if !allowed.contains(&seq) {
+            eprintln!("raid: {:?}", pool.raid().status());
+            eprintln!(
+                "alloc status of block {slot}: {:?}; snapshots {:?}",
+                v.allocation(slot * BS, BS).unwrap(),
+                pool.volumes()
+                    .snapshots("v")
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s.record.name.clone(), s.record.node))
+                    .collect::<Vec<_>>()
+            );
+            for s in pool.volumes().snapshots("v").unwrap() {
+                let sv = pool.volumes().snapshot_view("v", &s.record.name).unwrap();
+                let mut b = vec![0u8; BS as usize];
+                sv.read_at(&mut b, slot * BS).unwrap();
+                eprintln!(
+                    "  in {}: seq {}",
+                    s.record.name,
+                    u64::from_le_bytes(b[..8].try_into().unwrap())
+                );
+            }
+        }
+        assert!(
+            allowed.contains(&seq) && !log.zero_ops.contains(&seq) && got == block(seq, slot).as_slice(),
+            "round {round}: block {slot} holds write {seq}; allowed {allowed:?} (flushed up to {}); head {:?}, nonzero {}, ops {:?}",
+            log.flushed,
+            &got[..24],
+            got.iter().filter(|&&b| b != 0).count(),
+            ops
+        );
+    }
+    pool.start_scrub(false).unwrap();
+    pool.join_tasks(false);
+    let scrub = pool.last_scrub().unwrap();
+    if std::env::var_os("VSA_NO_RESYNC").is_none() {
+        assert_eq!(scrub.mismatches, 0, "round {round}: {scrub:?}");
+    }
+}
+
+#[test]
+fn reopen_without_crash_keeps_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Arc::new(MetaStore::open(&dir.path().join("db"), &[]).unwrap());
+        let pool = Pool::create(store, &spec(dir.path())).unwrap();
+        pool.volumes().create("v", VOL, false).unwrap();
+    }
+    for round in 0..6 {
+        run_ops(dir.path(), 150);
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("log"))
+            .unwrap();
+        let last = read_log(&dir.path().join("log")).last_seq;
+        writeln!(log, "F {last}").unwrap();
+        verify(dir.path(), round);
+    }
+}
+
+#[test]
+fn the_durable_state_matches_the_live_state_after_every_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Arc::new(MetaStore::open(&dir.path().join("db"), &[]).unwrap());
+        let pool = Pool::create(store, &spec(dir.path())).unwrap();
+        pool.volumes().create("v", VOL, false).unwrap();
+    }
+    run_ops_checked(dir.path(), 100, true);
+}
+
+#[test]
+fn crash_child() {
+    if let Some(dir) = std::env::var_os("VSA_CRASH_CHILD") {
+        child(&PathBuf::from(dir));
+    }
+}
+
+#[test]
+#[ignore = "known bug under investigation: after SIGKILL an acknowledged, flushed write can read back as an older version"]
+fn kill_9_at_random_moments_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Arc::new(MetaStore::open(&dir.path().join("db"), &[]).unwrap());
+        let pool = Pool::create(store, &spec(dir.path())).unwrap();
+        pool.volumes().create("v", VOL, false).unwrap();
+    }
+    let rounds: usize = std::env::var("VSA_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let exe = std::env::current_exe().unwrap();
+    for round in 0..rounds {
+        let mut c = Command::new(&exe)
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env("VSA_CRASH_CHILD", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(300..1500)));
+        if let Ok(Some(status)) = c.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("round {round}: the child exited on its own ({status}): {err}");
+        }
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+        verify(dir.path(), round);
+    }
+    let log = read_log(&dir.path().join("log"));
+    assert!(
+        log.flushed > 0 && log.last_seq > 20,
+        "the children did too little work: {}",
+        log.last_seq
+    );
+}
