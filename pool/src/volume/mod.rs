@@ -297,7 +297,7 @@ pub(crate) struct Inner {
     pool_name: String,
     data: Arc<dyn BlockDevice>,
     chunk_size: u64,
-    low_space_percent: u64,
+    low_space_percent: std::sync::atomic::AtomicU64,
     gate: RwLock<()>,
     state: RwLock<State>,
 }
@@ -393,7 +393,7 @@ impl VolumeManager {
                 pool_name: pool_name.to_owned(),
                 data,
                 chunk_size,
-                low_space_percent: 10,
+                low_space_percent: std::sync::atomic::AtomicU64::new(10),
                 gate: RwLock::new(()),
                 state: RwLock::new(state),
             }),
@@ -415,11 +415,12 @@ impl VolumeManager {
         self.inner.data.block_size()
     }
 
-    /// Sets the low-space threshold, in percent of capacity free.
-    pub fn set_low_space_percent(&mut self, pct: u64) {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.low_space_percent = pct.min(100);
-        }
+    /// Sets the low-space threshold: [`SpaceInfo::low`] is set when less than `pct`
+    /// percent of the capacity is free (10 by default).
+    pub fn set_low_space_percent(&self, pct: u64) {
+        self.inner
+            .low_space_percent
+            .store(pct.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Space accounting.
@@ -434,7 +435,12 @@ impl VolumeManager {
             free,
             provisioned: st.volumes.values().map(|v| v.rec.size).sum(),
             chunk_size: cs,
-            low: free * 100 < capacity * self.inner.low_space_percent,
+            low: free * 100
+                < capacity
+                    * self
+                        .inner
+                        .low_space_percent
+                        .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

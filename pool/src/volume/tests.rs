@@ -1,4 +1,5 @@
 use super::*;
+use crate::raid::{MemJournal, RaidLevel, RaidMember, RaidSet};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use vsa_blockdev::testing::{FaultyDevice, MemDevice};
@@ -10,6 +11,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     store: Arc<MetaStore>,
     data: Arc<FaultyDevice<MemDevice>>,
+    device: Arc<dyn BlockDevice>,
     mgr: VolumeManager,
 }
 
@@ -21,14 +23,51 @@ fn fixture(chunks: u64) -> Fixture {
     Fixture {
         _dir: dir,
         store,
+        device: data.clone(),
         data,
         mgr,
     }
 }
 
+/// A fixture whose data device is a RAID set of in-memory members with `chunks` chunks.
+fn raid_fixture(level: RaidLevel, chunks: u64) -> Fixture {
+    let mut f = fixture(1);
+    let n = 4u64;
+    let data_cols = match level {
+        RaidLevel::Raid0 => n,
+        RaidLevel::Raid1 => 1,
+        RaidLevel::Raid5 => n - 1,
+        RaidLevel::Raid6 => n - 2,
+        RaidLevel::Raid10 => n / 2,
+    };
+    let member = (chunks * CS)
+        .div_ceil(data_cols)
+        .next_multiple_of(16 * 1024);
+    let members = (0..n)
+        .map(|i| RaidMember {
+            name: format!("m{i}"),
+            dev: Arc::new(MemDevice::new(member, 512)),
+        })
+        .collect();
+    let raid = RaidSet::open(
+        level,
+        16 * 1024,
+        members,
+        Vec::new(),
+        None,
+        true,
+        Arc::new(MemJournal::new()),
+    )
+    .unwrap();
+    f.device = Arc::new(raid);
+    f.mgr = VolumeManager::open(f.store.clone(), 1, "p", f.device.clone(), CS).unwrap();
+    f
+}
+
 impl Fixture {
     fn reopen(&mut self) {
-        self.mgr = VolumeManager::open(self.store.clone(), 1, "p", self.data.clone(), CS).unwrap();
+        self.mgr =
+            VolumeManager::open(self.store.clone(), 1, "p", self.device.clone(), CS).unwrap();
     }
 }
 
@@ -360,9 +399,12 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 /// Runs actions against the manager and a plain in-memory model, comparing all content.
-fn run_model(actions: Vec<Action>) {
+fn run_model(level: Option<RaidLevel>, actions: Vec<Action>) {
     const BS: u64 = 4096;
-    let mut f = fixture(256);
+    let mut f = match level {
+        Some(level) => raid_fixture(level, 256),
+        None => fixture(256),
+    };
     let mut model: HashMap<String, Vec<u8>> = HashMap::new();
     let mut snaps: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut counter = 0;
@@ -477,6 +519,31 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn volumes_match_a_model(actions in proptest::collection::vec(action(), 1..30)) {
-        run_model(actions);
+        run_model(None, actions);
+    }
+}
+
+/// The same model run on a volume over each RAID level (members in memory).
+#[test]
+fn volumes_on_every_raid_level_match_a_model() {
+    use proptest::test_runner::{Config, TestRunner};
+    for level in [
+        RaidLevel::Raid0,
+        RaidLevel::Raid1,
+        RaidLevel::Raid5,
+        RaidLevel::Raid6,
+        RaidLevel::Raid10,
+    ] {
+        let mut runner = TestRunner::new(Config {
+            cases: 10,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&proptest::collection::vec(action(), 1..25), |actions| {
+                run_model(Some(level), actions);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{level}: {e}"));
     }
 }
