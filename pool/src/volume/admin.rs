@@ -12,10 +12,8 @@ use super::{
     VolumeManager, VolumeRecord, PHYS_MASK, UNWRITTEN, ZERO,
 };
 use crate::meta::{MetaStore, CF_MAP, CF_VOLUME};
-use parking_lot::{Mutex, RwLock};
 use rocksdb::WriteBatch;
 use std::collections::HashSet;
-use std::sync::Arc;
 use vsa_blockdev::BlockDevice;
 
 /// The largest volume: 2^56 bytes (64 PiB).
@@ -218,10 +216,7 @@ impl<'a> Txn<'a> {
         match self.st.volumes.get_mut(&rec.name) {
             Some(v) => v.rec = rec,
             None => {
-                let shared = Arc::new(VolShared {
-                    io: RwLock::new(()),
-                    alloc: Mutex::new(()),
-                });
+                let shared = VolShared::new();
                 self.st
                     .volumes
                     .insert(rec.name.clone(), VolEntry { rec, shared });

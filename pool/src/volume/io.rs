@@ -49,6 +49,43 @@ fn pieces(offset: u64, len: u64, cs: u64) -> Vec<Piece> {
     out
 }
 
+/// A stretch of a request that is contiguous on the data device (`at` is its offset there)
+/// or reads as zeros (`at` is `None`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Run {
+    pos: usize,
+    len: usize,
+    at: Option<u64>,
+}
+
+/// Merges consecutive pieces whose chunks are adjacent on the data device, so sequential
+/// I/O over sequentially allocated chunks reaches the RAID set as one large request (full
+/// stripes, fewer member calls).
+fn runs(plan: &[(Piece, Option<u64>)], cs: u64) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::with_capacity(plan.len());
+    for &(p, phys) in plan {
+        let at = phys.map(|ph| ph * cs + p.at);
+        if let Some(last) = out.last_mut() {
+            let follows = last.pos + last.len == p.pos;
+            let adjacent = match (last.at, at) {
+                (Some(a), Some(b)) => a + last.len as u64 == b,
+                (None, None) => true,
+                _ => false,
+            };
+            if follows && adjacent {
+                last.len += p.len;
+                continue;
+            }
+        }
+        out.push(Run {
+            pos: p.pos,
+            len: p.len,
+            at,
+        });
+    }
+    out
+}
+
 /// Whether a map entry holds data that must be read from disk.
 fn has_data(entry: Option<u64>) -> Option<u64> {
     entry
@@ -126,13 +163,13 @@ impl Volume {
                 .map(|p| (p, has_data(st.resolve(node, p.chunk))))
                 .collect()
         };
-        for (p, phys) in plan {
-            let dst = &mut buf[p.pos..p.pos + p.len];
-            match phys {
-                Some(phys) => self
+        for run in runs(&plan, cs) {
+            let dst = &mut buf[run.pos..run.pos + run.len];
+            match run.at {
+                Some(at) => self
                     .inner
                     .data
-                    .read_at(dst, phys * cs + p.at)
+                    .read_at(dst, at)
                     .map_err(|e| e.at(Op::Read, offset, dst.len() as u64))?,
                 None => dst.fill(0),
             }
@@ -175,16 +212,26 @@ impl Volume {
                 .map(|p| (*p, owned(&st, p)))
                 .collect()
         };
-        for (p, phys) in plan {
-            let Some(phys) = phys else { continue };
+        for run in runs(&plan, cs) {
+            let Some(at) = run.at else { continue };
             self.inner
                 .data
-                .write_at(&buf[p.pos..p.pos + p.len], phys * cs + p.at)
+                .write_at(&buf[run.pos..run.pos + run.len], at)
                 .map_err(|e| e.at(Op::Write, offset, buf.len() as u64))?;
         }
         Ok(())
     }
+}
 
+/// A piece whose chunk the head must get: where its old content is (`base`), and the
+/// reserved chunk of a thick volume to use (`reuse`).
+struct Need {
+    piece: Piece,
+    base: Option<u64>,
+    reuse: Option<u64>,
+}
+
+impl Volume {
     /// Gives the head its own chunk for every piece that lacks one: copies the old content
     /// (or zeros) with the new data over it into fresh chunks, makes them durable, then
     /// records the mappings durably. Returns the chunks it wrote, which the in-place pass
@@ -196,44 +243,64 @@ impl Volume {
         all: &[Piece],
         buf: &[u8],
     ) -> std::result::Result<Vec<u64>, VolumeError> {
-        let inner = &self.inner;
-        let cs = inner.chunk_size;
-        let _alloc = shared.alloc.lock();
-        // Re-plan under the allocation lock: another writer may have allocated meanwhile.
-        struct Need {
-            piece: Piece,
-            base: Option<u64>,
-            reuse: Option<u64>,
-        }
-        let mut needs: Vec<Need> = Vec::new();
-        {
-            let st = inner.state.read();
-            for p in all {
-                let own = st
-                    .nodes
-                    .get(&head)
-                    .and_then(|n| n.map.get(&p.chunk).copied());
-                if has_data(own).is_some() {
+        // Claim the logical chunks this write must allocate, waiting while another writer
+        // allocates any of them (then they are owned when the wait ends).
+        let needs = {
+            let mut pending = shared.pending.lock();
+            loop {
+                let needs = self.plan_allocation(head, all);
+                if needs.iter().any(|n| pending.contains(&n.piece.chunk)) {
+                    shared.allocated.wait(&mut pending);
                     continue;
                 }
-                let reuse = own.filter(|e| e & UNWRITTEN != 0).map(|e| e & PHYS_MASK);
-                let parent = st
-                    .nodes
-                    .get(&head)
-                    .and_then(|n| n.rec.as_ref())
-                    .and_then(|r| r.parent);
-                let base = if own.is_some() {
-                    None
-                } else {
-                    parent.and_then(|pn| has_data(st.resolve(pn, p.chunk)))
-                };
-                needs.push(Need {
-                    piece: *p,
-                    base,
-                    reuse,
-                });
+                pending.extend(needs.iter().map(|n| n.piece.chunk));
+                break needs;
             }
+        };
+        let result = self.fill_and_commit(head, &needs, buf);
+        let mut pending = shared.pending.lock();
+        for n in &needs {
+            pending.remove(&n.piece.chunk);
         }
+        shared.allocated.notify_all();
+        result
+    }
+
+    /// The pieces whose chunk the head does not own yet, with where their old content is.
+    fn plan_allocation(&self, head: u64, all: &[Piece]) -> Vec<Need> {
+        let st = self.inner.state.read();
+        let node = st.nodes.get(&head);
+        let parent = node.and_then(|n| n.rec.as_ref()).and_then(|r| r.parent);
+        let mut needs = Vec::new();
+        for p in all {
+            let own = node.and_then(|n| n.map.get(&p.chunk).copied());
+            if has_data(own).is_some() {
+                continue;
+            }
+            let reuse = own.filter(|e| e & UNWRITTEN != 0).map(|e| e & PHYS_MASK);
+            // A zero or unwritten entry of the head's own hides the parents' content.
+            let base = match own {
+                Some(_) => None,
+                None => parent.and_then(|pn| has_data(st.resolve(pn, p.chunk))),
+            };
+            needs.push(Need {
+                piece: *p,
+                base,
+                reuse,
+            });
+        }
+        needs
+    }
+
+    /// Allocates, fills and durably maps the chunks of `needs` (claimed by this writer).
+    fn fill_and_commit(
+        &self,
+        head: u64,
+        needs: &[Need],
+        buf: &[u8],
+    ) -> std::result::Result<Vec<u64>, VolumeError> {
+        let inner = &self.inner;
+        let cs = inner.chunk_size;
         if needs.is_empty() {
             return Ok(Vec::new());
         }
@@ -478,5 +545,39 @@ impl BlockDevice for Volume {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn adjacent_chunks_merge_into_one_run() {
+        let cs = 1024;
+        let plan = pieces(512, 4096, cs)
+            .into_iter()
+            .zip([Some(7), Some(8), None, None, Some(3)])
+            .collect::<Vec<_>>();
+        assert_eq!(
+            runs(&plan, cs),
+            vec![
+                Run {
+                    pos: 0,
+                    len: 1536,
+                    at: Some(7 * 1024 + 512)
+                },
+                Run {
+                    pos: 1536,
+                    len: 2048,
+                    at: None
+                },
+                Run {
+                    pos: 3584,
+                    len: 512,
+                    at: Some(3 * 1024)
+                },
+            ]
+        );
     }
 }

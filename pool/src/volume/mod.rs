@@ -21,7 +21,7 @@
 //!   one with none is freed, so space returns as soon as nothing references it.
 //!
 //! Lock order: `gate` (admin operations take it exclusively; I/O shares it), then a
-//! volume's `io` lock, then its `alloc` mutex, then `state`.
+//! volume's `io` lock, then its `pending` set, then `state`.
 
 mod admin;
 mod check;
@@ -255,7 +255,19 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) struct VolShared {
     io: RwLock<()>,
-    alloc: Mutex<()>,
+    /// Logical chunks some writer is allocating right now; others wanting them wait.
+    pending: Mutex<std::collections::HashSet<u64>>,
+    allocated: parking_lot::Condvar,
+}
+
+impl VolShared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(VolShared {
+            io: RwLock::new(()),
+            pending: Mutex::new(std::collections::HashSet::new()),
+            allocated: parking_lot::Condvar::new(),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -542,10 +554,7 @@ fn load_state(
     for (k, v) in store.scan(CF_VOLUME, b"v")? {
         let rec: VolumeRecord = MetaStore::decode(&k, &v)?;
         if rec.pool == pool {
-            let shared = Arc::new(VolShared {
-                io: RwLock::new(()),
-                alloc: Mutex::new(()),
-            });
+            let shared = VolShared::new();
             st.volumes
                 .insert(rec.name.clone(), VolEntry { rec, shared });
         }
