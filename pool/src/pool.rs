@@ -49,6 +49,14 @@ pub enum PoolError {
         /// What is wrong.
         why: String,
     },
+    /// No member of the pool has that path or index.
+    #[error("pool '{pool}' has no member '{member}'; `vsa pool show {pool}` lists them")]
+    NoSuchMember {
+        /// The pool.
+        pool: String,
+        /// The path or index asked for.
+        member: String,
+    },
     /// A long operation is already running.
     #[error("pool '{pool}' is already running a {task}; wait for it or cancel it")]
     Busy {
@@ -442,13 +450,9 @@ impl Pool {
             .iter()
             .find(|m| m.name == member || m.index.to_string() == member)
             .map(|m| m.index)
-            .ok_or_else(|| PoolError::BadMember {
-                path: member.into(),
-                why: format!(
-                    "no such member in pool '{}'; `vsa pool show {}` lists them",
-                    self.name(),
-                    self.name()
-                ),
+            .ok_or_else(|| PoolError::NoSuchMember {
+                pool: self.name().to_owned(),
+                member: member.to_owned(),
             })
     }
 

@@ -1,0 +1,279 @@
+//! A harness for end-to-end tests: starts the real `vsa` binary on a free port with a
+//! temporary data directory and drives it through the `vsa` CLI and HTTP.
+//!
+//! The `vsa` binary is found next to the test executable's directory
+//! (`<target-dir>/<profile>/deps/e2e-…` → `<target-dir>/<profile>/vsa`). `cargo test
+//! --workspace` builds it before running any test (the `vsa-appliance` package has
+//! integration tests, so Cargo builds its binary); with `-p vsa-e2e` alone, build it first:
+//! `cargo build -p vsa-appliance`.
+#![forbid(unsafe_code)]
+// Test support: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `vsa` binary of this build.
+pub fn vsa_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let bin = profile_dir.join("vsa");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p vsa-appliance` (or `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `vsa` with these arguments and no daemon-specific flags.
+pub fn vsa(args: &[&str]) -> Output {
+    Command::new(vsa_bin())
+        .args(args)
+        .env_remove("VSA_DATA_DIR")
+        .env_remove("VSA_API")
+        .env_remove("VSA_TOKEN")
+        .output()
+        .expect("running vsa")
+}
+
+/// Output as text, for messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A running `vsa serve`.
+#[derive(Debug)]
+pub struct Daemon {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    /// The API token.
+    pub token: String,
+    child: Option<Child>,
+    agent: ureq::Agent,
+}
+
+fn log_file(data_dir: &Path, name: &str) -> std::fs::File {
+    let logs = data_dir.parent().unwrap_or(data_dir).join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(name))
+        .unwrap()
+}
+
+/// Starts `vsa serve` on `data_dir` with a small default pool and `extra` flags, and
+/// returns the child without waiting for it.
+pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {
+    Command::new(vsa_bin())
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--api", "127.0.0.1:0", "--default-member-size", "64M"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log_file(data_dir, "stdout.log"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting vsa serve")
+}
+
+/// Starts a daemon that is expected to refuse to start; returns its exit status and
+/// standard error.
+pub fn serve_refused(data_dir: &Path, extra: &[&str]) -> (ExitStatus, String) {
+    let child = spawn_serve(data_dir, extra);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+impl Daemon {
+    /// Starts `vsa serve` and waits until its API answers.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Daemon {
+        let addr_file = data_dir.join("api.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let mut child = spawn_serve(data_dir, extra);
+        // Drain stderr into a log file so the daemon never blocks on it.
+        let mut err = child.stderr.take().unwrap();
+        let mut log = log_file(data_dir, "stderr.log");
+        std::thread::spawn(move || std::io::copy(&mut err, &mut log));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let logs = data_dir.parent().unwrap().join("logs/stderr.log");
+                panic!(
+                    "vsa serve exited with {status} before serving:\n{}",
+                    std::fs::read_to_string(logs).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vsa serve did not write {}",
+                addr_file.display()
+            );
+            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+                let token = std::fs::read_to_string(data_dir.join("token")).unwrap();
+                let d = Daemon {
+                    data_dir: data_dir.to_owned(),
+                    addr: addr.trim().to_owned(),
+                    token: token.trim().to_owned(),
+                    child: Some(child),
+                    agent: agent.clone(),
+                };
+                if d.get("/api/v1/status").0 == 200 {
+                    return d;
+                }
+                child = d.into_child();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn into_child(mut self) -> Child {
+        self.child.take().unwrap()
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Runs `vsa --data-dir DIR args...` (the CLI finds address and token itself).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let dir = self.data_dir.to_str().unwrap();
+        let mut all = vec!["--data-dir", dir];
+        all.extend_from_slice(args);
+        vsa(&all)
+    }
+
+    /// Runs the CLI, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.cli(args);
+        assert!(o.status.success(), "vsa {args:?} failed: {}", show(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Runs the CLI with `--json`, asserts success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("vsa {args:?}: {e}: {out}"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+        let mut r = r.unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// GET with the token.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.get_with(path, Some(&self.token))
+    }
+
+    /// GET with this token (or none).
+    pub fn get_with(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::answer(req.call())
+    }
+
+    /// POST a JSON body with this token (or none).
+    pub fn post_with(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.agent.post(self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Self::answer(req.send_json(body))
+    }
+
+    /// POST a JSON body with the token.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_with(path, Some(&self.token), body)
+    }
+
+    /// `GET /metrics` (no token: the test runs on loopback) parsed into
+    /// `name{labels}` → value.
+    pub fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let (status, body) = self.get_with("/metrics", None);
+        assert_eq!(status, 200, "{body}");
+        body.as_str()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_owned(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// `kill -9`.
+    pub fn kill9(mut self) {
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) -> ExitStatus {
+        let mut c = self.child.take().unwrap();
+        // The shell's `kill` builtin: no unsafe code and no extra package.
+        let st = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", c.id())])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vsa serve did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
