@@ -122,9 +122,21 @@ const BLOCK: usize = 4096;
 
 /// Computes P, the XOR of `data`, into `p` (all slices the same length as `p`).
 pub fn gen_p(data: &[&[u8]], p: &mut [u8]) {
-    p.fill(0);
-    for d in data {
-        xor_into(p, d);
+    let Some((first, rest)) = data.split_first() else {
+        p.fill(0);
+        return;
+    };
+    let len = data.iter().map(|d| d.len()).fold(p.len(), usize::min);
+    p[len..].fill(0);
+    let mut start = 0;
+    while start < len {
+        let end = (start + BLOCK).min(len);
+        let pb = &mut p[start..end];
+        pb.copy_from_slice(&first[start..end]);
+        for d in rest {
+            xor_into(pb, &d[start..end]);
+        }
+        start = end;
     }
 }
 

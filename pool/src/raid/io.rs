@@ -4,6 +4,7 @@
 //! for that to pay; small requests run inline with no thread overhead.
 
 use super::members::View;
+use super::scratch::{self, Slot};
 use std::collections::BTreeMap;
 use vsa_blockdev::BlockError;
 
@@ -112,14 +113,15 @@ pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
             let r = if j == i + 1 {
                 dev.read_at(ops[i].buf, start)
             } else {
-                let mut tmp = AlignedBuf::zeroed((end - start) as usize);
-                dev.read_at(tmp.as_mut(), start).map(|()| {
-                    let mut pos = 0;
-                    for op in &mut ops[i..j] {
-                        let n = op.buf.len();
-                        op.buf.copy_from_slice(&tmp.as_mut()[pos..pos + n]);
-                        pos += n;
-                    }
+                scratch::with(Slot::Gather, (end - start) as usize, |tmp| {
+                    dev.read_at(tmp, start).map(|()| {
+                        let mut pos = 0;
+                        for op in &mut ops[i..j] {
+                            let n = op.buf.len();
+                            op.buf.copy_from_slice(&tmp[pos..pos + n]);
+                            pos += n;
+                        }
+                    })
                 })
             };
             if let Err(e) = r {
@@ -148,13 +150,14 @@ pub(crate) fn write(view: &[View], ops: Vec<WriteOp<'_>>) -> Vec<Failure> {
             let r = if j == i + 1 {
                 dev.write_at(ops[i].buf, ops[i].offset)
             } else {
-                let mut tmp = AlignedBuf::zeroed((end - ops[i].offset) as usize);
-                let mut pos = 0;
-                for op in &ops[i..j] {
-                    tmp.as_mut()[pos..pos + op.buf.len()].copy_from_slice(op.buf);
-                    pos += op.buf.len();
-                }
-                dev.write_at(tmp.as_mut(), ops[i].offset)
+                scratch::with(Slot::Gather, (end - ops[i].offset) as usize, |tmp| {
+                    let mut pos = 0;
+                    for op in &ops[i..j] {
+                        tmp[pos..pos + op.buf.len()].copy_from_slice(op.buf);
+                        pos += op.buf.len();
+                    }
+                    dev.write_at(tmp, ops[i].offset)
+                })
             };
             if let Err(e) = r {
                 return Some((m, e));
@@ -175,26 +178,4 @@ pub(crate) fn each_member(
     run_groups(groups, PARALLEL_MIN, |m, _| {
         f(&view[m]).err().map(|e| (m, e))
     })
-}
-
-/// A zeroed buffer whose start is 4096-byte aligned in memory, so members using direct I/O
-/// can read into it and write from it without a bounce copy.
-struct AlignedBuf {
-    v: Vec<u8>,
-    off: usize,
-    len: usize,
-}
-
-impl AlignedBuf {
-    const ALIGN: usize = 4096;
-
-    fn zeroed(len: usize) -> Self {
-        let v = vec![0u8; len + Self::ALIGN];
-        let off = v.as_ptr().align_offset(Self::ALIGN).min(Self::ALIGN);
-        AlignedBuf { v, off, len }
-    }
-
-    fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.v[self.off..self.off + self.len]
-    }
 }

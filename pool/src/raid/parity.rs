@@ -11,6 +11,7 @@ use super::io::{self, ReadOp, WriteOp};
 use super::layout::Segment;
 use super::members::View;
 use super::mirror::split_mut;
+use super::scratch::{self, Slot};
 use super::{tolerates, RaidLevel, RaidSet};
 use vsa_blockdev::{BlockError, Op};
 
@@ -217,59 +218,84 @@ impl RaidSet {
             self.gather_old_data(view, &mut works)
                 .map_err(|e| e.at(Op::Write, offset, len))?;
             let chunk = self.layout.chunk;
-            let mut parity = Vec::with_capacity(works.len());
-            for w in &mut works {
-                for seg in &w.segs {
-                    let from = (seg.within - w.r0) as usize;
-                    w.data[seg.col][from..from + seg.len as usize]
-                        .copy_from_slice(&buf[seg.buf_off..seg.buf_off + seg.len as usize]);
-                }
-                parity.push(self.compute_parity(&w.data));
-            }
-            let mut ops = Vec::new();
-            for (w, (p, q)) in works.iter().zip(&parity) {
-                let base = w.stripe * chunk;
-                for seg in &w.segs {
-                    let m = self.layout.data_member(w.stripe, seg.col);
-                    if view[m].writable() {
-                        ops.push(WriteOp {
-                            member: m,
-                            offset: seg.member_offset(chunk),
-                            buf: &buf[seg.buf_off..seg.buf_off + seg.len as usize],
-                        });
+            let (cols, raid6) = (self.layout.data_cols(), self.raid6());
+            let per_row = if raid6 { 2 } else { 1 };
+            let total = works.iter().map(|w| w.rows() * per_row).sum();
+            // P and Q of every stripe, computed straight from the caller's buffer for the
+            // columns the write covers entirely, into one reused aligned buffer.
+            scratch::with(Slot::Parity, total, |scratch| {
+                let mut rest: &mut [u8] = scratch;
+                let mut parity: Vec<(&[u8], &[u8])> = Vec::with_capacity(works.len());
+                for w in &mut works {
+                    w.fill(buf);
+                    let rows = w.rows();
+                    let (p, tail) = std::mem::take(&mut rest).split_at_mut(rows);
+                    let (q, tail) = tail.split_at_mut(if raid6 { rows } else { 0 });
+                    rest = tail;
+                    let data = w.columns(buf, cols);
+                    if raid6 {
+                        gf256::gen_pq(&data, p, q);
+                    } else {
+                        gf256::gen_p(&data, p);
                     }
+                    parity.push((p, q));
                 }
-                let pm = self.layout.p_member(w.stripe);
-                if view[pm].writable() {
-                    ops.push(WriteOp {
-                        member: pm,
-                        offset: base + w.r0,
-                        buf: p,
-                    });
-                }
-                if self.raid6() {
-                    let qm = self.layout.q_member(w.stripe);
-                    if view[qm].writable() {
+                let mut ops = Vec::new();
+                for (w, &(p, q)) in works.iter().zip(&parity) {
+                    let base = w.stripe * chunk;
+                    for seg in &w.segs {
+                        let m = self.layout.data_member(w.stripe, seg.col);
+                        if view[m].writable() {
+                            ops.push(WriteOp {
+                                member: m,
+                                offset: seg.member_offset(chunk),
+                                buf: &buf[seg.buf_off..seg.buf_off + seg.len as usize],
+                            });
+                        }
+                    }
+                    let pm = self.layout.p_member(w.stripe);
+                    if view[pm].writable() {
                         ops.push(WriteOp {
-                            member: qm,
+                            member: pm,
                             offset: base + w.r0,
-                            buf: q,
+                            buf: p,
                         });
                     }
+                    if raid6 {
+                        let qm = self.layout.q_member(w.stripe);
+                        if view[qm].writable() {
+                            ops.push(WriteOp {
+                                member: qm,
+                                offset: base + w.r0,
+                                buf: q,
+                            });
+                        }
+                    }
                 }
-            }
-            let failures = io::write(view, ops);
-            let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
-            self.handle_failures(view, failures)
-                .map_err(|e| e.at(Op::Write, offset, len))?;
-            let missing: Vec<usize> = (0..view.len())
-                .filter(|&m| !view[m].writable() || failed.contains(&m))
-                .collect();
-            if !tolerates(self.layout.level, view.len(), &missing) {
-                return Err(self.failed_error(Op::Write, offset, len));
-            }
-            Ok(())
+                self.finish_write(view, ops, offset, len)
+            })
         })
+    }
+
+    /// Issues a write's member I/O and checks the set still holds the data.
+    fn finish_write(
+        &self,
+        view: &[View],
+        ops: Vec<WriteOp<'_>>,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), BlockError> {
+        let failures = io::write(view, ops);
+        let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+        self.handle_failures(view, failures)
+            .map_err(|e| e.at(Op::Write, offset, len))?;
+        let missing: Vec<usize> = (0..view.len())
+            .filter(|&m| !view[m].writable() || failed.contains(&m))
+            .collect();
+        if !tolerates(self.layout.level, view.len(), &missing) {
+            return Err(self.failed_error(Op::Write, offset, len));
+        }
+        Ok(())
     }
 
     /// Fills each work's data columns with the current contents of its row range, except
@@ -280,8 +306,7 @@ impl RaidSet {
         for w in works.iter_mut() {
             w.r0 = w.segs.iter().map(|g| g.within).min().unwrap_or(0);
             w.r1 = w.segs.iter().map(|g| g.within + g.len).max().unwrap_or(0);
-            let rows = (w.r1 - w.r0) as usize;
-            w.data = vec![vec![0u8; rows]; cols];
+            let rows = w.rows();
             w.need = (0..cols)
                 .map(|c| {
                     !w.segs
@@ -289,6 +314,8 @@ impl RaidSet {
                         .any(|g| g.col == c && g.within == w.r0 && g.len as usize == rows)
                 })
                 .collect();
+            // Columns the write covers entirely are taken from the caller's buffer.
+            w.data = w.need.iter().map(|&n| n.then(|| vec![0u8; rows])).collect();
             let end = w.stripe * chunk + w.r1;
             w.degraded = (0..cols)
                 .any(|c| w.need[c] && !view[self.layout.data_member(w.stripe, c)].readable(end));
@@ -297,7 +324,7 @@ impl RaidSet {
         for w in works.iter_mut().filter(|w| !w.degraded) {
             let off = w.stripe * chunk + w.r0;
             for (c, d) in w.data.iter_mut().enumerate() {
-                if w.need[c] {
+                if let Some(d) = d {
                     ops.push(ReadOp {
                         member: self.layout.data_member(w.stripe, c),
                         offset: off,
@@ -319,7 +346,8 @@ impl RaidSet {
             }
         }
         for w in works.iter_mut().filter(|w| w.degraded) {
-            w.data = self.load_rows(w.stripe, w.r0, w.r1)?.data;
+            let rows = self.load_rows(w.stripe, w.r0, w.r1)?;
+            w.data = rows.data.into_iter().map(Some).collect();
         }
         Ok(())
     }
@@ -332,7 +360,9 @@ struct Work<'a> {
     segs: Vec<Segment>,
     r0: u64,
     r1: u64,
-    data: Vec<Vec<u8>>,
+    /// The row range of each data column, for columns the write does not cover entirely
+    /// (`None`: the caller's buffer has it).
+    data: Vec<Option<Vec<u8>>>,
     need: Vec<bool>,
     degraded: bool,
     _buf: std::marker::PhantomData<&'a [u8]>,
@@ -350,5 +380,34 @@ impl Work<'_> {
             degraded: false,
             _buf: std::marker::PhantomData,
         }
+    }
+
+    fn rows(&self) -> usize {
+        (self.r1 - self.r0) as usize
+    }
+
+    /// Lays the write's pieces over the columns read from the members.
+    fn fill(&mut self, buf: &[u8]) {
+        for seg in &self.segs {
+            if let Some(d) = &mut self.data[seg.col] {
+                let from = (seg.within - self.r0) as usize;
+                d[from..from + seg.len as usize]
+                    .copy_from_slice(&buf[seg.buf_off..seg.buf_off + seg.len as usize]);
+            }
+        }
+    }
+
+    /// The new contents of rows `[r0, r1)` of every data column.
+    fn columns<'b>(&'b self, buf: &'b [u8], cols: usize) -> Vec<&'b [u8]> {
+        (0..cols)
+            .map(|c| match &self.data[c] {
+                Some(d) => d.as_slice(),
+                None => self
+                    .segs
+                    .iter()
+                    .find(|g| g.col == c)
+                    .map_or(&[][..], |g| &buf[g.buf_off..g.buf_off + g.len as usize]),
+            })
+            .collect()
     }
 }

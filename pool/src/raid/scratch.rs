@@ -1,0 +1,56 @@
+//! Per-thread reusable scratch buffers whose start is 4096-byte aligned in memory, so
+//! members using direct I/O can read into them and write from them without a bounce copy,
+//! and the hot write path neither allocates nor zero-fills a fresh buffer per request.
+
+use std::cell::RefCell;
+
+/// Memory alignment of the buffers.
+const ALIGN: usize = 4096;
+/// Buffers larger than this are not kept for reuse once the request is done.
+const KEEP_MAX: usize = 8 << 20;
+
+/// Which of a thread's scratch buffers to use (one may be held while another is in use).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// Member I/O: merging contiguous pieces into one read or write.
+    Gather,
+    /// Parity computed for a write.
+    Parity,
+}
+
+thread_local! {
+    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static PARITY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    let need = len + ALIGN;
+    if v.len() < need {
+        *v = vec![0u8; need];
+    }
+    let off = v.as_ptr().align_offset(ALIGN);
+    // align_offset may in theory give up (usize::MAX); the buffer is then merely unaligned
+    // and a direct-I/O member bounces it.
+    let off = if off < ALIGN { off } else { 0 };
+    &mut v[off..off + len]
+}
+
+/// Runs `f` on an aligned scratch slice of `len` bytes holding stale contents (zeroes or
+/// earlier data): `f` must not read what it has not written.
+pub(crate) fn with<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let key = match slot {
+        Slot::Gather => &GATHER,
+        Slot::Parity => &PARITY,
+    };
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            let r = f(aligned(&mut v, len));
+            if v.len() > KEEP_MAX + ALIGN {
+                *v = Vec::new();
+            }
+            r
+        }
+        // Re-entered on this thread: use a one-off buffer.
+        Err(_) => f(aligned(&mut Vec::new(), len)),
+    })
+}
