@@ -95,6 +95,13 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
             status: Allocation::Mapped,
         }])
     }
+
+    /// Whether the storage behind the device is running low: a thin pool whose free space
+    /// fell below its low-space threshold. Writes still succeed; the SCSI layer tells
+    /// initiators (THIN PROVISIONING SOFT THRESHOLD REACHED). The default: never.
+    fn space_low(&self) -> bool {
+        false
+    }
 }
 
 /// Checks that `[offset, offset + len)` is block-aligned and inside `dev`; every
@@ -151,6 +158,9 @@ macro_rules! forward_block_device {
             }
             fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
                 (**self).allocation(offset, len)
+            }
+            fn space_low(&self) -> bool {
+                (**self).space_low()
             }
         }
     };

@@ -467,6 +467,10 @@ impl BlockDevice for Volume {
         self.inner.data.block_size()
     }
 
+    fn space_low(&self) -> bool {
+        self.inner.space_low()
+    }
+
     fn size(&self) -> u64 {
         let st = self.inner.state.read();
         self.current(&st).map(|(_, size)| size).unwrap_or(0)

@@ -314,6 +314,16 @@ pub(crate) struct Inner {
     state: RwLock<State>,
 }
 
+impl Inner {
+    fn space_low(&self) -> bool {
+        let pct = self
+            .low_space_percent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let st = self.state.read();
+        st.alloc.free().saturating_mul(100) < st.alloc.total().saturating_mul(pct)
+    }
+}
+
 /// The volumes of one pool.
 #[derive(Debug, Clone)]
 pub struct VolumeManager {
@@ -454,6 +464,11 @@ impl VolumeManager {
                         .low_space_percent
                         .load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Whether free space is below the low-space threshold (cheap: no sums).
+    pub fn space_low(&self) -> bool {
+        self.inner.space_low()
     }
 
     /// The names of this pool's volumes, sorted.
