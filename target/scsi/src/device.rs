@@ -1,0 +1,163 @@
+//! The [`Device`] trait: what a device type (disk, tape drive, medium changer) adds to the
+//! shared SPC machinery of [`crate::spc::Unit`].
+//!
+//! `spc::Unit<D>` implements [`crate::LogicalUnit`]: it checks unit attentions and
+//! reservations, answers the SPC commands (INQUIRY, MODE SENSE/SELECT, REQUEST SENSE,
+//! REPORT SUPPORTED OPERATION CODES, PERSISTENT RESERVE, ...) and hands everything else to
+//! [`Device::execute`]. The device supplies its identity-dependent parts through the other
+//! methods.
+
+use crate::{Command, Nexus, Response, Sense};
+
+/// How a command touches the medium, for reservation conflict checks (SPC-4 5.13.1,
+/// table "SPC commands that are allowed in the presence of various reservations").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Reads the medium (READ, VERIFY, COMPARE part of ..., GET LBA STATUS, ...).
+    Read,
+    /// Changes the medium or its state (WRITE, UNMAP, FORMAT, SANITIZE, ...).
+    Write,
+    /// Neither: allowed under any reservation (INQUIRY, TEST UNIT READY, REPORT LUNS, ...
+    /// and commands SPC-4 lists as always allowed).
+    None,
+}
+
+/// Page control of MODE SENSE (SPC-4 6.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PageControl {
+    Current,
+    Changeable,
+    Default,
+    Saved,
+}
+
+/// One entry of REPORT SUPPORTED OPERATION CODES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpcodeInfo {
+    pub opcode: u8,
+    /// Service action, for opcodes that have them.
+    pub service_action: Option<u16>,
+    /// The CDB usage map: its length is the CDB length; byte 0 is the opcode, the other
+    /// bytes have a 1 for every bit the device looks at.
+    pub usage: &'static [u8],
+}
+
+/// What the shared SPC layer tells a device about the unit when it executes a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitCtx {
+    /// Writes must fail with DATA PROTECT (read-only LUN, or SWP set in the control page).
+    pub write_protected: bool,
+    /// Sense data goes in descriptor format (D_SENSE in the control mode page).
+    pub descriptor_sense: bool,
+}
+
+impl UnitCtx {
+    /// CHECK CONDITION with `sense` in the format the unit uses.
+    pub fn check(&self, sense: &Sense) -> Response {
+        Response::check(sense, self.descriptor_sense)
+    }
+}
+
+/// A device type served through [`crate::spc::Unit`].
+pub trait Device: Send + Sync + std::fmt::Debug {
+    /// Peripheral device type (0x00 disk, 0x01 tape, 0x08 medium changer).
+    fn peripheral_type(&self) -> u8;
+
+    /// Whether the medium is removable (RMB in standard INQUIRY).
+    fn removable(&self) -> bool {
+        false
+    }
+
+    /// Whether the medium can be read right now (false: NOT READY, MEDIUM NOT PRESENT or
+    /// similar, returned by the device from `execute`). Used for TEST UNIT READY.
+    fn ready(&self) -> Result<(), Sense> {
+        Ok(())
+    }
+
+    /// The device-specific VPD pages it supports (for example 0xB0, 0xB1, 0xB2 for a
+    /// disk); the SPC layer adds 0x00, 0x80, 0x83 (and 0x86 if it wants).
+    fn vpd_pages(&self) -> &[u8];
+
+    /// The payload of a device-specific VPD page (the whole page, header included).
+    fn vpd_page(&self, page: u8) -> Option<Vec<u8>>;
+
+    /// Version descriptors for standard INQUIRY (for example SBC-4 0x0600).
+    fn version_descriptors(&self) -> &[u16];
+
+    /// The device-specific mode pages it has (page codes; 0x08 caching for disks); the SPC
+    /// layer adds the control (0x0A) and informational exceptions (0x1C) pages.
+    fn mode_pages(&self) -> &[u8];
+
+    /// A device-specific mode page (header included: page code byte and page length).
+    fn mode_page(&self, page: u8, pc: PageControl) -> Option<Vec<u8>>;
+
+    /// MODE SELECT of a device-specific page: `data` is the page as sent (header
+    /// included). Errors carry the offset within the page; the caller rebases it.
+    fn mode_select(&self, page: u8, data: &[u8]) -> Result<(), Sense>;
+
+    /// The device-specific parameter byte of the mode parameter header (WP and DPOFUA for a
+    /// disk); `write_protected` is what the unit reports.
+    fn mode_device_specific(&self, write_protected: bool) -> u8;
+
+    /// The block descriptor for MODE SENSE (number of blocks, block length), if the device
+    /// has one.
+    fn block_descriptor(&self) -> Option<(u64, u32)>;
+
+    /// The opcodes the device serves itself, for REPORT SUPPORTED OPERATION CODES (the SPC
+    /// layer adds its own).
+    fn opcodes(&self) -> &[OpcodeInfo];
+
+    /// How a CDB touches the medium, for reservation checks.
+    fn access(&self, cdb: &[u8]) -> Access;
+
+    /// Executes a command that is not one of the shared SPC commands. `None` means the
+    /// device does not know the opcode (the caller answers INVALID COMMAND OPERATION CODE).
+    fn execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response>;
+
+    /// A condition that ends every command except INQUIRY, REPORT LUNS and REQUEST SENSE
+    /// before unit attentions and reservations are looked at (which stay pending), for
+    /// example NOT READY, SANITIZE IN PROGRESS while a SANITIZE runs (SBC-4 4.11).
+    fn overriding_condition(&self) -> Option<Sense> {
+        None
+    }
+
+    /// A unit attention the device wants raised for every nexus, checked before each
+    /// command (for example CAPACITY DATA HAS CHANGED after the volume grew, or THIN
+    /// PROVISIONING SOFT THRESHOLD REACHED). Returned once per event.
+    fn pending_attention(&self) -> Option<Sense> {
+        None
+    }
+
+    /// Forgets volatile state on a reset (caches, prevent-removal).
+    fn reset(&self) {}
+
+    /// Called when an I_T nexus ends (logout or dropped connection), so the device can
+    /// forget state it keeps per nexus (a PREVENT ALLOW MEDIUM REMOVAL from that nexus).
+    fn nexus_lost(&self, nexus: &Nexus) {
+        let _ = nexus;
+    }
+
+    /// Commands of `nexus` are being aborted: a command of that nexus that only waits for
+    /// an operation which goes on regardless (SANITIZE without IMMED) returns now.
+    fn aborting(&self, nexus: &Nexus) {
+        let _ = nexus;
+    }
+}
+
+/// Who a logical unit is: the strings of standard INQUIRY and the designators of VPD pages
+/// 0x80 and 0x83. Kept by the appliance so they are stable across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// T10 vendor identification (8 ASCII characters, space padded on the wire).
+    pub vendor: String,
+    /// Product identification (16 ASCII characters).
+    pub product: String,
+    /// Product revision level (4 ASCII characters).
+    pub revision: String,
+    /// Unit serial number (VPD 0x80; also the vendor-specific part of the T10 vendor id
+    /// designator in VPD 0x83).
+    pub serial: String,
+    /// NAA IEEE Registered Extended designator (NAA 6, 16 bytes) for VPD 0x83. EXTENDED
+    /// COPY names LUNs by it.
+    pub naa: [u8; 16],
+}
