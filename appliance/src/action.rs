@@ -139,12 +139,97 @@ pub enum Action {
         /// Snapshot.
         snapshot: String,
     },
+    /// All iSCSI targets.
+    ListTargets,
+    /// One target.
+    ShowTarget {
+        /// Target IQN.
+        name: String,
+    },
+    /// Create a target.
+    CreateTarget {
+        /// Target IQN.
+        name: String,
+        /// TargetAlias.
+        alias: Option<String>,
+    },
+    /// Delete a target (its sessions end; volumes stay).
+    DeleteTarget {
+        /// Target IQN.
+        name: String,
+    },
+    /// Serve a volume as a LUN.
+    AddLun {
+        /// Target IQN.
+        target: String,
+        /// Volume.
+        volume: String,
+        /// LUN number (default: the lowest free).
+        lun: Option<u64>,
+        /// Writes fail with DATA PROTECT.
+        read_only: bool,
+        /// Removable medium.
+        removable: bool,
+    },
+    /// Stop serving a LUN.
+    RemoveLun {
+        /// Target IQN.
+        target: String,
+        /// LUN number.
+        lun: u64,
+    },
+    /// Admit an initiator.
+    AddAcl {
+        /// Target IQN.
+        target: String,
+        /// Initiator IQN.
+        initiator: String,
+    },
+    /// Stop admitting an initiator.
+    RemoveAcl {
+        /// Target IQN.
+        target: String,
+        /// Initiator IQN.
+        initiator: String,
+    },
+    /// Set or clear CHAP.
+    SetChap(SetChap),
+    /// Sessions of the iSCSI server.
+    Sessions {
+        /// Only this target's.
+        target: Option<String>,
+    },
+}
+
+/// CHAP settings of a target; no user means no CHAP.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetChap {
+    /// Target IQN.
+    pub target: String,
+    /// CHAP user the initiator must present (None: CHAP off).
+    pub user: Option<String>,
+    /// Its secret.
+    pub secret: Option<String>,
+    /// The target's own user, for mutual CHAP.
+    pub mutual_user: Option<String>,
+    /// Its secret.
+    pub mutual_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SetChap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetChap")
+            .field("target", &self.target)
+            .field("user", &self.user)
+            .field("mutual_user", &self.mutual_user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An HTTP request: method, path under `/api/v1`, optional JSON body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// `GET`, `POST`, `PATCH` or `DELETE`.
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: &'static str,
     /// Path below `/api/v1`, with names percent-safe (names hold only `A-Za-z0-9._-`).
     pub path: String,
@@ -268,6 +353,57 @@ impl Action {
                 format!("/volumes/{}/snapshots/{}/rollback", s(volume), s(snapshot)),
                 None,
             ),
+            Action::ListTargets => req("GET", "/targets".into(), None),
+            Action::ShowTarget { name } => req("GET", format!("/targets/{}", s(name)), None),
+            Action::CreateTarget { name, alias } => req(
+                "POST",
+                "/targets".into(),
+                Some(json!({ "name": name, "alias": alias })),
+            ),
+            Action::DeleteTarget { name } => req("DELETE", format!("/targets/{}", s(name)), None),
+            Action::AddLun {
+                target,
+                volume,
+                lun,
+                read_only,
+                removable,
+            } => req(
+                "POST",
+                format!("/targets/{}/luns", s(target)),
+                Some(json!({
+                    "volume": volume,
+                    "lun": lun,
+                    "read_only": read_only,
+                    "removable": removable,
+                })),
+            ),
+            Action::RemoveLun { target, lun } => {
+                req("DELETE", format!("/targets/{}/luns/{lun}", s(target)), None)
+            }
+            Action::AddAcl { target, initiator } => req(
+                "POST",
+                format!("/targets/{}/acl", s(target)),
+                Some(json!({ "initiator": initiator })),
+            ),
+            Action::RemoveAcl { target, initiator } => req(
+                "DELETE",
+                format!("/targets/{}/acl/{}", s(target), s(initiator)),
+                None,
+            ),
+            Action::SetChap(c) => req(
+                "PUT",
+                format!("/targets/{}/chap", s(&c.target)),
+                Some(json!({
+                    "user": c.user,
+                    "secret": c.secret,
+                    "mutual_user": c.mutual_user,
+                    "mutual_secret": c.mutual_secret,
+                })),
+            ),
+            Action::Sessions { target } => match target {
+                Some(t) => req("GET", format!("/targets/{}/sessions", s(t)), None),
+                None => req("GET", "/sessions".into(), None),
+            },
         }
     }
 }

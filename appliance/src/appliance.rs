@@ -2,6 +2,8 @@
 //! settings. Everything here is blocking; the API calls it from `spawn_blocking`.
 
 use crate::config::{ApplianceConfig, ConfigError, Settings};
+use crate::error::ApiError;
+use crate::target::{Targets, VolumeOpener};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,9 @@ pub enum ApplianceError {
     /// The configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A recorded iSCSI target cannot be rebuilt (e.g. its volume is gone).
+    #[error("cannot load the iSCSI targets: {0}")]
+    Targets(String),
 }
 
 /// How to open the appliance.
@@ -55,8 +60,11 @@ pub struct OpenOptions {
     /// Create the embedded default pool with members of this size when there are no pools
     /// at all (None: do not).
     pub default_member_size: Option<u64>,
-    /// Column families of the components besides the pool's.
+    /// Column families of the components besides the pool's (every built-in component's
+    /// are added anyway).
     pub column_families: Vec<&'static str>,
+    /// Count the I/O of volumes served by front ends and their SCSI commands here.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// What the appliance did while opening, for the operator.
@@ -76,6 +84,8 @@ pub struct Appliance {
     pools: RwLock<BTreeMap<String, Arc<Pool>>>,
     settings: Settings,
     started: Instant,
+    targets: Targets,
+    io_metrics: Option<crate::metrics::IoMetrics>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ApplianceError + '_ {
@@ -95,9 +105,17 @@ impl Appliance {
         // Absolute, so that member paths recorded under it do not depend on the daemon's
         // working directory.
         let dir = &std::fs::canonicalize(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
-        let store = Arc::new(MetaStore::open(&dir.join("meta"), &opts.column_families)?);
+        let mut cfs = opts.column_families.clone();
+        for cf in crate::component::column_families() {
+            if !cfs.contains(&cf) {
+                cfs.push(cf);
+            }
+        }
+        let store = Arc::new(MetaStore::open(&dir.join("meta"), &cfs)?);
         let app = Appliance {
             data_dir: dir.clone(),
+            targets: Targets::new(store.clone(), opts.metrics.as_ref().map(|m| m.scsi.clone())),
+            io_metrics: opts.metrics.as_ref().map(|m| m.io.clone()),
             store,
             pools: RwLock::new(BTreeMap::new()),
             settings: opts.config.settings.clone(),
@@ -161,6 +179,7 @@ impl Appliance {
                 ));
             }
         }
+        app.targets.load(&app).map_err(ApplianceError::Targets)?;
         for pool in app.pools() {
             if let Some(p) = pool.start_rebuild() {
                 tracing::info!(
@@ -199,6 +218,11 @@ impl Appliance {
         let pool = Arc::new(self.configure(Pool::create(self.store.clone(), spec)?));
         pools.insert(spec.name.clone(), pool.clone());
         Ok(pool)
+    }
+
+    /// The iSCSI targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
     }
 
     /// The data directory.
@@ -257,5 +281,21 @@ impl Appliance {
             }
         }
         self.pools.write().clear();
+    }
+}
+
+impl VolumeOpener for Appliance {
+    fn open_volume(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<dyn vsa_blockdev::BlockDevice>, String), ApiError> {
+        let pool = self.pool_of_volume(name)?;
+        let info = pool.volumes().info(name)?;
+        let vol = pool.volumes().volume(name)?;
+        let dev: Arc<dyn vsa_blockdev::BlockDevice> = match &self.io_metrics {
+            Some(m) => Arc::new(m.wrap(name, vol)),
+            None => Arc::new(vol),
+        };
+        Ok((dev, info.record.uuid))
     }
 }

@@ -66,9 +66,37 @@ impl Component for PoolComponent {
     }
 }
 
+/// iSCSI targets: LUNs over volumes, ACLs, CHAP, sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetComponent;
+
+impl Component for TargetComponent {
+    fn name(&self) -> &'static str {
+        "iscsi"
+    }
+
+    fn column_families(&self) -> &'static [&'static str] {
+        &[crate::target::model::CF_TARGET]
+    }
+
+    fn routes(&self, routes: Routes) -> Routes {
+        crate::api::targets::routes(routes)
+    }
+
+    fn openapi(&self, paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+        crate::target::openapi::paths(paths, schemas);
+    }
+
+    fn metrics(&self, metrics: &Metrics) -> Result<Box<dyn MetricsUpdater>, prometheus::Error> {
+        Ok(Box::new(crate::target::metrics::TargetMetrics::new(
+            metrics,
+        )?))
+    }
+}
+
 /// Every component of this build, in start order.
 pub fn all() -> Vec<Box<dyn Component>> {
-    vec![Box::new(PoolComponent)]
+    vec![Box::new(PoolComponent), Box::new(TargetComponent)]
 }
 
 /// The column families of every component.

@@ -208,6 +208,17 @@ pub fn execute(app: &Appliance, action: Action) -> Result<Outcome, ApiError> {
         }
         Action::DeleteVolume { name } => {
             let p = app.pool_of_volume(&name)?;
+            let users = app.targets().volume_users(&name);
+            if !users.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "volume_in_use",
+                    format!(
+                        "volume '{name}' is served as {}; remove the LUN first (`vsa target lun remove`)",
+                        users.join(", ")
+                    ),
+                ));
+            }
             p.volumes().delete(&name)?;
             ok(json!({ "deleted": name }))
         }
@@ -240,7 +251,49 @@ pub fn execute(app: &Appliance, action: Action) -> Result<Outcome, ApiError> {
             let p = app.pool_of_volume(&volume)?;
             ok(volume_view(&p, &p.volumes().rollback(&volume, &snapshot)?))
         }
+        Action::ListTargets => ok(app.targets().list()),
+        Action::ShowTarget { name } => ok(app.targets().show(&name)?),
+        Action::CreateTarget { name, alias } => created(app.targets().create(&name, alias)?),
+        Action::DeleteTarget { name } => ok(app.targets().delete(&name)?),
+        Action::AddLun {
+            target,
+            volume,
+            lun,
+            read_only,
+            removable,
+        } => created(
+            app.targets()
+                .add_lun(app, &target, &volume, lun, read_only, removable)?,
+        ),
+        Action::RemoveLun { target, lun } => ok(app.targets().remove_lun(&target, lun)?),
+        Action::AddAcl { target, initiator } => ok(app.targets().acl(&target, &initiator, true)?),
+        Action::RemoveAcl { target, initiator } => {
+            ok(app.targets().acl(&target, &initiator, false)?)
+        }
+        Action::SetChap(c) => set_chap(app, c),
+        Action::Sessions { target } => ok(app.targets().sessions(target.as_deref())?),
     }
+}
+
+fn chap_pair(
+    user: Option<String>,
+    secret: Option<String>,
+    what: &str,
+) -> Result<Option<crate::target::model::ChapRecord>, ApiError> {
+    match (user, secret) {
+        (Some(user), Some(secret)) => Ok(Some(crate::target::model::ChapRecord { user, secret })),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::bad_request(
+            "invalid_chap",
+            format!("{what} needs both a user and a secret"),
+        )),
+    }
+}
+
+fn set_chap(app: &Appliance, c: crate::action::SetChap) -> Result<Outcome, ApiError> {
+    let chap = chap_pair(c.user, c.secret, "CHAP")?;
+    let mutual = chap_pair(c.mutual_user, c.mutual_secret, "mutual CHAP")?;
+    ok(app.targets().set_chap(&c.target, chap, mutual)?)
 }
 
 fn status(app: &Appliance) -> Value {

@@ -16,6 +16,8 @@
 //!  metrics.rs    Prometheus registry, gauges, MeteredDevice for per-volume I/O
 //!  openapi.rs    the API description (checked against the router by a test)
 //!  size.rs       "10G" ⇄ bytes                 token.rs    the API token file
+//!  target/       iSCSI targets: records in RocksDB, the live LUN map over volumes (scsi
+//!                units), the reservation store, the registry the iSCSI server reads
 //! ```
 //!
 //! Storage calls block; the API runs them with `tokio::task::spawn_blocking`.
@@ -33,6 +35,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod serve;
 pub mod size;
+pub mod target;
 pub mod token;
 
 pub use action::Action;

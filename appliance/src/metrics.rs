@@ -14,6 +14,8 @@
 //! | `vsa_volume_provisioned_bytes`, `vsa_volume_allocated_bytes` | pool, volume | volume space |
 //! | `vsa_volume_io_ops_total`, `vsa_volume_io_bytes_total`, `vsa_volume_io_errors_total` | volume, op | I/O through a [`MeteredDevice`] |
 //! | `vsa_volume_io_latency_seconds` | volume, op | I/O latency histogram |
+//!
+//! The iSCSI series are listed in `target/metrics.rs`.
 
 use crate::appliance::Appliance;
 use crate::controller::state_word;
@@ -37,6 +39,8 @@ pub struct Metrics {
     pub uptime: Gauge,
     /// Per-volume I/O.
     pub io: IoMetrics,
+    /// Per-LUN SCSI commands.
+    pub scsi: crate::target::metrics::ScsiMetrics,
 }
 
 impl Metrics {
@@ -51,11 +55,13 @@ impl Metrics {
         let uptime = Gauge::new("vsa_uptime_seconds", "Seconds since the daemon started")?;
         registry.register(Box::new(uptime.clone()))?;
         let io = IoMetrics::new(&registry)?;
+        let scsi = crate::target::metrics::ScsiMetrics::new(&registry)?;
         Ok(Metrics {
             registry,
             api_requests,
             uptime,
             io,
+            scsi,
         })
     }
 
@@ -186,6 +192,9 @@ impl<D: BlockDevice> MeteredDevice<D> {
 impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
     fn block_size(&self) -> u32 {
         self.inner.block_size()
+    }
+    fn space_low(&self) -> bool {
+        self.inner.space_low()
     }
     fn size(&self) -> u64 {
         self.inner.size()

@@ -5,16 +5,21 @@
 use crate::component::Component;
 use serde_json::{json, Map, Value};
 
-fn param(name: &str, what: &str) -> Value {
+pub(crate) fn param(name: &str, what: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": what, "schema": { "type": "string" } })
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 /// An operation: summary, path parameters, request body schema, success status and schema.
-fn op(summary: &str, params: &[(&str, &str)], body: Option<Value>, ok: (u16, Value)) -> Value {
+pub(crate) fn op(
+    summary: &str,
+    params: &[(&str, &str)],
+    body: Option<Value>,
+    ok: (u16, Value),
+) -> Value {
     let mut o = json!({
         "summary": summary,
         "responses": {
@@ -36,7 +41,7 @@ fn op(summary: &str, params: &[(&str, &str)], body: Option<Value>, ok: (u16, Val
     o
 }
 
-fn add(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
+pub(crate) fn add(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
     let entry = paths
         .entry(path.to_owned())
         .or_insert_with(|| Value::Object(Map::new()));

@@ -20,6 +20,8 @@ pub struct ServeOptions {
     pub config: Option<PathBuf>,
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub api: String,
+    /// Address of the iSCSI portal.
+    pub iscsi: String,
     /// Log JSON lines instead of text.
     pub log_json: bool,
     /// Member size of the embedded default pool.
@@ -29,6 +31,19 @@ pub struct ServeOptions {
 /// The file the daemon writes its API address to, for the CLI.
 pub fn addr_path(data_dir: &Path) -> PathBuf {
     data_dir.join("api.addr")
+}
+
+/// The file the daemon writes its iSCSI portal address to.
+pub fn iscsi_addr_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("iscsi.addr")
+}
+
+/// Writes `text` to `path` through a temporary file, so readers never see half of it.
+fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn init_logging(json: bool) {
@@ -56,11 +71,13 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
         None => ApplianceConfig::default(),
     };
     let data_dir = opts.data_dir.clone();
+    let metrics = Arc::new(Metrics::new()?);
     let (app, report) = Appliance::open(OpenOptions {
         data_dir: data_dir.clone(),
         config,
         default_member_size: Some(opts.default_member_size),
         column_families: crate::component::column_families(),
+        metrics: Some((*metrics).clone()),
     })?;
     let app = Arc::new(app);
     let token = crate::token::load_or_create(&data_dir).with_context(|| {
@@ -81,28 +98,53 @@ pub fn run(opts: ServeOptions) -> anyhow::Result<()> {
         .thread_name("vsa")
         .build()
         .context("cannot start the async runtime")?;
-    let served = rt.block_on(serve_http(app.clone(), token, &opts));
+    let served = rt.block_on(serve_all(app.clone(), token, metrics, &opts));
+    app.targets().set_server(None);
     // Requests still on the blocking pool finish (bounded) before storage goes away.
     rt.shutdown_timeout(Duration::from_secs(10));
     tracing::info!("stopping background tasks and flushing pools");
     app.shutdown();
     drop(app);
     let _ = std::fs::remove_file(addr_path(&data_dir));
+    let _ = std::fs::remove_file(iscsi_addr_path(&data_dir));
     tracing::info!("stopped");
     served
 }
 
-async fn serve_http(app: Arc<Appliance>, token: String, opts: &ServeOptions) -> anyhow::Result<()> {
+/// Resolves when the stop flag is raised.
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn serve_all(
+    app: Arc<Appliance>,
+    token: String,
+    metrics: Arc<Metrics>,
+    opts: &ServeOptions,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&opts.api)
         .await
         .with_context(|| format!("cannot listen on {} (--api)", opts.api))?;
     let addr = listener.local_addr()?;
-    let addr_file = addr_path(&opts.data_dir);
-    let tmp = opts.data_dir.join("api.addr.tmp");
-    std::fs::write(&tmp, format!("{addr}\n"))
-        .and_then(|()| std::fs::rename(&tmp, &addr_file))
-        .with_context(|| format!("cannot write {}", addr_file.display()))?;
-    let metrics = Arc::new(Metrics::new()?);
+    let portal: SocketAddr = opts.iscsi.parse().with_context(|| {
+        format!(
+            "--iscsi {} is not an address and port, e.g. 0.0.0.0:3260",
+            opts.iscsi
+        )
+    })?;
+    let registry = Arc::new(crate::target::live::Registry(app.clone()));
+    let iscsi = vsa_iscsi::Server::bind(portal, registry, vsa_iscsi::ServerConfig::default())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen for iSCSI on {portal} (--iscsi); is another target (tgtd, LIO) \
+                 using the port? pick another with --iscsi ADDR:PORT"
+            )
+        })?;
+    let iscsi_addr = iscsi.local_addr()?;
+    app.targets().set_server(Some(iscsi.handle()));
+    write_atomic(&iscsi_addr_path(&opts.data_dir), &format!("{iscsi_addr}\n"))?;
+    write_atomic(&addr_path(&opts.data_dir), &format!("{addr}\n"))?;
     let router = crate::api::router(app, token, metrics)?;
     let dir = opts.data_dir.display();
     println!(
@@ -110,17 +152,32 @@ async fn serve_http(app: Arc<Appliance>, token: String, opts: &ServeOptions) -> 
         env!("CARGO_PKG_VERSION")
     );
     println!("API:     http://{addr}/api/v1  (bearer token in {dir}/token)");
+    println!("iSCSI:   {iscsi_addr}  (targets: vsa --data-dir {dir} target list)");
     println!("metrics: http://{addr}/metrics");
     println!("CLI:     vsa --data-dir {dir} status");
-    tracing::info!(%addr, "listening");
-    axum::serve(
+    tracing::info!(%addr, %iscsi_addr, "listening");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    let iscsi_task = tokio::spawn(iscsi.run(rx.clone()));
+    let http = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stopped(rx))
     .await
-    .context("the API server failed")?;
-    Ok(())
+    .context("the API server failed");
+    if http.is_err() {
+        iscsi_task.abort();
+    }
+    if let Err(e) = iscsi_task.await {
+        if !e.is_cancelled() {
+            tracing::error!("the iSCSI server task failed: {e}");
+        }
+    }
+    http
 }
 
 async fn shutdown_signal() {

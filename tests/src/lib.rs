@@ -10,6 +10,8 @@
 // Test support: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod initiator;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -81,7 +83,8 @@ pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {
     Command::new(vsa_bin())
         .args(["serve", "--data-dir"])
         .arg(data_dir)
-        .args(["--api", "127.0.0.1:0", "--default-member-size", "64M"])
+        .args(["--api", "127.0.0.1:0", "--iscsi", "127.0.0.1:0"])
+        .args(["--default-member-size", "64M"])
         .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -151,6 +154,14 @@ impl Daemon {
 
     fn into_child(mut self) -> Child {
         self.child.take().unwrap()
+    }
+
+    /// The iSCSI portal the daemon listens on (`127.0.0.1:port`, from `iscsi.addr`).
+    pub fn iscsi_addr(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("iscsi.addr"))
+            .expect("the daemon writes iscsi.addr")
+            .trim()
+            .to_owned()
     }
 
     /// The daemon's process id.
@@ -275,5 +286,95 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// The outcome of one `iscsi-test-cu` test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CuOutcome {
+    /// Ran and passed.
+    Passed,
+    /// Reported `[SKIPPED]` (the suite prints "passed" after it; it did not run).
+    Skipped,
+    /// Failed.
+    Failed,
+}
+
+/// Parses `iscsi-test-cu`'s verbose output into `Suite.Test` → outcome, keeping each
+/// test's text for messages.
+///
+/// CUnit's verdict is the word after `Test: NAME ...` or on a line of its own (`passed`
+/// or `FAILED`); `[FAILED]` lines are libiscsi's own logging (retries, cleanups) and do
+/// not decide. A passed test whose text says `[SKIPPED]` did not run.
+pub fn parse_test_cu(out: &str) -> Vec<(String, CuOutcome, String)> {
+    let mut results = Vec::new();
+    let mut suite = String::new();
+    let mut current: Option<(String, String)> = None;
+    let finish = |cur: Option<(String, String)>, results: &mut Vec<_>| {
+        if let Some((name, text)) = cur {
+            results.push((name, verdict(&text), text));
+        }
+    };
+    for line in out.lines() {
+        if let Some(s) = line.strip_prefix("Suite: ") {
+            finish(current.take(), &mut results);
+            suite = s.trim().to_owned();
+        } else if let Some(t) = line.trim_start().strip_prefix("Test: ") {
+            finish(current.take(), &mut results);
+            let (name, rest) = t.split_once(" ...").unwrap_or((t, ""));
+            current = Some((format!("{suite}.{}", name.trim()), format!("{rest}\n")));
+        } else if line.starts_with("Run Summary") {
+            finish(current.take(), &mut results);
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    finish(current.take(), &mut results);
+    results
+}
+
+fn verdict(text: &str) -> CuOutcome {
+    let mut passed = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("FAILED") || t.ends_with("...FAILED") {
+            return CuOutcome::Failed;
+        }
+        if t.starts_with("passed") || (t.ends_with("passed") && !t.contains('[')) {
+            passed = true;
+        }
+    }
+    match (passed, text.contains("[SKIPPED]")) {
+        (true, true) => CuOutcome::Skipped,
+        (true, false) => CuOutcome::Passed,
+        (false, _) => CuOutcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cunit_verdicts_not_libiscsi_log_lines() {
+        let out = "Suite: Inquiry\n  Test: Standard ...passed\n  Test: BlockLimits ...    \
+                   [SKIPPED] Logical unit is fully provisioned.\npassed\n  Test: Residuals \
+                   ...passed    [FAILED] PRIN command: failed with sense.\n  Test: Simple ...    \
+                   [FAILED] COMPAREANDWRITE successful\nFAILED\n    1. x.c:93 - 0\n\
+                   Run Summary: ...\n";
+        let r: Vec<(String, CuOutcome)> = parse_test_cu(out)
+            .into_iter()
+            .map(|(n, o, _)| (n, o))
+            .collect();
+        assert_eq!(
+            r,
+            vec![
+                ("Inquiry.Standard".into(), CuOutcome::Passed),
+                ("Inquiry.BlockLimits".into(), CuOutcome::Skipped),
+                ("Inquiry.Residuals".into(), CuOutcome::Passed),
+                ("Inquiry.Simple".into(), CuOutcome::Failed),
+            ]
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod pools;
 pub mod status;
+pub mod targets;
 pub mod volumes;
 
 use crate::action::Action;

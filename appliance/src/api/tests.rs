@@ -12,6 +12,7 @@ fn setup(dir: &std::path::Path) -> Router {
         config: ApplianceConfig::default(),
         default_member_size: Some(16 << 20),
         column_families: vec![],
+        metrics: None,
     })
     .unwrap();
     router(

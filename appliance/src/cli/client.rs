@@ -94,6 +94,11 @@ impl Client {
                 .post(&url)
                 .header("Authorization", &auth)
                 .send_json(b),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &auth)
+                .send_json(b),
             ("POST", None) => self
                 .agent
                 .post(&url)

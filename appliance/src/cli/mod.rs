@@ -7,6 +7,7 @@
 pub mod client;
 pub mod output;
 pub mod pool;
+pub mod target;
 pub mod volume;
 
 use crate::action::Action;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Volumes: thin or thick block devices in a pool, with snapshots and clones.
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// iSCSI targets: LUNs over volumes, ACLs, CHAP, sessions.
+    #[command(subcommand)]
+    Target(target::TargetCmd),
     /// Version, uptime, components and pools of the running daemon.
     Status,
 }
@@ -78,6 +82,10 @@ pub struct ServeArgs {
     /// Address and port of the HTTP API (`127.0.0.1:0` picks a free port).
     #[arg(long, default_value = "127.0.0.1:8600")]
     pub api: String,
+    /// Address and port of the iSCSI portal (`127.0.0.1:0` picks a free port; the daemon
+    /// writes the one it got to <data-dir>/iscsi.addr).
+    #[arg(long, default_value = "0.0.0.0:3260")]
+    pub iscsi: String,
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -137,6 +145,7 @@ pub fn main() -> ExitCode {
             data_dir: cli.data_dir,
             config: a.config,
             api: a.api,
+            iscsi: a.iscsi,
             log_json: a.log_json,
             default_member_size: a.default_member_size,
         }),
@@ -149,6 +158,7 @@ pub fn main() -> ExitCode {
                 match cmd {
                     Command::Pool(p) => pool::run(&ctx, p),
                     Command::Volume(v) => volume::run(&ctx, v),
+                    Command::Target(t) => target::run(&ctx, t),
                     Command::Status | Command::Serve(_) => status(&ctx),
                 }
             },

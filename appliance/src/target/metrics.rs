@@ -1,0 +1,320 @@
+//! iSCSI metrics. Per target and LUN, every command is counted by [`MeteredUnit`] (a
+//! `LogicalUnit` wrapped around the LUN's unit): by opcode, bytes each way, latency, and
+//! errors by sense key. The transport's own counters and the session gauges are set from
+//! the iSCSI server at scrape time.
+//!
+//! | metric | labels | what |
+//! | --- | --- | --- |
+//! | `vsa_iscsi_targets` | | targets configured |
+//! | `vsa_iscsi_luns` | target | LUNs of a target |
+//! | `vsa_iscsi_sessions` | target | sessions logged in |
+//! | `vsa_scsi_commands_total` | target, lun, opcode | SCSI commands executed |
+//! | `vsa_scsi_bytes_total` | target, lun, dir (in, out) | data-out received, data-in sent |
+//! | `vsa_scsi_errors_total` | target, lun, sense_key | commands that ended in CHECK CONDITION (or `reservation_conflict`, `busy`, ...) |
+//! | `vsa_scsi_latency_seconds` | target, lun | command latency histogram |
+//! | `vsa_iscsi_logins_failed_total`, `vsa_iscsi_rejects_total`, `vsa_iscsi_digest_errors_total`, `vsa_iscsi_protocol_errors_total`, `vsa_iscsi_nop_timeouts_total`, `vsa_iscsi_task_management_total` | | transport events |
+
+use crate::appliance::Appliance;
+use crate::component::MetricsUpdater;
+use crate::metrics::Metrics;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+use std::sync::Arc;
+use std::time::Instant;
+use vsa_scsi::{Command, LogicalUnit, Nexus, Reset, Response, Status};
+
+/// Per-LUN command series (registered with the common metrics, fed by [`MeteredUnit`]).
+#[derive(Debug, Clone)]
+pub struct ScsiMetrics {
+    commands: IntCounterVec,
+    bytes: IntCounterVec,
+    errors: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl ScsiMetrics {
+    /// Registers the series in `registry`.
+    pub fn new(registry: &Registry) -> Result<ScsiMetrics, prometheus::Error> {
+        let commands = IntCounterVec::new(
+            Opts::new("vsa_scsi_commands_total", "SCSI commands executed"),
+            &["target", "lun", "opcode"],
+        )?;
+        let bytes = IntCounterVec::new(
+            Opts::new("vsa_scsi_bytes_total", "SCSI data transferred"),
+            &["target", "lun", "dir"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new(
+                "vsa_scsi_errors_total",
+                "SCSI commands that did not end GOOD, by sense key or status",
+            ),
+            &["target", "lun", "sense_key"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("vsa_scsi_latency_seconds", "SCSI command latency").buckets(vec![
+                0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
+                0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+            &["target", "lun"],
+        )?;
+        registry.register(Box::new(commands.clone()))?;
+        registry.register(Box::new(bytes.clone()))?;
+        registry.register(Box::new(errors.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(ScsiMetrics {
+            commands,
+            bytes,
+            errors,
+            latency,
+        })
+    }
+
+    /// Wraps a LUN's unit so its commands are counted.
+    pub fn wrap(&self, target: &str, lun: u64, unit: Arc<dyn LogicalUnit>) -> Arc<dyn LogicalUnit> {
+        Arc::new(MeteredUnit {
+            inner: unit,
+            target: target.to_owned(),
+            lun: lun.to_string(),
+            metrics: self.clone(),
+        })
+    }
+}
+
+/// A unit whose commands are counted in [`ScsiMetrics`].
+#[derive(Debug)]
+pub struct MeteredUnit {
+    inner: Arc<dyn LogicalUnit>,
+    target: String,
+    lun: String,
+    metrics: ScsiMetrics,
+}
+
+fn sense_key_name(key: u8) -> &'static str {
+    match key {
+        0x0 => "no_sense",
+        0x1 => "recovered_error",
+        0x2 => "not_ready",
+        0x3 => "medium_error",
+        0x4 => "hardware_error",
+        0x5 => "illegal_request",
+        0x6 => "unit_attention",
+        0x7 => "data_protect",
+        0x8 => "blank_check",
+        0xA => "copy_aborted",
+        0xB => "aborted_command",
+        0xD => "volume_overflow",
+        0xE => "miscompare",
+        _ => "other",
+    }
+}
+
+/// The sense key of encoded sense data (fixed or descriptor format).
+fn sense_key(sense: &[u8]) -> Option<u8> {
+    match sense.first().map(|b| b & 0x7F) {
+        Some(0x70 | 0x71) => sense.get(2).map(|k| k & 0x0F),
+        Some(0x72 | 0x73) => sense.get(1).map(|k| k & 0x0F),
+        _ => None,
+    }
+}
+
+fn error_label(r: &Response) -> Option<&'static str> {
+    match r.status {
+        Status::Good | Status::ConditionMet => None,
+        Status::CheckCondition => Some(
+            r.sense
+                .as_deref()
+                .and_then(sense_key)
+                .map(sense_key_name)
+                .unwrap_or("other"),
+        ),
+        Status::ReservationConflict => Some("reservation_conflict"),
+        Status::Busy => Some("busy"),
+        Status::TaskSetFull => Some("task_set_full"),
+        Status::TaskAborted => Some("task_aborted"),
+        Status::AcaActive => Some("aca_active"),
+    }
+}
+
+/// A readable opcode label for the commands initiators send most; hex for the rest.
+fn opcode_label(op: u8) -> String {
+    let name = match op {
+        0x00 => "TEST_UNIT_READY",
+        0x03 => "REQUEST_SENSE",
+        0x08 => "READ6",
+        0x0A => "WRITE6",
+        0x12 => "INQUIRY",
+        0x1A => "MODE_SENSE6",
+        0x25 => "READ_CAPACITY10",
+        0x28 => "READ10",
+        0x2A => "WRITE10",
+        0x35 => "SYNCHRONIZE_CACHE10",
+        0x41 => "WRITE_SAME10",
+        0x42 => "UNMAP",
+        0x5A => "MODE_SENSE10",
+        0x5E => "PERSISTENT_RESERVE_IN",
+        0x5F => "PERSISTENT_RESERVE_OUT",
+        0x83 => "EXTENDED_COPY",
+        0x88 => "READ16",
+        0x89 => "COMPARE_AND_WRITE",
+        0x8A => "WRITE16",
+        0x91 => "SYNCHRONIZE_CACHE16",
+        0x93 => "WRITE_SAME16",
+        0x9E => "SERVICE_ACTION_IN16",
+        0xA0 => "REPORT_LUNS",
+        _ => return format!("0x{op:02X}"),
+    };
+    name.to_owned()
+}
+
+impl LogicalUnit for MeteredUnit {
+    fn execute(&self, cmd: &Command<'_>) -> Response {
+        let start = Instant::now();
+        let r = self.inner.execute(cmd);
+        let m = &self.metrics;
+        let (t, l) = (self.target.as_str(), self.lun.as_str());
+        let op = opcode_label(cmd.cdb.first().copied().unwrap_or(0xFF));
+        m.commands.with_label_values(&[t, l, op.as_str()]).inc();
+        m.bytes
+            .with_label_values(&[t, l, "in"])
+            .inc_by(cmd.data_out.len() as u64);
+        m.bytes
+            .with_label_values(&[t, l, "out"])
+            .inc_by(r.data.len() as u64);
+        if let Some(e) = error_label(&r) {
+            m.errors.with_label_values(&[t, l, e]).inc();
+        }
+        m.latency
+            .with_label_values(&[t, l])
+            .observe(start.elapsed().as_secs_f64());
+        r
+    }
+
+    fn reset(&self, reset: Reset, from: &Nexus) {
+        self.inner.reset(reset, from);
+    }
+
+    fn tasks_cleared(&self, nexus: &Nexus, by: &Nexus) {
+        self.inner.tasks_cleared(nexus, by);
+    }
+
+    fn nexus_lost(&self, nexus: &Nexus) {
+        self.inner.nexus_lost(nexus);
+    }
+
+    fn aborting(&self, nexus: &Nexus) {
+        self.inner.aborting(nexus);
+    }
+}
+
+/// The target component's gauges and the transport's counters.
+#[derive(Debug, Clone)]
+pub struct TargetMetrics {
+    targets: IntGauge,
+    luns: IntGaugeVec,
+    sessions: IntGaugeVec,
+    logins_failed: IntCounter,
+    rejects: IntCounter,
+    digest_errors: IntCounter,
+    protocol_errors: IntCounter,
+    nop_timeouts: IntCounter,
+    task_management: IntCounter,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
+    let c = IntCounter::new(name, help)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+/// Brings a counter up to a total the transport keeps.
+fn catch_up(c: &IntCounter, total: u64) {
+    c.inc_by(total.saturating_sub(c.get()));
+}
+
+impl TargetMetrics {
+    /// Registers the series.
+    pub fn new(m: &Metrics) -> Result<TargetMetrics, prometheus::Error> {
+        let r = &m.registry;
+        let targets = IntGauge::new("vsa_iscsi_targets", "iSCSI targets configured")?;
+        let luns = IntGaugeVec::new(Opts::new("vsa_iscsi_luns", "LUNs of a target"), &["target"])?;
+        let sessions = IntGaugeVec::new(
+            Opts::new("vsa_iscsi_sessions", "iSCSI sessions logged in"),
+            &["target"],
+        )?;
+        r.register(Box::new(targets.clone()))?;
+        r.register(Box::new(luns.clone()))?;
+        r.register(Box::new(sessions.clone()))?;
+        Ok(TargetMetrics {
+            targets,
+            luns,
+            sessions,
+            logins_failed: counter(r, "vsa_iscsi_logins_failed_total", "Logins refused")?,
+            rejects: counter(r, "vsa_iscsi_rejects_total", "Reject PDUs sent")?,
+            digest_errors: counter(r, "vsa_iscsi_digest_errors_total", "PDUs with a bad digest")?,
+            protocol_errors: counter(
+                r,
+                "vsa_iscsi_protocol_errors_total",
+                "Connections dropped for protocol violations",
+            )?,
+            nop_timeouts: counter(
+                r,
+                "vsa_iscsi_nop_timeouts_total",
+                "Connections dropped because the initiator stopped answering NOP-In",
+            )?,
+            task_management: counter(
+                r,
+                "vsa_iscsi_task_management_total",
+                "Task management requests",
+            )?,
+        })
+    }
+}
+
+impl MetricsUpdater for TargetMetrics {
+    fn update(&self, app: &Appliance) {
+        let live = app.targets().live();
+        self.targets.set(live.len() as i64);
+        self.luns.reset();
+        self.sessions.reset();
+        for t in &live {
+            let name = t.entry().name.clone();
+            self.luns
+                .with_label_values(&[name.as_str()])
+                .set(t.scsi().luns().len() as i64);
+            self.sessions.with_label_values(&[name.as_str()]).set(0);
+        }
+        for s in app.targets().session_list() {
+            if !s.discovery {
+                self.sessions.with_label_values(&[s.target.as_str()]).inc();
+            }
+        }
+        if let Some(snap) = app.targets().transport_metrics() {
+            catch_up(&self.logins_failed, snap.login_failures);
+            catch_up(&self.rejects, snap.rejects);
+            catch_up(&self.digest_errors, snap.digest_errors);
+            catch_up(&self.protocol_errors, snap.protocol_errors);
+            catch_up(&self.nop_timeouts, snap.nop_timeouts);
+            catch_up(&self.task_management, snap.task_management);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sense_keys_of_both_formats() {
+        assert_eq!(sense_key(&[0x70, 0, 0x05]), Some(5));
+        assert_eq!(sense_key(&[0xF0, 0, 0x26]), Some(6));
+        assert_eq!(sense_key(&[0x72, 0x07]), Some(7));
+        assert_eq!(sense_key(&[]), None);
+    }
+
+    #[test]
+    fn opcode_labels() {
+        assert_eq!(opcode_label(0x28), "READ10");
+        assert_eq!(opcode_label(0xC1), "0xC1");
+    }
+}
