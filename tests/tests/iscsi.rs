@@ -408,6 +408,17 @@ fn targets_luns_and_data_survive_a_restart() {
     res[..8].copy_from_slice(&key.to_be_bytes());
     let r = ini.command(3, &pr_out(0x01, 0x01), &res, 0).unwrap();
     assert_eq!(r.status, 0, "RESERVE: {r:?}");
+    // The session shows in `vsa target sessions` with what was negotiated.
+    let sessions = d.json(&["target", "sessions", IQN]);
+    let s0 = &sessions[0];
+    assert_eq!(s0["initiator"], TEST_CU_INITIATOR, "{sessions}");
+    assert_eq!(s0["isid"], "002300000001", "{sessions}");
+    assert_eq!(s0["params"]["ImmediateData"], "Yes", "{sessions}");
+    let table = d.ok(&["target", "sessions"]);
+    assert!(
+        table.contains(TEST_CU_INITIATOR) && table.contains("immediate Yes"),
+        "{table}"
+    );
     drop(ini);
     let before = d.json(&["target", "show", IQN]);
     // The volume is in use: deleting it is refused with the LUN named.

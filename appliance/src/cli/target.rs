@@ -183,25 +183,47 @@ fn list(v: &Value) {
     table(&["TARGET", "LUNS", "ACL", "CHAP"], &rows);
 }
 
+/// The negotiated parameters people look at first.
+fn params_text(p: &Value) -> String {
+    let get = |k: &str| text(&p[k]);
+    format!(
+        "digests {}/{}, immediate {}, burst {}, recv {}",
+        get("HeaderDigest"),
+        get("DataDigest"),
+        get("ImmediateData"),
+        get("MaxBurstLength"),
+        get("MaxRecvDataSegmentLength(target)"),
+    )
+}
+
 fn sessions(v: &Value) {
     let rows: Vec<Vec<String>> = v
         .as_array()
         .map(|a| {
             a.iter()
+                .filter(|s| s["discovery"].as_bool() != Some(true))
                 .map(|s| {
                     vec![
                         text(&s["target"]),
                         text(&s["initiator"]),
+                        text(&s["isid"]),
                         text(&s["peer"]),
-                        text(&s["tsih"]),
                         text(&s["commands_in_flight"]),
+                        params_text(&s["params"]),
                     ]
                 })
                 .collect()
         })
         .unwrap_or_default();
     table(
-        &["TARGET", "INITIATOR", "ADDRESS", "TSIH", "IN FLIGHT"],
+        &[
+            "TARGET",
+            "INITIATOR",
+            "ISID",
+            "ADDRESS",
+            "IN FLIGHT",
+            "PARAMETERS (--json: all)",
+        ],
         &rows,
     );
 }
