@@ -9,7 +9,8 @@
 #   128k-seqread  iscsi-perf, 128 KiB per request, queue depth 32
 #   4k-randwrite  qemu-img bench -w -t none, 4 KiB random-ish writes, queue depth 32
 #
-# Usage: bench/iscsi_vs_tgt.sh [SIZE_MIB=1024] [SECS=10] [ROUNDS=3]
+# Usage: [BENCH_DIR=/var/tmp] bench/iscsi_vs_tgt.sh [SIZE_MIB=1024] [SECS=10] [ROUNDS=3]
+# (BENCH_DIR picks the filesystem both targets keep their files on.)
 # Needs root (tgtd), tgt, libiscsi-bin, qemu-utils + qemu-block-extra; builds vsa --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ cargo build --release -q -p vsa-appliance
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 VSA="$target_dir/release/vsa"
 
-WORK=$(mktemp -d /var/tmp/vsa-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vsa-bench.XXXXXX")
 TGT_PORT=$((20000 + RANDOM % 10000))
 TGT_IQN=iqn.2026-01.invalid.bench:tgt
 VSA_IQN=iqn.2026-01.invalid.bench:vsa
