@@ -66,6 +66,7 @@ pub mod metrics;
 pub mod params;
 pub mod pdu;
 pub mod sched;
+pub mod selfcheck;
 pub mod server;
 pub mod session;
 pub mod text;

@@ -8,12 +8,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use support::client::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vsa_iscsi::codec::{decode, Framing};
-use vsa_iscsi::params::{SessionParams, TargetLimits};
-use vsa_iscsi::pdu::{Pdu, RawPdu};
 use vsa_iscsi::ServerConfig;
 
 const IQN: &str = "iqn.2026-01.invalid.vsa:corpus";
@@ -34,43 +30,14 @@ fn corpus(name: &str) -> Vec<Vec<u8>> {
 #[test]
 fn pdu_corpus_parses_without_panics_and_round_trips() {
     for input in corpus("pdu") {
-        let Some((&flags, rest)) = input.split_first() else {
-            continue;
-        };
-        let f = Framing {
-            header_digest: flags & 1 != 0,
-            data_digest: flags & 2 != 0,
-            max_recv_data: 1 << 16,
-        };
-        let mut buf = BytesMut::from(rest);
-        while let Ok(Some(raw)) = decode(&mut buf, &f) {
-            if let Ok(p) = Pdu::parse(&raw) {
-                let (bhs, ahs) = p.encode(raw.data.len());
-                let again = RawPdu {
-                    bhs,
-                    ahs: ahs.into(),
-                    data: raw.data.clone(),
-                };
-                assert_eq!(Pdu::parse(&again).ok(), Some(p));
-            }
-        }
+        vsa_iscsi::selfcheck::pdu_round_trip(&input);
     }
 }
 
 #[test]
 fn login_text_corpus_negotiates_without_panics() {
     for input in corpus("login_text") {
-        if let Ok(pairs) = vsa_iscsi::text::parse(&input) {
-            let lim = TargetLimits::default();
-            let mut p = SessionParams::default();
-            for (k, v) in &pairs {
-                let _ = p.negotiate(k, v, &lim, k.len() % 2 == 0);
-                let _ = vsa_iscsi::chap::decode_binary(v);
-            }
-            p.finish(&lim);
-            let again = vsa_iscsi::text::parse(&vsa_iscsi::text::encode(&pairs)).ok();
-            assert_eq!(again, Some(pairs));
-        }
+        vsa_iscsi::selfcheck::login_text_round_trip(&input);
     }
 }
 
