@@ -88,30 +88,44 @@ fn check_header(buf: &[u8], ahs_len: usize) -> Result<(), CodecError> {
 
 /// Encodes a typed PDU with its data segment, padding and digests.
 pub fn encode(pdu: &Pdu, data: &[u8], f: &Framing) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(pdu, data, f, &mut out);
+    out
+}
+
+/// Appends the encoded PDU to `out` (the writer batches PDUs into one buffer this way,
+/// copying each data segment once).
+pub fn encode_into(pdu: &Pdu, data: &[u8], f: &Framing, out: &mut Vec<u8>) {
     let (bhs, ahs) = pdu.encode(data.len());
-    encode_raw(&bhs, &ahs, data, f)
+    append_raw(&bhs, &ahs, data, f, out);
 }
 
 /// Encodes a header, AHS and data segment with padding and digests.
 pub fn encode_raw(bhs: &Bhs, ahs: &[u8], data: &[u8], f: &Framing) -> Vec<u8> {
+    let mut out = Vec::new();
+    append_raw(bhs, ahs, data, f, &mut out);
+    out
+}
+
+fn append_raw(bhs: &Bhs, ahs: &[u8], data: &[u8], f: &Framing, out: &mut Vec<u8>) {
     let pad = pad_len(data.len());
-    let mut out = Vec::with_capacity(BHS_LEN + ahs.len() + 8 + data.len() + pad + 4);
+    out.reserve(BHS_LEN + ahs.len() + 8 + data.len() + pad + 4);
+    let header = out.len();
     out.extend_from_slice(&bhs.0);
     out.extend_from_slice(ahs);
     if f.header_digest {
-        let d = digest_bytes(&[&out]);
+        let d = digest_bytes(&[&out[header..]]);
         out.extend_from_slice(&d);
     }
     if !data.is_empty() {
+        let start = out.len();
         out.extend_from_slice(data);
         out.extend_from_slice(&[0u8; 3][..pad]);
         if f.data_digest {
-            let start = out.len() - data.len() - pad;
             let d = digest_bytes(&[&out[start..]]);
             out.extend_from_slice(&d);
         }
     }
-    out
 }
 
 /// Reads PDUs from a byte stream.

@@ -110,7 +110,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
                     if stamp(&mut pdu, stat_sn, exp, max) {
                         stat_sn = stat_sn.wrapping_add(1);
                     }
-                    buf.extend_from_slice(&codec::encode(&pdu, &data, &framing));
+                    codec::encode_into(&pdu, &data, &framing, &mut buf);
                     Metrics::inc(&shared.metrics.pdus_out);
                 }
             }
