@@ -8,8 +8,10 @@ use super::scratch::{self, Slot};
 use std::collections::BTreeMap;
 use vsa_blockdev::BlockError;
 
-/// Requests smaller than this run on the calling thread.
-const PARALLEL_MIN: usize = 128 * 1024;
+/// Requests smaller than this run on the calling thread: below it, handing members to the
+/// I/O pool costs more (thread wake-ups, idle workers yielding) than it saves, and a busy
+/// target already has many requests in flight at once.
+const PARALLEL_MIN: usize = 512 * 1024;
 
 /// Read `buf.len()` bytes of `member` at `offset` into `buf`.
 #[derive(Debug)]
