@@ -37,7 +37,10 @@ cleanup() {
     [[ -n ${VSA_PID:-} ]] && kill "$VSA_PID" 2>/dev/null && wait "$VSA_PID" 2>/dev/null
     tgtadm --lld iscsi --mode system --op delete --control-port "$TGT_PORT" >/dev/null 2>&1 ||
         true
-    [[ -n ${TGT_PID:-} ]] && kill "$TGT_PID" 2>/dev/null
+    # tgtd ignores SIGTERM while it has targets: remove the target, then stop it for sure.
+    tgtadm -C "$TGT_PORT" --lld iscsi --mode target --op delete --force --tid 1 \
+        >/dev/null 2>&1 || true
+    [[ -n ${TGT_PID:-} ]] && { kill "$TGT_PID" 2>/dev/null; sleep 1; kill -9 "$TGT_PID" 2>/dev/null; }
     rm -rf "$WORK"
 }
 trap cleanup EXIT
