@@ -136,8 +136,9 @@ fn error_label(r: &Response) -> Option<&'static str> {
     }
 }
 
-/// A readable opcode label for the commands initiators send most; hex for the rest.
-fn opcode_label(op: u8) -> String {
+/// A readable opcode label for the commands initiators send most; hex for the rest
+/// (allocated only for those, so the common commands cost no allocation).
+fn opcode_label(op: u8) -> std::borrow::Cow<'static, str> {
     let name = match op {
         0x00 => "TEST_UNIT_READY",
         0x03 => "REQUEST_SENSE",
@@ -162,9 +163,9 @@ fn opcode_label(op: u8) -> String {
         0x93 => "WRITE_SAME16",
         0x9E => "SERVICE_ACTION_IN16",
         0xA0 => "REPORT_LUNS",
-        _ => return format!("0x{op:02X}"),
+        _ => return format!("0x{op:02X}").into(),
     };
-    name.to_owned()
+    name.into()
 }
 
 impl LogicalUnit for MeteredUnit {
@@ -174,7 +175,7 @@ impl LogicalUnit for MeteredUnit {
         let m = &self.metrics;
         let (t, l) = (self.target.as_str(), self.lun.as_str());
         let op = opcode_label(cmd.cdb.first().copied().unwrap_or(0xFF));
-        m.commands.with_label_values(&[t, l, op.as_str()]).inc();
+        m.commands.with_label_values(&[t, l, &op]).inc();
         m.bytes
             .with_label_values(&[t, l, "in"])
             .inc_by(cmd.data_out.len() as u64);
