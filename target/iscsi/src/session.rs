@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -158,6 +158,8 @@ pub struct Session {
     done: watch::Sender<bool>,
     /// Set when a newer login reinstated this session (the nexus lives on).
     pub reinstated: AtomicBool,
+    /// Set once the SCSI layer has been told the I_T nexus is gone.
+    nexus_released: AtomicBool,
     next_ttt: AtomicU32,
 }
 
@@ -168,6 +170,19 @@ impl Session {
 
     pub fn is_discovery(&self) -> bool {
         self.entry.is_none()
+    }
+
+    /// Tells the SCSI layer this I_T nexus is gone (RESERVE(6) reservations and other
+    /// per-nexus state released), once, unless a newer login reinstated the session.
+    /// A logout does it before its response, so the initiator's next command on another
+    /// session already sees the nexus gone.
+    pub fn release_nexus(&self) {
+        if self.reinstated.load(SeqCst) || self.nexus_released.swap(true, SeqCst) {
+            return;
+        }
+        if let Some(e) = &self.entry {
+            e.scsi.nexus_lost(&self.nexus);
+        }
     }
 
     /// Asks the session's connection to close.
@@ -293,6 +308,7 @@ impl SessionTable {
             logout: watch::channel(false).0,
             done: watch::channel(false).0,
             reinstated: AtomicBool::new(false),
+            nexus_released: AtomicBool::new(false),
             next_ttt: AtomicU32::new(1),
         });
         map.insert(tsih, s.clone());

@@ -447,18 +447,59 @@ async fn discovery_lists_admitted_targets_only() {
 }
 
 fn slow_target(delay_ms: u64) -> Arc<TargetEntry> {
-    let scsi = vsa_scsi::Target::new();
     let mut disk = support::ramdisk::RamDisk::new(1 << 20, "slow");
     disk.write_delay_ms = delay_ms;
-    scsi.insert(0, Arc::new(disk));
-    Arc::new(TargetEntry {
-        name: IQN.into(),
-        alias: None,
-        chap: None,
-        mutual_chap: None,
-        acl: Vec::new(),
-        scsi: Arc::new(scsi),
-    })
+    support::target_with(IQN, Arc::new(disk))
+}
+
+/// An initiator that logs out of one session and at once sends a command on another
+/// must find the first nexus already gone (its RESERVE(6) released): the nexus is
+/// released before the Logout Response, not after the connection winds down.
+#[test]
+fn logout_releases_the_nexus_before_answering() {
+    // A slow release, so an answer sent before it would surely be seen first; the
+    // server on a runtime of its own, so that release cannot hold up the client.
+    let mut disk = support::ramdisk::RamDisk::new(1 << 20, "nexus");
+    disk.lost_delay_ms = 30;
+    let disk = Arc::new(disk);
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = support::target_with(IQN, disk.clone());
+    let (addr, _handle, stop, _j) =
+        server_rt.block_on(support::start(vec![target], ServerConfig::default()));
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        for round in 0..5u64 {
+            let isid = 0x100 + round;
+            let mut c = Client::connect(addr).await;
+            assert_eq!(c.login(isid, INI, IQN, &[]).await.status_class, 0);
+            let itt = c.next_itt();
+            let lo = LogoutRequest {
+                immediate: true,
+                reason: LogoutReason::CloseSession,
+                itt,
+                cid: 0,
+                cmd_sn: c.cmd_sn,
+                exp_stat_sn: 0,
+            };
+            c.send(&Pdu::LogoutRequest(lo), &[]).await;
+            let (p, _) = c.recv().await.unwrap();
+            assert!(matches!(p, Pdu::LogoutResponse(ref r) if r.response == 0));
+            assert_eq!(disk.lost.lock().last(), Some(&isid), "round {round}");
+            assert!(closed(&mut c).await);
+        }
+        // Released once per nexus, not again when the connection closes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    });
+    assert_eq!(disk.lost.lock().len(), 5);
+    drop(stop);
+    server_rt.shutdown_background();
 }
 
 async fn send_attr(c: &mut Client, cdb: &[u8], attr: u8, data: &[u8]) -> u32 {

@@ -16,7 +16,6 @@ pub mod writer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,11 +125,7 @@ pub async fn run(
     drop(conn);
     let _ = writer.await;
     shared.sessions.remove(session.tsih);
-    if !session.reinstated.load(Relaxed) {
-        if let Some(e) = &session.entry {
-            e.scsi.nexus_lost(&session.nexus);
-        }
-    }
+    session.release_nexus();
     Metrics::dec(&shared.metrics.sessions_active);
     session.set_done();
     tracing::info!(%peer, tsih = session.tsih, "session closed");
@@ -428,6 +423,7 @@ impl Conn {
             // Outstanding commands complete (and answer) before the logout response.
             self.pending.clear();
             self.finish_tasks(false).await;
+            self.session.release_nexus();
         }
         let rsp = LogoutResponse {
             response,

@@ -26,8 +26,13 @@ impl Registry for ListRegistry {
 
 /// A target with one RAM disk of `mib` MiB at LUN 0.
 pub fn ram_target(name: &str, mib: usize) -> Arc<TargetEntry> {
+    target_with(name, Arc::new(ramdisk::RamDisk::new(mib << 20, "ram0001")))
+}
+
+/// A target with `disk` at LUN 0.
+pub fn target_with(name: &str, disk: Arc<ramdisk::RamDisk>) -> Arc<TargetEntry> {
     let scsi = vsa_scsi::Target::new();
-    scsi.insert(0, Arc::new(ramdisk::RamDisk::new(mib << 20, "ram0001")));
+    scsi.insert(0, disk);
     Arc::new(TargetEntry {
         name: name.to_string(),
         alias: Some("ram".into()),

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use vsa_scsi::{Command, LogicalUnit, Nexus, Reset, Response, Sense};
 
 #[derive(Debug)]
@@ -15,6 +15,10 @@ pub struct RamDisk {
     serial: String,
     /// Milliseconds every WRITE sleeps (to let task management catch commands in flight).
     pub write_delay_ms: u64,
+    /// The ISIDs of the I_T nexuses the transport reported lost, in order.
+    pub lost: Mutex<Vec<u64>>,
+    /// Milliseconds `nexus_lost` takes before it records the nexus.
+    pub lost_delay_ms: u64,
 }
 
 impl RamDisk {
@@ -24,6 +28,8 @@ impl RamDisk {
             block: 512,
             serial: serial.to_string(),
             write_delay_ms: 0,
+            lost: Mutex::new(Vec::new()),
+            lost_delay_ms: 0,
         }
     }
 
@@ -164,4 +170,9 @@ impl LogicalUnit for RamDisk {
     }
 
     fn reset(&self, _reset: Reset, _from: &Nexus) {}
+
+    fn nexus_lost(&self, nexus: &Nexus) {
+        std::thread::sleep(std::time::Duration::from_millis(self.lost_delay_ms));
+        self.lost.lock().push(nexus.isid);
+    }
 }
