@@ -20,10 +20,10 @@
 use crate::appliance::Appliance;
 use crate::controller::state_word;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Opts, Registry, TextEncoder,
 };
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use vsa_blockdev::{BlockDevice, Extent};
 use vsa_pool::raid::MemberState;
@@ -143,35 +143,36 @@ impl IoMetrics {
         }
     }
 
-    /// Wraps `dev` (a volume) so that its I/O is counted under `volume`.
+    /// Wraps `dev` (a volume) so that its I/O is counted under `volume`. The series are
+    /// looked up here, once, not per I/O.
     pub fn wrap<D: BlockDevice>(&self, volume: &str, dev: D) -> MeteredDevice<D> {
         self.touch(volume);
+        let series = |op: &str| OpSeries {
+            ops: self.ops.with_label_values(&[volume, op]),
+            bytes: self.bytes.with_label_values(&[volume, op]),
+            latency: self.latency.with_label_values(&[volume, op]),
+            errors: OnceLock::new(),
+        };
         MeteredDevice {
             inner: dev,
             volume: volume.to_owned(),
+            read: series("read"),
+            write: series("write"),
+            flush: series("flush"),
+            unmap: series("unmap"),
             metrics: self.clone(),
         }
     }
+}
 
-    fn record<T>(
-        &self,
-        volume: &str,
-        op: &str,
-        bytes: u64,
-        start: Instant,
-        r: &vsa_blockdev::Result<T>,
-    ) {
-        let labels = [volume, op];
-        self.ops.with_label_values(&labels).inc();
-        if r.is_ok() {
-            self.bytes.with_label_values(&labels).inc_by(bytes);
-        } else {
-            self.errors.with_label_values(&labels).inc();
-        }
-        self.latency
-            .with_label_values(&labels)
-            .observe(start.elapsed().as_secs_f64());
-    }
+/// The series of one volume and operation.
+#[derive(Debug)]
+struct OpSeries {
+    ops: IntCounter,
+    bytes: IntCounter,
+    latency: Histogram,
+    /// Made on the first error, so volumes without errors show no error series.
+    errors: OnceLock<IntCounter>,
 }
 
 /// A [`BlockDevice`] that counts the I/O of the device it wraps.
@@ -179,6 +180,10 @@ impl IoMetrics {
 pub struct MeteredDevice<D> {
     inner: D,
     volume: String,
+    read: OpSeries,
+    write: OpSeries,
+    flush: OpSeries,
+    unmap: OpSeries,
     metrics: IoMetrics,
 }
 
@@ -186,6 +191,25 @@ impl<D: BlockDevice> MeteredDevice<D> {
     /// The wrapped device.
     pub fn inner(&self) -> &D {
         &self.inner
+    }
+
+    fn record<T>(
+        &self,
+        s: &OpSeries,
+        op: &str,
+        bytes: u64,
+        start: Instant,
+        r: &vsa_blockdev::Result<T>,
+    ) {
+        s.ops.inc();
+        if r.is_ok() {
+            s.bytes.inc_by(bytes);
+        } else {
+            s.errors
+                .get_or_init(|| self.metrics.errors.with_label_values(&[&self.volume, op]))
+                .inc();
+        }
+        s.latency.observe(start.elapsed().as_secs_f64());
     }
 }
 
@@ -201,28 +225,32 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
-        let len = buf.len() as u64;
         let r = self.inner.read_at(buf, offset);
-        self.metrics.record(&self.volume, "read", len, start, &r);
+        self.record(&self.read, "read", buf.len() as u64, start, &r);
         r
+    }
+    fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<vsa_blockdev::Result<()>> {
+        let start = Instant::now();
+        let r = self.inner.try_read_at(buf, offset)?;
+        self.record(&self.read, "read", buf.len() as u64, start, &r);
+        Some(r)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
         let r = self.inner.write_at(buf, offset);
-        self.metrics
-            .record(&self.volume, "write", buf.len() as u64, start, &r);
+        self.record(&self.write, "write", buf.len() as u64, start, &r);
         r
     }
     fn flush(&self) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
         let r = self.inner.flush();
-        self.metrics.record(&self.volume, "flush", 0, start, &r);
+        self.record(&self.flush, "flush", 0, start, &r);
         r
     }
     fn unmap(&self, offset: u64, len: u64) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
         let r = self.inner.unmap(offset, len);
-        self.metrics.record(&self.volume, "unmap", len, start, &r);
+        self.record(&self.unmap, "unmap", len, start, &r);
         r
     }
     fn allocation(&self, offset: u64, len: u64) -> vsa_blockdev::Result<Vec<Extent>> {

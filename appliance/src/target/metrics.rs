@@ -13,14 +13,16 @@
 //! | `vsa_scsi_errors_total` | target, lun, sense_key | commands that ended in CHECK CONDITION (or `reservation_conflict`, `busy`, ...) |
 //! | `vsa_scsi_latency_seconds` | target, lun | command latency histogram |
 //! | `vsa_iscsi_logins_failed_total`, `vsa_iscsi_rejects_total`, `vsa_iscsi_digest_errors_total`, `vsa_iscsi_protocol_errors_total`, `vsa_iscsi_nop_timeouts_total`, `vsa_iscsi_task_management_total` | | transport events |
+//! | `vsa_iscsi_inline_commands_total` | | commands served on the connection's thread (cache hits), not the blocking pool |
 
 use crate::appliance::Appliance;
 use crate::component::MetricsUpdater;
 use crate::metrics::Metrics;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use vsa_scsi::{Command, LogicalUnit, Nexus, Reset, Response, Status};
 
@@ -72,22 +74,55 @@ impl ScsiMetrics {
 
     /// Wraps a LUN's unit so its commands are counted.
     pub fn wrap(&self, target: &str, lun: u64, unit: Arc<dyn LogicalUnit>) -> Arc<dyn LogicalUnit> {
+        let lun = lun.to_string();
+        let (t, l) = (target, lun.as_str());
         Arc::new(MeteredUnit {
             inner: unit,
+            bytes_in: self.bytes.with_label_values(&[t, l, "in"]),
+            bytes_out: self.bytes.with_label_values(&[t, l, "out"]),
+            latency: self.latency.with_label_values(&[t, l]),
+            by_opcode: (0..256).map(|_| OnceLock::new()).collect(),
             target: target.to_owned(),
-            lun: lun.to_string(),
+            lun,
             metrics: self.clone(),
         })
     }
 }
 
-/// A unit whose commands are counted in [`ScsiMetrics`].
+/// A unit whose commands are counted in [`ScsiMetrics`]. The series of the LUN are
+/// looked up once (per opcode: on first use), not per command.
 #[derive(Debug)]
 pub struct MeteredUnit {
     inner: Arc<dyn LogicalUnit>,
+    bytes_in: IntCounter,
+    bytes_out: IntCounter,
+    latency: Histogram,
+    /// Commands by opcode, indexed by the opcode.
+    by_opcode: Box<[OnceLock<IntCounter>]>,
     target: String,
     lun: String,
     metrics: ScsiMetrics,
+}
+
+impl MeteredUnit {
+    fn record(&self, cmd: &Command<'_>, r: &Response, start: Instant) {
+        let op = cmd.cdb.first().copied().unwrap_or(0xFF);
+        let (t, l) = (self.target.as_str(), self.lun.as_str());
+        if let Some(c) = self.by_opcode.get(usize::from(op)) {
+            c.get_or_init(|| {
+                self.metrics
+                    .commands
+                    .with_label_values(&[t, l, &opcode_label(op)])
+            })
+            .inc();
+        }
+        self.bytes_in.inc_by(cmd.data_out.len() as u64);
+        self.bytes_out.inc_by(r.data.len() as u64);
+        if let Some(e) = error_label(r) {
+            self.metrics.errors.with_label_values(&[t, l, e]).inc();
+        }
+        self.latency.observe(start.elapsed().as_secs_f64());
+    }
 }
 
 fn sense_key_name(key: u8) -> &'static str {
@@ -172,23 +207,15 @@ impl LogicalUnit for MeteredUnit {
     fn execute(&self, cmd: &Command<'_>) -> Response {
         let start = Instant::now();
         let r = self.inner.execute(cmd);
-        let m = &self.metrics;
-        let (t, l) = (self.target.as_str(), self.lun.as_str());
-        let op = opcode_label(cmd.cdb.first().copied().unwrap_or(0xFF));
-        m.commands.with_label_values(&[t, l, &op]).inc();
-        m.bytes
-            .with_label_values(&[t, l, "in"])
-            .inc_by(cmd.data_out.len() as u64);
-        m.bytes
-            .with_label_values(&[t, l, "out"])
-            .inc_by(r.data.len() as u64);
-        if let Some(e) = error_label(&r) {
-            m.errors.with_label_values(&[t, l, e]).inc();
-        }
-        m.latency
-            .with_label_values(&[t, l])
-            .observe(start.elapsed().as_secs_f64());
+        self.record(cmd, &r, start);
         r
+    }
+
+    fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
+        let start = Instant::now();
+        let r = self.inner.try_execute(cmd)?;
+        self.record(cmd, &r, start);
+        Some(r)
     }
 
     fn reset(&self, reset: Reset, from: &Nexus) {
@@ -220,6 +247,7 @@ pub struct TargetMetrics {
     protocol_errors: IntCounter,
     nop_timeouts: IntCounter,
     task_management: IntCounter,
+    inline_commands: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
@@ -268,6 +296,11 @@ impl TargetMetrics {
                 "vsa_iscsi_task_management_total",
                 "Task management requests",
             )?,
+            inline_commands: counter(
+                r,
+                "vsa_iscsi_inline_commands_total",
+                "SCSI commands served without the blocking pool (reads from the pool's cache)",
+            )?,
         })
     }
 }
@@ -297,6 +330,7 @@ impl MetricsUpdater for TargetMetrics {
             catch_up(&self.protocol_errors, snap.protocol_errors);
             catch_up(&self.nop_timeouts, snap.nop_timeouts);
             catch_up(&self.task_management, snap.task_management);
+            catch_up(&self.inline_commands, snap.inline_commands);
         }
     }
 }

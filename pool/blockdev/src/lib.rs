@@ -72,6 +72,16 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
     /// Reads `buf.len()` bytes starting at `offset`.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
 
+    /// Reads like [`read_at`](Self::read_at), but only if that needs no waiting: the
+    /// data is in memory (a RAM cache) and no lock is contended. `None` when the read
+    /// would have to wait for storage or a lock; then nothing was done and the caller
+    /// reads with `read_at` on a thread that may block (the idea of Linux's
+    /// `RWF_NOWAIT`). The default: always `None`.
+    fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
+        let _ = (buf, offset);
+        None
+    }
+
     /// Writes `buf` starting at `offset`.
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()>;
 
@@ -146,6 +156,9 @@ macro_rules! forward_block_device {
             }
             fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
                 (**self).read_at(buf, offset)
+            }
+            fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
+                (**self).try_read_at(buf, offset)
             }
             fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
                 (**self).write_at(buf, offset)

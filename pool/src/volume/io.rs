@@ -154,27 +154,43 @@ impl Volume {
         }
     }
 
-    fn read_node(&self, node: u64, buf: &mut [u8], offset: u64) -> Result<()> {
-        let cs = self.inner.chunk_size;
-        let plan: Vec<(Piece, Option<u64>)> = {
-            let st = self.inner.state.read();
-            pieces(offset, buf.len() as u64, cs)
-                .into_iter()
-                .map(|p| (p, has_data(st.resolve(node, p.chunk))))
-                .collect()
-        };
-        for run in runs(&plan, cs) {
+    /// Where each piece of `[offset, offset + len)` of `node` is (`None`: reads as zeros).
+    fn read_plan(&self, st: &State, node: u64, offset: u64, len: u64) -> Vec<(Piece, Option<u64>)> {
+        pieces(offset, len, self.inner.chunk_size)
+            .into_iter()
+            .map(|p| (p, has_data(st.resolve(node, p.chunk))))
+            .collect()
+    }
+
+    /// Reads `buf` at `offset` following `plan`, with `read` for the mapped runs and zeros
+    /// elsewhere. `Err(B)` when `read` gave up (a non-blocking read that would block).
+    fn read_planned<B>(
+        &self,
+        plan: &[(Piece, Option<u64>)],
+        buf: &mut [u8],
+        offset: u64,
+        mut read: impl FnMut(&mut [u8], u64) -> std::result::Result<Result<()>, B>,
+    ) -> std::result::Result<Result<()>, B> {
+        for run in runs(plan, self.inner.chunk_size) {
             let dst = &mut buf[run.pos..run.pos + run.len];
             match run.at {
-                Some(at) => self
-                    .inner
-                    .data
-                    .read_at(dst, at)
-                    .map_err(|e| e.at(Op::Read, offset, dst.len() as u64))?,
+                Some(at) => {
+                    if let Err(e) = read(dst, at)? {
+                        return Ok(Err(e.at(Op::Read, offset, dst.len() as u64)));
+                    }
+                }
                 None => dst.fill(0),
             }
         }
-        Ok(())
+        Ok(Ok(()))
+    }
+
+    fn read_node(&self, node: u64, buf: &mut [u8], offset: u64) -> Result<()> {
+        let plan = self.read_plan(&self.inner.state.read(), node, offset, buf.len() as u64);
+        let Ok(r) = self.read_planned::<std::convert::Infallible>(&plan, buf, offset, |d, at| {
+            Ok(self.inner.data.read_at(d, at))
+        });
+        r
     }
 
     /// Writes with the gate and the volume's I/O lock held (shared or exclusive).
@@ -490,6 +506,31 @@ impl BlockDevice for Volume {
         self.check(size, Op::Read, offset, buf.len() as u64)?;
         self.read_node(node, buf, offset)
             .map_err(|e| e.with_device(format!("volume {}", self.name)))
+    }
+
+    fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
+        let _gate = self.inner.gate.try_read()?;
+        let _io = match &self.view {
+            View::Head(shared) => Some(shared.io.try_read()?),
+            View::Frozen { .. } => None,
+        };
+        let plan = {
+            let st = self.inner.state.try_read()?;
+            let (node, size) = match self.current(&st) {
+                Ok(c) => c,
+                Err(e) => return Some(Err(self.fail(e, Op::Read, offset, buf.len() as u64))),
+            };
+            if let Err(e) = self.check(size, Op::Read, offset, buf.len() as u64) {
+                return Some(Err(e));
+            }
+            self.read_plan(&st, node, offset, buf.len() as u64)
+        };
+        let r = self
+            .read_planned(&plan, buf, offset, |d, at| {
+                self.inner.data.try_read_at(d, at).ok_or(())
+            })
+            .ok()?;
+        Some(r.map_err(|e| e.with_device(format!("volume {}", self.name))))
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) task_management: AtomicU64,
     pub(crate) nop_timeouts: AtomicU64,
+    pub(crate) inline_commands: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -41,6 +42,7 @@ impl Default for Metrics {
             protocol_errors: AtomicU64::new(0),
             task_management: AtomicU64::new(0),
             nop_timeouts: AtomicU64::new(0),
+            inline_commands: AtomicU64::new(0),
         }
     }
 }
@@ -69,6 +71,9 @@ pub struct MetricsSnapshot {
     pub task_management: u64,
     /// Connections dropped because the initiator did not answer a NOP-In.
     pub nop_timeouts: u64,
+    /// Commands served on the connection's own thread, without the blocking pool (reads
+    /// whose data was in the pool's cache).
+    pub inline_commands: u64,
 }
 
 impl Metrics {
@@ -111,6 +116,7 @@ impl Metrics {
             protocol_errors: g(&self.protocol_errors),
             task_management: g(&self.task_management),
             nop_timeouts: g(&self.nop_timeouts),
+            inline_commands: g(&self.inline_commands),
         }
     }
 }

@@ -45,6 +45,8 @@ enum Kind {
     Simple,
     Ordered,
     Head,
+    /// A slot that holds no place (its task was removed from the queue).
+    Nothing,
 }
 
 /// A task's place in the queue, obtained in CmdSN order.
@@ -69,6 +71,16 @@ impl Scheduler {
         if let Kind::Head = kind {
             return Ticket { id, kind, rx: None };
         }
+        // Nothing queued and nothing in the way: admitted now, no channel needed.
+        let ordered = matches!(kind, Kind::Ordered);
+        if st.queue.is_empty() && !st.running_ordered && !(ordered && st.running_simple > 0) {
+            if ordered {
+                st.running_ordered = true;
+            } else {
+                st.running_simple += 1;
+            }
+            return Ticket { id, kind, rx: None };
+        }
         let (go, rx) = oneshot::channel();
         st.queue.push_back(Waiting {
             id,
@@ -85,15 +97,32 @@ impl Scheduler {
 
     /// Waits until the ticket's task may run.
     pub async fn admit(&self, mut t: Ticket) -> Slot<'_> {
+        let mut kind = t.kind;
         if let Some(rx) = t.rx.take() {
-            // A dropped sender means the scheduler removed us (aborted); run nothing then,
-            // but the caller checks its abort flag anyway.
-            let _ = rx.await;
+            // A dropped sender means the scheduler removed us (aborted): the caller checks
+            // its abort flag and runs nothing; the slot holds no place to give back.
+            if rx.await.is_err() {
+                kind = Kind::Nothing;
+            }
         }
-        Slot {
-            sched: self,
-            kind: t.kind,
+        Slot { sched: self, kind }
+    }
+
+    /// Admits the ticket's task if it may run now; gives the ticket back if it must wait.
+    pub fn try_admit(&self, mut t: Ticket) -> Result<Slot<'_>, Ticket> {
+        let mut kind = t.kind;
+        if let Some(mut rx) = t.rx.take() {
+            match rx.try_recv() {
+                Ok(()) => {}
+                // Removed (aborted): as in `admit`.
+                Err(oneshot::error::TryRecvError::Closed) => kind = Kind::Nothing,
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    t.rx = Some(rx);
+                    return Err(t);
+                }
+            }
         }
+        Ok(Slot { sched: self, kind })
     }
 
     /// Removes a waiting task (aborted before it started). Returns whether it was waiting.
@@ -136,7 +165,7 @@ impl Scheduler {
         match kind {
             Kind::Simple => st.running_simple = st.running_simple.saturating_sub(1),
             Kind::Ordered => st.running_ordered = false,
-            Kind::Head => {}
+            Kind::Head | Kind::Nothing => {}
         }
         Self::pump(&mut st);
     }
@@ -176,6 +205,25 @@ mod tests {
         assert!(futures_poll(&mut b_fut).is_none());
         drop(so);
         let _sb = b_fut.await;
+    }
+
+    #[test]
+    fn try_admit_and_cancelled_tickets_keep_the_count() {
+        let s = Scheduler::default();
+        let a = s.try_admit(s.enter(TaskAttr::Simple));
+        assert!(a.is_ok(), "nothing in the way: admitted at once");
+        let o = s.try_admit(s.enter(TaskAttr::Ordered));
+        let o = o.err().expect("an ORDERED task waits for the running one");
+        let b = s.enter(TaskAttr::Simple);
+        // Abort `b` while it waits: its slot, once taken, gives back no place.
+        assert!(s.cancel(b.id()));
+        drop(s.try_admit(b));
+        let o = s
+            .try_admit(o)
+            .err()
+            .expect("`a` still runs, so `o` still waits");
+        drop(a);
+        assert!(s.try_admit(o).is_ok());
     }
 
     fn futures_poll<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {

@@ -192,6 +192,8 @@ async fn digests_immediate_data_r2t_and_read_back() {
         }
     }
     assert_eq!(got, data);
+    // The RAM disk's read ran on the connection's thread; the write went to the pool.
+    assert_eq!(handle.metrics().inline_commands, 1);
 
     // A ping echoes its data.
     let itt = c.next_itt();

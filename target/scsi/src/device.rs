@@ -114,6 +114,21 @@ pub trait Device: Send + Sync + std::fmt::Debug {
     /// device does not know the opcode (the caller answers INVALID COMMAND OPERATION CODE).
     fn execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response>;
 
+    /// Whether [`try_execute`](Self::try_execute) may serve `opcode` (it is never one of
+    /// the shared SPC commands). The default: none.
+    fn may_try(&self, opcode: u8) -> bool {
+        let _ = opcode;
+        false
+    }
+
+    /// Like [`execute`](Self::execute) for a command of an opcode [`may_try`](Self::may_try)
+    /// accepts, but only if it needs no waiting (see [`crate::LogicalUnit::try_execute`]);
+    /// `None` when it would wait, with nothing done. The default: `None`.
+    fn try_execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
+        let _ = (cmd, ctx);
+        None
+    }
+
     /// A condition that ends every command except INQUIRY, REPORT LUNS and REQUEST SENSE
     /// before unit attentions and reservations are looked at (which stay pending), for
     /// example NOT READY, SANITIZE IN PROGRESS while a SANITIZE runs (SBC-4 4.11).

@@ -169,6 +169,15 @@ pub trait LogicalUnit: Send + Sync + std::fmt::Debug {
     /// Executes one command.
     fn execute(&self, cmd: &Command<'_>) -> Response;
 
+    /// Executes `cmd` only if that needs no waiting on storage or a contended lock (a
+    /// READ whose data is in RAM), so the transport can run it on its own thread instead
+    /// of handing it to a blocking pool. `None`: it would wait, nothing was done, and the
+    /// caller runs [`execute`](Self::execute) where blocking is fine. The default: `None`.
+    fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
+        let _ = cmd;
+        None
+    }
+
     /// Applies a reset: clears what SAM-5 says it clears and raises the unit attentions it
     /// establishes. Aborting commands in flight is the transport's part.
     fn reset(&self, reset: Reset, from: &Nexus);

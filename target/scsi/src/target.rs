@@ -85,6 +85,15 @@ impl Target {
         }
     }
 
+    /// [`LogicalUnit::try_execute`] for the unit at `lun`: `None` when it would wait (or
+    /// for REPORT LUNS and absent LUNs, which [`execute`](Self::execute) answers).
+    pub fn try_execute(&self, lun: Option<u64>, cmd: &Command<'_>) -> Option<Response> {
+        if cmd.cdb.first() == Some(&REPORT_LUNS) {
+            return None;
+        }
+        self.unit(lun?)?.try_execute(cmd)
+    }
+
     /// Applies a reset to one LUN (`Some`) or all of them (`None`, target reset).
     pub fn reset(&self, lun: Option<u64>, reset: Reset, from: &Nexus) {
         let units: Vec<_> = match lun {

@@ -90,7 +90,7 @@ impl Conn {
         }
         if !cmd.write || data.len() as u32 == total {
             self.session.register_task(cmd.itt, cmd.cmd_sn, cmd.lun);
-            self.execute(cmd, data);
+            self.execute(cmd, data).await;
             return Ok(());
         }
         if total > self.shared.config.max_command_data {
@@ -185,7 +185,7 @@ impl Conn {
         }
         if received == t.cmd.expected_len {
             let data = t.buf.freeze();
-            self.execute(t.cmd, data);
+            self.execute(t.cmd, data).await;
             return Ok(());
         }
         self.send_r2t(&mut t).await?;
@@ -219,9 +219,11 @@ impl Conn {
         Ok(())
     }
 
-    /// Queues a registered command with all its data for execution; the answer goes out
-    /// when done.
-    pub(super) fn execute(&mut self, cmd: ScsiCommand, data_out: Bytes) {
+    /// Runs a registered command with all its data: here and now if it may start at once
+    /// and the unit can serve it without waiting (a READ from the pool's cache), else on
+    /// a task of its own that waits for its turn and runs it on the blocking pool. The
+    /// answer goes out when done.
+    pub(super) async fn execute(&mut self, cmd: ScsiCommand, data_out: Bytes) {
         let session = self.session.clone();
         let shared = self.shared.clone();
         let tx = self.tx.clone();
@@ -235,6 +237,27 @@ impl Conn {
             session.sched.cancel(ticket.id());
             return;
         };
+        let ticket = match session.sched.try_admit(ticket) {
+            Ok(slot) => {
+                let resp = try_inline(&session, &cmd, &data_out);
+                drop(slot);
+                if let Some(resp) = resp {
+                    Metrics::inc(&shared.metrics.inline_commands);
+                    if !aborted.load(Relaxed) {
+                        let pdus = response_pdus(&cmd, resp.0, resp.1, &session.params);
+                        send_all(&tx, pdus).await;
+                    }
+                    finish(&session, cmd.itt, &aborted, done_tx);
+                    return;
+                }
+                // It would wait: queue it again (behind whatever entered since).
+                session.sched.enter(task_attr(cmd.attr))
+            }
+            Err(ticket) => ticket,
+        };
+        if let Some(t) = session.tasks.lock().get_mut(&cmd.itt) {
+            t.ticket = Some(ticket.id());
+        }
         tokio::spawn(async move {
             let slot = session.sched.admit(ticket).await;
             if let Some(t) = session.tasks.lock().get_mut(&cmd.itt) {
@@ -250,18 +273,48 @@ impl Conn {
             } else {
                 drop(slot);
             }
-            {
-                let mut tasks = session.tasks.lock();
-                if tasks
-                    .get(&cmd.itt)
-                    .is_some_and(|t| Arc::ptr_eq(&t.aborted, &aborted))
-                {
-                    tasks.remove(&cmd.itt);
-                }
-            }
-            let _ = done_tx.send(true);
+            finish(&session, cmd.itt, &aborted, done_tx);
         });
     }
+}
+
+/// Removes a finished task from the session (unless its tag was reused since) and tells
+/// whoever waits for it.
+fn finish(
+    session: &crate::session::Session,
+    itt: u32,
+    aborted: &Arc<AtomicBool>,
+    done_tx: tokio::sync::watch::Sender<bool>,
+) {
+    {
+        let mut tasks = session.tasks.lock();
+        if tasks
+            .get(&itt)
+            .is_some_and(|t| Arc::ptr_eq(&t.aborted, aborted))
+        {
+            tasks.remove(&itt);
+        }
+    }
+    let _ = done_tx.send(true);
+}
+
+/// Runs the command on the calling thread if the unit can do it without waiting; `None`
+/// otherwise (nothing was done). Returns the response and the data-out bytes received.
+fn try_inline(
+    session: &crate::session::Session,
+    cmd: &ScsiCommand,
+    data_out: &Bytes,
+) -> Option<(Response, u32)> {
+    let entry = session.entry.as_ref()?;
+    let c = Command {
+        cdb: &cmd.cdb,
+        data_out,
+        expected_len: cmd.expected_len,
+        nexus: &session.nexus,
+        attr: task_attr(cmd.attr),
+    };
+    let resp = entry.scsi.try_execute(lun_from_wire(cmd.lun), &c)?;
+    Some((resp, data_out.len() as u32))
 }
 
 async fn send_all(tx: &mpsc::Sender<Out>, pdus: Vec<(Pdu, Bytes)>) {

@@ -169,6 +169,11 @@ impl LogicalUnit for RamDisk {
         }
     }
 
+    /// Reads never wait on a RAM disk: served on the connection's thread.
+    fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
+        matches!(cmd.cdb.first(), Some(0x08 | 0x28 | 0xA8 | 0x88)).then(|| self.execute(cmd))
+    }
+
     fn reset(&self, _reset: Reset, _from: &Nexus) {}
 
     fn nexus_lost(&self, nexus: &Nexus) {

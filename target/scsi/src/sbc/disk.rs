@@ -427,6 +427,21 @@ impl Device for Disk {
         Some(response)
     }
 
+    fn may_try(&self, opcode: u8) -> bool {
+        matches!(Self::decode(&[opcode]), Some(Cmd::Read))
+    }
+
+    fn try_execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
+        if Self::decode(cmd.cdb)? != Cmd::Read {
+            return None;
+        }
+        let result = match self.gate(Cmd::Read) {
+            Ok(()) => self.try_read(cmd.cdb)?,
+            Err(s) => Err(s),
+        };
+        Some(result.unwrap_or_else(|sense| ctx.check(&sense)))
+    }
+
     fn overriding_condition(&self) -> Option<Sense> {
         self.sanitize.in_progress()
     }

@@ -31,6 +31,18 @@ impl RangeLocks {
         held.push(range);
         RangeGuard { locks: self, range }
     }
+
+    /// Holds `[lba, lba + blocks)` if no held range overlaps it (and no other thread is
+    /// changing the set just now); `None` otherwise.
+    pub(crate) fn try_lock(&self, lba: u64, blocks: u64) -> Option<RangeGuard<'_>> {
+        let range = (lba, lba.saturating_add(blocks.max(1)));
+        let mut held = self.held.try_lock()?;
+        if held.iter().any(|&(s, e)| s < range.1 && range.0 < e) {
+            return None;
+        }
+        held.push(range);
+        Some(RangeGuard { locks: self, range })
+    }
 }
 
 impl Drop for RangeGuard<'_> {

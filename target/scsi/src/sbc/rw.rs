@@ -147,6 +147,23 @@ impl Disk {
         Ok(Response::with_data(self.read_blocks(rw.lba, rw.blocks)?))
     }
 
+    /// READ (6/10/12/16) if it needs no waiting: `None` when the range is locked or the
+    /// device would have to go to storage.
+    pub(crate) fn try_read(&self, cdb: &[u8]) -> Option<Result<Response, Sense>> {
+        let rw = match parse(cdb).and_then(|rw| self.check_rw(&rw).map(|()| rw)) {
+            Ok(rw) => rw,
+            Err(s) => return Some(Err(s)),
+        };
+        let _guard = self.locks.try_lock(rw.lba, rw.blocks)?;
+        let mut buf = vec![0u8; self.bytes(rw.blocks)];
+        if !buf.is_empty() {
+            if let Err(e) = self.dev.try_read_at(&mut buf, self.offset(rw.lba))? {
+                return Some(Err(Sense::from_block_error(&e, rw.lba, false)));
+            }
+        }
+        Some(Ok(Response::with_data(buf)))
+    }
+
     /// WRITE (6/10/12/16).
     pub(crate) fn write(&self, c: &Command<'_>, ctx: &UnitCtx) -> Result<Response, Sense> {
         let rw = parse(c.cdb)?;

@@ -308,6 +308,22 @@ impl<D: Device> LogicalUnit for Unit<D> {
             .unwrap_or_else(|| ctx.check(&Sense::invalid_opcode()))
     }
 
+    fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
+        if !self.device.may_try(byte(cmd.cdb, 0)) {
+            return None;
+        }
+        // As `execute`, up to the device: none of these steps has an effect that a retry
+        // through `execute` would repeat (a unit attention reported here is final).
+        let mode = self.state.lock().mode;
+        if let Err(s) = cdb::check(cmd.cdb) {
+            return Some(Response::check(&s, mode.d_sense));
+        }
+        if let Some(r) = self.gate(cmd) {
+            return Some(r);
+        }
+        self.device.try_execute(cmd, &self.ctx(&mode))
+    }
+
     fn reset(&self, reset: Reset, from: &Nexus) {
         let _ = from;
         {

@@ -727,5 +727,6 @@ fn low_pool_space_raises_the_soft_threshold_attention_once_per_episode() {
     );
 }
 
+mod nowait;
 mod sanitize;
 mod xcopy;
