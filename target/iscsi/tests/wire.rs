@@ -504,6 +504,44 @@ fn logout_releases_the_nexus_before_answering() {
     server_rt.shutdown_background();
 }
 
+/// A connection that drops takes its I_T nexus with it at once, not after its commands in
+/// flight wind down: the initiator's next command on another session must not meet the
+/// dropped session's RESERVE(6) (libiscsi's Sanitize.Reservations, then Sanitize.Reset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_releases_the_nexus_before_its_commands_end() {
+    let mut disk = support::ramdisk::RamDisk::new(1 << 20, "drop");
+    // Long enough that the write is surely still running when the nexus is checked.
+    disk.write_delay_ms = 5000;
+    let disk = Arc::new(disk);
+    let (addr, handle, _stop, _j) = support::start(
+        vec![support::target_with(IQN, disk.clone())],
+        ServerConfig::default(),
+    )
+    .await;
+    let mut c = Client::connect(addr).await;
+    let keys = [("ImmediateData", "Yes")];
+    assert_eq!(c.login(0x300, INI, IQN, &keys).await.status_class, 0);
+    send_attr(&mut c, &write10(0, 1), 1, &[1; 512]).await;
+    while handle.sessions().first().map(|s| s.commands_in_flight) != Some(1) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(c);
+    let released = async {
+        while disk.lost.lock().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(4), released)
+        .await
+        .expect("the nexus was not released while its write was still running");
+    assert_eq!(disk.lost.lock().as_slice(), &[0x300]);
+    assert_eq!(
+        handle.sessions().first().map(|s| s.commands_in_flight),
+        Some(1),
+        "the write is still running"
+    );
+}
+
 async fn send_attr(c: &mut Client, cdb: &[u8], attr: u8, data: &[u8]) -> u32 {
     let itt = c.next_itt();
     let cmd = ScsiCommand {

@@ -117,6 +117,10 @@ pub async fn run(
     if let Err(e) = &result {
         tracing::info!(%peer, tsih = session.tsih, "connection dropped: {e}");
     }
+    // With the connection the session (MaxConnections=1, ErrorRecoveryLevel 0) and its
+    // I_T nexus are gone: release the nexus before commands wind down, so that the
+    // initiator's next command on another session no longer meets this one's RESERVE(6).
+    session.release_nexus();
     // Abort whatever is left and wait for running commands, then close the writer.
     conn.pending.clear();
     let graceful = result.is_ok();
@@ -125,7 +129,6 @@ pub async fn run(
     drop(conn);
     let _ = writer.await;
     shared.sessions.remove(session.tsih);
-    session.release_nexus();
     Metrics::dec(&shared.metrics.sessions_active);
     session.set_done();
     tracing::info!(%peer, tsih = session.tsih, "session closed");
