@@ -88,11 +88,21 @@ fn conformance_suite_passes_every_test_with_none_left_skipped() {
     let mut outcomes: BTreeMap<String, Vec<(CuOutcome, String)>> = BTreeMap::new();
     // SANITIZE runs alone on one session: with the second (multipath) session logged in
     // for the whole suite, Sanitize.Reservations leaves that session's RESERVE(6) in place
-    // and Sanitize.Reset's SANITIZE then correctly meets RESERVATION CONFLICT. Everything
-    // else runs with both sessions.
+    // and Sanitize.Reset's SANITIZE then correctly meets RESERVATION CONFLICT. Reset also
+    // runs in a process of its own: Sanitize.Reservations ends by closing its second
+    // connection's socket (no Logout) and Reset's SANITIZE follows at once on the first,
+    // so which of the two the target sees first is a race between two sockets that no
+    // target can settle (the one it loses meets the RESERVE(6) too). Everything else runs
+    // with both sessions.
+    let sanitize: Vec<String> = all_tests()
+        .into_iter()
+        .filter(|t| t.starts_with("Sanitize.") && t != "Sanitize.Reset")
+        .map(|t| format!("ALL.{t}"))
+        .collect();
     let runs = [
         test_cu(&["-t", "ALL"], &[&u0, &u0]),
-        test_cu(&["-S", "-t", "ALL.Sanitize"], &[&u0]),
+        test_cu(&["-S", "-t", "ALL.Sanitize.Reset"], &[&u0]),
+        test_cu(&["-S", "-t", &sanitize.join(",")], &[&u0]),
         test_cu(&["-t", "ALL.PreventAllow,ALL.StartStopUnit"], &[&u1]),
         test_cu(&["-t", "ALL.ReadOnly"], &[&u2]),
     ];
