@@ -213,15 +213,14 @@ mod tests {
         let a = s.try_admit(s.enter(TaskAttr::Simple));
         assert!(a.is_ok(), "nothing in the way: admitted at once");
         let o = s.try_admit(s.enter(TaskAttr::Ordered));
-        let o = o.err().expect("an ORDERED task waits for the running one");
+        let o = o.expect_err("an ORDERED task waits for the running one");
         let b = s.enter(TaskAttr::Simple);
         // Abort `b` while it waits: its slot, once taken, gives back no place.
         assert!(s.cancel(b.id()));
         drop(s.try_admit(b));
         let o = s
             .try_admit(o)
-            .err()
-            .expect("`a` still runs, so `o` still waits");
+            .expect_err("`a` still runs, so `o` still waits");
         drop(a);
         assert!(s.try_admit(o).is_ok());
     }
