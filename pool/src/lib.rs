@@ -4,6 +4,9 @@
 //!  Volume (thin/thick, snapshots, clones)      volume.rs, alloc.rs   ── implements BlockDevice
 //!        │ chunk maps in RocksDB               meta.rs
 //!        ▼
+//!  ReadCache (RAM, write-through)              cache/                ── implements BlockDevice
+//!        │
+//!        ▼
 //!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice
 //!        │ dirty-region log, member states in RocksDB
 //!        ▼
@@ -16,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alloc;
+pub mod cache;
 mod journal_db;
 pub mod member;
 pub mod meta;
@@ -24,6 +28,7 @@ pub mod progress;
 pub mod raid;
 pub mod volume;
 
+pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 pub use journal_db::DbJournal;
 pub use member::{Member, MemberError, MemberLabel};
 pub use meta::{MetaError, MetaStore};

@@ -1,6 +1,9 @@
 //! [`Pool`]: member devices + a RAID set + the volumes on it, created and reopened from
 //! the metadata store, with background rebuild and scrub whose progress callers can read.
+//! The volumes reach the RAID set through a [`ReadCache`]; rebuild and scrub use the set
+//! directly.
 
+use crate::cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 use crate::journal_db::DbJournal;
 use crate::member::{Member, MemberError};
 use crate::meta::{be_u64, MetaError, MetaStore, CF_POOL};
@@ -136,6 +139,8 @@ pub struct PoolStatus {
     pub scrub: Option<ProgressReport>,
     /// The last scrub's findings.
     pub last_scrub: Option<ScrubReport>,
+    /// The read cache in front of the RAID set.
+    pub read_cache: ReadCacheStats,
 }
 
 #[derive(Debug, Default)]
@@ -151,6 +156,8 @@ struct Tasks {
 pub struct Pool {
     record: PoolRecord,
     raid: Arc<RaidSet>,
+    /// The RAID set as the volumes see it.
+    cache: Arc<ReadCache<Arc<RaidSet>>>,
     volumes: VolumeManager,
     tasks: Arc<Mutex<Tasks>>,
     /// Bytes per second for rebuilds and scrubs (0 = unlimited).
@@ -304,16 +311,18 @@ impl Pool {
         raid: RaidSet,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
+        let cache = Arc::new(ReadCache::new(raid.clone(), DEFAULT_READ_CACHE_BYTES));
         let volumes = VolumeManager::open(
             store,
             record.id,
             &record.name,
-            raid.clone(),
+            cache.clone(),
             record.chunk_size,
         )?;
         Ok(Pool {
             record,
             raid,
+            cache,
             volumes,
             tasks: Arc::default(),
             rate_limit: 0,
@@ -415,9 +424,21 @@ impl Pool {
         &self.record.name
     }
 
-    /// The RAID set.
+    /// The RAID set. Volume data must be written through the volumes: a write to the set
+    /// itself would bypass the read cache.
     pub fn raid(&self) -> &Arc<RaidSet> {
         &self.raid
+    }
+
+    /// The read cache's counters.
+    pub fn read_cache_stats(&self) -> ReadCacheStats {
+        self.cache.stats()
+    }
+
+    /// Sets the read cache's capacity in bytes ([`DEFAULT_READ_CACHE_BYTES`] at open); a
+    /// smaller capacity evicts at once, 0 turns the cache off and frees its memory.
+    pub fn set_read_cache_bytes(&self, bytes: u64) {
+        self.cache.set_capacity(bytes);
     }
 
     /// The volumes.
@@ -440,6 +461,7 @@ impl Pool {
             rebuild: t.rebuild.as_ref().map(|p| p.snapshot()),
             scrub: t.scrub.as_ref().map(|p| p.snapshot()),
             last_scrub: t.last_scrub,
+            read_cache: self.cache.stats(),
         }
     }
 
@@ -504,8 +526,9 @@ impl Pool {
         }
         let progress = Arc::new(Progress::default());
         t.rebuild = Some(progress.clone());
-        let (raid, p, rate, name) = (
+        let (raid, cache, p, rate, name) = (
             self.raid.clone(),
+            self.cache.clone(),
             progress.clone(),
             self.rate_limit,
             self.name().to_owned(),
@@ -514,6 +537,8 @@ impl Pool {
             if let Err(e) = raid.rebuild(&p, rate) {
                 tracing::error!(pool = name, "rebuild stopped: {e}");
             }
+            // A mirror copy that silently differed may now be the one reads use.
+            cache.invalidate_all();
             p.finish();
         }));
         Some(progress)
@@ -530,8 +555,9 @@ impl Pool {
         }
         let progress = Arc::new(Progress::default());
         t.scrub = Some(progress.clone());
-        let (raid, p, rate, tasks) = (
+        let (raid, cache, p, rate, tasks) = (
             self.raid.clone(),
+            self.cache.clone(),
             progress.clone(),
             self.rate_limit,
             self.tasks.clone(),
@@ -541,6 +567,10 @@ impl Pool {
             match raid.scrub(repair, &p, rate) {
                 Ok(report) => tasks.lock().last_scrub = Some(report),
                 Err(e) => tracing::error!(pool = name, "scrub stopped: {e}"),
+            }
+            if repair {
+                // Repair may have kept another mirror copy than the one cached.
+                cache.invalidate_all();
             }
             p.finish();
         }));

@@ -1,5 +1,5 @@
 //! Pools over real member files: create, reopen, fail and rebuild, scrub after corruption
-//! written straight into a member file, and bad input.
+//! written straight into a member file, the read cache, and bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vsa_blockdev::{BlockDevice, ErrorKind};
 use vsa_pool::raid::{MemberState, RaidLevel};
-use vsa_pool::{MetaStore, Pool, PoolError, PoolSpec};
+use vsa_pool::{MetaStore, Pool, PoolError, PoolSpec, DEFAULT_READ_CACHE_BYTES};
 
 const MIB: u64 = 1 << 20;
 
@@ -197,5 +197,34 @@ fn a_full_pool_reports_space_exhausted() {
     let mut buf = vec![0u8; chunk as usize];
     v.read_at(&mut buf, off - chunk).unwrap();
     assert!(buf.iter().all(|&b| b == 1));
+    assert!(pool.check().unwrap().is_ok());
+}
+
+#[test]
+fn volume_reads_go_through_the_read_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MetaStore::open(&dir.path().join("db"), &[]).unwrap());
+    let pool = Pool::create(store, &spec(dir.path(), "p", RaidLevel::Raid5, 3)).unwrap();
+    assert_eq!(pool.read_cache_stats().capacity, DEFAULT_READ_CACHE_BYTES);
+    pool.volumes().create("v", 8 * MIB, false).unwrap();
+    let v = pool.volumes().volume("v").unwrap();
+    let data = pattern(3, 2 * MIB as usize);
+    v.write_at(&data, 0).unwrap();
+    let mut got = vec![0u8; data.len()];
+    v.read_at(&mut got, 0).unwrap();
+    assert!(got == data);
+    let s = pool.read_cache_stats();
+    assert!(s.hits > 0 && s.bytes_cached > 0, "{s:?}");
+    // Writing over cached data, then rereading, sees the new data.
+    v.write_at(&data[..MIB as usize], 4096).unwrap();
+    v.read_at(&mut got[..MIB as usize], 4096).unwrap();
+    assert!(got[..MIB as usize] == data[..MIB as usize]);
+    pool.set_read_cache_bytes(0);
+    let s = pool.read_cache_stats();
+    assert_eq!((s.capacity, s.bytes_cached), (0, 0));
+    let hits = s.hits;
+    v.read_at(&mut got[..4096], 0).unwrap();
+    assert_eq!(got[..4096], data[..4096]);
+    assert_eq!(pool.read_cache_stats().hits, hits, "off: no lookups");
     assert!(pool.check().unwrap().is_ok());
 }

@@ -29,6 +29,15 @@ fn fixture(chunks: u64) -> Fixture {
     }
 }
 
+/// A fixture whose data device sits behind a read cache of `cache` bytes (so volume I/O
+/// goes through the cache, as in a pool); faults are injected below the cache.
+fn cached_fixture(chunks: u64, cache: u64) -> Fixture {
+    let mut f = fixture(chunks);
+    f.device = Arc::new(crate::cache::ReadCache::new(f.data.clone(), cache));
+    f.mgr = VolumeManager::open(f.store.clone(), 1, "p", f.device.clone(), CS).unwrap();
+    f
+}
+
 /// A fixture whose data device is a RAID set of in-memory members with `chunks` chunks.
 fn raid_fixture(level: RaidLevel, chunks: u64) -> Fixture {
     let mut f = fixture(1);
@@ -312,7 +321,11 @@ fn bad_names_and_sizes_are_refused() {
 
 #[test]
 fn a_failed_data_write_leaves_no_mapping() {
-    let f = fixture(16);
+    failed_data_write_leaves_no_mapping(fixture(16));
+    failed_data_write_leaves_no_mapping(cached_fixture(16, 1 << 20));
+}
+
+fn failed_data_write_leaves_no_mapping(f: Fixture) {
     f.mgr.create("a", 4 * CS, false).unwrap();
     let v = f.mgr.volume("a").unwrap();
     f.data.fail(true);
@@ -399,12 +412,8 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 /// Runs actions against the manager and a plain in-memory model, comparing all content.
-fn run_model(level: Option<RaidLevel>, actions: Vec<Action>) {
+fn run_model(mut f: Fixture, actions: Vec<Action>) {
     const BS: u64 = 4096;
-    let mut f = match level {
-        Some(level) => raid_fixture(level, 256),
-        None => fixture(256),
-    };
     let mut model: HashMap<String, Vec<u8>> = HashMap::new();
     let mut snaps: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut counter = 0;
@@ -519,7 +528,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn volumes_match_a_model(actions in proptest::collection::vec(action(), 1..30)) {
-        run_model(None, actions);
+        run_model(fixture(256), actions);
+    }
+
+    /// The same through a read cache small enough to evict.
+    #[test]
+    fn volumes_over_a_read_cache_match_a_model(actions in proptest::collection::vec(action(), 1..30)) {
+        run_model(cached_fixture(256, 256 * 1024), actions);
     }
 }
 
@@ -541,7 +556,7 @@ fn volumes_on_every_raid_level_match_a_model() {
         });
         runner
             .run(&proptest::collection::vec(action(), 1..25), |actions| {
-                run_model(Some(level), actions);
+                run_model(raid_fixture(level, 256), actions);
                 Ok(())
             })
             .unwrap_or_else(|e| panic!("{level}: {e}"));
