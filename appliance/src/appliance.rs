@@ -194,6 +194,9 @@ impl Appliance {
 
     fn configure(&self, mut pool: Pool) -> Pool {
         pool.rate_limit = self.settings.rate_limit.map(|s| s.0).unwrap_or(0);
+        if let Some(bytes) = self.settings.read_cache {
+            pool.set_read_cache_bytes(bytes.0);
+        }
         if let Some(pct) = self.settings.low_space_percent {
             pool.volumes().set_low_space_percent(pct);
         }

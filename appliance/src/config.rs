@@ -4,6 +4,7 @@
 //! [settings]
 //! low_space_percent = 10      # warn when less than this much of a pool is free
 //! rate_limit = "200M"         # bytes per second for rebuilds and scrubs (0 = unlimited)
+//! read_cache = "1G"           # RAM read cache per pool (0 = off)
 //!
 //! [[pool]]
 //! name = "fast"
@@ -60,6 +61,9 @@ pub struct Settings {
     pub low_space_percent: Option<u64>,
     /// Rebuild and scrub rate limit in bytes per second (default 0: unlimited).
     pub rate_limit: Option<Size>,
+    /// Bytes of RAM each pool may use to cache what its volumes read and write (default
+    /// 1 GiB, allocated only as it fills; 0 turns the cache off).
+    pub read_cache: Option<Size>,
 }
 
 /// A pool declared in the configuration file.
@@ -236,6 +240,7 @@ mod tests {
             .join("\n");
         let cfg = parse(&doc).unwrap();
         assert_eq!(cfg.settings.rate_limit, Some(Size(200 << 20)));
+        assert_eq!(cfg.settings.read_cache, Some(Size(1 << 30)));
         let spec = cfg.pools[0].spec().unwrap();
         assert_eq!(spec.level, RaidLevel::Raid10);
         assert_eq!(spec.members.len(), 4);

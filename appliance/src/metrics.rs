@@ -11,6 +11,7 @@
 //! | `vsa_pool_degraded` | pool | 1 if some member is not active |
 //! | `vsa_pool_task_done_bytes`, `vsa_pool_task_total_bytes`, `vsa_pool_task_running` | pool, task (rebuild, scrub) | progress of long operations |
 //! | `vsa_pool_scrub_mismatches` | pool | mismatches the last scrub found |
+//! | `vsa_pool_read_cache_hit_pages`, `_miss_pages`, `_bytes`, `_capacity_bytes` | pool | the read cache: pages reads found and fetched since the pool opened, bytes held, capacity |
 //! | `vsa_volume_provisioned_bytes`, `vsa_volume_allocated_bytes` | pool, volume | volume space |
 //! | `vsa_volume_io_ops_total`, `vsa_volume_io_bytes_total`, `vsa_volume_io_errors_total` | volume, op | I/O through a [`MeteredDevice`] |
 //! | `vsa_volume_io_latency_seconds` | volume, op | I/O latency histogram |
@@ -271,6 +272,7 @@ pub struct PoolMetrics {
     task_total: GaugeVec,
     task_running: GaugeVec,
     scrub_mismatches: GaugeVec,
+    cache: [GaugeVec; 4],
     vol_provisioned: GaugeVec,
     vol_allocated: GaugeVec,
     io: IoMetrics,
@@ -292,6 +294,7 @@ impl PoolMetrics {
     pub fn new(metrics: &Metrics) -> Result<PoolMetrics, prometheus::Error> {
         let r = &metrics.registry;
         let p = &["pool"];
+        let cache = |n: &str, help: &str| gauge(r, &format!("vsa_pool_read_cache_{n}"), help, p);
         Ok(PoolMetrics {
             capacity: gauge(r, "vsa_pool_capacity_bytes", "Usable bytes of the pool", p)?,
             allocated: gauge(
@@ -338,6 +341,12 @@ impl PoolMetrics {
                 "Mismatches the last scrub found",
                 p,
             )?,
+            cache: [
+                cache("hit_pages", "Pages reads found in the read cache")?,
+                cache("miss_pages", "Pages reads fetched from the RAID set")?,
+                cache("bytes", "Bytes the read cache holds")?,
+                cache("capacity_bytes", "The read cache's capacity (0: off)")?,
+            ],
             vol_provisioned: gauge(
                 r,
                 "vsa_volume_provisioned_bytes",
@@ -367,6 +376,10 @@ impl PoolMetrics {
             &self.task_total,
             &self.task_running,
             &self.scrub_mismatches,
+            &self.cache[0],
+            &self.cache[1],
+            &self.cache[2],
+            &self.cache[3],
             &self.vol_provisioned,
             &self.vol_allocated,
         ] {
@@ -420,6 +433,14 @@ impl PoolMetrics {
             self.scrub_mismatches
                 .with_label_values(&[name])
                 .set(st.last_scrub.map(|r| r.mismatches).unwrap_or(0) as f64);
+            let c = st.read_cache;
+            for (g, v) in self
+                .cache
+                .iter()
+                .zip([c.hits, c.misses, c.bytes_cached, c.capacity])
+            {
+                g.with_label_values(&[name]).set(v as f64);
+            }
             for v in pool.volumes().list() {
                 let labels = [name, v.record.name.as_str()];
                 self.vol_provisioned

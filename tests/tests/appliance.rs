@@ -401,7 +401,7 @@ fn configured_pools_and_start_refusals() {
     std::fs::write(
         &cfg,
         format!(
-            "[settings]\nrate_limit = \"1G\"\n\n[[pool]]\nname = \"mirror\"\nraid = \"1\"\nmembers = [{:?}, {:?}]\ncreate_size = \"16M\"\n",
+            "[settings]\nrate_limit = \"1G\"\nread_cache = \"8M\"\n\n[[pool]]\nname = \"mirror\"\nraid = \"1\"\nmembers = [{:?}, {:?}]\ncreate_size = \"16M\"\n",
             a.display().to_string(),
             b.display().to_string()
         ),
@@ -422,6 +422,8 @@ fn configured_pools_and_start_refusals() {
         v["pool"], "mirror",
         "the only pool is the default for volumes"
     );
+    let shown = d.ok(&["pool", "show", "mirror"]);
+    assert!(shown.contains("read cache: 0 B of 8 MiB in use"), "{shown}");
     assert!(d.stop().success());
 
     // A missing member device is named.

@@ -256,6 +256,16 @@ fn real_clients_discover_inquire_and_copy_images_through_iscsi() {
             .copied()
             >= Some((32 << 20) as f64)
     );
+    // The image's pages were cached as qemu-img wrote them, so reading it back hit the
+    // pool's read cache, and those READs were served on the connection's thread.
+    let cache = d.json(&["pool", "show", "default"])["read_cache"].clone();
+    assert!(cache["hits"].as_u64() > Some(0), "{cache}");
+    assert_eq!(
+        m.get("vsa_pool_read_cache_hit_pages{pool=\"default\"}")
+            .copied(),
+        cache["hits"].as_u64().map(|h| h as f64)
+    );
+    assert!(m.get("vsa_iscsi_inline_commands_total").copied() > Some(0.0));
 
     // The sessions list shows who is logged in (none now: every client logged out).
     let sessions = d.json(&["target", "sessions"]);

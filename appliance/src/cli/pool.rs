@@ -222,6 +222,27 @@ fn show(p: &Value) {
     if p["last_scrub"].is_object() {
         println!("last scrub: {}", scrub_summary(&p["last_scrub"]));
     }
+    println!("read cache: {}", cache_summary(&p["read_cache"]));
+}
+
+fn cache_summary(c: &Value) -> String {
+    if c["capacity"].as_u64().unwrap_or(0) == 0 {
+        return "off".into();
+    }
+    let (hits, misses) = (
+        c["hits"].as_u64().unwrap_or(0),
+        c["misses"].as_u64().unwrap_or(0),
+    );
+    let mut s = format!(
+        "{} of {} in use",
+        bytes(&c["bytes_cached"]),
+        bytes(&c["capacity"])
+    );
+    if hits + misses > 0 {
+        let pct = hits as f64 * 100.0 / (hits + misses) as f64;
+        s.push_str(&format!(", {pct:.1}% of pages read were hits"));
+    }
+    s
 }
 
 fn scrub_summary(r: &Value) -> String {
