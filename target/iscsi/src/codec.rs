@@ -6,7 +6,7 @@
 //! ([`Framing`]).
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::digest::{digest_bytes, pad_len};
 use crate::error::CodecError;
@@ -50,7 +50,7 @@ pub fn decode(buf: &mut BytesMut, f: &Framing) -> Result<Option<RawPdu>, CodecEr
     let hd = if f.header_digest { 4 } else { 0 };
     let dd = if f.data_digest && data_len > 0 { 4 } else { 0 };
     let padded = data_len + pad_len(data_len);
-    let total = BHS_LEN + ahs_len + hd + padded + dd;
+    let total = frame_len(&bhs, f);
     if buf.len() < total {
         // Check the header digest as soon as the header is in, so a corrupt length is not
         // waited on.
@@ -78,6 +78,14 @@ pub fn decode(buf: &mut BytesMut, f: &Framing) -> Result<Option<RawPdu>, CodecEr
     Ok(Some(raw))
 }
 
+/// The length on the wire of the PDU `bhs` heads: header, AHS, digests, padded data.
+fn frame_len(bhs: &Bhs, f: &Framing) -> usize {
+    let data_len = bhs.data_len();
+    let hd = if f.header_digest { 4 } else { 0 };
+    let dd = if f.data_digest && data_len > 0 { 4 } else { 0 };
+    BHS_LEN + bhs.ahs_len() + hd + data_len + pad_len(data_len) + dd
+}
+
 fn check_header(buf: &[u8], ahs_len: usize) -> Result<(), CodecError> {
     let end = BHS_LEN + ahs_len;
     if buf[end..end + 4] != digest_bytes(&[&buf[..end]]) {
@@ -88,43 +96,124 @@ fn check_header(buf: &[u8], ahs_len: usize) -> Result<(), CodecError> {
 
 /// Encodes a typed PDU with its data segment, padding and digests.
 pub fn encode(pdu: &Pdu, data: &[u8], f: &Framing) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_into(pdu, data, f, &mut out);
-    out
-}
-
-/// Appends the encoded PDU to `out` (the writer batches PDUs into one buffer this way,
-/// copying each data segment once).
-pub fn encode_into(pdu: &Pdu, data: &[u8], f: &Framing, out: &mut Vec<u8>) {
-    let (bhs, ahs) = pdu.encode(data.len());
-    append_raw(&bhs, &ahs, data, f, out);
+    let mut out = OutBuf::default();
+    out.push(pdu, &Bytes::copy_from_slice(data), f);
+    out.to_vec()
 }
 
 /// Encodes a header, AHS and data segment with padding and digests.
 pub fn encode_raw(bhs: &Bhs, ahs: &[u8], data: &[u8], f: &Framing) -> Vec<u8> {
-    let mut out = Vec::new();
-    append_raw(bhs, ahs, data, f, &mut out);
-    out
+    let mut out = OutBuf::default();
+    out.push_raw(bhs, ahs, &Bytes::copy_from_slice(data), f);
+    out.to_vec()
 }
 
-fn append_raw(bhs: &Bhs, ahs: &[u8], data: &[u8], f: &Framing, out: &mut Vec<u8>) {
-    let pad = pad_len(data.len());
-    out.reserve(BHS_LEN + ahs.len() + 8 + data.len() + pad + 4);
-    let header = out.len();
-    out.extend_from_slice(&bhs.0);
-    out.extend_from_slice(ahs);
-    if f.header_digest {
-        let d = digest_bytes(&[&out[header..]]);
-        out.extend_from_slice(&d);
+/// Data segments at least this long are sent from where they are (one more iovec)
+/// instead of being copied next to their header.
+const BORROW_MIN: usize = 16 * 1024;
+
+/// The most iovecs one `writev` takes (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+/// Encoded PDUs on their way to the socket: headers, padding, digests and small data
+/// segments copied into one buffer, large data segments kept as the [`Bytes`] they came
+/// in (a read's data is not copied again on its way out), written with `writev`.
+#[derive(Debug, Default)]
+pub struct OutBuf {
+    small: Vec<u8>,
+    /// Large segments, each with the length of `small` at the point it goes between.
+    large: Vec<(usize, Bytes)>,
+    len: usize,
+}
+
+impl OutBuf {
+    /// Bytes queued.
+    pub fn len(&self) -> usize {
+        self.len
     }
-    if !data.is_empty() {
-        let start = out.len();
-        out.extend_from_slice(data);
-        out.extend_from_slice(&[0u8; 3][..pad]);
-        if f.data_digest {
-            let d = digest_bytes(&[&out[start..]]);
-            out.extend_from_slice(&d);
+
+    /// Nothing queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a typed PDU with its data segment.
+    pub fn push(&mut self, pdu: &Pdu, data: &Bytes, f: &Framing) {
+        let (bhs, ahs) = pdu.encode(data.len());
+        self.push_raw(&bhs, &ahs, data, f);
+    }
+
+    /// Appends a header, AHS and data segment with padding and digests.
+    pub fn push_raw(&mut self, bhs: &Bhs, ahs: &[u8], data: &Bytes, f: &Framing) {
+        let pad = pad_len(data.len());
+        let before = self.small.len();
+        self.small.extend_from_slice(&bhs.0);
+        self.small.extend_from_slice(ahs);
+        if f.header_digest {
+            let d = digest_bytes(&[&self.small[before..]]);
+            self.small.extend_from_slice(&d);
         }
+        let mut len = self.small.len() - before;
+        if !data.is_empty() {
+            let padding = &[0u8; 3][..pad];
+            if data.len() >= BORROW_MIN {
+                self.large.push((self.small.len(), data.clone()));
+            } else {
+                self.small.extend_from_slice(data);
+            }
+            self.small.extend_from_slice(padding);
+            if f.data_digest {
+                self.small
+                    .extend_from_slice(&digest_bytes(&[data, padding]));
+            }
+            len += data.len() + pad + if f.data_digest { 4 } else { 0 };
+        }
+        self.len += len;
+    }
+
+    /// The queued bytes in order, as slices for `writev`.
+    fn slices(&self) -> Vec<std::io::IoSlice<'_>> {
+        let mut v = Vec::with_capacity(2 * self.large.len() + 1);
+        let mut at = 0;
+        for (pos, data) in &self.large {
+            if *pos > at {
+                v.push(std::io::IoSlice::new(&self.small[at..*pos]));
+            }
+            v.push(std::io::IoSlice::new(data));
+            at = *pos;
+        }
+        if self.small.len() > at {
+            v.push(std::io::IoSlice::new(&self.small[at..]));
+        }
+        v
+    }
+
+    /// The queued bytes as one vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.slices()
+            .iter()
+            .flat_map(|s| s.iter().copied())
+            .collect()
+    }
+
+    /// Writes everything queued to `w` and empties the buffer.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
+        {
+            let mut slices = self.slices();
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let n = rest.len().min(IOV_MAX);
+                let written = w.write_vectored(&rest[..n]).await?;
+                if written == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                std::io::IoSlice::advance_slices(&mut rest, written);
+            }
+        }
+        self.small.clear();
+        self.large.clear();
+        self.len = 0;
+        Ok(())
     }
 }
 
@@ -143,6 +232,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             buf: BytesMut::with_capacity(64 * 1024),
             framing: Framing::default(),
         }
+    }
+
+    /// Whether a whole PDU (or a header [`decode`] refuses) is buffered, so that
+    /// [`FrameReader::read`] returns without waiting for the socket.
+    pub fn has_frame(&self) -> bool {
+        let buf = &self.buf;
+        if buf.len() < BHS_LEN {
+            return false;
+        }
+        let mut bhs = Bhs::default();
+        bhs.0.copy_from_slice(&buf[..BHS_LEN]);
+        bhs.data_len() > self.framing.max_recv_data || buf.len() >= frame_len(&bhs, &self.framing)
     }
 
     /// The next PDU, or `None` on a clean close between PDUs.
@@ -222,6 +323,69 @@ mod tests {
             decode(&mut buf, &f),
             Err(CodecError::HeaderDigest)
         ));
+    }
+
+    #[test]
+    fn large_segments_go_out_in_place_and_in_order() {
+        let f = Framing {
+            header_digest: true,
+            data_digest: true,
+            max_recv_data: 1 << 20,
+        };
+        let sizes = [5usize, BORROW_MIN + 3, 0, BORROW_MIN * 2, 17];
+        let mut out = OutBuf::default();
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Bytes = (0..n).map(|b| (b * 7 + i) as u8).collect();
+            let p = Pdu::NopOut(NopOut {
+                itt: i as u32,
+                ..Default::default()
+            });
+            out.push(&p, &data, &f);
+        }
+        assert_eq!(out.large.len(), 2, "the two large segments are not copied");
+        let wire = out.to_vec();
+        assert_eq!(wire.len(), out.len());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut written = Vec::new();
+        rt.block_on(out.write_to(&mut written)).unwrap();
+        assert_eq!(written, wire);
+        assert!(out.is_empty());
+        let mut buf = BytesMut::from(&wire[..]);
+        for (i, &n) in sizes.iter().enumerate() {
+            let mut reader = FrameReader::new(&[][..]);
+            reader.framing = f;
+            reader.buf = buf.clone();
+            assert!(reader.has_frame());
+            let raw = decode(&mut buf, &f).unwrap().unwrap();
+            assert_eq!(raw.data.len(), n);
+            assert!(raw
+                .data
+                .iter()
+                .enumerate()
+                .all(|(b, &v)| v == (b * 7 + i) as u8));
+            assert!(matches!(Pdu::parse(&raw).unwrap(), Pdu::NopOut(p) if p.itt == i as u32));
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_partial_frame_is_not_ready() {
+        let f = Framing::default();
+        let wire = encode(&Pdu::NopOut(NopOut::default()), b"hello", &f);
+        let mut reader = FrameReader::new(&[][..]);
+        for cut in [0, 20, 48, wire.len() - 1] {
+            reader.buf = BytesMut::from(&wire[..cut]);
+            assert!(!reader.has_frame(), "{cut} bytes are not a frame");
+        }
+        reader.buf = BytesMut::from(&wire[..]);
+        assert!(reader.has_frame());
+        // A header announcing more than may be received is "ready": read() refuses it.
+        let mut b = Bhs::default();
+        b.set_lengths(0, 9000);
+        reader.buf = BytesMut::from(&b.0[..]);
+        assert!(reader.has_frame());
     }
 
     #[test]

@@ -243,11 +243,13 @@ impl Conn {
                 drop(slot);
                 if let Some(resp) = resp {
                     Metrics::inc(&shared.metrics.inline_commands);
+                    // Done before it is sent, as if it had run on a task of its own.
+                    finish(&session, cmd.itt, &aborted, done_tx);
                     if !aborted.load(Relaxed) {
                         let pdus = response_pdus(&cmd, resp.0, resp.1, &session.params);
-                        send_all(&tx, pdus).await;
+                        // A gone writer ends the connection at the reader's next send.
+                        let _ = self.hold(pdus).await;
                     }
-                    finish(&session, cmd.itt, &aborted, done_tx);
                     return;
                 }
                 // It would wait: queue it again (behind whatever entered since).

@@ -5,7 +5,7 @@
 //! - [`command`]: SCSI Command, immediate/unsolicited data, R2T and Data-Out, execution,
 //!   Data-In and SCSI Response with residuals.
 //! - [`tmf`]: task management.
-//! - [`writer`]: the task that stamps sequence numbers and writes PDUs.
+//! - [`writer`]: the thread that stamps sequence numbers and writes PDUs.
 //!
 //! Protocol errors that ErrorRecoveryLevel 0 cannot recover (bad DataSN, bad digests in
 //! headers, oversized segments) drop the connection, which ends the session.
@@ -36,6 +36,9 @@ use crate::{discovery, login, text};
 use command::WriteTask;
 use writer::Out;
 
+/// The reader passes held answers on once they carry this many bytes of data.
+const HOLD_BYTES: usize = 256 * 1024;
+
 /// Why a connection ends.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,6 +57,10 @@ pub struct Conn {
     pub(crate) session: Arc<Session>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) tx: mpsc::Sender<Out>,
+    /// Answers of commands served on the reader, held until it has read all it has
+    /// (or [`HOLD_BYTES`] are held), then passed to the writer in one go: one wakeup and
+    /// one `writev` for a burst of commands instead of one per command.
+    held: parking_lot::Mutex<(Vec<(Pdu, Bytes)>, usize)>,
     pub(crate) pending: HashMap<u32, WriteTask>,
     pub(crate) local: Option<SocketAddr>,
     cid: u16,
@@ -91,7 +98,7 @@ pub async fn run(
     );
     reader.framing = done.framing;
     let (tx, rx) = mpsc::channel(512);
-    let writer = tokio::spawn(writer::run(
+    let writer = writer::spawn(writer::run(
         wr,
         rx,
         done.framing,
@@ -103,6 +110,7 @@ pub async fn run(
         session: session.clone(),
         shared: shared.clone(),
         tx,
+        held: Default::default(),
         pending: HashMap::new(),
         local,
         cid: done.cid,
@@ -122,6 +130,7 @@ pub async fn run(
     // initiator's next command on another session no longer meets this one's RESERVE(6).
     session.release_nexus();
     // Abort whatever is left and wait for running commands, then close the writer.
+    let _ = conn.pass_held().await;
     conn.pending.clear();
     let graceful = result.is_ok();
     conn.finish_tasks(!graceful).await;
@@ -158,6 +167,10 @@ impl Conn {
                 }
                 asked = Some(Instant::now() + grace);
                 self.request_logout(grace).await?;
+            }
+            if !reader.has_frame() {
+                // About to wait for the initiator: what is held goes out now.
+                self.pass_held().await?;
             }
             let mut deadline = match self.ping {
                 Some((_, sent)) => sent + timeout,
@@ -257,10 +270,37 @@ impl Conn {
         Ok(Flow::Continue)
     }
 
-    /// Sends a PDU through the writer.
+    /// Sends a PDU through the writer, after whatever is held.
     pub(crate) async fn send(&self, pdu: Pdu, data: Bytes) -> Result<(), ConnError> {
+        self.pass_held().await?;
         self.tx
             .send(Out::pdu(pdu, data))
+            .await
+            .map_err(|_| ConnError::WriterGone)
+    }
+
+    /// Holds the answer of a command served on the reader (see [`Conn::held`]).
+    pub(crate) async fn hold(&self, pdus: Vec<(Pdu, Bytes)>) -> Result<(), ConnError> {
+        let full = {
+            let mut held = self.held.lock();
+            held.1 += pdus.iter().map(|(_, d)| d.len()).sum::<usize>();
+            held.0.extend(pdus);
+            held.1 >= HOLD_BYTES
+        };
+        if full {
+            self.pass_held().await?;
+        }
+        Ok(())
+    }
+
+    /// Passes the held answers to the writer.
+    async fn pass_held(&self) -> Result<(), ConnError> {
+        let pdus = std::mem::take(&mut *self.held.lock()).0;
+        if pdus.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send(Out::Batch(pdus))
             .await
             .map_err(|_| ConnError::WriterGone)
     }
