@@ -82,6 +82,20 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Like [`try_read_at`](Self::try_read_at), but appends the `len` bytes at `offset`
+    /// to `out` (so a caller building a response need not zero a buffer first). On `None`
+    /// or an error `out` is left as it was. The default zeroes the space and calls
+    /// `try_read_at`.
+    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
+        let start = out.len();
+        out.resize(start + len, 0);
+        let r = self.try_read_at(&mut out[start..], offset);
+        if !matches!(r, Some(Ok(()))) {
+            out.truncate(start);
+        }
+        r
+    }
+
     /// Writes `buf` starting at `offset`.
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()>;
 
@@ -160,6 +174,14 @@ macro_rules! forward_block_device {
             fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
                 (**self).try_read_at(buf, offset)
             }
+            fn try_read_append(
+                &self,
+                out: &mut Vec<u8>,
+                offset: u64,
+                len: usize,
+            ) -> Option<Result<()>> {
+                (**self).try_read_append(out, offset, len)
+            }
             fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
                 (**self).write_at(buf, offset)
             }
@@ -186,6 +208,54 @@ forward_block_device!(Box<T>);
 mod tests {
     use super::testing::MemDevice;
     use super::*;
+
+    #[test]
+    fn try_read_append_defaults_to_try_read_at() {
+        /// Serves non-blocking reads of its first half only.
+        #[derive(Debug)]
+        struct HalfHot(MemDevice);
+        impl BlockDevice for HalfHot {
+            fn block_size(&self) -> u32 {
+                self.0.block_size()
+            }
+            fn size(&self) -> u64 {
+                self.0.size()
+            }
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+                self.0.read_at(buf, offset)
+            }
+            fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
+                (offset + buf.len() as u64 <= self.size() / 2).then(|| self.read_at(buf, offset))
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+                self.0.write_at(buf, offset)
+            }
+            fn flush(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let dev = HalfHot(MemDevice::new(8192, 512));
+        dev.write_at(&[3u8; 1024], 512).unwrap();
+        let mut out = vec![1u8];
+        assert!(matches!(
+            dev.try_read_append(&mut out, 512, 1024),
+            Some(Ok(()))
+        ));
+        assert!(out[0] == 1 && out[1..].iter().all(|&b| b == 3) && out.len() == 1025);
+        assert!(
+            dev.try_read_append(&mut out, 4096, 512).is_none(),
+            "not hot"
+        );
+        assert!(matches!(
+            dev.try_read_append(&mut out, 1, 512),
+            Some(Err(_))
+        ));
+        assert_eq!(
+            out.len(),
+            1025,
+            "a refused or failed append leaves `out` as it was"
+        );
+    }
 
     #[test]
     fn check_range_rejects_misaligned_and_out_of_range() {

@@ -277,6 +277,22 @@ impl<D: BlockDevice> ReadCache<D> {
         Some(())
     }
 
+    /// Like [`ReadCache::read_hot`], appending to `out` (partly, if it fails).
+    fn append_hot(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<()> {
+        let end = offset + len as u64;
+        let (first, last) = self.page_span(offset, len as u64);
+        for page in first..=last {
+            let lo = (page * self.page).max(offset);
+            let hi = ((page + 1) * self.page).min(end);
+            let mut sh = self.shards[shard_of(page)].try_lock()?;
+            let at = (lo - page * self.page) as usize;
+            if !sh.append_hit(page, at, (hi - lo) as usize, out) {
+                return None;
+            }
+        }
+        Some(())
+    }
+
     /// Reads the consecutive missed pages `run` from the device with one call, copies the
     /// requested part to `buf` (which holds `[offset, ..)`) and caches the whole pages.
     fn fill(&self, buf: &mut [u8], offset: u64, run: &[Miss]) -> Result<()> {
@@ -435,6 +451,23 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
             return self.inner.try_read_at(buf, offset);
         }
         self.read_hot(buf, offset).map(Ok)
+    }
+
+    /// Served only when every page is cached, without zeroing `out` first.
+    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
+        if self.capacity.load(Ordering::Relaxed) == 0 || !self.cacheable(offset, len as u64) {
+            return self.inner.try_read_append(out, offset, len);
+        }
+        if len == 0 {
+            return Some(Ok(()));
+        }
+        let start = out.len();
+        out.reserve(len);
+        let r = self.append_hot(out, offset, len);
+        if r.is_none() {
+            out.truncate(start);
+        }
+        r.map(Ok)
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {

@@ -49,14 +49,35 @@ impl Shard {
     /// Like [`Shard::read`], but a page that is not cached counts as nothing (the caller
     /// will look it up again the ordinary way).
     pub(super) fn read_hit(&mut self, page: u64, at: usize, dst: &mut [u8]) -> bool {
-        let Some(&i) = self.map.get(&page) else {
+        let Some(data) = self.hit(page) else {
             return false;
         };
+        dst.copy_from_slice(&data[at..at + dst.len()]);
+        true
+    }
+
+    /// Like [`Shard::read_hit`], appending `len` bytes of the page from `at` to `out`.
+    pub(super) fn append_hit(
+        &mut self,
+        page: u64,
+        at: usize,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(data) = self.hit(page) else {
+            return false;
+        };
+        out.extend_from_slice(&data[at..at + len]);
+        true
+    }
+
+    /// The cached page, marked referenced and counted as a hit.
+    fn hit(&mut self, page: u64) -> Option<&[u8]> {
+        let &i = self.map.get(&page)?;
         let slot = &mut self.slots[i];
         slot.referenced = true;
-        dst.copy_from_slice(&slot.data[at..at + dst.len()]);
         self.hits += 1;
-        true
+        Some(&slot.data)
     }
 
     /// Caches `src` as `page`, replacing what it held; evicts first if the shard already

@@ -185,6 +185,35 @@ impl Volume {
         Ok(Ok(()))
     }
 
+    /// For the non-blocking reads: takes the volume's locks without waiting, checks the
+    /// range and runs `read` over the plan of `[offset, offset + len)` with them held.
+    /// `None` when a lock is contended or `read` would wait.
+    fn try_planned(
+        &self,
+        offset: u64,
+        len: u64,
+        read: impl FnOnce(&[(Piece, Option<u64>)]) -> Option<Result<()>>,
+    ) -> Option<Result<()>> {
+        let _gate = self.inner.gate.try_read()?;
+        let _io = match &self.view {
+            View::Head(shared) => Some(shared.io.try_read()?),
+            View::Frozen { .. } => None,
+        };
+        let plan = {
+            let st = self.inner.state.try_read()?;
+            let (node, size) = match self.current(&st) {
+                Ok(c) => c,
+                Err(e) => return Some(Err(self.fail(e, Op::Read, offset, len))),
+            };
+            if let Err(e) = self.check(size, Op::Read, offset, len) {
+                return Some(Err(e));
+            }
+            self.read_plan(&st, node, offset, len)
+        };
+        let r = read(&plan)?;
+        Some(r.map_err(|e| e.with_device(format!("volume {}", self.name))))
+    }
+
     fn read_node(&self, node: u64, buf: &mut [u8], offset: u64) -> Result<()> {
         let plan = self.read_plan(&self.inner.state.read(), node, offset, buf.len() as u64);
         let Ok(r) = self.read_planned::<std::convert::Infallible>(&plan, buf, offset, |d, at| {
@@ -509,28 +538,33 @@ impl BlockDevice for Volume {
     }
 
     fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
-        let _gate = self.inner.gate.try_read()?;
-        let _io = match &self.view {
-            View::Head(shared) => Some(shared.io.try_read()?),
-            View::Frozen { .. } => None,
-        };
-        let plan = {
-            let st = self.inner.state.try_read()?;
-            let (node, size) = match self.current(&st) {
-                Ok(c) => c,
-                Err(e) => return Some(Err(self.fail(e, Op::Read, offset, buf.len() as u64))),
-            };
-            if let Err(e) = self.check(size, Op::Read, offset, buf.len() as u64) {
-                return Some(Err(e));
-            }
-            self.read_plan(&st, node, offset, buf.len() as u64)
-        };
-        let r = self
-            .read_planned(&plan, buf, offset, |d, at| {
+        self.try_planned(offset, buf.len() as u64, |plan| {
+            self.read_planned(plan, buf, offset, |d, at| {
                 self.inner.data.try_read_at(d, at).ok_or(())
             })
-            .ok()?;
-        Some(r.map_err(|e| e.with_device(format!("volume {}", self.name))))
+            .ok()
+        })
+    }
+
+    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
+        let start = out.len();
+        let r = self.try_planned(offset, len as u64, |plan| {
+            for run in runs(plan, self.inner.chunk_size) {
+                match run.at {
+                    Some(at) => {
+                        if let Err(e) = self.inner.data.try_read_append(out, at, run.len)? {
+                            return Some(Err(e.at(Op::Read, offset, run.len as u64)));
+                        }
+                    }
+                    None => out.resize(out.len() + run.len, 0),
+                }
+            }
+            Some(Ok(()))
+        });
+        if !matches!(r, Some(Ok(()))) {
+            out.truncate(start);
+        }
+        r
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {

@@ -155,9 +155,13 @@ impl Disk {
             Err(s) => return Some(Err(s)),
         };
         let _guard = self.locks.try_lock(rw.lba, rw.blocks)?;
-        let mut buf = vec![0u8; self.bytes(rw.blocks)];
-        if !buf.is_empty() {
-            if let Err(e) = self.dev.try_read_at(&mut buf, self.offset(rw.lba))? {
+        let len = self.bytes(rw.blocks);
+        let mut buf = Vec::with_capacity(len);
+        if len > 0 {
+            if let Err(e) = self
+                .dev
+                .try_read_append(&mut buf, self.offset(rw.lba), len)?
+            {
                 return Some(Err(Sense::from_block_error(&e, rw.lba, false)));
             }
         }
