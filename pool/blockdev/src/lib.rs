@@ -209,32 +209,35 @@ mod tests {
     use super::testing::MemDevice;
     use super::*;
 
+    /// A device with the trait's defaults but for a `try_read_at` that serves its first
+    /// half only.
+    #[derive(Debug)]
+    struct Plain(MemDevice);
+
+    impl BlockDevice for Plain {
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+            self.0.read_at(buf, offset)
+        }
+        fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
+            (offset + buf.len() as u64 <= self.size() / 2).then(|| self.read_at(buf, offset))
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+            self.0.write_at(buf, offset)
+        }
+        fn flush(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn try_read_append_defaults_to_try_read_at() {
-        /// Serves non-blocking reads of its first half only.
-        #[derive(Debug)]
-        struct HalfHot(MemDevice);
-        impl BlockDevice for HalfHot {
-            fn block_size(&self) -> u32 {
-                self.0.block_size()
-            }
-            fn size(&self) -> u64 {
-                self.0.size()
-            }
-            fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-                self.0.read_at(buf, offset)
-            }
-            fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
-                (offset + buf.len() as u64 <= self.size() / 2).then(|| self.read_at(buf, offset))
-            }
-            fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-                self.0.write_at(buf, offset)
-            }
-            fn flush(&self) -> Result<()> {
-                Ok(())
-            }
-        }
-        let dev = HalfHot(MemDevice::new(8192, 512));
+        let dev = Plain(MemDevice::new(8192, 512));
         dev.write_at(&[3u8; 1024], 512).unwrap();
         let mut out = vec![1u8];
         assert!(matches!(
@@ -273,25 +276,6 @@ mod tests {
 
     #[test]
     fn default_unmap_writes_zeros() {
-        #[derive(Debug)]
-        struct Plain(MemDevice);
-        impl BlockDevice for Plain {
-            fn block_size(&self) -> u32 {
-                self.0.block_size()
-            }
-            fn size(&self) -> u64 {
-                self.0.size()
-            }
-            fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-                self.0.read_at(buf, offset)
-            }
-            fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-                self.0.write_at(buf, offset)
-            }
-            fn flush(&self) -> Result<()> {
-                Ok(())
-            }
-        }
         let dev = Plain(MemDevice::new(8192, 512));
         dev.write_at(&[7u8; 8192], 0).unwrap();
         dev.unmap(1024, 2048).unwrap();
