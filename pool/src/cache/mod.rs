@@ -263,32 +263,25 @@ impl<D: BlockDevice> ReadCache<D> {
     /// cached and no shard lock is contended; `None` otherwise, with `buf` partly written
     /// and the pages found counted as hits.
     fn read_hot(&self, buf: &mut [u8], offset: u64) -> Option<()> {
-        let end = offset + buf.len() as u64;
-        let (first, last) = self.page_span(offset, buf.len() as u64);
-        for page in first..=last {
-            let lo = (page * self.page).max(offset);
-            let hi = ((page + 1) * self.page).min(end);
-            let dst = &mut buf[(lo - offset) as usize..(hi - offset) as usize];
-            let mut sh = self.shards[shard_of(page)].try_lock()?;
-            if !sh.read_hit(page, (lo - page * self.page) as usize, dst) {
-                return None;
-            }
-        }
-        Some(())
+        let mut pos = 0;
+        self.visit_hot(offset, buf.len() as u64, |part| {
+            buf[pos..pos + part.len()].copy_from_slice(part);
+            pos += part.len();
+        })
     }
 
-    /// Like [`ReadCache::read_hot`], appending to `out` (partly, if it fails).
-    fn append_hot(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<()> {
-        let end = offset + len as u64;
-        let (first, last) = self.page_span(offset, len as u64);
+    /// Hands the cached parts of `[offset, offset + len)` (cacheable) to `take` in order,
+    /// page by page, while every page is cached and no shard lock is contended; `None` at
+    /// the first that is not (after the parts before it), the pages found counted as hits.
+    fn visit_hot(&self, offset: u64, len: u64, mut take: impl FnMut(&[u8])) -> Option<()> {
+        let end = offset + len;
+        let (first, last) = self.page_span(offset, len);
         for page in first..=last {
             let lo = (page * self.page).max(offset);
             let hi = ((page + 1) * self.page).min(end);
             let mut sh = self.shards[shard_of(page)].try_lock()?;
             let at = (lo - page * self.page) as usize;
-            if !sh.append_hit(page, at, (hi - lo) as usize, out) {
-                return None;
-            }
+            take(&sh.hit(page)?[at..at + (hi - lo) as usize]);
         }
         Some(())
     }
@@ -463,7 +456,7 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         }
         let start = out.len();
         out.reserve(len);
-        let r = self.append_hot(out, offset, len);
+        let r = self.visit_hot(offset, len as u64, |part| out.extend_from_slice(part));
         if r.is_none() {
             out.truncate(start);
         }

@@ -39,40 +39,21 @@ impl Shard {
     /// Copies `dst.len()` bytes from offset `at` of `page` into `dst` if the page is
     /// cached, counting a hit or a miss.
     pub(super) fn read(&mut self, page: u64, at: usize, dst: &mut [u8]) -> bool {
-        let hit = self.read_hit(page, at, dst);
-        if !hit {
-            self.misses += 1;
+        match self.hit(page) {
+            Some(data) => {
+                dst.copy_from_slice(&data[at..at + dst.len()]);
+                true
+            }
+            None => {
+                self.misses += 1;
+                false
+            }
         }
-        hit
     }
 
-    /// Like [`Shard::read`], but a page that is not cached counts as nothing (the caller
-    /// will look it up again the ordinary way).
-    pub(super) fn read_hit(&mut self, page: u64, at: usize, dst: &mut [u8]) -> bool {
-        let Some(data) = self.hit(page) else {
-            return false;
-        };
-        dst.copy_from_slice(&data[at..at + dst.len()]);
-        true
-    }
-
-    /// Like [`Shard::read_hit`], appending `len` bytes of the page from `at` to `out`.
-    pub(super) fn append_hit(
-        &mut self,
-        page: u64,
-        at: usize,
-        len: usize,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let Some(data) = self.hit(page) else {
-            return false;
-        };
-        out.extend_from_slice(&data[at..at + len]);
-        true
-    }
-
-    /// The cached page, marked referenced and counted as a hit.
-    fn hit(&mut self, page: u64) -> Option<&[u8]> {
+    /// The cached page, marked referenced and counted as a hit; a page that is not
+    /// cached counts as nothing (non-blocking readers look it up again the ordinary way).
+    pub(super) fn hit(&mut self, page: u64) -> Option<&[u8]> {
         let &i = self.map.get(&page)?;
         let slot = &mut self.slots[i];
         slot.referenced = true;
