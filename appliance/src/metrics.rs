@@ -247,6 +247,17 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
         self.record(&self.read, "read", len as u64, start, &r);
         Some(r)
     }
+    fn try_read_shared(
+        &self,
+        out: &mut Vec<vsa_blockdev::Bytes>,
+        offset: u64,
+        len: usize,
+    ) -> Option<vsa_blockdev::Result<()>> {
+        let start = Instant::now();
+        let r = self.inner.try_read_shared(out, offset, len)?;
+        self.record(&self.read, "read", len as u64, start, &r);
+        Some(r)
+    }
     fn write_at(&self, buf: &[u8], offset: u64) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
         let r = self.inner.write_at(buf, offset);

@@ -117,7 +117,7 @@ impl MeteredUnit {
             .inc();
         }
         self.bytes_in.inc_by(cmd.data_out.len() as u64);
-        self.bytes_out.inc_by(r.data.len() as u64);
+        self.bytes_out.inc_by(r.data_len() as u64);
         if let Some(e) = error_label(r) {
             self.metrics.errors.with_label_values(&[t, l, e]).inc();
         }

@@ -28,6 +28,7 @@ mod error;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 
+pub use bytes::Bytes;
 pub use error::{BlockError, ErrorKind, Op};
 
 use std::sync::Arc;
@@ -92,6 +93,20 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
         let r = self.try_read_at(&mut out[start..], offset);
         if !matches!(r, Some(Ok(()))) {
             out.truncate(start);
+        }
+        r
+    }
+
+    /// Like [`try_read_append`](Self::try_read_append), but hands the `len` bytes at
+    /// `offset` out as shared buffers appended to `out` in order, for a caller that sends
+    /// them on as they are (a RAM cache gives out its pages instead of copying them). On
+    /// `None` or an error `out` is left as it was. The default appends one buffer filled
+    /// by `try_read_append`.
+    fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {
+        let mut buf = Vec::with_capacity(len);
+        let r = self.try_read_append(&mut buf, offset, len);
+        if matches!(r, Some(Ok(()))) {
+            out.push(Bytes::from(buf));
         }
         r
     }
@@ -182,6 +197,14 @@ macro_rules! forward_block_device {
             ) -> Option<Result<()>> {
                 (**self).try_read_append(out, offset, len)
             }
+            fn try_read_shared(
+                &self,
+                out: &mut Vec<Bytes>,
+                offset: u64,
+                len: usize,
+            ) -> Option<Result<()>> {
+                (**self).try_read_shared(out, offset, len)
+            }
             fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
                 (**self).write_at(buf, offset)
             }
@@ -258,6 +281,28 @@ mod tests {
             1025,
             "a refused or failed append leaves `out` as it was"
         );
+    }
+
+    #[test]
+    fn try_read_shared_defaults_to_one_appended_buffer() {
+        let dev = Plain(MemDevice::new(8192, 512));
+        dev.write_at(&[5u8; 1024], 1024).unwrap();
+        let mut out = vec![Bytes::from_static(b"x")];
+        assert!(matches!(
+            dev.try_read_shared(&mut out, 1024, 1024),
+            Some(Ok(()))
+        ));
+        assert_eq!(out.len(), 2);
+        assert!(out[1].len() == 1024 && out[1].iter().all(|&b| b == 5));
+        assert!(
+            dev.try_read_shared(&mut out, 4096, 512).is_none(),
+            "not hot"
+        );
+        assert!(matches!(
+            dev.try_read_shared(&mut out, 1, 512),
+            Some(Err(_))
+        ));
+        assert_eq!(out.len(), 2, "a refused or failed read appends nothing");
     }
 
     #[test]

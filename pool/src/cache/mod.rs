@@ -30,6 +30,11 @@
 //! in time, and every write that completes leaves no older copy of its pages behind.
 //! Changes made below the cache (a repairing scrub) call [`ReadCache::invalidate_all`].
 //!
+//! Pages are shared buffers ([`Bytes`]): a non-blocking read may hand a page itself to its
+//! caller ([`BlockDevice::try_read_shared`], so the iSCSI target sends it without a copy).
+//! A page is never changed in place while anyone else holds it: new contents go into new
+//! memory, and the holder keeps what it read.
+//!
 //! # Off and on
 //!
 //! With capacity 0, reads go straight to the device after one atomic load, and writes
@@ -47,8 +52,9 @@ mod tests;
 use parking_lot::Mutex;
 use serde::Serialize;
 use shard::Shard;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use vsa_blockdev::{BlockDevice, BlockError, Extent, Op, Result};
+use vsa_blockdev::{BlockDevice, BlockError, Bytes, Extent, Op, Result};
 
 /// The default read cache capacity of a pool: 1 GiB (pages are allocated only when filled).
 pub const DEFAULT_READ_CACHE_BYTES: u64 = 1 << 30;
@@ -264,16 +270,22 @@ impl<D: BlockDevice> ReadCache<D> {
     /// and the pages found counted as hits.
     fn read_hot(&self, buf: &mut [u8], offset: u64) -> Option<()> {
         let mut pos = 0;
-        self.visit_hot(offset, buf.len() as u64, |part| {
-            buf[pos..pos + part.len()].copy_from_slice(part);
+        self.visit_hot(offset, buf.len() as u64, |page, part| {
+            buf[pos..pos + part.len()].copy_from_slice(&page[part.clone()]);
             pos += part.len();
         })
     }
 
-    /// Hands the cached parts of `[offset, offset + len)` (cacheable) to `take` in order,
-    /// page by page, while every page is cached and no shard lock is contended; `None` at
-    /// the first that is not (after the parts before it), the pages found counted as hits.
-    fn visit_hot(&self, offset: u64, len: u64, mut take: impl FnMut(&[u8])) -> Option<()> {
+    /// Hands the cached pages of `[offset, offset + len)` (cacheable) to `take` in order,
+    /// each with the range of it the request covers, while every page is cached and no
+    /// shard lock is contended; `None` at the first that is not (after the pages before
+    /// it), the pages found counted as hits.
+    fn visit_hot(
+        &self,
+        offset: u64,
+        len: u64,
+        mut take: impl FnMut(&Bytes, Range<usize>),
+    ) -> Option<()> {
         let end = offset + len;
         let (first, last) = self.page_span(offset, len);
         for page in first..=last {
@@ -281,7 +293,7 @@ impl<D: BlockDevice> ReadCache<D> {
             let hi = ((page + 1) * self.page).min(end);
             let mut sh = self.shards[shard_of(page)].try_lock()?;
             let at = (lo - page * self.page) as usize;
-            take(&sh.hit(page)?[at..at + (hi - lo) as usize]);
+            take(sh.hit(page)?, at..at + (hi - lo) as usize);
         }
         Some(())
     }
@@ -341,13 +353,13 @@ impl<D: BlockDevice> ReadCache<D> {
     ) -> Result<()> {
         let pages = self.by_shard(offset, len);
         let mut starts = Vec::with_capacity(pages.len());
+        // The dropped pages' memory, for the new contents.
+        let mut spares = Vec::new();
         for group in pages.chunk_by(|a, b| a.0 == b.0) {
             let mut sh = self.shards[group[0].0].lock();
             sh.generation = sh.generation.wrapping_add(1);
             sh.writers += 1;
-            for &(_, page) in group {
-                sh.remove(page);
-            }
+            spares.extend(group.iter().filter_map(|&(_, page)| sh.remove(page)));
             starts.push(sh.generation);
         }
         let result = op();
@@ -362,7 +374,8 @@ impl<D: BlockDevice> ReadCache<D> {
                         let lo = page * self.page;
                         if lo >= offset && lo + self.page <= offset + len {
                             let at = (lo - offset) as usize;
-                            sh.insert(page, &buf[at..at + self.page as usize], limit);
+                            let src = &buf[at..at + self.page as usize];
+                            sh.insert_reusing(page, src, limit, spares.pop());
                         }
                     }
                 }
@@ -456,7 +469,29 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         }
         let start = out.len();
         out.reserve(len);
-        let r = self.visit_hot(offset, len as u64, |part| out.extend_from_slice(part));
+        let r = self.visit_hot(offset, len as u64, |page, part| {
+            out.extend_from_slice(&page[part]);
+        });
+        if r.is_none() {
+            out.truncate(start);
+        }
+        r.map(Ok)
+    }
+
+    /// Served only when every page is cached: hands out the cached pages themselves
+    /// (pages are never changed in place, so they stay as read).
+    fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {
+        if self.capacity.load(Ordering::Relaxed) == 0 || !self.cacheable(offset, len as u64) {
+            return self.inner.try_read_shared(out, offset, len);
+        }
+        let start = out.len();
+        let r = self.visit_hot(offset, len as u64, |page, part| {
+            out.push(if part.len() == page.len() {
+                page.clone()
+            } else {
+                page.slice(part)
+            });
+        });
         if r.is_none() {
             out.truncate(start);
         }

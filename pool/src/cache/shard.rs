@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use vsa_blockdev::Bytes;
 
 /// A cached page.
 struct Slot {
     page: u64,
     /// Set by a hit, cleared by the CLOCK hand passing over it (second chance).
     referenced: bool,
-    data: Box<[u8]>,
+    /// Never changed in place while shared: readers may still be sending an old copy.
+    data: Bytes,
 }
 
 /// A shard's pages and its coherence state. Always used under its mutex.
@@ -53,7 +55,7 @@ impl Shard {
 
     /// The cached page, marked referenced and counted as a hit; a page that is not
     /// cached counts as nothing (non-blocking readers look it up again the ordinary way).
-    pub(super) fn hit(&mut self, page: u64) -> Option<&[u8]> {
+    pub(super) fn hit(&mut self, page: u64) -> Option<&Bytes> {
         let &i = self.map.get(&page)?;
         let slot = &mut self.slots[i];
         slot.referenced = true;
@@ -64,23 +66,32 @@ impl Shard {
     /// Caches `src` as `page`, replacing what it held; evicts first if the shard already
     /// holds `limit` pages. Does nothing when `limit` is 0.
     pub(super) fn insert(&mut self, page: u64, src: &[u8], limit: usize) {
+        self.insert_reusing(page, src, limit, None);
+    }
+
+    /// Like [`Shard::insert`], but a new page takes the memory of `spare` (a page dropped
+    /// earlier) when no reader holds that any more, instead of allocating.
+    pub(super) fn insert_reusing(
+        &mut self,
+        page: u64,
+        src: &[u8],
+        limit: usize,
+        mut spare: Option<Bytes>,
+    ) {
         if let Some(&i) = self.map.get(&page) {
-            self.slots[i].data.copy_from_slice(src);
+            let old = std::mem::take(&mut self.slots[i].data);
+            self.slots[i].data = refill(old, src);
             return;
         }
         if limit == 0 {
             return;
         }
-        let mut spare = None;
         while self.slots.len() >= limit {
             spare = Some(self.evict_one());
         }
         let data = match spare {
-            Some(mut d) if d.len() == src.len() => {
-                d.copy_from_slice(src);
-                d
-            }
-            _ => Box::from(src),
+            Some(old) => refill(old, src),
+            None => Bytes::copy_from_slice(src),
         };
         self.map.insert(page, self.slots.len());
         self.slots.push(Slot {
@@ -90,11 +101,10 @@ impl Shard {
         });
     }
 
-    /// Drops `page` if cached.
-    pub(super) fn remove(&mut self, page: u64) {
-        if let Some(i) = self.map.get(&page).copied() {
-            self.remove_at(i);
-        }
+    /// Drops `page` if cached, returning its memory.
+    pub(super) fn remove(&mut self, page: u64) -> Option<Bytes> {
+        let i = self.map.get(&page).copied()?;
+        Some(self.remove_at(i))
     }
 
     /// Evicts (CLOCK order) until at most `limit` pages remain.
@@ -124,7 +134,7 @@ impl Shard {
 
     /// Advances the CLOCK hand to the first unreferenced page, clearing reference bits on
     /// the way, and evicts it, returning its buffer for reuse. The shard must not be empty.
-    fn evict_one(&mut self) -> Box<[u8]> {
+    fn evict_one(&mut self) -> Bytes {
         loop {
             if self.hand >= self.slots.len() {
                 self.hand = 0;
@@ -141,13 +151,25 @@ impl Shard {
     }
 
     /// Removes slot `i` by moving the last slot into its place.
-    fn remove_at(&mut self, i: usize) -> Box<[u8]> {
+    fn remove_at(&mut self, i: usize) -> Bytes {
         let slot = self.slots.swap_remove(i);
         self.map.remove(&slot.page);
         if let Some(moved) = self.slots.get(i) {
             self.map.insert(moved.page, i);
         }
         slot.data
+    }
+}
+
+/// A page holding `src`: `old`'s memory if no reader still holds it and it has the size,
+/// else new memory.
+fn refill(old: Bytes, src: &[u8]) -> Bytes {
+    match old.try_into_mut() {
+        Ok(mut m) if m.len() == src.len() => {
+            m.copy_from_slice(src);
+            m.freeze()
+        }
+        _ => Bytes::copy_from_slice(src),
     }
 }
 
@@ -203,6 +225,29 @@ mod tests {
         assert!(s.read(0, 0, &mut out) && out == [0u8; 16]);
         assert!(s.read(2, 0, &mut out) && out == [2u8; 16]);
         assert!(s.read(11, 4, &mut out[..8]) && out[..8] == [11u8; 8]);
+    }
+
+    #[test]
+    fn pages_handed_out_never_change_under_their_holder() {
+        let mut s = Shard::default();
+        s.insert(1, &page(1), 1);
+        let held = s.hit(1).cloned().unwrap();
+        // Rewritten in place while held: the holder keeps the old contents.
+        s.insert(1, &page(2), 1);
+        // Evicted while held (its memory is not reused).
+        let held2 = s.hit(1).cloned().unwrap();
+        s.insert(7, &page(7), 1);
+        assert_eq!(held, page(1));
+        assert_eq!(held2, page(2));
+        let mut out = [0u8; 16];
+        assert!(!s.read(1, 0, &mut out));
+        assert!(s.read(7, 0, &mut out) && out == [7u8; 16]);
+        // Not held any more: rewriting reuses the page's memory.
+        drop((held, held2));
+        let before = s.hit(7).unwrap().as_ptr();
+        s.insert(7, &page(8), 1);
+        assert_eq!(s.hit(7).unwrap().as_ptr(), before);
+        assert!(s.read(7, 0, &mut out) && out == [8u8; 16]);
     }
 
     #[test]

@@ -132,6 +132,15 @@ fn try_read_at_serves_only_what_is_wholly_cached() {
         1 + two.len(),
         "a refused append leaves `out` as it was"
     );
+    let mut parts = vec![Bytes::from_static(b"x")];
+    assert!(matches!(
+        c.try_read_shared(&mut parts, 512, two.len()),
+        Some(Ok(()))
+    ));
+    assert_eq!(parts.len(), 3, "one piece per page");
+    assert!(parts[0][..] == b"x"[..] && parts[1..].concat() == two);
+    assert!(c.try_read_shared(&mut parts, 0, buf.len()).is_none());
+    assert_eq!(parts.len(), 3, "a refused read appends nothing");
     assert_eq!(c.inner().ops(), ops, "served from memory");
     // Writes keep what a try serves current.
     c.write_at(&[5u8; PAGE as usize], PAGE).unwrap();
@@ -413,6 +422,7 @@ proptest! {
         let size = 64 * PAGE + 1536;
         let c = cached(size, capacity_pages * PAGE);
         let mut model = vec![0u8; size as usize];
+        let mut held: Vec<(Vec<Bytes>, Vec<u8>)> = Vec::new();
         for op in ops {
             let clip = |b: u64, n: u64| {
                 let off = (b * 512).min(size - 512);
@@ -431,6 +441,15 @@ proptest! {
                         Some(r) => prop_assert!(r.is_ok() && out[..] == want[..]),
                         None => prop_assert!(out.is_empty()),
                     }
+                    let mut parts = Vec::new();
+                    match c.try_read_shared(&mut parts, off, len as usize) {
+                        Some(r) => {
+                            prop_assert!(r.is_ok() && parts.concat()[..] == want[..]);
+                            // Kept while later writes change the pages it came from.
+                            held.push((parts, want.to_vec()));
+                        }
+                        None => prop_assert!(parts.is_empty()),
+                    }
                     let got = read(&c, off, len);
                     prop_assert!(got == read(c.inner(), off, len));
                     prop_assert!(got[..] == want[..]);
@@ -448,6 +467,9 @@ proptest! {
                 }
             }
             prop_assert!(c.stats().bytes_cached <= capacity_pages * PAGE);
+            for (parts, was) in &held {
+                prop_assert!(parts.concat() == *was, "a shared read changed after the fact");
+            }
         }
         prop_assert!(c.stale_pages().is_empty());
         prop_assert!(read(&c, 0, size) == model);

@@ -4,7 +4,7 @@ use super::{map_key, Inner, State, VolShared, VolumeError, PHYS_MASK, UNWRITTEN,
 use crate::meta::CF_MAP;
 use rocksdb::WriteBatch;
 use std::sync::Arc;
-use vsa_blockdev::{Allocation, BlockDevice, BlockError, ErrorKind, Extent, Op, Result};
+use vsa_blockdev::{Allocation, BlockDevice, BlockError, Bytes, ErrorKind, Extent, Op, Result};
 
 /// A volume (writable, following its head across snapshots and rollbacks) or a snapshot
 /// (read-only), usable from many threads at once.
@@ -84,6 +84,16 @@ fn runs(plan: &[(Piece, Option<u64>)], cs: u64) -> Vec<Run> {
         });
     }
     out
+}
+
+/// Appends `len` zero bytes to `out` as shared buffers of one static block of zeros.
+fn push_zeros(out: &mut Vec<Bytes>, mut len: usize) {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    while len > 0 {
+        let n = len.min(ZEROS.len());
+        out.push(Bytes::from_static(&ZEROS[..n]));
+        len -= n;
+    }
 }
 
 /// Whether a map entry holds data that must be read from disk.
@@ -183,6 +193,24 @@ impl Volume {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// A non-blocking read of `[offset, offset + len)`: `read` gets its runs in order and
+    /// returns `None` when one would have to wait (then so does this).
+    fn try_runs(
+        &self,
+        offset: u64,
+        len: usize,
+        mut read: impl FnMut(&Run) -> Option<Result<()>>,
+    ) -> Option<Result<()>> {
+        self.try_planned(offset, len as u64, |plan| {
+            for run in runs(plan, self.inner.chunk_size) {
+                if let Err(e) = read(&run)? {
+                    return Some(Err(e.at(Op::Read, offset, run.len as u64)));
+                }
+            }
+            Some(Ok(()))
+        })
     }
 
     /// For the non-blocking reads: takes the volume's locks without waiting, checks the
@@ -548,18 +576,29 @@ impl BlockDevice for Volume {
 
     fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
         let start = out.len();
-        let r = self.try_planned(offset, len as u64, |plan| {
-            for run in runs(plan, self.inner.chunk_size) {
-                match run.at {
-                    Some(at) => {
-                        if let Err(e) = self.inner.data.try_read_append(out, at, run.len)? {
-                            return Some(Err(e.at(Op::Read, offset, run.len as u64)));
-                        }
-                    }
-                    None => out.resize(out.len() + run.len, 0),
-                }
+        let r = self.try_runs(offset, len, |run| match run.at {
+            Some(at) => self.inner.data.try_read_append(out, at, run.len),
+            None => {
+                out.resize(out.len() + run.len, 0);
+                Some(Ok(()))
             }
-            Some(Ok(()))
+        });
+        if !matches!(r, Some(Ok(()))) {
+            out.truncate(start);
+        }
+        r
+    }
+
+    /// Mapped runs as the data device hands them out (the read cache's pages); holes as
+    /// shared zeros.
+    fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {
+        let start = out.len();
+        let r = self.try_runs(offset, len, |run| match run.at {
+            Some(at) => self.inner.data.try_read_shared(out, at, run.len),
+            None => {
+                push_zeros(out, run.len);
+                Some(Ok(()))
+            }
         });
         if !matches!(r, Some(Ok(()))) {
             out.truncate(start);

@@ -517,6 +517,17 @@ fn run_model(mut f: Fixture, actions: Vec<Action>) {
                 }
                 None => assert_eq!(out, [7]),
             }
+            let mut parts = vec![vsa_blockdev::Bytes::from_static(b"x")];
+            match vol.try_read_shared(&mut parts, 0, content.len()) {
+                Some(r) => {
+                    r.unwrap();
+                    assert!(
+                        parts[1..].concat() == content[..] && parts[0][..] == b"x"[..],
+                        "try_read_shared of {name}"
+                    );
+                }
+                None => assert_eq!(parts.len(), 1),
+            }
         }
         for (v, s, content) in &snaps {
             let got = read_all(&f.mgr.snapshot_view(v, s).unwrap());

@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::digest::{digest_bytes, pad_len};
 use crate::error::CodecError;
+use crate::payload::Payload;
 use crate::pdu::{Bhs, Pdu, RawPdu, BHS_LEN};
 
 /// Per-connection framing parameters.
@@ -97,27 +98,28 @@ fn check_header(buf: &[u8], ahs_len: usize) -> Result<(), CodecError> {
 /// Encodes a typed PDU with its data segment, padding and digests.
 pub fn encode(pdu: &Pdu, data: &[u8], f: &Framing) -> Vec<u8> {
     let mut out = OutBuf::default();
-    out.push(pdu, &Bytes::copy_from_slice(data), f);
+    out.push(pdu, &Bytes::copy_from_slice(data).into(), f);
     out.to_vec()
 }
 
 /// Encodes a header, AHS and data segment with padding and digests.
 pub fn encode_raw(bhs: &Bhs, ahs: &[u8], data: &[u8], f: &Framing) -> Vec<u8> {
     let mut out = OutBuf::default();
-    out.push_raw(bhs, ahs, &Bytes::copy_from_slice(data), f);
+    out.push_raw(bhs, ahs, &Bytes::copy_from_slice(data).into(), f);
     out.to_vec()
 }
 
-/// Data segments at least this long are sent from where they are (one more iovec)
-/// instead of being copied next to their header.
-const BORROW_MIN: usize = 16 * 1024;
+/// Data segments at least this long are sent from where they are (one more iovec per
+/// part) instead of being copied next to their header.
+pub(crate) const BORROW_MIN: usize = 16 * 1024;
 
 /// The most iovecs one `writev` takes (Linux's `IOV_MAX`).
 const IOV_MAX: usize = 1024;
 
 /// Encoded PDUs on their way to the socket: headers, padding, digests and small data
-/// segments copied into one buffer, large data segments kept as the [`Bytes`] they came
-/// in (a read's data is not copied again on its way out), written with `writev`.
+/// segments copied into one buffer, the parts of large data segments kept as the
+/// [`Bytes`] they came in (a read's data is not copied again on its way out), written
+/// with `writev`.
 #[derive(Debug, Default)]
 pub struct OutBuf {
     small: Vec<u8>,
@@ -138,13 +140,13 @@ impl OutBuf {
     }
 
     /// Appends a typed PDU with its data segment.
-    pub fn push(&mut self, pdu: &Pdu, data: &Bytes, f: &Framing) {
+    pub fn push(&mut self, pdu: &Pdu, data: &Payload, f: &Framing) {
         let (bhs, ahs) = pdu.encode(data.len());
         self.push_raw(&bhs, &ahs, data, f);
     }
 
     /// Appends a header, AHS and data segment with padding and digests.
-    pub fn push_raw(&mut self, bhs: &Bhs, ahs: &[u8], data: &Bytes, f: &Framing) {
+    pub fn push_raw(&mut self, bhs: &Bhs, ahs: &[u8], data: &Payload, f: &Framing) {
         let pad = pad_len(data.len());
         let before = self.small.len();
         self.small.extend_from_slice(&bhs.0);
@@ -156,15 +158,18 @@ impl OutBuf {
         let mut len = self.small.len() - before;
         if !data.is_empty() {
             let padding = &[0u8; 3][..pad];
-            if data.len() >= BORROW_MIN {
-                self.large.push((self.small.len(), data.clone()));
-            } else {
-                self.small.extend_from_slice(data);
+            for part in data.parts() {
+                if data.len() >= BORROW_MIN {
+                    self.large.push((self.small.len(), part.clone()));
+                } else {
+                    self.small.extend_from_slice(part);
+                }
             }
             self.small.extend_from_slice(padding);
             if f.data_digest {
-                self.small
-                    .extend_from_slice(&digest_bytes(&[data, padding]));
+                let mut all: Vec<&[u8]> = data.parts().iter().map(|p| &p[..]).collect();
+                all.push(padding);
+                self.small.extend_from_slice(&digest_bytes(&all));
             }
             len += data.len() + pad + if f.data_digest { 4 } else { 0 };
         }
@@ -332,7 +337,14 @@ mod tests {
             data_digest: true,
             max_recv_data: 1 << 20,
         };
-        let sizes = [5usize, BORROW_MIN + 3, 0, BORROW_MIN * 2, 17];
+        let sizes = [
+            5usize,
+            BORROW_MIN + 3,
+            0,
+            BORROW_MIN * 2,
+            17,
+            BORROW_MIN + 1,
+        ];
         let mut out = OutBuf::default();
         for (i, &n) in sizes.iter().enumerate() {
             let data: Bytes = (0..n).map(|b| (b * 7 + i) as u8).collect();
@@ -340,9 +352,23 @@ mod tests {
                 itt: i as u32,
                 ..Default::default()
             });
+            // The last in three parts, as a read from the cache's pages comes.
+            let data = if i == sizes.len() - 1 {
+                Payload::from_parts(vec![
+                    data.slice(..9),
+                    data.slice(9..4096),
+                    data.slice(4096..),
+                ])
+            } else {
+                data.into()
+            };
             out.push(&p, &data, &f);
         }
-        assert_eq!(out.large.len(), 2, "the two large segments are not copied");
+        assert_eq!(
+            out.large.len(),
+            5,
+            "the parts of large segments are not copied"
+        );
         let wire = out.to_vec();
         assert_eq!(wire.len(), out.len());
         let rt = tokio::runtime::Builder::new_current_thread()

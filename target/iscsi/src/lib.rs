@@ -64,6 +64,7 @@ pub mod error;
 pub mod login;
 pub mod metrics;
 pub mod params;
+pub mod payload;
 pub mod pdu;
 pub mod sched;
 pub mod selfcheck;

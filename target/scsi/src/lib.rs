@@ -26,6 +26,7 @@ pub mod target;
 pub use device::{Access, Device, Identity, OpcodeInfo, PageControl, UnitCtx};
 pub use sense::{Sense, SenseKey};
 pub use target::Target;
+pub use vsa_blockdev::Bytes;
 
 /// SCSI status codes (SAM-5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +105,9 @@ pub struct Response {
     /// Data-in, already cut to the CDB's allocation length. The transport cuts it further
     /// to the expected transfer length and reports residuals.
     pub data: Vec<u8>,
+    /// More data-in, after `data`: buffers the device handed out to be sent as they are
+    /// (a READ served from the pool's RAM cache gets the cached pages, not a copy).
+    pub shared: Vec<Bytes>,
     /// Sense data when the status is CHECK CONDITION, already encoded (fixed or descriptor
     /// format as the unit's D_SENSE says).
     pub sense: Option<Vec<u8>>,
@@ -123,9 +127,33 @@ impl Response {
         Self {
             status: Status::Good,
             data,
+            shared: Vec::new(),
             sense: None,
             data_out_len: None,
         }
+    }
+
+    /// GOOD status with data-in in shared buffers, in order.
+    pub fn with_shared(shared: Vec<Bytes>) -> Self {
+        Self {
+            shared,
+            ..Self::good()
+        }
+    }
+
+    /// Bytes of data-in (`data` and `shared`).
+    pub fn data_len(&self) -> usize {
+        self.data.len() + self.shared.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// All the data-in in one buffer (a copy when some is shared).
+    pub fn data_in(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.data_len());
+        v.extend_from_slice(&self.data);
+        for b in &self.shared {
+            v.extend_from_slice(b);
+        }
+        v
     }
 
     /// A status other than GOOD or CHECK CONDITION, no data (RESERVATION CONFLICT, BUSY,
@@ -133,9 +161,7 @@ impl Response {
     pub fn status(status: Status) -> Self {
         Self {
             status,
-            data: Vec::new(),
-            sense: None,
-            data_out_len: None,
+            ..Self::good()
         }
     }
 
@@ -144,9 +170,8 @@ impl Response {
     pub fn check(sense: &Sense, descriptor: bool) -> Self {
         Self {
             status: Status::CheckCondition,
-            data: Vec::new(),
             sense: Some(sense.encode(descriptor)),
-            data_out_len: None,
+            ..Self::good()
         }
     }
 }

@@ -15,8 +15,10 @@ use vsa_scsi::{Command, Response, Sense, SenseKey, Status, TaskAttr};
 
 use super::writer::Out;
 use super::{Conn, ConnError};
+use crate::codec;
 use crate::metrics::Metrics;
 use crate::params::SessionParams;
+use crate::payload::Payload;
 use crate::pdu::{Bhs, DataIn, DataOut, Pdu, R2t, RejectReason, ScsiCommand, ScsiResponse, NO_TAG};
 
 /// A write command still collecting its data-out.
@@ -319,7 +321,7 @@ fn try_inline(
     Some((resp, data_out.len() as u32))
 }
 
-async fn send_all(tx: &mpsc::Sender<Out>, pdus: Vec<(Pdu, Bytes)>) {
+async fn send_all(tx: &mpsc::Sender<Out>, pdus: Vec<(Pdu, Payload)>) {
     for (p, d) in pdus {
         if tx.send(Out::pdu(p, d)).await.is_err() {
             return;
@@ -374,7 +376,7 @@ pub fn residual(cmd: &ScsiCommand, resp: &Response, received: u32) -> (bool, boo
     let actual = if cmd.write {
         u64::from(resp.data_out_len.unwrap_or(received))
     } else {
-        resp.data.len() as u64
+        resp.data_len() as u64
     };
     if actual > expected {
         (
@@ -396,14 +398,26 @@ pub fn response_pdus(
     resp: Response,
     received: u32,
     p: &SessionParams,
-) -> Vec<(Pdu, Bytes)> {
+) -> Vec<(Pdu, Payload)> {
     let (overflow, underflow, count) = residual(cmd, &resp, received);
-    let data = if cmd.read {
-        let mut d = resp.data;
-        d.truncate(cmd.expected_len as usize);
-        Bytes::from(d)
+    let (len, mut data) = if cmd.read {
+        let len = resp.data_len().min(cmd.expected_len as usize);
+        let mut parts = Vec::with_capacity(1 + resp.shared.len());
+        parts.push(Bytes::from(resp.data));
+        parts.extend(resp.shared);
+        let mut data = Payload::from_parts(parts).cutter().take(len);
+        if len >= codec::BORROW_MIN {
+            // Large data goes out from one buffer, copied here on the reader's thread: the
+            // transmit thread, which sends it from where it is, then reads memory that is
+            // in one piece and fresh in the cache, and the two threads share the copying
+            // (measured at 128 KiB: 10% more throughput than sending the cache's pages as
+            // they are, which leaves all of it to the transmit thread). Small data is copied
+            // next to its header on the transmit thread anyway: its pages go as they are.
+            data = data.to_bytes().into();
+        }
+        (len, data.cutter())
     } else {
-        Bytes::new()
+        (0, Payload::default().cutter())
     };
     let collapse = resp.sense.is_none();
     let mut out = Vec::new();
@@ -411,10 +425,10 @@ pub fn response_pdus(
     let burst = (p.max_burst_length as usize).max(seg);
     let mut off = 0usize;
     let mut data_sn = 0u32;
-    while off < data.len() {
+    while off < len {
         let burst_end = (off / burst + 1) * burst;
-        let end = (off + seg).min(data.len()).min(burst_end);
-        let last = end == data.len();
+        let end = (off + seg).min(len).min(burst_end);
+        let last = end == len;
         let status = (last && collapse).then_some(resp.status as u8);
         let din = DataIn {
             final_bit: last || end == burst_end,
@@ -430,7 +444,7 @@ pub fn response_pdus(
             buffer_offset: off as u32,
             residual: if status.is_some() { count } else { 0 },
         };
-        out.push((Pdu::DataIn(din), data.slice(off..end)));
+        out.push((Pdu::DataIn(din), data.take(end - off)));
         data_sn += 1;
         off = end;
     }
@@ -440,9 +454,9 @@ pub fn response_pdus(
                 let mut d = Vec::with_capacity(2 + s.len());
                 d.extend_from_slice(&(s.len() as u16).to_be_bytes());
                 d.extend_from_slice(s);
-                Bytes::from(d)
+                Payload::from(d)
             }
-            None => Bytes::new(),
+            None => Payload::default(),
         };
         let rsp = ScsiResponse {
             overflow,
@@ -527,7 +541,56 @@ mod tests {
             panic!()
         };
         assert_eq!(r.status, 2);
-        let len = u16::from_be_bytes([pdus[0].1[0], pdus[0].1[1]]) as usize;
-        assert_eq!(pdus[0].1.len(), 2 + len);
+        let sense = pdus[0].1.to_bytes();
+        let len = u16::from_be_bytes([sense[0], sense[1]]) as usize;
+        assert_eq!(sense.len(), 2 + len);
+    }
+
+    #[test]
+    fn small_shared_data_is_cut_across_its_parts_and_large_data_gathered() {
+        let p = SessionParams {
+            initiator_mrdsl: 1024,
+            max_burst_length: 1 << 20,
+            ..Default::default()
+        };
+        let pages: Vec<Bytes> = (0..3u8).map(|i| Bytes::from(vec![i; 1500])).collect();
+        let whole: Vec<u8> = pages.concat();
+        let resp = Response::with_shared(pages.clone());
+        // The initiator expects less than the unit has: the rest is cut, and an overflow.
+        let pdus = response_pdus(&read_cmd(4000), resp, 0, &p);
+        assert_eq!(pdus.len(), 4);
+        let mut got = Vec::new();
+        for (pdu, d) in &pdus {
+            let Pdu::DataIn(din) = pdu else { panic!() };
+            assert_eq!(din.buffer_offset as usize, got.len());
+            for part in d.parts() {
+                let inside = pages.iter().any(|pg| {
+                    let r = pg.as_ptr_range();
+                    r.contains(&part.as_ptr()) || part.is_empty()
+                });
+                assert!(inside, "a piece points into the page it came from");
+            }
+            got.extend_from_slice(&d.to_bytes());
+        }
+        assert_eq!(got, whole[..4000]);
+        let Pdu::DataIn(last) = &pdus[3].0 else {
+            panic!()
+        };
+        assert!(last.overflow && last.residual == 500 && last.status.is_some());
+        // Large data is gathered into one buffer first.
+        let pages: Vec<Bytes> = (0..3u8).map(|i| Bytes::from(vec![i; 8192])).collect();
+        let resp = Response::with_shared(pages.clone());
+        let pdus = response_pdus(&read_cmd(3 * 8192), resp, 0, &p);
+        assert_eq!(pdus.len(), 24);
+        let mut got = Vec::new();
+        for (_, d) in &pdus {
+            assert_eq!(d.parts().len(), 1);
+            let inside = pages
+                .iter()
+                .any(|pg| pg.as_ptr_range().contains(&d.parts()[0].as_ptr()));
+            assert!(!inside, "copied out of the pages");
+            got.extend_from_slice(&d.to_bytes());
+        }
+        assert_eq!(got, pages.concat());
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use crate::codec::FrameReader;
 use crate::error::CodecError;
 use crate::metrics::Metrics;
+use crate::payload::Payload;
 use crate::pdu::{
     AsyncMessage, Bhs, LogoutReason, LogoutRequest, LogoutResponse, NopIn, NopOut, Pdu, RawPdu,
     Reject, RejectReason, TextRequest, TextResponse, NO_TAG,
@@ -60,7 +61,7 @@ pub struct Conn {
     /// Answers of commands served on the reader, held until it has read all it has
     /// (or [`HOLD_BYTES`] are held), then passed to the writer in one go: one wakeup and
     /// one `writev` for a burst of commands instead of one per command.
-    held: parking_lot::Mutex<(Vec<(Pdu, Bytes)>, usize)>,
+    held: parking_lot::Mutex<(Vec<(Pdu, Payload)>, usize)>,
     pub(crate) pending: HashMap<u32, WriteTask>,
     pub(crate) local: Option<SocketAddr>,
     cid: u16,
@@ -271,7 +272,7 @@ impl Conn {
     }
 
     /// Sends a PDU through the writer, after whatever is held.
-    pub(crate) async fn send(&self, pdu: Pdu, data: Bytes) -> Result<(), ConnError> {
+    pub(crate) async fn send(&self, pdu: Pdu, data: impl Into<Payload>) -> Result<(), ConnError> {
         self.pass_held().await?;
         self.tx
             .send(Out::pdu(pdu, data))
@@ -280,7 +281,7 @@ impl Conn {
     }
 
     /// Holds the answer of a command served on the reader (see [`Conn::held`]).
-    pub(crate) async fn hold(&self, pdus: Vec<(Pdu, Bytes)>) -> Result<(), ConnError> {
+    pub(crate) async fn hold(&self, pdus: Vec<(Pdu, Payload)>) -> Result<(), ConnError> {
         let full = {
             let mut held = self.held.lock();
             held.1 += pdus.iter().map(|(_, d)| d.len()).sum::<usize>();

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::codec::{Framing, OutBuf};
 use crate::metrics::Metrics;
+use crate::payload::Payload;
 use crate::pdu::{Pdu, SeqNums, NO_TAG};
 use crate::server::Shared;
 use crate::session::Session;
@@ -25,16 +25,16 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// What the writer is asked to do.
 #[derive(Debug)]
 pub enum Out {
-    Pdu(Box<Pdu>, Bytes),
+    Pdu(Box<Pdu>, Payload),
     /// PDUs to send in this order (what the reader held back while it had more to read).
-    Batch(Vec<(Pdu, Bytes)>),
+    Batch(Vec<(Pdu, Payload)>),
     /// Flush and close the connection's sending side.
     Close,
 }
 
 impl Out {
-    pub fn pdu(p: Pdu, data: Bytes) -> Self {
-        Out::Pdu(Box::new(p), data)
+    pub fn pdu(p: Pdu, data: impl Into<Payload>) -> Self {
+        Out::Pdu(Box::new(p), data.into())
     }
 }
 
@@ -127,7 +127,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
     let mut buf = OutBuf::default();
     let mut closing = false;
     // Stamps and encodes one PDU into `buf`.
-    let mut put = |mut pdu: Pdu, data: &Bytes, buf: &mut OutBuf| {
+    let mut put = |mut pdu: Pdu, data: &Payload, buf: &mut OutBuf| {
         let (exp, max) = {
             let mut win = session.window.lock();
             let in_flight = session.tasks.lock().len() as u32;

@@ -156,16 +156,16 @@ impl Disk {
         };
         let _guard = self.locks.try_lock(rw.lba, rw.blocks)?;
         let len = self.bytes(rw.blocks);
-        let mut buf = Vec::with_capacity(len);
+        let mut parts = Vec::new();
         if len > 0 {
             if let Err(e) = self
                 .dev
-                .try_read_append(&mut buf, self.offset(rw.lba), len)?
+                .try_read_shared(&mut parts, self.offset(rw.lba), len)?
             {
                 return Some(Err(Sense::from_block_error(&e, rw.lba, false)));
             }
         }
-        Some(Ok(Response::with_data(buf)))
+        Some(Ok(Response::with_shared(parts)))
     }
 
     /// WRITE (6/10/12/16).

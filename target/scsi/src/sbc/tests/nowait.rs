@@ -85,7 +85,7 @@ fn reads_of_data_in_memory_are_served_and_others_are_left_alone() {
     assert_eq!(u.execute(&command(&write, &block, &n)).status, Status::Good);
     let r = u.try_execute(&command(&read, &[], &n)).expect("in memory");
     assert_eq!(r.status, Status::Good);
-    assert_eq!(r.data, block);
+    assert_eq!(r.data_in(), block);
     // Not in memory: nothing done, and the same command then runs normally.
     dev.hot.store(false, Ordering::SeqCst);
     assert!(u.try_execute(&command(&read, &[], &n)).is_none());
