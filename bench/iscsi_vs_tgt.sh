@@ -9,8 +9,9 @@
 #   128k-seqread  iscsi-perf, 128 KiB per request, queue depth 32
 #   4k-randwrite  qemu-img bench -w -t none, 4 KiB random-ish writes, queue depth 32
 #
-# Usage: [BENCH_DIR=/var/tmp] bench/iscsi_vs_tgt.sh [SIZE_MIB=1024] [SECS=10] [ROUNDS=3]
-# (BENCH_DIR picks the filesystem both targets keep their files on.)
+# Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] bench/iscsi_vs_tgt.sh [SIZE_MIB=1024] [SECS=10] [ROUNDS=3]
+# (BENCH_DIR picks the filesystem both targets keep their files on; VSA_BIN runs that vsa
+# binary instead of building one.)
 # Needs root (tgtd), tgt, libiscsi-bin, qemu-utils + qemu-block-extra; builds vsa --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +26,13 @@ for tool in tgtd tgtadm iscsi-perf iscsi-readcapacity16 qemu-img; do
     }
 done
 
-cargo build --release -q -p vsa-appliance
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-VSA="$target_dir/release/vsa"
+if [[ -n ${VSA_BIN:-} ]]; then
+    VSA=$VSA_BIN # a vsa built elsewhere (e.g. from another commit, to compare)
+else
+    cargo build --release -q -p vsa-appliance
+    target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+    VSA="$target_dir/release/vsa"
+fi
 
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vsa-bench.XXXXXX")
 TGT_PORT=$((20000 + RANDOM % 10000))

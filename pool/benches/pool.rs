@@ -3,7 +3,9 @@
 //! in the same run, plus parity throughput, snapshot time and rebuild rate.
 //!
 //! Run: `cargo bench -p vsa-pool --bench pool` (set `VSA_BENCH_DIR` to choose the
-//! filesystem; default: a temporary directory under the build directory).
+//! filesystem; default: a temporary directory under the build directory; set
+//! `VSA_BENCH_READ_CACHE_MIB` to give the pools' read cache another capacity than the
+//! default, 0 to turn it off).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
 
 use std::path::{Path, PathBuf};
@@ -131,7 +133,14 @@ fn make_pool(s: &Setup, level: RaidLevel, name: &str) -> Pool {
         .collect();
     let mut spec = PoolSpec::new(name, level, members);
     spec.create_size = Some(MEMBER);
-    Pool::create(s.store.clone(), &spec).unwrap()
+    let pool = Pool::create(s.store.clone(), &spec).unwrap();
+    if let Ok(v) = std::env::var("VSA_BENCH_READ_CACHE_MIB") {
+        let mib: u64 = v
+            .parse()
+            .expect("VSA_BENCH_READ_CACHE_MIB must be a number of MiB");
+        pool.set_read_cache_bytes(mib * MIB);
+    }
+    pool
 }
 
 fn raw_members(root: &Path) -> (tempfile::TempDir, Vec<Arc<dyn BlockDevice>>) {
