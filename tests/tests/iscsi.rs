@@ -256,8 +256,8 @@ fn real_clients_discover_inquire_and_copy_images_through_iscsi() {
             .copied()
             >= Some((32 << 20) as f64)
     );
-    // The image's pages were cached as qemu-img wrote them, so reading it back hit the
-    // pool's read cache, and those READs were served on the connection's thread.
+    // Reading the image back cached its pages, qemu-io's write refreshed them, so its read
+    // hit the pool's read cache, and those READs were served on the connection's thread.
     let cache = d.json(&["pool", "show", "default"])["read_cache"].clone();
     assert!(cache["hits"].as_u64() > Some(0), "{cache}");
     assert_eq!(

@@ -12,6 +12,11 @@
 //! lose without it. Pages are allocated when filled and the capacity is a byte budget split
 //! evenly over the shards; capacity 0 turns the cache off.
 //!
+//! Reads bring pages in; writes do not (no write-allocate): a write refreshes the pages it
+//! covers that are cached already and drops the ones it covers in part. Streams of writes
+//! (backups, image copies) then neither evict what readers use nor pay for copying their
+//! data into the cache, and data an initiator just wrote is in its own page cache anyway.
+//!
 //! # Coherence
 //!
 //! A reader and a writer of the same pages may run at once. Each shard has a `generation`
@@ -19,7 +24,8 @@
 //!
 //! - a write (or unmap) bumps the generation and the writer count of every shard it
 //!   touches and drops its pages there, *then* writes the device; afterwards, per shard, it
-//!   caches the pages it fully covered only if no other write touched the shard meanwhile
+//!   caches again the pages it dropped and fully covered, only if no other write touched
+//!   the shard meanwhile
 //!   (generation unchanged since its own bump, it is the only writer), drops them again if
 //!   the device write failed, and bumps the generation again as it leaves;
 //! - a reader that misses notes the shard's generation and whether a writer was under way
@@ -353,29 +359,34 @@ impl<D: BlockDevice> ReadCache<D> {
     ) -> Result<()> {
         let pages = self.by_shard(offset, len);
         let mut starts = Vec::with_capacity(pages.len());
-        // The dropped pages' memory, for the new contents.
-        let mut spares = Vec::new();
+        // What each page held (`None`: not cached): only those pages are cached again, in
+        // the same memory where no reader holds it.
+        let mut was: Vec<Option<Bytes>> = Vec::with_capacity(pages.len());
         for group in pages.chunk_by(|a, b| a.0 == b.0) {
             let mut sh = self.shards[group[0].0].lock();
             sh.generation = sh.generation.wrapping_add(1);
             sh.writers += 1;
-            spares.extend(group.iter().filter_map(|&(_, page)| sh.remove(page)));
+            was.extend(group.iter().map(|&(_, page)| sh.remove(page)));
             starts.push(sh.generation);
         }
         let result = op();
+        let mut base = 0;
         for (group, start) in pages.chunk_by(|a, b| a.0 == b.0).zip(starts) {
+            let olds = &mut was[base..base + group.len()];
+            base += group.len();
             let i = group[0].0;
             let mut sh = self.shards[i].lock();
             let alone = sh.generation == start && sh.writers == 1;
             match (&result, data) {
                 (Ok(()), Some(buf)) if alone => {
                     let limit = self.limit(i);
-                    for &(_, page) in group {
+                    for (&(_, page), old) in group.iter().zip(olds) {
                         let lo = page * self.page;
-                        if lo >= offset && lo + self.page <= offset + len {
+                        let whole = lo >= offset && lo + self.page <= offset + len;
+                        if let (Some(old), true) = (old.take(), whole) {
                             let at = (lo - offset) as usize;
                             let src = &buf[at..at + self.page as usize];
-                            sh.insert_reusing(page, src, limit, spares.pop());
+                            sh.insert_reusing(page, src, limit, Some(old));
                         }
                     }
                 }

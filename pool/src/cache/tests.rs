@@ -60,18 +60,27 @@ fn hits_and_misses_are_counted_and_misses_read_in_runs() {
 }
 
 #[test]
-fn writes_cache_whole_pages_and_drop_partial_ones() {
+fn writes_refresh_cached_pages_and_bring_none_in() {
     let c = cached(MIB, MIB);
     c.write_at(&[7u8; 2 * PAGE as usize], 0).unwrap();
+    assert_eq!(c.stats().bytes_cached, 0, "a write brings no page in");
+    assert_eq!(read(&c, 0, 2 * PAGE), vec![7u8; 2 * PAGE as usize]);
+    assert_eq!(c.stats().bytes_cached, 2 * PAGE);
+    // Over two cached pages and one that is not: the two are refreshed, the third stays out.
+    c.write_at(&[8u8; 3 * PAGE as usize], 0).unwrap();
     assert_eq!(c.stats().bytes_cached, 2 * PAGE);
     let ops = c.inner().ops();
-    assert_eq!(read(&c, 0, 2 * PAGE), vec![7u8; 2 * PAGE as usize]);
-    assert_eq!(c.inner().ops(), ops, "written pages are served from memory");
+    assert_eq!(read(&c, 0, 2 * PAGE), vec![8u8; 2 * PAGE as usize]);
+    assert_eq!(
+        c.inner().ops(),
+        ops,
+        "refreshed pages are served from memory"
+    );
     // A 512-byte write drops its page instead of patching it.
     c.write_at(&[9u8; 512], 512).unwrap();
     assert_eq!(c.stats().bytes_cached, PAGE);
     let got = read(&c, 0, PAGE);
-    assert_eq!(&got[..512], &[7u8; 512]);
+    assert_eq!(&got[..512], &[8u8; 512]);
     assert_eq!(&got[512..1024], &[9u8; 512]);
     c.unmap(0, 2 * PAGE).unwrap();
     assert_eq!(c.stats().bytes_cached, 0);
@@ -251,10 +260,11 @@ fn other_methods_are_forwarded() {
         c.allocation(64 * KIB, 64 * KIB).unwrap()[0].status,
         Allocation::Mapped
     );
-    // The partial page at the end of the device is read but never cached.
+    // The partial page at the end of the device is read but never cached (and the write
+    // above brought no page in).
     let tail = read(&c, MIB - PAGE, PAGE + 1536);
     assert_eq!(tail.len() as u64, PAGE + 1536);
-    assert_eq!(c.stats().bytes_cached, 2 * PAGE);
+    assert_eq!(c.stats().bytes_cached, PAGE);
 }
 
 #[test]
@@ -263,7 +273,9 @@ fn large_blocks_make_large_pages() {
     assert_eq!(c.page_size(), 8192);
     c.write_at(&[3u8; 8192], 8192).unwrap();
     assert_eq!(read(&c, 8192, 8192), vec![3u8; 8192]);
-    assert_eq!(c.stats().hits, 1);
+    assert_eq!(read(&c, 8192, 8192), vec![3u8; 8192]);
+    assert_eq!((c.stats().misses, c.stats().hits), (1, 1));
+    assert_eq!(c.stats().bytes_cached, 8192);
 }
 
 /// A read that fetched a page before a write and inserts it after must not: the
