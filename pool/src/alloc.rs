@@ -98,6 +98,32 @@ impl ChunkAllocator {
         }
         Some(out)
     }
+
+    /// Takes one free chunk per entry of `hints`: the hinted chunk if it is free, else the
+    /// next free one (next fit); none at all if fewer than `hints.len()` are free.
+    pub fn allocate_near(&mut self, hints: &[Option<u64>]) -> Option<Vec<u64>> {
+        if hints.len() as u64 > self.free() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(hints.len());
+        for &hint in hints {
+            if let Some(c) = hint.filter(|&c| self.mark_used(c)) {
+                out.push(c);
+                continue;
+            }
+            match self.allocate(1) {
+                Some(got) => out.extend(got),
+                None => {
+                    // Cannot happen (enough were free), but leave nothing taken if it does.
+                    for &c in &out {
+                        self.release(c);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +147,20 @@ mod tests {
     }
 
     #[test]
+    fn hinted_chunks_are_taken_when_free() {
+        let mut a = ChunkAllocator::new(10);
+        assert_eq!(a.allocate_near(&[Some(5), Some(6)]).unwrap(), vec![5, 6]);
+        // 6 is taken and 99 out of range: those go next fit (from the start here).
+        let got = a
+            .allocate_near(&[Some(6), None, Some(99), Some(9)])
+            .unwrap();
+        assert_eq!(got, vec![0, 1, 2, 9]);
+        assert_eq!(a.used(), 6);
+        assert!(a.allocate_near(&[None; 5]).is_none(), "only four are free");
+        assert_eq!(a.used(), 6, "a refused allocation takes nothing");
+    }
+
+    #[test]
     fn refuses_partial_allocations() {
         let mut a = ChunkAllocator::new(10);
         a.allocate(8).unwrap();
@@ -135,7 +175,14 @@ mod tests {
             let mut held: Vec<u64> = Vec::new();
             for (alloc, n) in ops {
                 if alloc {
-                    if let Some(got) = a.allocate(n) {
+                    let got = if n % 2 == 0 {
+                        a.allocate(n)
+                    } else {
+                        let hints: Vec<Option<u64>> = (0..n).map(|i| Some(i * 37 % 250)).collect();
+                        a.allocate_near(&hints)
+                    };
+                    if let Some(got) = got {
+                        prop_assert_eq!(got.len() as u64, n);
                         for c in &got {
                             prop_assert!(!held.contains(c));
                         }

@@ -86,6 +86,27 @@ fn runs(plan: &[(Piece, Option<u64>)], cs: u64) -> Vec<Run> {
     out
 }
 
+/// Allocates a physical chunk for each of `chunks` (logical chunks of node `head`), each
+/// where the node's placement puts it if that is free (see `Node::placement`), else next
+/// fit. `None` (nothing taken) if too few are free.
+fn place(st: &mut State, head: u64, chunks: &[u64]) -> Option<Vec<u64>> {
+    let total = st.alloc.total().max(1);
+    let placement = st.nodes.get_mut(&head).and_then(|node| {
+        if node.placement.is_none() {
+            // The first allocation since open that finds data: continue its layout.
+            node.placement = node.map.iter().find_map(|(&l, &e)| {
+                has_data(Some(e)).map(|p| (p % total + total - l % total) % total)
+            });
+        }
+        node.placement
+    });
+    let hints: Vec<Option<u64>> = chunks
+        .iter()
+        .map(|&l| placement.map(|d| (l % total + d) % total))
+        .collect();
+    st.alloc.allocate_near(&hints)
+}
+
 /// Appends `len` zero bytes to `out` as shared buffers of one static block of zeros.
 fn push_zeros(out: &mut Vec<Bytes>, mut len: usize) {
     static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
@@ -377,18 +398,21 @@ impl Volume {
         if needs.is_empty() {
             return Ok(Vec::new());
         }
-        let fresh_count = needs.iter().filter(|n| n.reuse.is_none()).count() as u64;
+        let fresh_chunks: Vec<u64> = needs
+            .iter()
+            .filter(|n| n.reuse.is_none())
+            .map(|n| n.piece.chunk)
+            .collect();
+        let fresh_count = fresh_chunks.len() as u64;
         let mut fresh = {
             let mut st = inner.state.write();
             let free = st.alloc.free();
-            st.alloc
-                .allocate(fresh_count)
-                .ok_or(VolumeError::SpaceExhausted {
-                    pool: inner.pool_name.clone(),
-                    needed: fresh_count,
-                    free,
-                    chunk_size: cs,
-                })?
+            place(&mut st, head, &fresh_chunks).ok_or(VolumeError::SpaceExhausted {
+                pool: inner.pool_name.clone(),
+                needed: fresh_count,
+                free,
+                chunk_size: cs,
+            })?
         }
         .into_iter();
         let targets: Vec<u64> = needs

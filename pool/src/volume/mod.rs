@@ -250,6 +250,12 @@ pub struct SpaceInfo {
 pub(crate) struct Node {
     rec: Option<NodeRecord>,
     map: HashMap<u64, u64>,
+    /// Where this node's new chunks go: logical chunk `l` asks for physical chunk
+    /// `(l + placement) % total`, so a thin volume written in any order (several streams
+    /// at once) is laid out as a thick one would be, where that space is free: runs of
+    /// chunks then merge into large requests (whole RAID 5/6 stripes). Taken from the
+    /// first chunk with data an allocation finds (since open); only a hint.
+    placement: Option<u64>,
 }
 
 #[derive(Debug)]
