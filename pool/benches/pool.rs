@@ -3,9 +3,9 @@
 //! in the same run, plus parity throughput, snapshot time and rebuild rate.
 //!
 //! Run: `cargo bench -p vsa-pool --bench pool` (set `VSA_BENCH_DIR` to choose the
-//! filesystem; default: a temporary directory under the build directory; set
-//! `VSA_BENCH_READ_CACHE_MIB` to give the pools' read cache another capacity than the
-//! default, 0 to turn it off).
+//! filesystem; default: a temporary directory under the build directory). The pools' read
+//! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
+//! gives it a capacity (reads of pages read before are then served from RAM).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
 
 use std::path::{Path, PathBuf};
@@ -134,12 +134,11 @@ fn make_pool(s: &Setup, level: RaidLevel, name: &str) -> Pool {
     let mut spec = PoolSpec::new(name, level, members);
     spec.create_size = Some(MEMBER);
     let pool = Pool::create(s.store.clone(), &spec).unwrap();
-    if let Ok(v) = std::env::var("VSA_BENCH_READ_CACHE_MIB") {
-        let mib: u64 = v
-            .parse()
-            .expect("VSA_BENCH_READ_CACHE_MIB must be a number of MiB");
-        pool.set_read_cache_bytes(mib * MIB);
-    }
+    let mib: u64 = std::env::var("VSA_BENCH_READ_CACHE_MIB").map_or(0, |v| {
+        v.parse()
+            .expect("VSA_BENCH_READ_CACHE_MIB must be a number of MiB")
+    });
+    pool.set_read_cache_bytes(mib * MIB);
     pool
 }
 
