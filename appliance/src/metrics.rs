@@ -236,17 +236,6 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
         self.record(&self.read, "read", buf.len() as u64, start, &r);
         Some(r)
     }
-    fn try_read_append(
-        &self,
-        out: &mut Vec<u8>,
-        offset: u64,
-        len: usize,
-    ) -> Option<vsa_blockdev::Result<()>> {
-        let start = Instant::now();
-        let r = self.inner.try_read_append(out, offset, len)?;
-        self.record(&self.read, "read", len as u64, start, &r);
-        Some(r)
-    }
     fn try_read_shared(
         &self,
         out: &mut Vec<vsa_blockdev::Bytes>,

@@ -83,28 +83,14 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Like [`try_read_at`](Self::try_read_at), but appends the `len` bytes at `offset`
-    /// to `out` (so a caller building a response need not zero a buffer first). On `None`
-    /// or an error `out` is left as it was. The default zeroes the space and calls
-    /// `try_read_at`.
-    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
-        let start = out.len();
-        out.resize(start + len, 0);
-        let r = self.try_read_at(&mut out[start..], offset);
-        if !matches!(r, Some(Ok(()))) {
-            out.truncate(start);
-        }
-        r
-    }
-
-    /// Like [`try_read_append`](Self::try_read_append), but hands the `len` bytes at
-    /// `offset` out as shared buffers appended to `out` in order, for a caller that sends
-    /// them on as they are (a RAM cache gives out its pages instead of copying them). On
-    /// `None` or an error `out` is left as it was. The default appends one buffer filled
-    /// by `try_read_append`.
+    /// Like [`try_read_at`](Self::try_read_at), but hands the `len` bytes at `offset` out
+    /// as shared buffers appended to `out` in order, for a caller that sends them on as
+    /// they are (a RAM cache gives out its pages instead of copying them, and need not
+    /// zero a buffer first). On `None` or an error `out` is left as it was. The default
+    /// appends one buffer filled by `try_read_at`.
     fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {
-        let mut buf = Vec::with_capacity(len);
-        let r = self.try_read_append(&mut buf, offset, len);
+        let mut buf = vec![0u8; len];
+        let r = self.try_read_at(&mut buf, offset);
         if matches!(r, Some(Ok(()))) {
             out.push(Bytes::from(buf));
         }
@@ -189,14 +175,6 @@ macro_rules! forward_block_device {
             fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
                 (**self).try_read_at(buf, offset)
             }
-            fn try_read_append(
-                &self,
-                out: &mut Vec<u8>,
-                offset: u64,
-                len: usize,
-            ) -> Option<Result<()>> {
-                (**self).try_read_append(out, offset, len)
-            }
             fn try_read_shared(
                 &self,
                 out: &mut Vec<Bytes>,
@@ -259,32 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn try_read_append_defaults_to_try_read_at() {
-        let dev = Plain(MemDevice::new(8192, 512));
-        dev.write_at(&[3u8; 1024], 512).unwrap();
-        let mut out = vec![1u8];
-        assert!(matches!(
-            dev.try_read_append(&mut out, 512, 1024),
-            Some(Ok(()))
-        ));
-        assert!(out[0] == 1 && out[1..].iter().all(|&b| b == 3) && out.len() == 1025);
-        assert!(
-            dev.try_read_append(&mut out, 4096, 512).is_none(),
-            "not hot"
-        );
-        assert!(matches!(
-            dev.try_read_append(&mut out, 1, 512),
-            Some(Err(_))
-        ));
-        assert_eq!(
-            out.len(),
-            1025,
-            "a refused or failed append leaves `out` as it was"
-        );
-    }
-
-    #[test]
-    fn try_read_shared_defaults_to_one_appended_buffer() {
+    fn try_read_shared_defaults_to_one_buffer_from_try_read_at() {
         let dev = Plain(MemDevice::new(8192, 512));
         dev.write_at(&[5u8; 1024], 1024).unwrap();
         let mut out = vec![Bytes::from_static(b"x")];

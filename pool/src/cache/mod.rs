@@ -470,25 +470,6 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         self.read_hot(buf, offset).map(Ok)
     }
 
-    /// Served only when every page is cached, without zeroing `out` first.
-    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
-        if self.capacity.load(Ordering::Relaxed) == 0 || !self.cacheable(offset, len as u64) {
-            return self.inner.try_read_append(out, offset, len);
-        }
-        if len == 0 {
-            return Some(Ok(()));
-        }
-        let start = out.len();
-        out.reserve(len);
-        let r = self.visit_hot(offset, len as u64, |page, part| {
-            out.extend_from_slice(&page[part]);
-        });
-        if r.is_none() {
-            out.truncate(start);
-        }
-        r.map(Ok)
-    }
-
     /// Served only when every page is cached: hands out the cached pages themselves
     /// (pages are never changed in place, so they stay as read).
     fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {

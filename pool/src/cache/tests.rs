@@ -126,21 +126,6 @@ fn try_read_at_serves_only_what_is_wholly_cached() {
     let mut two = vec![0u8; (2 * PAGE - 1024) as usize];
     assert!(matches!(c.try_read_at(&mut two, 512), Some(Ok(()))));
     assert_eq!(two, data[512..(2 * PAGE - 512) as usize]);
-    let mut out = vec![9u8];
-    assert!(matches!(
-        c.try_read_append(&mut out, 512, two.len()),
-        Some(Ok(()))
-    ));
-    assert!(
-        out[0] == 9 && out[1..] == two[..],
-        "appended after what was there"
-    );
-    assert!(c.try_read_append(&mut out, 0, buf.len()).is_none());
-    assert_eq!(
-        out.len(),
-        1 + two.len(),
-        "a refused append leaves `out` as it was"
-    );
     let mut parts = vec![Bytes::from_static(b"x")];
     assert!(matches!(
         c.try_read_shared(&mut parts, 512, two.len()),
@@ -447,11 +432,6 @@ proptest! {
                     let mut hot = vec![0u8; len as usize];
                     if let Some(r) = c.try_read_at(&mut hot, off) {
                         prop_assert!(r.is_ok() && hot[..] == want[..]);
-                    }
-                    let mut out = Vec::new();
-                    match c.try_read_append(&mut out, off, len as usize) {
-                        Some(r) => prop_assert!(r.is_ok() && out[..] == want[..]),
-                        None => prop_assert!(out.is_empty()),
                     }
                     let mut parts = Vec::new();
                     match c.try_read_shared(&mut parts, off, len as usize) {

@@ -216,24 +216,6 @@ impl Volume {
         Ok(Ok(()))
     }
 
-    /// A non-blocking read of `[offset, offset + len)`: `read` gets its runs in order and
-    /// returns `None` when one would have to wait (then so does this).
-    fn try_runs(
-        &self,
-        offset: u64,
-        len: usize,
-        mut read: impl FnMut(&Run) -> Option<Result<()>>,
-    ) -> Option<Result<()>> {
-        self.try_planned(offset, len as u64, |plan| {
-            for run in runs(plan, self.inner.chunk_size) {
-                if let Err(e) = read(&run)? {
-                    return Some(Err(e.at(Op::Read, offset, run.len as u64)));
-                }
-            }
-            Some(Ok(()))
-        })
-    }
-
     /// For the non-blocking reads: takes the volume's locks without waiting, checks the
     /// range and runs `read` over the plan of `[offset, offset + len)` with them held.
     /// `None` when a lock is contended or `read` would wait.
@@ -598,31 +580,22 @@ impl BlockDevice for Volume {
         })
     }
 
-    fn try_read_append(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> Option<Result<()>> {
-        let start = out.len();
-        let r = self.try_runs(offset, len, |run| match run.at {
-            Some(at) => self.inner.data.try_read_append(out, at, run.len),
-            None => {
-                out.resize(out.len() + run.len, 0);
-                Some(Ok(()))
-            }
-        });
-        if !matches!(r, Some(Ok(()))) {
-            out.truncate(start);
-        }
-        r
-    }
-
     /// Mapped runs as the data device hands them out (the read cache's pages); holes as
     /// shared zeros.
     fn try_read_shared(&self, out: &mut Vec<Bytes>, offset: u64, len: usize) -> Option<Result<()>> {
         let start = out.len();
-        let r = self.try_runs(offset, len, |run| match run.at {
-            Some(at) => self.inner.data.try_read_shared(out, at, run.len),
-            None => {
-                push_zeros(out, run.len);
-                Some(Ok(()))
+        let r = self.try_planned(offset, len as u64, |plan| {
+            for run in runs(plan, self.inner.chunk_size) {
+                match run.at {
+                    Some(at) => {
+                        if let Err(e) = self.inner.data.try_read_shared(out, at, run.len)? {
+                            return Some(Err(e.at(Op::Read, offset, run.len as u64)));
+                        }
+                    }
+                    None => push_zeros(out, run.len),
+                }
             }
+            Some(Ok(()))
         });
         if !matches!(r, Some(Ok(()))) {
             out.truncate(start);

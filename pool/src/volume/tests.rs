@@ -506,17 +506,6 @@ fn run_model(mut f: Fixture, actions: Vec<Action>) {
             assert!(got == *content, "volume {name} differs from the model");
             // What a non-blocking read serves (after the read above cached it, when the
             // fixture has a cache) is the same, and a refusal leaves the buffer as it was.
-            let mut out = vec![7u8];
-            match vol.try_read_append(&mut out, 0, content.len()) {
-                Some(r) => {
-                    r.unwrap();
-                    assert!(
-                        out[1..] == content[..] && out[0] == 7,
-                        "try_read_append of {name}"
-                    );
-                }
-                None => assert_eq!(out, [7]),
-            }
             let mut parts = vec![vsa_blockdev::Bytes::from_static(b"x")];
             match vol.try_read_shared(&mut parts, 0, content.len()) {
                 Some(r) => {

@@ -158,8 +158,9 @@ impl OutBuf {
         let mut len = self.small.len() - before;
         if !data.is_empty() {
             let padding = &[0u8; 3][..pad];
+            let borrow = data.len() >= BORROW_MIN;
             for part in data.parts() {
-                if data.len() >= BORROW_MIN {
+                if borrow {
                     self.large.push((self.small.len(), part.clone()));
                 } else {
                     self.small.extend_from_slice(part);

@@ -93,6 +93,13 @@ pub struct Cutter {
 impl Cutter {
     /// The next `n` bytes (fewer if the payload ends first).
     pub fn take(&mut self, n: usize) -> Payload {
+        if self.current.is_empty() {
+            self.current = self.parts.next().unwrap_or_default();
+        }
+        if self.current.len() >= n {
+            // Within one part (always, for one contiguous buffer): no list to build.
+            return Payload::One(self.current.split_to(n));
+        }
         let mut out = Vec::new();
         let mut want = n;
         while want > 0 {
