@@ -158,6 +158,16 @@ fn raw_members(root: &Path) -> (tempfile::TempDir, Vec<Arc<dyn BlockDevice>>) {
     (dir, devs)
 }
 
+/// The median of `v` (the mean of the middle two for an even count); 0 when empty.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 fn parity_rates() -> (f64, f64, f64) {
     let cols = 4;
     let len = 1 << 20;
@@ -205,7 +215,9 @@ fn main() {
 
     // Every device first, then each load on every device in turn, so a change in the
     // machine's load (these machines are shared) hits all columns alike. Loads after the
-    // first (allocating) pass run three rounds; each cell keeps its best.
+    // first (allocating) pass run five rounds; each round sets every column against the raw
+    // one measured just before it, and a cell shows the median over rounds of the rate and
+    // of that ratio (one lucky or unlucky round moves neither).
     let (_raw_dir, raw) = raw_members(&root);
     let s = setup(&root);
     let mut devices: Vec<(Vec<Arc<dyn BlockDevice>>, bool)> = vec![(raw, false)];
@@ -229,30 +241,37 @@ fn main() {
         devices.push((vec![v], true));
         pools.push(pool);
     }
-    let mut table = vec![vec![0f64; devices.len()]; loads.len()];
+    // table[load][device] = (median rate, median ratio to raw).
+    let mut table = vec![vec![(0f64, 0f64); devices.len()]; loads.len()];
     for (i, &load) in loads.iter().enumerate() {
-        let rounds = if matches!(load, Load::SeqWrite) { 1 } else { 3 };
+        let rounds = if matches!(load, Load::SeqWrite) { 1 } else { 5 };
         eprintln!("measuring {}", load.name());
+        let mut rates = vec![Vec::new(); devices.len()];
+        let mut ratios = vec![Vec::new(); devices.len()];
         for _ in 0..rounds {
+            let mut raw_rate = 0.0;
             for (d, (devs, shared)) in devices.iter().enumerate() {
-                table[i][d] = table[i][d].max(run(load, devs, *shared));
+                let rate = run(load, devs, *shared);
+                if d == 0 {
+                    raw_rate = rate;
+                }
+                rates[d].push(rate);
+                ratios[d].push(rate / raw_rate);
             }
+        }
+        for d in 0..devices.len() {
+            table[i][d] = (median(&mut rates[d]), median(&mut ratios[d]));
         }
     }
     drop(devices);
     drop(pools);
     println!("| load | raw 4 files in parallel | RAID 0 thin | RAID 5 thin | RAID 6 thin | RAID 5 thick |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    let raw_results: Vec<f64> = table.iter().map(|r| r[0]).collect();
-    let cols: Vec<Vec<f64>> = (1..5)
-        .map(|d| table.iter().map(|r| r[d]).collect())
-        .collect();
     for (i, l) in loads.iter().enumerate() {
         let unit = if i < 4 { "MB/s" } else { "IOPS" };
-        let raw = raw_results[i];
-        let mut row = format!("| {} | {raw:.0} {unit} |", l.name());
-        for c in &cols {
-            row += &format!(" {:.0} ({:.0}%) |", c[i], 100.0 * c[i] / raw);
+        let mut row = format!("| {} | {:.0} {unit} |", l.name(), table[i][0].0);
+        for &(rate, ratio) in &table[i][1..] {
+            row += &format!(" {rate:.0} ({:.0}%) |", 100.0 * ratio);
         }
         println!("{row}");
     }
