@@ -5,7 +5,9 @@
 //! Run: `cargo bench -p vsa-pool --bench pool` (set `VSA_BENCH_DIR` to choose the
 //! filesystem; default: a temporary directory under the build directory). The pools' read
 //! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
-//! gives it a capacity (reads of pages read before are then served from RAM).
+//! gives it a capacity (reads of pages read before are then served from RAM);
+//! `VSA_BENCH_ONLY=r0t,r5t,r6t,r5k` (any of them) runs the raw column and those only, and
+//! skips the parity, snapshot and rebuild figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
 
 use std::path::{Path, PathBuf};
@@ -222,6 +224,9 @@ fn main() {
     let s = setup(&root);
     let mut devices: Vec<(Vec<Arc<dyn BlockDevice>>, bool)> = vec![(raw, false)];
     let mut pools = Vec::new();
+    // VSA_BENCH_ONLY=r0t,r5k (say) keeps the raw column and the named ones, for a quick look.
+    let only = std::env::var("VSA_BENCH_ONLY").ok();
+    let mut header = String::from("| load | raw 4 files in parallel |");
     for (level, thick) in [
         (RaidLevel::Raid0, false),
         (RaidLevel::Raid5, false),
@@ -232,6 +237,17 @@ fn main() {
             "{}{}",
             level.to_string().replace("raid", "r"),
             if thick { "k" } else { "t" }
+        );
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|c| c == name))
+        {
+            continue;
+        }
+        header += &format!(
+            " {} {} |",
+            level.to_string().to_uppercase().replace("RAID", "RAID "),
+            if thick { "thick" } else { "thin" }
         );
         let pool = make_pool(&s, level, &name);
         let size = (pool.volumes().space().capacity / 2) / MIB * MIB;
@@ -265,8 +281,8 @@ fn main() {
     }
     drop(devices);
     drop(pools);
-    println!("| load | raw 4 files in parallel | RAID 0 thin | RAID 5 thin | RAID 6 thin | RAID 5 thick |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("{header}");
+    println!("|{}", " --- |".repeat(table[0].len() + 1));
     for (i, l) in loads.iter().enumerate() {
         let unit = if i < 4 { "MB/s" } else { "IOPS" };
         let mut row = format!("| {} | {:.0} {unit} |", l.name(), table[i][0].0);
@@ -278,6 +294,9 @@ fn main() {
     println!();
     println!("Targets: RAID 0 ≥ 90% of raw; RAID 5/6 reads ≥ 85%; RAID 5/6 full-stripe sequential writes ≥ 70% of raw × 3/4 (RAID 5) or × 2/4 (RAID 6); thin ≥ 90% of thick.");
 
+    if only.is_some() {
+        return; // a quick look: the table only
+    }
     let (xor, pq, copy) = parity_rates();
     println!();
     println!("| parity, one core | GB/s of data |");

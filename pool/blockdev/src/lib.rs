@@ -100,6 +100,33 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
     /// Writes `buf` starting at `offset`.
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()>;
 
+    /// Reads `bufs.iter().map(|b| b.len()).sum()` consecutive bytes starting at `offset`
+    /// into `bufs` in order (scatter): one request where the device can make it one (a
+    /// file member uses `preadv`). The default reads into one buffer and copies out.
+    fn read_vectored_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> Result<()> {
+        if let [one] = bufs {
+            return self.read_at(one, offset);
+        }
+        let mut tmp = vec![0u8; bufs.iter().map(|b| b.len()).sum()];
+        self.read_at(&mut tmp, offset)?;
+        let mut pos = 0;
+        for b in bufs.iter_mut() {
+            b.copy_from_slice(&tmp[pos..pos + b.len()]);
+            pos += b.len();
+        }
+        Ok(())
+    }
+
+    /// Writes `bufs` one after another starting at `offset` (gather): one request where
+    /// the device can make it one (a file member uses `pwritev`). The default copies them
+    /// into one buffer and writes that.
+    fn write_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> Result<()> {
+        if let [one] = bufs {
+            return self.write_at(one, offset);
+        }
+        self.write_at(&bufs.concat(), offset)
+    }
+
     /// Makes every write that completed before this call durable.
     fn flush(&self) -> Result<()>;
 
@@ -186,6 +213,12 @@ macro_rules! forward_block_device {
             fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
                 (**self).write_at(buf, offset)
             }
+            fn read_vectored_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> Result<()> {
+                (**self).read_vectored_at(bufs, offset)
+            }
+            fn write_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> Result<()> {
+                (**self).write_vectored_at(bufs, offset)
+            }
             fn flush(&self) -> Result<()> {
                 (**self).flush()
             }
@@ -256,6 +289,21 @@ mod tests {
             Some(Err(_))
         ));
         assert_eq!(out.len(), 2, "a refused or failed read appends nothing");
+    }
+
+    #[test]
+    fn vectored_defaults_gather_and_scatter_in_order() {
+        let dev = Plain(MemDevice::new(8192, 512));
+        let (a, b, c) = ([1u8; 512], [2u8; 1024], [3u8; 512]);
+        dev.write_vectored_at(&[&a, &b, &c], 1024).unwrap();
+        let mut flat = vec![0u8; 2048];
+        dev.read_at(&mut flat, 1024).unwrap();
+        assert_eq!(flat, [&a[..], &b[..], &c[..]].concat());
+        let (mut x, mut y) = ([0u8; 1536], [0u8; 512]);
+        dev.read_vectored_at(&mut [&mut x, &mut y], 1024).unwrap();
+        assert_eq!([&x[..], &y[..]].concat(), flat);
+        let e = dev.write_vectored_at(&[&a, &b], 7168).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfRange, "checked as one range");
     }
 
     #[test]

@@ -710,6 +710,22 @@ impl BlockDevice for Member {
         .map_err(|e| self.fail(Op::Write, offset, len, e))
     }
 
+    fn read_vectored_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> vsa_blockdev::Result<()> {
+        let len = bufs.iter().map(|b| b.len() as u64).sum();
+        self.check(Op::Read, offset, len)?;
+        let pos = self.label.data_offset + offset;
+        vectored::preadv(&self.file, self.direct, self.block_size, bufs, pos)
+            .map_err(|e| self.fail(Op::Read, offset, len, e))
+    }
+
+    fn write_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> vsa_blockdev::Result<()> {
+        let len = bufs.iter().map(|b| b.len() as u64).sum();
+        self.check(Op::Write, offset, len)?;
+        let pos = self.label.data_offset + offset;
+        vectored::pwritev(&self.file, self.direct, self.block_size, bufs, pos)
+            .map_err(|e| self.fail(Op::Write, offset, len, e))
+    }
+
     fn flush(&self) -> vsa_blockdev::Result<()> {
         self.check(Op::Flush, 0, 0)?;
         self.file
@@ -756,6 +772,8 @@ impl BlockDevice for Member {
             .unwrap_or_else(|_| Member::all_mapped(offset, len)))
     }
 }
+
+mod vectored;
 
 #[cfg(test)]
 mod tests;

@@ -203,6 +203,88 @@ fn member_data_round_trip_unaligned_buffers() {
     assert!(back == pattern(len, (last * 13 + 512) as u8));
 }
 
+/// `len` bytes at a `MEM_ALIGN`-aligned address inside `v`, or `shift` bytes past one.
+fn at_align(v: &mut Vec<u8>, len: usize, shift: usize) -> &mut [u8] {
+    *v = vec![0u8; len + shift + MEM_ALIGN];
+    let off = v.as_ptr().align_offset(MEM_ALIGN) + shift;
+    &mut v[off..off + len]
+}
+
+#[test]
+fn member_vectored_io_round_trips_aligned_unaligned_and_large() {
+    let d = dir();
+    let m = Member::create_file(&d.path().join("m"), 16 << 20, (POOL, MEMB)).unwrap();
+    assert!(m.uses_direct_io());
+    let bs = m.block_size() as usize;
+    // (piece lengths, memory shift): aligned pieces go down as they are; shifted ones
+    // through the bounce buffer, gathered when they fit and one by one when not.
+    let cases: &[(&[usize], usize)] = &[
+        (&[bs, 3 * bs, 64 << 10], 0),
+        (&[64 << 10; 5], 0),
+        (&[bs, 2 * bs], 1),
+        (&[64 << 10, 4096, 64 << 10], 512),
+        (&[600 << 10, 600 << 10], 7), // 1.2 MiB: more than one bounce
+        (&[600 << 10, 600 << 10], 0),
+    ];
+    for (i, &(lens, shift)) in cases.iter().enumerate() {
+        let off = (i as u64) << 21;
+        let total: usize = lens.iter().sum();
+        let data = pattern(total, i as u8 * 3 + 1);
+        let mut store: Vec<Vec<u8>> = lens.iter().map(|_| Vec::new()).collect();
+        let mut pieces: Vec<&mut [u8]> = Vec::new();
+        let mut pos = 0;
+        for (v, &n) in store.iter_mut().zip(lens) {
+            let piece = at_align(v, n, shift);
+            piece.copy_from_slice(&data[pos..pos + n]);
+            pos += n;
+            pieces.push(piece);
+        }
+        let refs: Vec<&[u8]> = pieces.iter().map(|p| &**p).collect();
+        m.write_vectored_at(&refs, off).unwrap();
+        let mut flat = vec![0u8; total];
+        m.read_at(&mut flat, off).unwrap();
+        assert!(flat == data, "write case {i}");
+        for p in pieces.iter_mut() {
+            p.fill(0);
+        }
+        m.read_vectored_at(&mut pieces, off).unwrap();
+        assert!(pieces.concat() == data, "read case {i}");
+    }
+    // The range is checked as a whole, and errors name the member.
+    let (a, b) = (vec![0u8; bs], vec![0u8; bs]);
+    let e = m
+        .write_vectored_at(&[&a, &b], m.size() - bs as u64)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutOfRange);
+    assert!(!m.is_faulty());
+}
+
+/// A 4 MiB member whose file someone then truncated to 2 MiB under it: a read near its
+/// end hits EOF, a real error. Returns its path, the member and its data size.
+fn truncated_member(d: &tempfile::TempDir) -> (PathBuf, Member, u64) {
+    let p = d.path().join("m");
+    let m = Member::create_file(&p, 4 << 20, (POOL, MEMB)).unwrap();
+    let size = m.size();
+    OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(2 << 20)
+        .unwrap();
+    (p, m, size)
+}
+
+#[test]
+fn member_vectored_read_past_a_truncated_end_fails_the_member() {
+    let d = dir();
+    let (_, m, size) = truncated_member(&d);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut bufs = [at_align(&mut a, 4096, 0), at_align(&mut b, 4096, 0)];
+    let e = m.read_vectored_at(&mut bufs, size - 8192).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(m.is_faulty());
+}
+
 #[test]
 fn member_rejects_out_of_range_and_misaligned() {
     let d = dir();
@@ -314,16 +396,7 @@ fn member_mark_faulty_fails_everything() {
 #[test]
 fn member_real_io_error_marks_faulty() {
     let d = dir();
-    let p = d.path().join("m");
-    let m = Member::create_file(&p, 4 << 20, (POOL, MEMB)).unwrap();
-    let size = m.size();
-    // Someone truncates the file under us: the read at the end hits EOF, a real error.
-    OpenOptions::new()
-        .write(true)
-        .open(&p)
-        .unwrap()
-        .set_len(2 << 20)
-        .unwrap();
+    let (p, m, size) = truncated_member(&d);
     let mut buf = vec![0u8; 4096];
     m.read_at(&mut buf, 0).unwrap(); // still inside the file
     let e = m.read_at(&mut buf, size - 4096).unwrap_err();

@@ -1,10 +1,9 @@
 //! Member I/O execution: a request's pieces are grouped per member, pieces contiguous on a
-//! member are merged into one larger I/O, and the members are driven in parallel (scoped
+//! member go down as one vectored I/O (no copy to put them together), and the members are driven in parallel (scoped
 //! tasks on a long-lived I/O thread pool, the calling thread taking one member itself) when the request is large enough
 //! for that to pay; small requests run inline with no thread overhead.
 
 use super::members::View;
-use super::scratch::{self, Slot};
 use std::collections::BTreeMap;
 use vsa_blockdev::BlockError;
 
@@ -96,7 +95,23 @@ fn io_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// The end of the run of `pieces` contiguous on the member from `i`: pieces `i..j` lie
+/// side by side there (pieces sorted by offset, as `(offset, len)`).
+fn run_end(pieces: impl Iterator<Item = (u64, u64)>) -> usize {
+    let mut end = None;
+    let mut j = 0;
+    for (offset, len) in pieces {
+        if end.is_some_and(|e| e != offset) {
+            break;
+        }
+        end = Some(offset + len);
+        j += 1;
+    }
+    j
+}
+
 /// Performs `ops`; returns the members whose reads failed (each once, with its first error).
+/// Pieces side by side on a member go down as one vectored read.
 pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
     let bytes = ops.iter().map(|o| o.buf.len()).sum();
     let groups = group(ops, |o| o.member, |o| o.offset);
@@ -104,29 +119,10 @@ pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
         let dev = &view[m].dev;
         let mut i = 0;
         while i < ops.len() {
-            // The run of pieces contiguous on the member starting at i.
-            let mut j = i + 1;
-            let mut end = ops[i].offset + ops[i].buf.len() as u64;
-            while j < ops.len() && ops[j].offset == end {
-                end += ops[j].buf.len() as u64;
-                j += 1;
-            }
+            let j = i + run_end(ops[i..].iter().map(|o| (o.offset, o.buf.len() as u64)));
             let start = ops[i].offset;
-            let r = if j == i + 1 {
-                dev.read_at(ops[i].buf, start)
-            } else {
-                scratch::with(Slot::Gather, (end - start) as usize, |tmp| {
-                    dev.read_at(tmp, start).map(|()| {
-                        let mut pos = 0;
-                        for op in &mut ops[i..j] {
-                            let n = op.buf.len();
-                            op.buf.copy_from_slice(&tmp[pos..pos + n]);
-                            pos += n;
-                        }
-                    })
-                })
-            };
-            if let Err(e) = r {
+            let mut bufs: Vec<&mut [u8]> = ops[i..j].iter_mut().map(|o| &mut *o.buf).collect();
+            if let Err(e) = dev.read_vectored_at(&mut bufs, start) {
                 return Some((m, e));
             }
             i = j;
@@ -135,7 +131,8 @@ pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
     })
 }
 
-/// Performs `ops`; returns the members whose writes failed.
+/// Performs `ops`; returns the members whose writes failed. Pieces side by side on a
+/// member go down as one vectored write.
 pub(crate) fn write(view: &[View], ops: Vec<WriteOp<'_>>) -> Vec<Failure> {
     let bytes = ops.iter().map(|o| o.buf.len()).sum();
     let groups = group(ops, |o| o.member, |o| o.offset);
@@ -143,25 +140,9 @@ pub(crate) fn write(view: &[View], ops: Vec<WriteOp<'_>>) -> Vec<Failure> {
         let dev = &view[m].dev;
         let mut i = 0;
         while i < ops.len() {
-            let mut j = i + 1;
-            let mut end = ops[i].offset + ops[i].buf.len() as u64;
-            while j < ops.len() && ops[j].offset == end {
-                end += ops[j].buf.len() as u64;
-                j += 1;
-            }
-            let r = if j == i + 1 {
-                dev.write_at(ops[i].buf, ops[i].offset)
-            } else {
-                scratch::with(Slot::Gather, (end - ops[i].offset) as usize, |tmp| {
-                    let mut pos = 0;
-                    for op in &ops[i..j] {
-                        tmp[pos..pos + op.buf.len()].copy_from_slice(op.buf);
-                        pos += op.buf.len();
-                    }
-                    dev.write_at(tmp, ops[i].offset)
-                })
-            };
-            if let Err(e) = r {
+            let j = i + run_end(ops[i..].iter().map(|o| (o.offset, o.buf.len() as u64)));
+            let bufs: Vec<&[u8]> = ops[i..j].iter().map(|o| o.buf).collect();
+            if let Err(e) = dev.write_vectored_at(&bufs, ops[i].offset) {
                 return Some((m, e));
             }
             i = j;

@@ -11,7 +11,7 @@ use super::io::{self, ReadOp, WriteOp};
 use super::layout::Segment;
 use super::members::View;
 use super::mirror::split_mut;
-use super::scratch::{self, Slot};
+use super::scratch;
 use super::{tolerates, RaidLevel, RaidSet};
 use vsa_blockdev::{BlockError, Op};
 
@@ -223,7 +223,7 @@ impl RaidSet {
             let total = works.iter().map(|w| w.rows() * per_row).sum();
             // P and Q of every stripe, computed straight from the caller's buffer for the
             // columns the write covers entirely, into one reused aligned buffer.
-            scratch::with(Slot::Parity, total, |scratch| {
+            scratch::with(total, |scratch| {
                 let mut rest: &mut [u8] = scratch;
                 let mut parity: Vec<(&[u8], &[u8])> = Vec::with_capacity(works.len());
                 for w in &mut works {

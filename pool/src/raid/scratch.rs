@@ -1,6 +1,6 @@
-//! Per-thread reusable scratch buffers whose start is 4096-byte aligned in memory, so
-//! members using direct I/O can read into them and write from them without a bounce copy,
-//! and the hot write path neither allocates nor zero-fills a fresh buffer per request.
+//! A per-thread reusable scratch buffer whose start is 4096-byte aligned in memory, so
+//! members using direct I/O can write parity from it without a bounce copy, and the hot
+//! write path neither allocates nor zero-fills a fresh buffer per request.
 
 use std::cell::RefCell;
 
@@ -9,18 +9,8 @@ const ALIGN: usize = 4096;
 /// Buffers larger than this are not kept for reuse once the request is done.
 const KEEP_MAX: usize = 8 << 20;
 
-/// Which of a thread's scratch buffers to use (one may be held while another is in use).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Slot {
-    /// Member I/O: merging contiguous pieces into one read or write.
-    Gather,
-    /// Parity computed for a write.
-    Parity,
-}
-
 thread_local! {
-    static GATHER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    static PARITY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
@@ -37,12 +27,8 @@ fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
 
 /// Runs `f` on an aligned scratch slice of `len` bytes holding stale contents (zeroes or
 /// earlier data): `f` must not read what it has not written.
-pub(crate) fn with<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    let key = match slot {
-        Slot::Gather => &GATHER,
-        Slot::Parity => &PARITY,
-    };
-    key.with(|cell| match cell.try_borrow_mut() {
+pub(crate) fn with<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut v) => {
             let r = f(aligned(&mut v, len));
             if v.len() > KEEP_MAX + ALIGN {
