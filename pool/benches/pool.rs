@@ -7,7 +7,8 @@
 //! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
 //! gives it a capacity (reads of pages read before are then served from RAM);
 //! `VSA_BENCH_ONLY=r0t,r5t,r6t,r5k` (any of them) runs the raw column and those only, and
-//! skips the parity, snapshot and rebuild figures.
+//! `VSA_BENCH_LOADS=rewrite,stripes,read,randwrite,randread` (any of them) those loads
+//! after the first write; either skips the parity, snapshot and rebuild figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,18 @@ enum Load {
 }
 
 impl Load {
+    /// The name `VSA_BENCH_LOADS` knows it by.
+    fn short(self) -> &'static str {
+        match self {
+            Load::SeqWrite => "write",
+            Load::SeqRewrite => "rewrite",
+            Load::SeqStripes => "stripes",
+            Load::SeqRead => "read",
+            Load::RandWrite => "randwrite",
+            Load::RandRead => "randread",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Load::SeqWrite => "seq write 1 MiB, first (allocating)",
@@ -206,14 +219,25 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build"));
     std::fs::create_dir_all(&root).unwrap();
-    let loads = [
+    // VSA_BENCH_LOADS=read,randread (say) runs those loads after the first write, which
+    // always runs since it puts down the data the others use.
+    let wanted = std::env::var("VSA_BENCH_LOADS").ok();
+    let loads: Vec<Load> = [
         Load::SeqWrite,
         Load::SeqRewrite,
         Load::SeqStripes,
         Load::SeqRead,
         Load::RandWrite,
         Load::RandRead,
-    ];
+    ]
+    .into_iter()
+    .filter(|l| {
+        matches!(l, Load::SeqWrite)
+            || wanted
+                .as_ref()
+                .is_none_or(|w| w.split(',').any(|x| x == l.short()))
+    })
+    .collect();
 
     // Every device first, then each load on every device in turn, so a change in the
     // machine's load (these machines are shared) hits all columns alike. Loads after the
@@ -284,7 +308,11 @@ fn main() {
     println!("{header}");
     println!("|{}", " --- |".repeat(table[0].len() + 1));
     for (i, l) in loads.iter().enumerate() {
-        let unit = if i < 4 { "MB/s" } else { "IOPS" };
+        let unit = if l.short().starts_with("rand") {
+            "IOPS"
+        } else {
+            "MB/s"
+        };
         let mut row = format!("| {} | {:.0} {unit} |", l.name(), table[i][0].0);
         for &(rate, ratio) in &table[i][1..] {
             row += &format!(" {rate:.0} ({:.0}%) |", 100.0 * ratio);
@@ -294,7 +322,7 @@ fn main() {
     println!();
     println!("Targets: RAID 0 ≥ 90% of raw; RAID 5/6 reads ≥ 85%; RAID 5/6 full-stripe sequential writes ≥ 70% of raw × 3/4 (RAID 5) or × 2/4 (RAID 6); thin ≥ 90% of thick.");
 
-    if only.is_some() {
+    if only.is_some() || wanted.is_some() {
         return; // a quick look: the table only
     }
     let (xor, pq, copy) = parity_rates();
