@@ -221,6 +221,9 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
     fn space_low(&self) -> bool {
         self.inner.space_low()
     }
+    fn io_granularity(&self) -> u64 {
+        self.inner.io_granularity()
+    }
     fn size(&self) -> u64 {
         self.inner.size()
     }

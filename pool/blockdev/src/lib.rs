@@ -148,6 +148,14 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
         }])
     }
 
+    /// The write size, in bytes, the device handles best: a write of a whole multiple of it
+    /// at an offset that is a multiple of it needs no read-modify-write (a RAID 5/6 set's
+    /// data stripe; SCSI's optimal transfer length granularity). A multiple of the block
+    /// size. The default: the block size.
+    fn io_granularity(&self) -> u64 {
+        u64::from(self.block_size())
+    }
+
     /// Whether the storage behind the device is running low: a thin pool whose free space
     /// fell below its low-space threshold. Writes still succeed; the SCSI layer tells
     /// initiators (THIN PROVISIONING SOFT THRESHOLD REACHED). The default: never.
@@ -227,6 +235,9 @@ macro_rules! forward_block_device {
             }
             fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
                 (**self).allocation(offset, len)
+            }
+            fn io_granularity(&self) -> u64 {
+                (**self).io_granularity()
             }
             fn space_low(&self) -> bool {
                 (**self).space_low()

@@ -521,6 +521,10 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         self.inner.allocation(offset, len)
     }
 
+    fn io_granularity(&self) -> u64 {
+        self.inner.io_granularity()
+    }
+
     fn space_low(&self) -> bool {
         self.inner.space_low()
     }

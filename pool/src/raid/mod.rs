@@ -520,6 +520,15 @@ impl BlockDevice for RaidSet {
         self.layout.capacity()
     }
 
+    /// The data stripe: whole stripes are written without reading anything first (RAID
+    /// 5/6), and on RAID 0/10 a stripe's worth keeps every member busy.
+    fn io_granularity(&self) -> u64 {
+        match self.layout.level {
+            RaidLevel::Raid1 => u64::from(self.block_size),
+            _ => self.layout.stripe_width(),
+        }
+    }
+
     fn read_at(&self, buf: &mut [u8], offset: u64) -> vsa_blockdev::Result<()> {
         check_range(self, Op::Read, offset, buf.len() as u64)?;
         if self.layout.is_parity() {

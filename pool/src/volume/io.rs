@@ -87,22 +87,36 @@ fn runs(plan: &[(Piece, Option<u64>)], cs: u64) -> Vec<Run> {
 }
 
 /// Allocates a physical chunk for each of `chunks` (logical chunks of node `head`), each
-/// where the node's placement puts it if that is free (see `Node::placement`), else next
-/// fit. `None` (nothing taken) if too few are free.
-fn place(st: &mut State, head: u64, chunks: &[u64]) -> Option<Vec<u64>> {
+/// where the node's placement puts it if that is free (see `Node::placement`; a node
+/// without data yet asks for the chunk its logical index names), else next fit. `None` (nothing taken) if too few are free. The placement is a multiple of `align`
+/// chunks and wraps within a multiple of them, so a chunk sits at the same place in the
+/// set's stripes as its logical index says.
+fn place(st: &mut State, head: u64, chunks: &[u64], align: u64) -> Option<Vec<u64>> {
+    let align = align.max(1);
     let total = st.alloc.total().max(1);
+    let span = if total >= align {
+        total - total % align
+    } else {
+        total
+    };
     let placement = st.nodes.get_mut(&head).and_then(|node| {
         if node.placement.is_none() {
-            // The first allocation since open that finds data: continue its layout.
+            // The first allocation since open that finds data: continue its layout,
+            // rounded up to a whole alignment unit.
             node.placement = node.map.iter().find_map(|(&l, &e)| {
-                has_data(Some(e)).map(|p| (p % total + total - l % total) % total)
+                has_data(Some(e)).map(|p| {
+                    let d = (p % span + span - l % span) % span;
+                    d.div_ceil(align) * align % span
+                })
             });
         }
-        node.placement
+        // A node with no data yet asks for the places a thick volume at the start of
+        // the pool would have.
+        node.placement.or(Some(0))
     });
     let hints: Vec<Option<u64>> = chunks
         .iter()
-        .map(|&l| placement.map(|d| (l % total + d) % total))
+        .map(|&l| placement.map(|d| (l % span + d) % span))
         .collect();
     st.alloc.allocate_near(&hints)
 }
@@ -389,12 +403,14 @@ impl Volume {
         let mut fresh = {
             let mut st = inner.state.write();
             let free = st.alloc.free();
-            place(&mut st, head, &fresh_chunks).ok_or(VolumeError::SpaceExhausted {
-                pool: inner.pool_name.clone(),
-                needed: fresh_count,
-                free,
-                chunk_size: cs,
-            })?
+            place(&mut st, head, &fresh_chunks, self.inner.align).ok_or(
+                VolumeError::SpaceExhausted {
+                    pool: inner.pool_name.clone(),
+                    needed: fresh_count,
+                    free,
+                    chunk_size: cs,
+                },
+            )?
         }
         .into_iter();
         let targets: Vec<u64> = needs

@@ -254,7 +254,9 @@ pub(crate) struct Node {
     /// `(l + placement) % total`, so a thin volume written in any order (several streams
     /// at once) is laid out as a thick one would be, where that space is free: runs of
     /// chunks then merge into large requests (whole RAID 5/6 stripes). Taken from the
-    /// first chunk with data an allocation finds (since open); only a hint.
+    /// first chunk with data an allocation finds (since open), rounded up to whole units
+    /// of the set's stripes (`Inner::align`) so chunks keep their place in them; only a
+    /// hint.
     placement: Option<u64>,
 }
 
@@ -315,6 +317,8 @@ pub(crate) struct Inner {
     pool_name: String,
     data: Arc<dyn BlockDevice>,
     chunk_size: u64,
+    /// Chunks per unit of `data`'s best write alignment (see `align_chunks`).
+    align: u64,
     low_space_percent: std::sync::atomic::AtomicU64,
     gate: RwLock<()>,
     state: RwLock<State>,
@@ -393,6 +397,24 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// The fewest chunks whose span is a whole number of `granularity` units (a RAID 5 set of
+/// three data members with 64 KiB chunks has 192 KiB stripes: 3 chunks of 1 MiB are 16
+/// stripes). Thin chunks are placed in steps of this many, so that a write which is
+/// whole stripes on the volume is whole stripes on the set too. At most 1024.
+fn align_chunks(chunk: u64, granularity: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    if chunk == 0 || granularity == 0 {
+        return 1;
+    }
+    (granularity / gcd(chunk, granularity)).clamp(1, 1024)
+}
+
 impl VolumeManager {
     /// Opens the volumes of pool `pool` (id) over `data`, loading every map from `store`.
     pub fn open(
@@ -419,6 +441,7 @@ impl VolumeManager {
                 store,
                 pool,
                 pool_name: pool_name.to_owned(),
+                align: align_chunks(chunk_size, data.io_granularity()),
                 data,
                 chunk_size,
                 low_space_percent: std::sync::atomic::AtomicU64::new(10),

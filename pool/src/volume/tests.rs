@@ -576,3 +576,57 @@ fn volumes_on_every_raid_level_match_a_model() {
             .unwrap_or_else(|e| panic!("{level}: {e}"));
     }
 }
+
+#[test]
+fn align_chunks_is_the_least_whole_number_of_units() {
+    assert_eq!(align_chunks(1 << 20, 192 << 10), 3); // RAID 5 of 3 × 64 KiB
+    assert_eq!(align_chunks(1 << 20, 128 << 10), 1); // RAID 6 of 2 × 64 KiB
+    assert_eq!(align_chunks(1 << 20, 4 << 20), 4); // 16 × 256 KiB
+    assert_eq!(align_chunks(64 << 10, 48 << 10), 3);
+    assert_eq!(align_chunks(1 << 20, 512), 1);
+    assert_eq!(align_chunks(1 << 20, 0), 1);
+    assert_eq!(align_chunks(4096, 7 << 40), 1024, "capped");
+}
+
+#[test]
+fn thin_chunks_keep_their_place_in_the_stripes_whatever_is_written_first() {
+    // RAID 5 of 3 data × 16 KiB: 48 KiB stripes, so every third 64 KiB chunk starts one.
+    let f = raid_fixture(RaidLevel::Raid5, 30);
+    assert_eq!(f.device.io_granularity(), 48 << 10);
+    // A first volume takes physical chunks 0..5, where its logical ones say.
+    f.mgr.create("a", 5 * CS, false).unwrap();
+    let a = f.mgr.volume("a").unwrap();
+    for l in [3, 0, 4, 1, 2] {
+        a.write_at(&vec![100 + l as u8; CS as usize], l * CS)
+            .unwrap();
+    }
+    // Then a second one, written from its chunk 1: that one cannot have physical chunk 1
+    // and goes to the next free one (5); the rest follow a layout shifted by a whole
+    // number of stripes (6 chunks, not 4), so each keeps its logical index mod 3.
+    f.mgr.create("v", 20 * CS, false).unwrap();
+    let v = f.mgr.volume("v").unwrap();
+    let order: Vec<u64> = std::iter::once(1)
+        .chain((0..20).filter(|&l| l != 1))
+        .collect();
+    for &l in &order {
+        v.write_at(&vec![l as u8 + 1; CS as usize], l * CS).unwrap();
+    }
+    let mut seen = 0;
+    let mut buf = vec![0u8; CS as usize];
+    for p in 0..f.device.size() / CS {
+        f.device.read_at(&mut buf, p * CS).unwrap();
+        if buf[0] == 0 {
+            continue;
+        }
+        assert!(buf.iter().all(|&b| b == buf[0]), "chunk whole at {p}");
+        seen += 1;
+        let (first, l) = match buf[0] {
+            b @ 100.. => (false, u64::from(b - 100)),
+            b => (b == 2, u64::from(b - 1)),
+        };
+        if !first {
+            assert_eq!(p % 3, l % 3, "logical chunk {l} at physical chunk {p}");
+        }
+    }
+    assert_eq!(seen, 25);
+}
