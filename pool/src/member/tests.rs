@@ -250,7 +250,7 @@ fn member_vectored_io_round_trips_aligned_unaligned_and_large() {
         m.read_vectored_at(&mut pieces, off).unwrap();
         assert!(pieces.concat() == data, "read case {i}");
     }
-    // The range is checked as a whole, and errors name the member.
+    // The range is checked as a whole; a refused range does not fail the member.
     let (a, b) = (vec![0u8; bs], vec![0u8; bs]);
     let e = m
         .write_vectored_at(&[&a, &b], m.size() - bs as u64)

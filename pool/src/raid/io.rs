@@ -1,7 +1,8 @@
-//! Member I/O execution: a request's pieces are grouped per member, pieces contiguous on a
-//! member go down as one vectored I/O (no copy to put them together), and the members are driven in parallel (scoped
-//! tasks on a long-lived I/O thread pool, the calling thread taking one member itself) when the request is large enough
-//! for that to pay; small requests run inline with no thread overhead.
+//! Member I/O execution: a request's pieces are split into runs (pieces side by side on one
+//! member), each run goes down as one vectored I/O (no copy to put its pieces together),
+//! and the runs are driven in parallel (scoped tasks on a long-lived I/O thread pool, the
+//! calling thread taking one run itself) when the request is large enough for that to pay;
+//! small requests run inline with no thread overhead.
 
 use super::members::View;
 use std::collections::BTreeMap;
@@ -69,7 +70,8 @@ fn first_per_member(failures: Vec<Failure>) -> Vec<Failure> {
     out
 }
 
-/// Runs `work` for each group, in parallel when worth it; returns the failures.
+/// Runs `work` for each group (a run, or a member), in parallel when worth it; returns
+/// the failures.
 fn run_groups<T: Send>(
     groups: Vec<(usize, Vec<T>)>,
     bytes: usize,
