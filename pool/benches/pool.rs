@@ -308,10 +308,9 @@ fn main() {
     println!("{header}");
     println!("|{}", " --- |".repeat(table[0].len() + 1));
     for (i, l) in loads.iter().enumerate() {
-        let unit = if l.short().starts_with("rand") {
-            "IOPS"
-        } else {
-            "MB/s"
+        let unit = match l {
+            Load::RandWrite | Load::RandRead => "IOPS",
+            _ => "MB/s",
         };
         let mut row = format!("| {} | {:.0} {unit} |", l.name(), table[i][0].0);
         for &(rate, ratio) in &table[i][1..] {

@@ -124,7 +124,18 @@ fn io_pool() -> Option<&'static rayon::ThreadPool> {
 /// Performs `ops`; returns the members whose reads failed (each once, with its first error).
 /// Pieces side by side on a member go down as one vectored read, and the runs of one
 /// request go down in parallel, a member's too.
-pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
+pub(crate) fn read(view: &[View], mut ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
+    if let [op] = &mut ops[..] {
+        // One piece (a small request): straight to the member, nothing to sort or gather.
+        let m = op.member;
+        return view[m]
+            .dev
+            .read_at(op.buf, op.offset)
+            .err()
+            .map(|e| (m, e))
+            .into_iter()
+            .collect();
+    }
     let bytes = ops.iter().map(|o| o.buf.len()).sum();
     let runs = runs(ops, |o| o.member, |o| (o.offset, o.buf.len() as u64));
     first_per_member(run_groups(runs, bytes, |m, mut run| {
@@ -141,6 +152,16 @@ pub(crate) fn read(view: &[View], ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
 /// Performs `ops`; returns the members whose writes failed (each once). Pieces side by
 /// side on a member go down as one vectored write, the runs in parallel.
 pub(crate) fn write(view: &[View], ops: Vec<WriteOp<'_>>) -> Vec<Failure> {
+    if let [op] = &ops[..] {
+        let m = op.member;
+        return view[m]
+            .dev
+            .write_at(op.buf, op.offset)
+            .err()
+            .map(|e| (m, e))
+            .into_iter()
+            .collect();
+    }
     let bytes = ops.iter().map(|o| o.buf.len()).sum();
     let runs = runs(ops, |o| o.member, |o| (o.offset, o.buf.len() as u64));
     first_per_member(run_groups(runs, bytes, |m, run| {

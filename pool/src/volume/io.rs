@@ -88,9 +88,10 @@ fn runs(plan: &[(Piece, Option<u64>)], cs: u64) -> Vec<Run> {
 
 /// Allocates a physical chunk for each of `chunks` (logical chunks of node `head`), each
 /// where the node's placement puts it if that is free (see `Node::placement`; a node
-/// without data yet asks for the chunk its logical index names), else next fit. `None` (nothing taken) if too few are free. The placement is a multiple of `align`
-/// chunks and wraps within a multiple of them, so a chunk sits at the same place in the
-/// set's stripes as its logical index says.
+/// without data yet asks for the chunk its logical index names), else next fit. `None`
+/// (nothing taken) if too few are free. The placement is a multiple of `align` chunks and
+/// wraps within a multiple of them, so a chunk sits at the same place in the set's stripes
+/// as its logical index says.
 fn place(st: &mut State, head: u64, chunks: &[u64], align: u64) -> Option<Vec<u64>> {
     let align = align.max(1);
     let total = st.alloc.total().max(1);
