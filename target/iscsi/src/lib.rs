@@ -52,7 +52,8 @@
 //!   portal the connection came in on.
 //! - Commands run on tokio's blocking pool, bounded by `ServerConfig::max_blocking`,
 //!   while the connection keeps reading; SIMPLE/ORDERED/HEAD OF QUEUE are honoured
-//!   ([`sched`]).
+//!   ([`sched`]), and a sequential unit (a tape drive, a medium changer) gets its
+//!   commands one at a time in CmdSN order.
 #![forbid(unsafe_code)]
 
 pub mod chap;

@@ -31,6 +31,21 @@ pub enum PageControl {
     Saved,
 }
 
+/// The 8-byte mode parameter block descriptor a device uses (SPC-4 7.5.5). Both carry
+/// the NUMBER OF BLOCKS and the BLOCK LENGTH (bytes 5-7); they differ in byte 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockDescriptorFormat {
+    /// The short LBA mode parameter block descriptor of direct-access devices (SBC-4
+    /// 6.5.2): NUMBER OF LOGICAL BLOCKS in bytes 0-3 (saturated at FFFFFFFFh), no density
+    /// code. With LLBAA (MODE SENSE(10)) or LONGLBA (MODE SELECT(10)) the 16-byte long LBA
+    /// descriptor (SBC-4 6.5.3) is used instead.
+    ShortLba,
+    /// The general mode parameter block descriptor (SPC-4 7.5.5; SSC-4 8.3.3 for tape
+    /// drives): DENSITY CODE in byte 0, NUMBER OF BLOCKS in bytes 1-3 (saturated at
+    /// FFFFFFh). There is no long form: LLBAA is ignored and LONGLBA refused.
+    General,
+}
+
 /// One entry of REPORT SUPPORTED OPERATION CODES.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpcodeInfo {
@@ -62,6 +77,12 @@ impl UnitCtx {
 pub trait Device: Send + Sync + std::fmt::Debug {
     /// Peripheral device type (0x00 disk, 0x01 tape, 0x08 medium changer).
     fn peripheral_type(&self) -> u8;
+
+    /// Whether commands must execute in the order received, one at a time (see
+    /// [`crate::LogicalUnit::sequential`]). The default: false.
+    fn sequential(&self) -> bool {
+        false
+    }
 
     /// Whether the medium is removable (RMB in standard INQUIRY).
     fn removable(&self) -> bool {
@@ -102,6 +123,27 @@ pub trait Device: Send + Sync + std::fmt::Debug {
     /// The block descriptor for MODE SENSE (number of blocks, block length), if the device
     /// has one.
     fn block_descriptor(&self) -> Option<(u64, u32)>;
+
+    /// Which 8-byte block descriptor MODE SENSE and MODE SELECT use. The default: the
+    /// general format of SPC-4 7.5.5 (with [`density_code`](Self::density_code)), as tape
+    /// drives use it (SSC-4 8.3.3); a direct-access device answers
+    /// [`BlockDescriptorFormat::ShortLba`].
+    fn block_descriptor_format(&self) -> BlockDescriptorFormat {
+        BlockDescriptorFormat::General
+    }
+
+    /// The DENSITY CODE of the general block descriptor (the medium's recording format for
+    /// a tape drive, SSC-4 8.3.3). The default: 0 (default density; the only value for
+    /// devices without densities).
+    fn density_code(&self) -> u8 {
+        0
+    }
+
+    /// The MEDIUM TYPE byte of the mode parameter header (SPC-4 7.5.4). The default: 0, as
+    /// SBC-4 requires of direct-access devices and SSC-4 of most tape media.
+    fn medium_type(&self) -> u8 {
+        0
+    }
 
     /// The opcodes the device serves itself, for REPORT SUPPORTED OPERATION CODES (the SPC
     /// layer adds its own).

@@ -15,15 +15,24 @@
 //!                                        ▼
 //!                                  D: Device (sbc::Disk, later tape/changer)
 //! ```
+//!
+//! [`cdb`] holds the field readers, data-in helpers and SPC operation codes every device
+//! server uses, this crate's and those of other crates (the tape drive and medium changer
+//! of `vsa-vtl`).
 #![forbid(unsafe_code)]
 
+pub mod cdb;
 pub mod device;
+pub(crate) mod param;
 pub mod sbc;
+pub mod selfcheck;
 pub mod sense;
 pub mod spc;
 pub mod target;
 
-pub use device::{Access, Device, Identity, OpcodeInfo, PageControl, UnitCtx};
+pub use device::{
+    Access, BlockDescriptorFormat, Device, Identity, OpcodeInfo, PageControl, UnitCtx,
+};
 pub use sense::{Sense, SenseKey};
 pub use target::Target;
 pub use vsa_blockdev::Bytes;
@@ -201,6 +210,14 @@ pub trait LogicalUnit: Send + Sync + std::fmt::Debug {
     fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
         let _ = cmd;
         None
+    }
+
+    /// Whether the unit's commands must execute in the order received, one at a time
+    /// (sequential-access devices: a tape drive, a medium changer). The transport then
+    /// treats SIMPLE tasks to this unit as ORDERED among the unit's own tasks, which SAM-5
+    /// allows a device server to do. The default: false (commands may run concurrently).
+    fn sequential(&self) -> bool {
+        false
     }
 
     /// Applies a reset: clears what SAM-5 says it clears and raises the unit attentions it

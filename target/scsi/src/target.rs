@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::cdb::{be16, be32, byte, data_in, INQUIRY, REPORT_LUNS, REQUEST_SENSE};
 use crate::{Command, LogicalUnit, Nexus, Reset, Response, Sense};
 
 /// The highest LUN number this target can address (flat space addressing, 14 bits).
@@ -71,6 +72,13 @@ impl Target {
         self.luns.read().get(&lun).cloned()
     }
 
+    /// Whether the unit at `lun` runs its commands one at a time in order
+    /// ([`LogicalUnit::sequential`]); false for absent LUNs.
+    pub fn sequential(&self, lun: Option<u64>) -> bool {
+        lun.and_then(|l| self.luns.read().get(&l).map(|u| u.sequential()))
+            .unwrap_or(false)
+    }
+
     /// Executes a command addressed to `lun` (`None`: a LUN field this target cannot
     /// decode).
     pub fn execute(&self, lun: Option<u64>, cmd: &Command<'_>) -> Response {
@@ -130,8 +138,8 @@ impl Target {
         if cdb.len() < 12 {
             return Response::check(&Sense::invalid_field_in_cdb(0, None), false);
         }
-        let select = cdb[2];
-        let alloc = u32::from_be_bytes([cdb[6], cdb[7], cdb[8], cdb[9]]) as usize;
+        let select = byte(cdb, 2);
+        let alloc = be32(cdb, 6) as usize;
         if alloc < 16 {
             return Response::check(&Sense::invalid_field_in_cdb(6, None), false);
         }
@@ -150,42 +158,29 @@ impl Target {
         for l in luns {
             data.extend_from_slice(&lun_to_wire(l));
         }
-        data.truncate(alloc);
-        Response::with_data(data)
+        data_in(data, alloc)
     }
 
     fn absent_lun(&self, cmd: &Command<'_>) -> Response {
         match cmd.cdb.first() {
             Some(&INQUIRY) => {
                 // Peripheral qualifier 011b, device type 1Fh: no unit at this LUN.
-                let alloc = cmd
-                    .cdb
-                    .get(3..5)
-                    .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-                    .unwrap_or(0);
+                let alloc = usize::from(be16(cmd.cdb, 3));
                 let mut d = vec![0u8; 36];
                 d[0] = 0x7F;
                 d[2] = 0x06;
                 d[3] = 0x02;
                 d[4] = 31;
-                d.truncate(alloc);
-                Response::with_data(d)
+                data_in(d, alloc)
             }
             Some(&REQUEST_SENSE) => {
                 let s = Sense::lun_not_supported().encode(false);
-                let alloc = cmd.cdb.get(4).copied().unwrap_or(0) as usize;
-                let mut s = s;
-                s.truncate(alloc);
-                Response::with_data(s)
+                data_in(s, usize::from(byte(cmd.cdb, 4)))
             }
             _ => Response::check(&Sense::lun_not_supported(), false),
         }
     }
 }
-
-const INQUIRY: u8 = 0x12;
-const REQUEST_SENSE: u8 = 0x03;
-const REPORT_LUNS: u8 = 0xA0;
 
 #[cfg(test)]
 mod tests {

@@ -224,26 +224,27 @@ impl Conn {
     /// Runs a registered command with all its data: here and now if it may start at once
     /// and the unit can serve it without waiting (a READ from the pool's cache), else on
     /// a task of its own that waits for its turn and runs it on the blocking pool. The
-    /// answer goes out when done.
+    /// answer goes out when done. Commands to a sequential unit (a tape drive) keep to
+    /// their LUN's lane: one at a time, in CmdSN order (see [`crate::sched`]).
     pub(super) async fn execute(&mut self, cmd: ScsiCommand, data_out: Bytes) {
         let session = self.session.clone();
         let shared = self.shared.clone();
         let tx = self.tx.clone();
-        let ticket = session.sched.enter(task_attr(cmd.attr));
+        let ticket = session
+            .sched
+            .enter(task_attr(cmd.attr), lane(&session, &cmd));
         let taken = session.tasks.lock().get_mut(&cmd.itt).and_then(|t| {
             t.ticket = Some(ticket.id());
             Some((t.aborted.clone(), t.done_tx.take()?))
         });
         let Some((aborted, done_tx)) = taken else {
-            // Aborted while its data arrived.
-            session.sched.cancel(ticket.id());
+            // Aborted while its data arrived; dropping the ticket gives its place up.
             return;
         };
-        let ticket = match session.sched.try_admit(ticket) {
+        let turn = match session.sched.try_admit(ticket) {
             Ok(slot) => {
-                let resp = try_inline(&session, &cmd, &data_out);
-                drop(slot);
-                if let Some(resp) = resp {
+                if let Some(resp) = try_inline(&session, &cmd, &data_out) {
+                    drop(slot);
                     Metrics::inc(&shared.metrics.inline_commands);
                     // Done before it is sent, as if it had run on a task of its own.
                     finish(&session, cmd.itt, &aborted, done_tx);
@@ -254,16 +255,16 @@ impl Conn {
                     }
                     return;
                 }
-                // It would wait: queue it again (behind whatever entered since).
-                session.sched.enter(task_attr(cmd.attr))
+                // It would wait: it runs on a task of its own, keeping its turn.
+                Ok(slot)
             }
-            Err(ticket) => ticket,
+            Err(ticket) => Err(ticket),
         };
-        if let Some(t) = session.tasks.lock().get_mut(&cmd.itt) {
-            t.ticket = Some(ticket.id());
-        }
         tokio::spawn(async move {
-            let slot = session.sched.admit(ticket).await;
+            let slot = match turn {
+                Ok(slot) => slot,
+                Err(ticket) => session.sched.admit(ticket).await,
+            };
             if let Some(t) = session.tasks.lock().get_mut(&cmd.itt) {
                 t.ticket = None;
             }
@@ -280,6 +281,14 @@ impl Conn {
             finish(&session, cmd.itt, &aborted, done_tx);
         });
     }
+}
+
+/// The lane of a command: its LUN if the unit there must run its commands one at a time
+/// in order ([`vsa_scsi::LogicalUnit::sequential`]).
+fn lane(session: &crate::session::Session, cmd: &ScsiCommand) -> Option<crate::sched::Lane> {
+    let lun = lun_from_wire(cmd.lun)?;
+    let entry = session.entry.as_ref()?;
+    entry.scsi.sequential(Some(lun)).then_some(lun)
 }
 
 /// Removes a finished task from the session (unless its tag was reused since) and tells

@@ -14,6 +14,9 @@ pub mod command;
 pub mod tmf;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

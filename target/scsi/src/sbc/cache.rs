@@ -4,8 +4,8 @@
 //! PRE-FETCH checks its range and completes with GOOD, which SBC-4 prescribes when the
 //! blocks were not all transferred to a cache (CONDITION MET would claim they were).
 
-use super::cdb::{be16, be32, be64, byte, need};
 use super::disk::Disk;
+use crate::cdb::{be16, be32, be64, byte, need};
 use crate::{Response, Sense};
 
 /// LBA and block count of a 10- or 16-byte cache CDB.

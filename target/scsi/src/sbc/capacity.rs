@@ -1,7 +1,7 @@
 //! READ CAPACITY (10) and (16) (SBC-4 5.20, 5.21).
 
-use super::cdb::{be32, byte, need, put, truncate};
 use super::disk::Disk;
+use crate::cdb::{be32, byte, need, put, truncate};
 use crate::{Response, Sense};
 
 impl Disk {

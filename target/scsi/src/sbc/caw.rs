@@ -2,9 +2,9 @@
 //! and, only if all match, write the second half; atomic against every other command on
 //! those blocks (the range lock is held from the read to the write).
 
-use super::cdb::{be64, byte, need};
 use super::disk::Disk;
 use super::rw::compare;
+use crate::cdb::{be64, byte, need};
 use crate::{Command, Response, Sense, UnitCtx};
 
 impl Disk {

@@ -1,8 +1,8 @@
 //! READ DEFECT DATA (10) and (12) (SBC-4 5.17, 5.18): a virtual disk has no defects, so
 //! both lists are empty, reported in the format asked for.
 
-use super::cdb::{be16, be32, byte, need, put, truncate};
 use super::disk::Disk;
+use crate::cdb::{be16, be32, byte, need, put, truncate};
 use crate::{Response, Sense};
 
 impl Disk {

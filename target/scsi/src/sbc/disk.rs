@@ -10,11 +10,15 @@ use parking_lot::Mutex;
 use vsa_blockdev::BlockDevice;
 
 use super::lock::RangeLocks;
+use super::opcodes::{self, op, DataOut, Gate, Row};
 use super::sanitizer::{SanitizeState, Sanitizer};
 use super::vpd::Limits;
 use super::xcopy::CopyStatus;
-use super::{cdb, opcodes};
-use crate::{Access, Command, Device, Nexus, OpcodeInfo, PageControl, Response, Sense, UnitCtx};
+use crate::cdb;
+use crate::{
+    Access, BlockDescriptorFormat, Command, Device, Nexus, OpcodeInfo, PageControl, Response,
+    Sense, UnitCtx,
+};
 
 /// Finds the block device behind a logical unit by the NAA designator its VPD page 0x83
 /// reports (the 16-byte NAA 6 value of [`crate::Identity::naa`]), for EXTENDED COPY
@@ -136,31 +140,6 @@ impl fmt::Debug for Disk {
     }
 }
 
-/// The SBC commands this disk serves, decoded from opcode and service action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cmd {
-    Read,
-    Write,
-    Verify,
-    WriteVerify,
-    OrWrite,
-    WriteAtomic,
-    CompareWrite,
-    WriteSame,
-    Unmap,
-    SyncCache,
-    Prefetch,
-    ReadCapacity10,
-    ReadCapacity16,
-    GetLbaStatus,
-    ReadDefect,
-    StartStop,
-    PreventAllow,
-    Sanitize,
-    ExtendedCopy,
-    ReceiveCopyResults,
-}
-
 impl Disk {
     /// A disk over `dev`, presenting it as `opts` says; `copy` resolves other logical
     /// units for EXTENDED COPY.
@@ -179,7 +158,7 @@ impl Disk {
         let limits = Limits::new(&opts, &tuning, bs);
         let capacity = dev.size() / u64::from(bs);
         Self {
-            opcodes: opcodes::table(opts.thin),
+            opcodes: opcodes::listing(opts.thin),
             vpd_list: vec![0x8F, 0xB0, 0xB1, 0xB2],
             wce: AtomicBool::new(tuning.write_cache),
             tuning,
@@ -244,103 +223,49 @@ impl Disk {
         fua || !self.wce.load(Ordering::Relaxed)
     }
 
-    fn decode(cdb: &[u8]) -> Option<Cmd> {
-        let sa = cdb::byte(cdb, 1) & 0x1F;
-        Some(match *cdb.first()? {
-            0x08 | 0x28 | 0xA8 | 0x88 => Cmd::Read,
-            0x0A | 0x2A | 0xAA | 0x8A => Cmd::Write,
-            0x2F | 0xAF | 0x8F => Cmd::Verify,
-            0x2E | 0xAE | 0x8E => Cmd::WriteVerify,
-            0x8B => Cmd::OrWrite,
-            0x9C => Cmd::WriteAtomic,
-            0x89 => Cmd::CompareWrite,
-            0x41 | 0x93 => Cmd::WriteSame,
-            0x42 => Cmd::Unmap,
-            0x35 | 0x91 => Cmd::SyncCache,
-            0x34 | 0x90 => Cmd::Prefetch,
-            0x25 => Cmd::ReadCapacity10,
-            0x9E if sa == 0x10 => Cmd::ReadCapacity16,
-            0x9E if sa == 0x12 => Cmd::GetLbaStatus,
-            0x37 | 0xB7 => Cmd::ReadDefect,
-            0x1B => Cmd::StartStop,
-            0x1E => Cmd::PreventAllow,
-            0x48 => Cmd::Sanitize,
-            0x83 if sa == 0x00 => Cmd::ExtendedCopy,
-            0x84 => Cmd::ReceiveCopyResults,
-            _ => return None,
-        })
-    }
-
     /// Refuses commands the medium cannot take now: during a sanitize, after a failed
-    /// one, and with the medium ejected.
-    fn gate(&self, cmd: Cmd) -> Result<(), Sense> {
+    /// one, and with the medium ejected (as `gate` allows).
+    fn gate(&self, gate: Gate) -> Result<(), Sense> {
         if let Some(s) = self.sanitize.in_progress() {
             return Err(s);
         }
-        let state = self.sanitize.state();
-        let housekeeping = matches!(
-            cmd,
-            Cmd::StartStop | Cmd::PreventAllow | Cmd::ReceiveCopyResults
-        );
+        let housekeeping = gate == Gate::Housekeeping;
         if self.medium.lock().ejected && !housekeeping {
             return Err(Sense::medium_not_present());
         }
-        let exempt = housekeeping
-            || matches!(
-                cmd,
-                Cmd::Sanitize | Cmd::ReadCapacity10 | Cmd::ReadCapacity16 | Cmd::ReadDefect
-            );
-        if state == SanitizeState::Failed && !exempt {
+        let failed = self.sanitize.state() == SanitizeState::Failed;
+        if failed && gate == Gate::Medium {
             return Err(Sense::sanitize_failed());
         }
         Ok(())
     }
 
-    fn run(&self, cmd: Cmd, c: &Command<'_>, ctx: &UnitCtx) -> Result<Response, Sense> {
-        match cmd {
-            Cmd::Read => self.read(c.cdb),
-            Cmd::Write => self.write(c, ctx),
-            Cmd::Verify => self.verify(c),
-            Cmd::WriteVerify => self.write_verify(c, ctx),
-            Cmd::OrWrite => self.orwrite(c, ctx),
-            Cmd::WriteAtomic => self.write_atomic(c, ctx),
-            Cmd::CompareWrite => self.compare_and_write(c, ctx),
-            Cmd::WriteSame => self.write_same(c, ctx),
-            Cmd::Unmap => self.unmap(c, ctx),
-            Cmd::SyncCache => self.synchronize_cache(c.cdb),
-            Cmd::Prefetch => self.prefetch(c.cdb),
-            Cmd::ReadCapacity10 => self.read_capacity10(c.cdb),
-            Cmd::ReadCapacity16 => self.read_capacity16(c.cdb),
-            Cmd::GetLbaStatus => self.get_lba_status(c.cdb),
-            Cmd::ReadDefect => self.read_defect_data(c.cdb),
-            Cmd::StartStop => self.start_stop(c.cdb),
-            Cmd::PreventAllow => self.prevent_allow(c),
-            Cmd::Sanitize => self.sanitize(c, ctx),
-            Cmd::ExtendedCopy => self.extended_copy(c, ctx),
-            Cmd::ReceiveCopyResults => self.receive_copy_results(c),
-        }
-    }
-
     /// How many bytes of data-out the CDB asks for (for residual reporting).
-    fn data_out_len(&self, cmd: Cmd, cdb: &[u8]) -> Option<u32> {
+    fn data_out_len(&self, rule: DataOut, cdb: &[u8]) -> Option<u32> {
         let blocks = |n: u64| Some(u32::try_from(self.bytes(n)).unwrap_or(u32::MAX));
-        match cmd {
-            Cmd::Write | Cmd::WriteVerify | Cmd::OrWrite | Cmd::WriteAtomic => {
-                blocks(super::rw::transfer_length(cdb))
-            }
-            Cmd::Verify => match (cdb::byte(cdb, 1) >> 1) & 0x03 {
+        match rule {
+            DataOut::None => None,
+            DataOut::Blocks => blocks(super::rw::transfer_length(cdb)),
+            DataOut::Verify => match (cdb::byte(cdb, 1) >> 1) & 0x03 {
                 0x01 => blocks(super::rw::transfer_length(cdb)),
                 0x03 => blocks(1),
                 _ => Some(0),
             },
-            Cmd::CompareWrite => blocks(2 * u64::from(cdb::byte(cdb, 13))),
-            Cmd::WriteSame if cdb::byte(cdb, 0) == 0x93 && cdb::byte(cdb, 1) & 0x01 != 0 => Some(0),
-            Cmd::WriteSame => blocks(1),
-            Cmd::Unmap => Some(u32::from(cdb::be16(cdb, 7))),
-            Cmd::Sanitize => Some(u32::from(cdb::be16(cdb, 7))),
-            Cmd::ExtendedCopy => Some(cdb::be32(cdb, 10)),
-            _ => None,
+            DataOut::CompareAndWrite => blocks(2 * u64::from(cdb::byte(cdb, 13))),
+            DataOut::WriteSame
+                if cdb::byte(cdb, 0) == op::WRITE_SAME_16 && cdb::byte(cdb, 1) & 0x01 != 0 =>
+            {
+                Some(0)
+            }
+            DataOut::WriteSame => blocks(1),
+            DataOut::ParamList16At7 => Some(u32::from(cdb::be16(cdb, 7))),
+            DataOut::ParamList32At10 => Some(cdb::be32(cdb, 10)),
         }
+    }
+
+    /// The row of a command this disk serves (UNMAP only when thin).
+    fn row(&self, cdb: &[u8]) -> Option<&'static Row> {
+        opcodes::find(cdb).filter(|r| r.usage_map(self.opts.thin).is_some())
     }
 }
 
@@ -404,6 +329,10 @@ impl Device for Disk {
         Some((self.blocks(), self.bs))
     }
 
+    fn block_descriptor_format(&self) -> BlockDescriptorFormat {
+        BlockDescriptorFormat::ShortLba
+    }
+
     fn opcodes(&self) -> &[OpcodeInfo] {
         &self.opcodes
     }
@@ -413,30 +342,34 @@ impl Device for Disk {
     }
 
     fn execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
-        let kind = Self::decode(cmd.cdb)?;
-        if kind == Cmd::Unmap && !self.opts.thin {
-            return None;
-        }
-        let out_len = self.data_out_len(kind, cmd.cdb);
-        let result = self.gate(kind).and_then(|()| self.run(kind, cmd, ctx));
+        let row = self.row(cmd.cdb)?;
+        let out_len = self.data_out_len(row.data_out, cmd.cdb);
+        let result = self
+            .gate(row.gate)
+            .and_then(|()| row.handler.run(self, cmd, ctx));
         let mut response = match result {
             Ok(r) => r,
-            Err(sense) => ctx.check(&sense),
+            Err(sense) => {
+                tracing::debug!(command = row.name, key = ?sense.key, asc = sense.asc,
+                    ascq = sense.ascq, "command failed");
+                ctx.check(&sense)
+            }
         };
         response.data_out_len = out_len;
         Some(response)
     }
 
     fn may_try(&self, opcode: u8) -> bool {
-        matches!(Self::decode(&[opcode]), Some(Cmd::Read))
+        opcodes::ROWS
+            .iter()
+            .any(|r| r.opcode == opcode && r.try_handler.is_some())
     }
 
     fn try_execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
-        if Self::decode(cmd.cdb)? != Cmd::Read {
-            return None;
-        }
-        let result = match self.gate(Cmd::Read) {
-            Ok(()) => self.try_read(cmd.cdb)?,
+        let row = self.row(cmd.cdb)?;
+        let try_handler = row.try_handler?;
+        let result = match self.gate(row.gate) {
+            Ok(()) => try_handler(self, cmd.cdb)?,
             Err(s) => Err(s),
         };
         Some(result.unwrap_or_else(|sense| ctx.check(&sense)))

@@ -10,8 +10,8 @@
 
 use vsa_blockdev::Allocation;
 
-use super::cdb::{be32, be64, need, put, truncate};
 use super::disk::Disk;
+use crate::cdb::{be32, be64, need, put, truncate};
 use crate::{Response, Sense};
 
 /// The most blocks one descriptor can describe.

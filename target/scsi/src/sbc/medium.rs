@@ -4,8 +4,8 @@
 //! A virtual disk does not spin, so START = 0 without LOEJ only flushes (unless
 //! NO_FLUSH), and power conditions are accepted without changing anything.
 
-use super::cdb::{byte, need};
 use super::disk::Disk;
+use crate::cdb::{byte, need};
 use crate::{Command, Response, Sense};
 
 impl Disk {

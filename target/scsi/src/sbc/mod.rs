@@ -10,8 +10,10 @@
 //!                                  │ lba_status, capacity, cache, defect, medium
 //!                                  │ sanitize  SANITIZE (sanitizer: the operation's thread)
 //!                                  │ xcopy     EXTENDED COPY, RECEIVE COPY RESULTS
-//!                                  └ vpd, mode, opcodes: what INQUIRY, MODE SENSE and
-//!                                    REPORT SUPPORTED OPERATION CODES show
+//!                                  └ vpd, mode: what INQUIRY and MODE SENSE show
+//!
+//!  opcodes: the one table of the disk's commands, a row per opcode (and service action):
+//!  handler, data-out length rule, reservation access class, medium gate, CDB usage map
 //! ```
 //!
 //! The appliance builds one per LUN:
@@ -30,7 +32,7 @@
 mod cache;
 mod capacity;
 mod caw;
-pub(crate) mod cdb;
+pub(crate) mod copy_list;
 mod defect;
 mod disk;
 mod lba_status;
@@ -42,6 +44,7 @@ mod rw;
 mod sanitize;
 mod sanitizer;
 mod unmap;
+pub(crate) mod unmap_list;
 mod vpd;
 mod xcopy;
 

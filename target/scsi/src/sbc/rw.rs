@@ -6,8 +6,8 @@
 //! written as far as whole blocks arrived, as the transport reports the overflow
 //! residual; data-out that ends inside a block is refused.
 
-use super::cdb::{be16, be32, be64, byte, need};
 use super::disk::Disk;
+use crate::cdb::{be16, be32, be64, byte, need};
 use crate::{Command, Response, Sense, UnitCtx};
 
 /// The common fields of the READ/WRITE family of CDBs.

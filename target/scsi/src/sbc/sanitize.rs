@@ -13,9 +13,9 @@
 //! transport aborts the command ([`crate::Device::aborting`]) it stops waiting and the
 //! operation goes on.
 
-use super::cdb::{be16, byte, need};
 use super::disk::Disk;
 use super::sanitizer::{Job, Method, SanitizeState};
+use crate::cdb::{be16, byte, need};
 use crate::{Command, Response, Sense, UnitCtx};
 
 const OVERWRITE: u8 = 0x01;

@@ -1,19 +1,14 @@
 //! UNMAP (SBC-4 5.31) and WRITE SAME (10/16) (5.49, 5.50), the commands that write one
 //! block over a range or release the range to the pool.
 
-use super::cdb::{be16, be32, be64, byte, need};
 use super::disk::Disk;
+use super::unmap_list::{self, Extent};
+use crate::cdb::{be16, be32, be64, byte, need};
+use crate::param;
 use crate::{Command, Response, Sense, UnitCtx};
 
 /// Bytes written per device call when WRITE SAME replicates its block.
 const PIECE: usize = 1 << 20;
-
-/// One UNMAP block descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Extent {
-    lba: u64,
-    blocks: u64,
-}
 
 impl Disk {
     /// UNMAP: checks every descriptor, then releases each range.
@@ -33,39 +28,23 @@ impl Disk {
         let list = c.data_out.get(..len).unwrap_or(c.data_out);
         let extents = self.unmap_descriptors(list)?;
         for e in &extents {
-            self.release(e.lba, e.blocks)?;
+            self.release(e.lba, u64::from(e.blocks))?;
         }
         Ok(Response::good())
     }
 
-    /// Parses and checks the UNMAP parameter list.
+    /// Parses the UNMAP parameter list and checks every descriptor against the limits
+    /// and the capacity, in order.
     fn unmap_descriptors(&self, list: &[u8]) -> Result<Vec<Extent>, Sense> {
-        if list.len() < 8 {
-            return Err(Sense::param_list_length_error());
-        }
-        let data_len = usize::from(be16(list, 0));
-        let bd_len = usize::from(be16(list, 2));
-        if data_len + 2 > list.len() || bd_len + 8 > list.len() {
-            return Err(Sense::param_list_length_error());
-        }
-        let count = bd_len / 16;
-        if count as u64 > u64::from(self.limits.max_unmap_descriptors) {
-            return Err(Sense::invalid_field_in_param(2, None));
-        }
-        let mut out = Vec::with_capacity(count);
-        for i in 0..count {
-            let at = 8 + 16 * i;
-            let e = Extent {
-                lba: be64(list, at),
-                blocks: u64::from(be32(list, at + 8)),
-            };
-            if e.blocks > u64::from(self.limits.max_unmap_blocks) {
-                return Err(Sense::invalid_field_in_param((at + 8) as u16, None));
+        let extents = unmap_list::parse(list, self.limits.max_unmap_descriptors)?;
+        for (i, e) in extents.iter().enumerate() {
+            if e.blocks > self.limits.max_unmap_blocks {
+                let at = unmap_list::HEADER + unmap_list::DESCRIPTOR * i + 8;
+                return Err(param::field(at, None));
             }
-            self.check_range(e.lba, e.blocks)?;
-            out.push(e);
+            self.check_range(e.lba, u64::from(e.blocks))?;
         }
-        Ok(out)
+        Ok(extents)
     }
 
     /// Releases `[lba, lba + blocks)`; afterwards it reads as zeros.

@@ -2,9 +2,9 @@
 //! Block Provisioning (B2h) (SBC-4 6.6) and Third-party Copy (8Fh) (SPC-4 7.8.17). The
 //! limits in B0h are the ones the command handlers enforce.
 
-use super::cdb::put;
 use super::disk::{Disk, DiskOptions, DiskTuning};
-use super::xcopy;
+use super::{copy_list, xcopy};
+use crate::cdb::put;
 
 /// Limits a disk reports in the Block Limits page and enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,12 +111,20 @@ fn third_party_copy() -> Vec<u8> {
     // OPERATING PARAMETERS.
     descriptor(&mut body, 0x0001, &[7, 0x83, 1, 0x00, 0x84, 2, 0x00, 0x03]);
     let mut params = [0u8; 28];
-    put(&mut params, 4, xcopy::MAX_CSCD_DESCRIPTORS.to_be_bytes());
-    put(&mut params, 6, xcopy::MAX_SEGMENT_DESCRIPTORS.to_be_bytes());
-    put(&mut params, 8, xcopy::MAX_DESCRIPTOR_LIST.to_be_bytes());
+    put(
+        &mut params,
+        4,
+        copy_list::MAX_CSCD_DESCRIPTORS.to_be_bytes(),
+    );
+    put(
+        &mut params,
+        6,
+        copy_list::MAX_SEGMENT_DESCRIPTORS.to_be_bytes(),
+    );
+    put(&mut params, 8, copy_list::MAX_DESCRIPTOR_LIST.to_be_bytes());
     descriptor(&mut body, 0x0004, &params);
-    let mut supported = vec![xcopy::IMPLEMENTED_DESCRIPTORS.len() as u8];
-    supported.extend_from_slice(&xcopy::IMPLEMENTED_DESCRIPTORS);
+    let mut supported = vec![copy_list::IMPLEMENTED_DESCRIPTORS.len() as u8];
+    supported.extend_from_slice(&copy_list::IMPLEMENTED_DESCRIPTORS);
     descriptor(&mut body, 0x0008, &supported);
     let mut general = [0u8; 32];
     put(&mut general, 0, 1u32.to_be_bytes()); // TOTAL CONCURRENT COPIES

@@ -16,24 +16,18 @@ use std::sync::Arc;
 
 use vsa_blockdev::BlockDevice;
 
-use super::cdb::{be16, be32, be64, byte, need, put, truncate};
+use super::copy_list::{
+    self, CopyList, Cscd, Segment, IMPLEMENTED_DESCRIPTORS, MAX_CSCD_DESCRIPTORS,
+    MAX_DESCRIPTOR_LIST, MAX_SEGMENT_DESCRIPTORS,
+};
 use super::disk::Disk;
+use crate::cdb::{be32, byte, need, put, truncate};
 use crate::{Command, Response, Sense, UnitCtx};
 
-/// Limits reported in OPERATING PARAMETERS and the third-party copy VPD page.
-pub(crate) const MAX_CSCD_DESCRIPTORS: u16 = 8;
-pub(crate) const MAX_SEGMENT_DESCRIPTORS: u16 = 32;
-pub(crate) const MAX_DESCRIPTOR_LIST: u32 = 1024;
-/// Descriptor type codes this copy manager implements.
-pub(crate) const IMPLEMENTED_DESCRIPTORS: [u8; 2] = [BLOCK_TO_BLOCK, IDENTIFICATION];
-
-const HEADER: usize = 16;
-const CSCD_LEN: usize = 32;
-const BLOCK_TO_BLOCK: u8 = 0x02;
-const IDENTIFICATION: u8 = 0xE4;
-const NAA_DESIGNATOR: u8 = 0x03;
 /// Bytes per read/write while copying.
 const PIECE: u64 = 1 << 20;
+/// The designator type of an NAA designator (SPC-4 7.8.6.6).
+const NAA_DESIGNATOR: u8 = 0x03;
 /// Copy results kept at most (oldest entries are dropped beyond this).
 const MAX_RESULTS: usize = 256;
 
@@ -46,39 +40,10 @@ pub(crate) struct CopyStatus {
     bytes: u64,
 }
 
-/// One identification CSCD descriptor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Cscd {
-    designator_type: u8,
-    designator: Vec<u8>,
-    block_len: u32,
-}
-
-/// One block-to-block segment descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Segment {
-    src: usize,
-    dst: usize,
-    blocks: u64,
-    src_lba: u64,
-    dst_lba: u64,
-    /// DC: NUMBER OF BLOCKS counts destination blocks.
-    dc: bool,
-}
-
 /// A resolved copy source or destination.
 struct Target {
     dev: Arc<dyn BlockDevice>,
     is_self: bool,
-}
-
-/// A parsed EXTENDED COPY parameter list.
-#[derive(Debug)]
-struct CopyList {
-    list_id: u8,
-    hold: bool,
-    cscds: Vec<Cscd>,
-    segments: Vec<Segment>,
 }
 
 impl Disk {
@@ -90,7 +55,7 @@ impl Disk {
             return Ok(Response::good());
         }
         let data = c.data_out.get(..len).unwrap_or(c.data_out);
-        let list = parse_list(data, len)?;
+        let list = copy_list::parse(data, len)?;
         let mut status = CopyStatus {
             failed: false,
             segments: 0,
@@ -256,104 +221,4 @@ fn operating_parameters() -> Vec<u8> {
 /// logical block this crate serves (64 KiB) would not fit, so report 2^32 - 1.
 pub(crate) fn max_segment_length() -> u32 {
     u32::MAX
-}
-
-/// Parses and checks the whole parameter list before anything is copied.
-fn parse_list(data: &[u8], len: usize) -> Result<CopyList, Sense> {
-    if len < HEADER || data.len() < HEADER {
-        return Err(Sense::param_list_length_error());
-    }
-    let usage = (byte(data, 1) >> 3) & 0x03;
-    if usage == 0x01 || (usage == 0x03 && byte(data, 0) != 0) {
-        return Err(Sense::invalid_field_in_param(1, Some(4)));
-    }
-    let cscd_len = usize::from(be16(data, 2));
-    let seg_len = be32(data, 8) as usize;
-    let inline_len = be32(data, 12) as usize;
-    let needed = HEADER
-        .saturating_add(cscd_len)
-        .saturating_add(seg_len)
-        .saturating_add(inline_len);
-    if needed > len || cscd_len.saturating_add(seg_len) > MAX_DESCRIPTOR_LIST as usize {
-        return Err(Sense::param_list_length_error());
-    }
-    if inline_len != 0 {
-        // No inline data is supported (MAXIMUM INLINE DATA LENGTH 0).
-        return Err(Sense::invalid_field_in_param(12, None));
-    }
-    if data.len() < needed {
-        return Err(Sense::param_list_length_error());
-    }
-    let cscds = parse_cscds(data, cscd_len)?;
-    let segments = parse_segments(data, HEADER + cscd_len, seg_len)?;
-    Ok(CopyList {
-        list_id: byte(data, 0),
-        hold: usage == 0x00,
-        cscds,
-        segments,
-    })
-}
-
-fn parse_cscds(data: &[u8], cscd_len: usize) -> Result<Vec<Cscd>, Sense> {
-    if cscd_len % CSCD_LEN != 0 {
-        return Err(Sense::param_list_length_error());
-    }
-    let count = cscd_len / CSCD_LEN;
-    if count > usize::from(MAX_CSCD_DESCRIPTORS) {
-        return Err(Sense::too_many_cscd_descriptors());
-    }
-    (0..count)
-        .map(|i| parse_cscd(data, HEADER + i * CSCD_LEN))
-        .collect()
-}
-
-fn parse_cscd(data: &[u8], at: usize) -> Result<Cscd, Sense> {
-    if byte(data, at) != IDENTIFICATION {
-        return Err(Sense::unsupported_cscd_type(at as u16));
-    }
-    if byte(data, at + 1) & 0x20 != 0 {
-        // NUL (a null device) is not supported.
-        return Err(Sense::invalid_field_in_param((at + 1) as u16, Some(5)));
-    }
-    if byte(data, at + 1) & 0x1F != 0x00 {
-        // Only block devices (peripheral device type 00h) take block segments.
-        return Err(Sense::invalid_field_in_param((at + 1) as u16, Some(4)));
-    }
-    let designator_len = usize::from(byte(data, at + 7)).min(20);
-    let designator = data
-        .get(at + 8..at + 8 + designator_len)
-        .unwrap_or_default()
-        .to_vec();
-    Ok(Cscd {
-        designator_type: byte(data, at + 5) & 0x0F,
-        designator,
-        block_len: be32(data, at + 28) & 0x00FF_FFFF,
-    })
-}
-
-fn parse_segments(data: &[u8], start: usize, seg_len: usize) -> Result<Vec<Segment>, Sense> {
-    let end = start + seg_len;
-    let mut out = Vec::new();
-    let mut at = start;
-    while at < end {
-        if out.len() == usize::from(MAX_SEGMENT_DESCRIPTORS) {
-            return Err(Sense::too_many_segment_descriptors());
-        }
-        if byte(data, at) != BLOCK_TO_BLOCK {
-            return Err(Sense::unsupported_segment_type(at as u16));
-        }
-        if be16(data, at + 2) != 0x18 || at + 28 > end {
-            return Err(Sense::invalid_field_in_param((at + 2) as u16, None));
-        }
-        out.push(Segment {
-            dc: byte(data, at + 1) & 0x02 != 0,
-            src: usize::from(be16(data, at + 4)),
-            dst: usize::from(be16(data, at + 6)),
-            blocks: u64::from(be16(data, at + 10)),
-            src_lba: be64(data, at + 12),
-            dst_lba: be64(data, at + 20),
-        });
-        at += 28;
-    }
-    Ok(out)
 }

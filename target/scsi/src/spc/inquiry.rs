@@ -4,7 +4,7 @@
 
 use crate::{Device, Identity, Nexus, Response, Sense};
 
-use super::cdb::{ascii_field, be16, byte, data_in};
+use crate::cdb::{ascii_field, be16, byte, data_in};
 
 /// Version descriptors this layer claims (SPC-4 table 33): SAM-5, SPC-4, iSCSI.
 const SAM_5: u16 = 0x00A0;

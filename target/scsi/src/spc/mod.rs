@@ -3,13 +3,13 @@
 //! [`crate::Device`].
 //!
 //! ```text
-//!  Unit::execute ── cdb ─────── CDB length, NACA/LINK            (cdb.rs)
+//!  Unit::execute ── cdb ─────── CDB length, NACA/LINK            (crate::cdb)
 //!        │        ── ua ──────── pending unit attentions per nexus (ua.rs)
 //!        │        ── reserve ─── RESERVE(6)/(10), PR conflicts    (reserve.rs, pr.rs)
 //!        │        ── inquiry ─── INQUIRY, VPD 00h/80h/83h/86h      (inquiry.rs)
-//!        │        ── mode ────── MODE SENSE/SELECT, pages 0Ah 1Ch  (mode.rs)
+//!        │        ── mode ────── MODE SENSE/SELECT, pages 0Ah 1Ch  (mode.rs, mode_list.rs)
 //!        │        ── rsoc ────── REPORT SUPPORTED OPCODES / TMFs   (rsoc.rs)
-//!        │        ── prout ───── PERSISTENT RESERVE OUT            (prout.rs, pr_store.rs)
+//!        │        ── prout ───── PERSISTENT RESERVE OUT  (prout.rs, prout_list.rs, pr_store.rs)
 //!        ▼
 //!   Device::execute (everything else)
 //! ```
@@ -32,15 +32,16 @@
 //!   (1Ch) here, the rest from the device; no saved pages, so resets restore defaults.
 //! - No ALUA (TPGS = 0), no ACA (NACA in a CDB is an invalid field).
 
-mod cdb;
 mod inquiry;
-mod mode;
+pub(crate) mod mode;
+pub(crate) mod mode_list;
 mod pr;
 mod pr_store;
 mod prout;
+pub(crate) mod prout_list;
 mod reserve;
 mod rsoc;
-mod transport_id;
+pub(crate) mod transport_id;
 mod ua;
 mod unit;
 

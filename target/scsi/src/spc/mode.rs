@@ -5,9 +5,9 @@
 //! changeable. Saved pages are not implemented (PS = 0): MODE SELECT with SP = 1 and MODE
 //! SENSE of saved values fail, and a reset restores the default values.
 
-use crate::{Device, PageControl, Response, Sense};
-
-use super::cdb::{be16, be32, be64, byte, data_in};
+use super::mode_list;
+use crate::cdb::{be16, byte, data_in, put};
+use crate::{BlockDescriptorFormat, Device, PageControl, Response, Sense};
 
 const CONTROL: u8 = 0x0A;
 const INFO_EXCEPTIONS: u8 = 0x1C;
@@ -126,49 +126,64 @@ pub(crate) fn sense<D: Device>(
     } else {
         block_descriptor(dev, pc, llbaa)
     };
-    let dsp = dev.mode_device_specific(write_protected);
-    Ok(data_in(assemble(ten, dsp, &bd, &pages), alloc))
+    let header = (dev.medium_type(), dev.mode_device_specific(write_protected));
+    Ok(data_in(assemble(ten, header, &bd, &pages), alloc))
 }
 
-fn block_descriptor<D: Device>(dev: &D, pc: PageControl, long: bool) -> Vec<u8> {
+fn block_descriptor<D: Device>(dev: &D, pc: PageControl, llbaa: bool) -> Vec<u8> {
     let Some((blocks, len)) = dev.block_descriptor() else {
         return Vec::new();
     };
-    let (blocks, len) = if pc == PageControl::Changeable {
-        (0, 0)
-    } else {
-        (blocks, len)
-    };
+    let format = dev.block_descriptor_format();
+    let long = llbaa && format == BlockDescriptorFormat::ShortLba;
+    if pc == PageControl::Changeable {
+        // Nothing in the descriptor is changeable.
+        return encode_descriptor(format, long, 0, 0, 0);
+    }
+    encode_descriptor(format, long, dev.density_code(), blocks, len)
+}
+
+/// A block descriptor in `format` (the 16-byte long LBA one if `long`); fields too large
+/// for the format saturate.
+fn encode_descriptor(
+    format: BlockDescriptorFormat,
+    long: bool,
+    density: u8,
+    blocks: u64,
+    len: u32,
+) -> Vec<u8> {
     if long {
         let mut d = vec![0u8; 16];
-        d[0..8].copy_from_slice(&blocks.to_be_bytes());
-        d[12..16].copy_from_slice(&len.to_be_bytes());
+        put(&mut d, 0, blocks.to_be_bytes());
+        put(&mut d, 12, len.to_be_bytes());
         return d;
     }
     let mut d = vec![0u8; 8];
-    if dev.peripheral_type() == 0x00 {
-        // Short LBA mode parameter block descriptor (SBC-4 6.5.2).
-        let n = u32::try_from(blocks).unwrap_or(u32::MAX);
-        d[0..4].copy_from_slice(&n.to_be_bytes());
-    } else {
-        // General mode parameter block descriptor, density code 0.
-        let n = u32::try_from(blocks)
-            .unwrap_or(0x00FF_FFFF)
-            .min(0x00FF_FFFF);
-        d[1..4].copy_from_slice(&n.to_be_bytes()[1..4]);
+    match format {
+        BlockDescriptorFormat::ShortLba => {
+            let n = u32::try_from(blocks).unwrap_or(u32::MAX);
+            put(&mut d, 0, n.to_be_bytes());
+        }
+        BlockDescriptorFormat::General => {
+            let n = blocks.min(0x00FF_FFFF) as u32;
+            put(&mut d, 0, n.to_be_bytes());
+            put(&mut d, 0, [density]);
+        }
     }
-    d[5..8].copy_from_slice(&len.to_be_bytes()[1..4]);
+    put(&mut d, 5, [(len >> 16) as u8, (len >> 8) as u8, len as u8]);
     d
 }
 
-/// Mode parameter header, block descriptor and pages.
-fn assemble(ten: bool, dsp: u8, bd: &[u8], pages: &[u8]) -> Vec<u8> {
+/// Mode parameter header, block descriptor and pages; `header` is the MEDIUM TYPE and the
+/// DEVICE-SPECIFIC PARAMETER. (MODE SELECT takes the same format, see [`mode_list`].)
+pub(crate) fn assemble(ten: bool, header: (u8, u8), bd: &[u8], pages: &[u8]) -> Vec<u8> {
+    let (medium_type, dsp) = header;
     let mut d = Vec::with_capacity(8 + bd.len() + pages.len());
     if ten {
         let total = 8 + bd.len() + pages.len();
         let mdl = u16::try_from(total - 2).unwrap_or(u16::MAX);
         d.extend_from_slice(&mdl.to_be_bytes());
-        d.push(0); // medium type
+        d.push(medium_type);
         d.push(dsp);
         d.push(if bd.len() == 16 { 0x01 } else { 0 }); // LONGLBA
         d.push(0);
@@ -176,7 +191,7 @@ fn assemble(ten: bool, dsp: u8, bd: &[u8], pages: &[u8]) -> Vec<u8> {
     } else {
         let total = 4 + bd.len() + pages.len();
         d.push(u8::try_from(total - 1).unwrap_or(u8::MAX));
-        d.push(0);
+        d.push(medium_type);
         d.push(dsp);
         d.push(bd.len() as u8);
     }
@@ -217,27 +232,29 @@ pub(crate) fn select<D: Device>(
             device_pages: Vec::new(),
         });
     }
-    let hdr = if ten { 8 } else { 4 };
     let data = data.get(..len).ok_or_else(Sense::param_list_length_error)?;
-    if len < hdr {
-        return Err(Sense::param_list_length_error());
-    }
-    let bd_len = if ten {
-        usize::from(be16(data, 6))
-    } else {
-        usize::from(byte(data, 3))
-    };
-    let len_field = if ten { 6 } else { 3 };
-    let bd = data
-        .get(hdr..hdr + bd_len)
-        .ok_or_else(Sense::param_list_length_error)?;
-    let long = ten && byte(data, 4) & 0x01 != 0;
-    check_block_descriptor(dev, bd, long, hdr, len_field)?;
-    let pages = data.get(hdr + bd_len..).unwrap_or_default();
-    if !pages.is_empty() && !pf {
+    let list = mode_list::parse(data, ten)?;
+    let hdr = mode_list::header_len(ten);
+    let bd = list.block_descriptors;
+    check_block_descriptor(dev, bd, list.long_lba, hdr, mode_list::bd_len_at(ten))?;
+    if !list.pages.is_empty() && !pf {
         return Err(Sense::invalid_field_in_cdb(1, Some(4)));
     }
-    parse_pages(dev, st, pages, hdr + bd_len)
+    let codes = page_codes(dev);
+    let mut sel = Selection {
+        state: *st,
+        device_pages: Vec::new(),
+    };
+    let mut pages = list.pages;
+    while !pages.is_empty() {
+        let (p, rest) = mode_list::next_page(data, pages, &codes)?;
+        match p.code {
+            CONTROL | INFO_EXCEPTIONS => apply_own(&mut sel.state, p.code, p.bytes, p.at)?,
+            _ => sel.device_pages.push((p.code, p.at, p.bytes.to_vec())),
+        }
+        pages = rest;
+    }
+    Ok(sel)
 }
 
 /// The PARAMETER LIST LENGTH of a MODE SELECT CDB.
@@ -249,9 +266,10 @@ pub(crate) fn param_len(cdb: &[u8], ten: bool) -> usize {
     }
 }
 
-/// A block descriptor may be sent, but only to restate the current block length (a
-/// NUMBER OF BLOCKS of zero, or the current one, means no change). `hdr` is the offset of
-/// the descriptor in the parameter list, `len_field` that of its length field.
+/// A block descriptor may be sent, but only to restate the current one: the current
+/// block length, a NUMBER OF BLOCKS of zero or the current one (as MODE SENSE reports it),
+/// and in the general format a DENSITY CODE of zero or the current one. `hdr` is the
+/// offset of the descriptor in the parameter list, `len_field` that of its length field.
 fn check_block_descriptor<D: Device>(
     dev: &D,
     bd: &[u8],
@@ -266,65 +284,30 @@ fn check_block_descriptor<D: Device>(
     let Some((blocks, block_len)) = dev.block_descriptor() else {
         return Err(bad(len_field));
     };
-    let (n, l, want, l_at) = match (long, bd.len()) {
-        (true, 16) => (be64(bd, 0), be32(bd, 12), blocks, 12),
-        (false, 8) if dev.peripheral_type() == 0x00 => (
-            u64::from(be32(bd, 0)),
-            be32(bd, 4) & 0x00FF_FFFF,
-            blocks.min(u64::from(u32::MAX)),
-            5,
-        ),
-        (false, 8) => (
-            u64::from(be32(bd, 0) & 0x00FF_FFFF),
-            be32(bd, 4) & 0x00FF_FFFF,
-            blocks.min(0x00FF_FFFF),
-            5,
-        ),
-        _ => return Err(bad(len_field)),
-    };
-    if n != 0 && n != want {
-        return Err(bad(hdr));
+    let format = dev.block_descriptor_format();
+    if long && format != BlockDescriptorFormat::ShortLba {
+        // LONGLBA: there is no long form of the general block descriptor.
+        return Err(Sense::invalid_field_in_param(4, Some(0)));
     }
-    if l != block_len {
-        return Err(bad(hdr + l_at));
+    let current = encode_descriptor(format, long, dev.density_code(), blocks, block_len);
+    let (Some(sent), Some(want)) = (
+        mode_list::descriptor(format, long, bd),
+        mode_list::descriptor(format, long, &current),
+    ) else {
+        return Err(bad(len_field));
+    };
+    if let (Some(d), Some(w)) = (sent.density, want.density) {
+        if d != 0 && d != w {
+            return Err(bad(hdr));
+        }
+    }
+    if sent.blocks != 0 && sent.blocks != want.blocks {
+        return Err(bad(hdr + sent.blocks_at));
+    }
+    if sent.block_len != want.block_len {
+        return Err(bad(hdr + sent.len_at));
     }
     Ok(())
-}
-
-fn parse_pages<D: Device>(
-    dev: &D,
-    st: &ModeState,
-    mut pages: &[u8],
-    mut offset: usize,
-) -> Result<Selection, Sense> {
-    let mut sel = Selection {
-        state: *st,
-        device_pages: Vec::new(),
-    };
-    let codes = page_codes(dev);
-    while !pages.is_empty() {
-        let b0 = byte(pages, 0);
-        let (code, spf) = (b0 & 0x3F, b0 & 0x40 != 0);
-        let at = offset as u16;
-        if b0 & 0x80 != 0 {
-            // PS is reserved in MODE SELECT.
-            return Err(Sense::invalid_field_in_param(at, Some(7)));
-        }
-        if spf || !codes.contains(&code) {
-            return Err(Sense::invalid_field_in_param(at, Some(5)));
-        }
-        let total = 2 + usize::from(byte(pages, 1));
-        let page = pages
-            .get(..total)
-            .ok_or_else(Sense::param_list_length_error)?;
-        match code {
-            CONTROL | INFO_EXCEPTIONS => apply_own(&mut sel.state, code, page, offset)?,
-            _ => sel.device_pages.push((code, offset, page.to_vec())),
-        }
-        pages = pages.get(total..).unwrap_or_default();
-        offset += total;
-    }
-    Ok(sel)
 }
 
 /// Checks one of this layer's pages against the current and changeable values and

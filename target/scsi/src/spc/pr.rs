@@ -9,9 +9,9 @@
 
 use crate::{Nexus, Response, Sense};
 
-use super::cdb::{be16, byte, data_in};
 use super::reserve::Class;
 use super::transport_id;
+use crate::cdb::{be16, byte, data_in};
 
 /// Reservation types (SPC-4 table 187).
 pub(crate) const WE: u8 = 0x1;

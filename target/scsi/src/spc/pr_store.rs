@@ -8,8 +8,8 @@ use std::fmt::Debug;
 
 use parking_lot::Mutex;
 
-use super::cdb::{be16, be32, be64, byte};
 use super::pr::{valid_type, PrState, Registration};
+use crate::cdb::{be16, be32, be64, byte};
 
 /// Why persistent reservation state could not be loaded or saved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,10 +4,11 @@
 
 use crate::{Nexus, Sense, SenseKey};
 
-use super::cdb::{be16, be32, be64, byte};
 use super::pr::{all_registrants, valid_type, PrState, Registration, EA, WE};
+use super::prout_list::{self, Rest};
 use super::transport_id;
 use super::ua::code;
+use crate::cdb::{be32, byte};
 
 /// Why a PERSISTENT RESERVE OUT failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,14 +34,24 @@ pub(crate) fn param_len(cdb: &[u8]) -> u32 {
     be32(cdb, 5)
 }
 
-/// The decoded CDB and basic parameter list.
+/// The decoded CDB and parameter list.
 struct Request<'a> {
     sa: u8,
     scope: u8,
     kind: u8,
     key: u64,
     sark: u64,
-    data: &'a [u8],
+    rest: Rest<'a>,
+}
+
+impl Request<'_> {
+    /// ALL_TG_PT and APTPL of the basic parameter list.
+    fn basic_flags(&self) -> (bool, bool) {
+        match self.rest {
+            Rest::Basic { all_tg_pt, aptpl } => (all_tg_pt, aptpl),
+            Rest::Move { aptpl, .. } => (false, aptpl),
+        }
+    }
 }
 
 const REGISTER: u8 = 0;
@@ -58,30 +69,14 @@ fn parse<'a>(cdb: &[u8], data: &'a [u8]) -> Result<Request<'a>, ProutError> {
         return Err(Sense::invalid_field_in_cdb(1, Some(4)).into());
     }
     let len = param_len(cdb) as usize;
-    let data = data.get(..len).ok_or_else(Sense::param_list_length_error)?;
-    if len < 24 {
-        return Err(Sense::param_list_length_error().into());
-    }
-    if sa == REGISTER_AND_MOVE {
-        if 24 + be32(data, 20) as usize > len {
-            return Err(Sense::param_list_length_error().into());
-        }
-    } else {
-        if byte(data, 20) & 0x08 != 0 {
-            // SPEC_I_PT is not supported (REPORT CAPABILITIES says SIP_C = 0).
-            return Err(Sense::invalid_field_in_param(20, Some(3)).into());
-        }
-        if len != 24 {
-            return Err(Sense::param_list_length_error().into());
-        }
-    }
+    let list = prout_list::parse(data, len, sa == REGISTER_AND_MOVE)?;
     Ok(Request {
         sa,
         scope: byte(cdb, 2) >> 4,
         kind: byte(cdb, 2) & 0x0F,
-        key: be64(data, 0),
-        sark: be64(data, 8),
-        data,
+        key: list.key,
+        sark: list.sark,
+        rest: list.rest,
     })
 }
 
@@ -123,8 +118,7 @@ fn check_scope_type(req: &Request<'_>) -> Result<(), ProutError> {
 
 fn register(st: &mut PrState, n: &Nexus, req: &Request<'_>) -> Result<Vec<Attention>, ProutError> {
     let ignore = req.sa == REGISTER_AND_IGNORE;
-    let aptpl = byte(req.data, 20) & 0x01 != 0;
-    let all_tg_pt = byte(req.data, 20) & 0x04 != 0;
+    let (all_tg_pt, aptpl) = req.basic_flags();
     let mut ua = Vec::new();
     match st.find(n) {
         None if !ignore && req.key != 0 => return Err(ProutError::Conflict),
@@ -296,11 +290,17 @@ fn register_and_move(
     if req.sark == 0 {
         return Err(Sense::invalid_field_in_param(8, None).into());
     }
-    let tid_len = be32(req.data, 20) as usize;
-    let tid = req.data.get(24..24 + tid_len).unwrap_or_default();
+    let Rest::Move {
+        unreg,
+        aptpl,
+        relative_port: tpgt,
+        transport_id: tid,
+    } = req.rest
+    else {
+        return Err(Sense::param_list_length_error().into());
+    };
     let bad_tid = || ProutError::from(Sense::invalid_field_in_param(24, None));
     let (dest, _) = transport_id::parse(tid).ok_or_else(bad_tid)?;
-    let tpgt = be16(req.data, 18);
     let sender_port = dest.name.eq_ignore_ascii_case(&n.initiator)
         && dest.isid.is_none_or(|i| i == n.isid)
         && tpgt == n.tpgt;
@@ -326,11 +326,10 @@ fn register_and_move(
     for r in &mut st.regs {
         r.holder = same(r);
     }
-    let unreg = byte(req.data, 17) & 0x02 != 0;
     if unreg && i < st.regs.len() {
         st.regs.remove(i);
     }
-    st.aptpl = byte(req.data, 17) & 0x01 != 0;
+    st.aptpl = aptpl;
     st.generation = st.generation.wrapping_add(1);
     Ok(Vec::new())
 }

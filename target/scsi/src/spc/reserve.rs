@@ -9,7 +9,7 @@
 
 use crate::{Access, Device, Nexus};
 
-use super::cdb::{self, byte};
+use crate::cdb::{self, byte};
 
 /// How a command stands in the presence of a persistent reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

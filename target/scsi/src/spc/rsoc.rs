@@ -3,7 +3,7 @@
 
 use crate::{Device, OpcodeInfo, Response, Sense};
 
-use super::cdb::{be16, be32, byte, data_in};
+use crate::cdb::{be16, be32, byte, data_in};
 
 const fn op(opcode: u8, service_action: Option<u16>, usage: &'static [u8]) -> OpcodeInfo {
     OpcodeInfo {

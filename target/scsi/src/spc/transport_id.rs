@@ -3,11 +3,23 @@
 //! Format 00b carries an iSCSI name (an initiator device, any ISID); format 01b carries an
 //! initiator port name `name,i,0xISID`. Both are null-terminated UTF-8, padded so the
 //! ADDITIONAL LENGTH is a multiple of four and at least 20.
+//!
+//! ```text
+//!  0  FORMAT CODE (bits 7-6), PROTOCOL IDENTIFIER (bits 3-0: 5h iSCSI)
+//!  2  ADDITIONAL LENGTH   4  ISCSI NAME, or name ",i,0x" ISID (12 hex digits at most)
+//! ```
 
-use super::cdb::be16;
+use nom::bytes::complete::{tag_no_case, take, take_till, take_while_m_n};
+use nom::character::complete::anychar;
+use nom::combinator::{eof, map_res, peek, recognize, rest, verify};
+use nom::multi::many_till;
+use nom::number::complete::{be_u16, u8 as byte};
+use nom::{Err, IResult, Parser};
 
 /// The iSCSI protocol identifier.
 const ISCSI: u8 = 0x5;
+/// Between the name and the ISID of an initiator port name (letters in either case).
+const SEPARATOR: &str = ",i,0x";
 
 /// An initiator named by a TransportID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,42 +31,47 @@ pub(crate) struct InitiatorId {
 
 /// Parses one TransportID at the start of `b`; returns it and its length.
 pub(crate) fn parse(b: &[u8]) -> Option<(InitiatorId, usize)> {
-    let b0 = *b.first()?;
-    if b0 & 0x0F != ISCSI {
-        return None;
-    }
-    let total = 4 + usize::from(be16(b, 2));
-    let body = b.get(4..total)?;
-    let end = body.iter().position(|&c| c == 0).unwrap_or(body.len());
-    let text = std::str::from_utf8(body.get(..end)?).ok()?;
-    let id = match b0 >> 6 {
-        0b00 if !text.is_empty() && !text.contains(",i,") => InitiatorId {
-            name: text.to_string(),
-            isid: None,
-        },
-        0b01 => {
-            let (name, isid) = split_port_name(text)?;
-            InitiatorId {
-                name: name.to_string(),
-                isid: Some(isid),
-            }
-        }
-        _ => return None,
-    };
-    Some((id, total))
+    let (rest, id) = transport_id(b).ok()?;
+    Some((id, b.len() - rest.len()))
 }
 
-/// Splits `name,i,0xISID` (the separator's letters in either case).
-fn split_port_name(text: &str) -> Option<(&str, u64)> {
-    let lower = text.to_ascii_lowercase();
-    let at = lower.find(",i,0x")?;
-    let name = text.get(..at)?;
-    let hex = text.get(at + 5..)?;
-    if name.is_empty() || hex.is_empty() || hex.len() > 12 {
-        return None;
+fn transport_id(input: &[u8]) -> IResult<&[u8], InitiatorId, ()> {
+    let (rest, (b0, _, len)) = (byte, byte, be_u16).parse(input)?;
+    if b0 & 0x0F != ISCSI {
+        return Err(Err::Error(()));
     }
-    let isid = u64::from_str_radix(hex, 16).ok()?;
-    Some((name, isid))
+    let (rest, body) = take(len).parse(rest)?;
+    let (_, text) = map_res(take_till(|c| c == 0), std::str::from_utf8).parse(body)?;
+    let (_, id) = match b0 >> 6 {
+        0b00 => device_name(text)?,
+        0b01 => port_name(text)?,
+        _ => return Err(Err::Error(())),
+    };
+    Ok((rest, id))
+}
+
+/// Format 00b: an iSCSI name, not an initiator port name.
+fn device_name(text: &str) -> IResult<&str, InitiatorId, ()> {
+    let name = verify(rest, |t: &str| !t.is_empty() && !t.contains(",i,"));
+    name.map(|name: &str| InitiatorId {
+        name: name.to_string(),
+        isid: None,
+    })
+    .parse(text)
+}
+
+/// Format 01b: `name,i,0xISID`, split at the first separator.
+fn port_name(text: &str) -> IResult<&str, InitiatorId, ()> {
+    let name = recognize(many_till(anychar, peek(tag_no_case(SEPARATOR))));
+    let name = verify(name, |n: &str| !n.is_empty());
+    let hex = take_while_m_n(1, 12, |c: char| c.is_ascii_hexdigit());
+    let isid = map_res(hex, |h| u64::from_str_radix(h, 16));
+    let (rest, (name, _, isid, _)) = (name, tag_no_case(SEPARATOR), isid, eof).parse(text)?;
+    let id = InitiatorId {
+        name: name.to_string(),
+        isid: Some(isid),
+    };
+    Ok((rest, id))
 }
 
 /// Encodes a TransportID for an initiator port (format 01b) or device (format 00b).
@@ -78,6 +95,7 @@ pub(crate) fn encode(name: &str, isid: Option<u64>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn round_trips_both_formats() {
@@ -96,5 +114,44 @@ mod tests {
         assert!(parse(&[0x00, 0, 0, 4, b'a', 0, 0, 0]).is_none());
         assert!(parse(&[0x45, 0, 0, 4, b'a', b',', b'i', 0]).is_none());
         assert!(parse(&[0x05, 0, 0, 40]).is_none());
+    }
+
+    #[test]
+    fn port_names_split_at_the_first_separator_in_either_case() {
+        let id = |t: &str| {
+            let mut b = vec![0x45, 0, 0, t.len() as u8];
+            b.extend_from_slice(t.as_bytes());
+            parse(&b).map(|(id, _)| (id.name, id.isid))
+        };
+        assert_eq!(id("iqn.a,I,0X00AbC"), Some(("iqn.a".into(), Some(0xABC))));
+        assert_eq!(id("iqn.a,i,0x1,i,0x2"), None);
+        assert_eq!(id(",i,0x1"), None);
+        assert_eq!(id("iqn.a,i,0x"), None);
+        assert_eq!(id("iqn.a,i,0x+1"), None);
+        assert_eq!(id("iqn.a,i,0x1234567890abc"), None, "more than 48 bits");
+        assert_eq!(
+            id("iqn.a,i,0x123456789abc"),
+            Some(("iqn.a".into(), Some(0x1234_5678_9ABC)))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(b in prop::collection::vec(any::<u8>(), 0..300)) {
+            if let Some((_, n)) = parse(&b) {
+                prop_assert!(n <= b.len());
+            }
+        }
+
+        #[test]
+        fn round_trips(
+            name in "[a-zA-Z0-9.:-]{1,200}",
+            isid in prop::option::of(0u64..1 << 48),
+        ) {
+            let b = encode(&name, isid);
+            let (id, n) = parse(&b).unwrap();
+            prop_assert_eq!(n, b.len());
+            prop_assert_eq!(id, InitiatorId { name, isid });
+        }
     }
 }

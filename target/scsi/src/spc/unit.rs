@@ -9,13 +9,13 @@ use crate::{
     UnitCtx,
 };
 
-use super::cdb::{self, byte, data_in};
 use super::mode::{self, ModeState};
 use super::pr::{self, PrState};
 use super::pr_store::{self, PrStore, PrStoreError};
 use super::prout::{self, ProutError};
 use super::ua::{self, code, UnitAttentions};
 use super::{inquiry, reserve, rsoc};
+use crate::cdb::{self, byte, data_in};
 
 /// How a [`Unit`] is set up.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -322,6 +322,10 @@ impl<D: Device> LogicalUnit for Unit<D> {
             return Some(r);
         }
         self.device.try_execute(cmd, &self.ctx(&mode))
+    }
+
+    fn sequential(&self) -> bool {
+        self.device.sequential()
     }
 
     fn reset(&self, reset: Reset, from: &Nexus) {

@@ -728,5 +728,6 @@ fn low_pool_space_raises_the_soft_threshold_attention_once_per_episode() {
 }
 
 mod nowait;
+mod opcodes;
 mod sanitize;
 mod xcopy;

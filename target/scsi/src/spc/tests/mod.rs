@@ -4,14 +4,15 @@
 
 mod mode;
 mod pr;
+mod tape;
 
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
 use crate::{
-    Access, Command, Device, Identity, LogicalUnit, Nexus, OpcodeInfo, PageControl, Reset,
-    Response, Sense, Status, UnitCtx,
+    Access, BlockDescriptorFormat, Command, Device, Identity, LogicalUnit, Nexus, OpcodeInfo,
+    PageControl, Reset, Response, Sense, Status, UnitCtx,
 };
 
 use super::{MemPrStore, PrStore, Unit, UnitOptions};
@@ -92,6 +93,9 @@ impl Device for TinyDisk {
     }
     fn block_descriptor(&self) -> Option<(u64, u32)> {
         Some((1000, 512))
+    }
+    fn block_descriptor_format(&self) -> BlockDescriptorFormat {
+        BlockDescriptorFormat::ShortLba
     }
     fn opcodes(&self) -> &[OpcodeInfo] {
         OPS

@@ -1,0 +1,264 @@
+//! A session with a sequential logical unit (a tape-like recorder at LUN 0) and a disk-like
+//! unit (LUN 1), driven over TCP by a raw initiator: the tape's SIMPLE commands run one at
+//! a time in CmdSN order while the disk's run concurrently beside them.
+//!
+//! Nothing here sleeps for a fixed time: the units wait on conditions (bounded by
+//! [`PATIENCE`] only so that a broken scheduler fails the test instead of hanging it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use vsa_scsi::{Command, LogicalUnit, Nexus, Reset, Response, Sense, Status};
+
+use crate::codec::{self, FrameReader, Framing};
+use crate::pdu::{LoginRequest, Pdu, ScsiCommand, Stage};
+use crate::{Registry, Server, ServerConfig, TargetEntry};
+
+const IQN: &str = "iqn.2026-01.invalid.vsa:lanes";
+/// How long a unit waits for a condition before it gives up and fails the command.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// What the tape-like unit saw.
+#[derive(Debug, Default)]
+struct TapeLog {
+    in_flight: usize,
+    max_in_flight: usize,
+    /// The sequence numbers (CDB byte 2) in the order the commands started.
+    order: Vec<u8>,
+    /// Commands with a sequence number below this may finish.
+    released: u8,
+}
+
+/// A sequential unit that records concurrency; each command waits until the test
+/// releases it.
+#[derive(Debug)]
+struct Tape {
+    log: Mutex<TapeLog>,
+    cv: Condvar,
+    started: watch::Sender<usize>,
+}
+
+impl Tape {
+    fn release(&self, below: u8) {
+        self.log.lock().released = below;
+        self.cv.notify_all();
+    }
+}
+
+impl LogicalUnit for Tape {
+    fn execute(&self, cmd: &Command<'_>) -> Response {
+        let seq = cmd.cdb.get(2).copied().unwrap_or(0);
+        let mut log = self.log.lock();
+        log.in_flight += 1;
+        log.max_in_flight = log.max_in_flight.max(log.in_flight);
+        log.order.push(seq);
+        self.started.send_replace(log.order.len());
+        let released = self
+            .cv
+            .wait_while_for(&mut log, |l| l.released <= seq, PATIENCE);
+        log.in_flight -= 1;
+        if released.timed_out() {
+            return Response::check(&Sense::internal_failure(), false);
+        }
+        Response::good()
+    }
+    fn sequential(&self) -> bool {
+        true
+    }
+    fn reset(&self, _reset: Reset, _from: &Nexus) {}
+}
+
+/// A disk-like unit whose commands finish only once two of them run at the same time.
+#[derive(Debug, Default)]
+struct Pair {
+    in_flight: Mutex<(usize, usize)>,
+    cv: Condvar,
+}
+
+impl LogicalUnit for Pair {
+    fn execute(&self, _cmd: &Command<'_>) -> Response {
+        let mut st = self.in_flight.lock();
+        st.0 += 1;
+        st.1 = st.1.max(st.0);
+        self.cv.notify_all();
+        let met = self.cv.wait_while_for(&mut st, |s| s.1 < 2, PATIENCE);
+        st.0 -= 1;
+        if met.timed_out() {
+            return Response::check(&Sense::internal_failure(), false);
+        }
+        Response::good()
+    }
+    fn reset(&self, _reset: Reset, _from: &Nexus) {}
+}
+
+#[derive(Debug)]
+struct One(Arc<TargetEntry>);
+
+impl Registry for One {
+    fn target(&self, name: &str) -> Option<Arc<TargetEntry>> {
+        (name == self.0.name).then(|| self.0.clone())
+    }
+    fn targets(&self) -> Vec<Arc<TargetEntry>> {
+        vec![self.0.clone()]
+    }
+}
+
+/// Just enough of an initiator: login, SCSI commands, responses by ITT.
+struct Initiator {
+    rd: FrameReader<OwnedReadHalf>,
+    wr: OwnedWriteHalf,
+    cmd_sn: u32,
+    itt: u32,
+    /// Status of each answered command, by ITT.
+    answers: HashMap<u32, u8>,
+}
+
+impl Initiator {
+    async fn login(addr: std::net::SocketAddr) -> Self {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        let mut me = Self {
+            rd: FrameReader::new(r),
+            wr: w,
+            cmd_sn: 1,
+            itt: 0,
+            answers: HashMap::new(),
+        };
+        let keys = format!(
+            "InitiatorName=iqn.2026-01.invalid:ini\0TargetName={IQN}\0SessionType=Normal\0"
+        );
+        let req = LoginRequest {
+            transit: true,
+            csg: Stage::Operational,
+            nsg: Stage::FullFeature,
+            isid: 0x23D0_0000_0001,
+            cmd_sn: me.cmd_sn,
+            ..Default::default()
+        };
+        me.send(&Pdu::LoginRequest(req), keys.as_bytes()).await;
+        match me.recv().await {
+            Pdu::LoginResponse(r) => assert_eq!(r.status_class, 0, "login refused"),
+            p => panic!("not a login response: {p:?}"),
+        }
+        me
+    }
+
+    async fn send(&mut self, pdu: &Pdu, data: &[u8]) {
+        let b = codec::encode(pdu, data, &Framing::default());
+        self.wr.write_all(&b).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Pdu {
+        let raw = tokio::time::timeout(PATIENCE, self.rd.read())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("the connection is open");
+        Pdu::parse(&raw).unwrap()
+    }
+
+    /// Sends a SIMPLE command without data to `lun`; returns its ITT.
+    async fn command(&mut self, lun: u8, cdb: [u8; 6]) -> u32 {
+        self.itt += 1;
+        let mut c = ScsiCommand {
+            final_bit: true,
+            attr: 1,
+            itt: self.itt,
+            cmd_sn: self.cmd_sn,
+            cdb: cdb.to_vec(),
+            ..Default::default()
+        };
+        c.lun[1] = lun;
+        self.cmd_sn += 1;
+        self.send(&Pdu::ScsiCommand(c), &[]).await;
+        self.itt
+    }
+
+    /// Reads until command `itt` is answered; returns its status.
+    async fn answer(&mut self, itt: u32) -> u8 {
+        while !self.answers.contains_key(&itt) {
+            if let Pdu::ScsiResponse(r) = self.recv().await {
+                self.answers.insert(r.itt, r.status);
+            }
+        }
+        self.answers[&itt]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequential_unit_runs_one_command_at_a_time_while_a_disk_runs_many() {
+    let (started, mut started_rx) = watch::channel(0);
+    let tape = Arc::new(Tape {
+        log: Mutex::default(),
+        cv: Condvar::new(),
+        started,
+    });
+    let disk = Arc::new(Pair::default());
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, tape.clone());
+    scsi.insert(1, disk.clone());
+    let entry = Arc::new(TargetEntry {
+        name: IQN.into(),
+        alias: None,
+        chap: None,
+        mutual_chap: None,
+        acl: Vec::new(),
+        scsi: Arc::new(scsi),
+    });
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(One(entry)),
+        ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(server.run(stop_rx));
+    let mut ini = Initiator::login(addr).await;
+
+    // Tape commands 0..4 (sequence number in CDB byte 2), two disk commands among them.
+    let mut tape_itts = Vec::new();
+    for seq in 0..3u8 {
+        tape_itts.push(ini.command(0, [0x10, 0, seq, 0, 0, 0]).await);
+    }
+    let d0 = ini.command(1, [0x00; 6]).await;
+    tape_itts.push(ini.command(0, [0x10, 0, 3, 0, 0, 0]).await);
+    let d1 = ini.command(1, [0x00; 6]).await;
+    // The disk commands finish only if they run at the same time, while tape command 0
+    // holds its unit and the others wait for it.
+    assert_eq!(ini.answer(d0).await, Status::Good as u8);
+    assert_eq!(ini.answer(d1).await, Status::Good as u8);
+    assert_eq!(disk.in_flight.lock().1, 2);
+    // Every tape command has entered the session by now (d1 came after them).
+    started_rx.wait_for(|n| *n >= 1).await.unwrap();
+    assert_eq!(
+        tape.log.lock().order,
+        [0],
+        "only the first tape command started"
+    );
+    for (seq, itt) in tape_itts.iter().enumerate() {
+        let seq = seq as u8;
+        started_rx
+            .wait_for(|n| *n > usize::from(seq))
+            .await
+            .unwrap();
+        tape.release(seq + 1);
+        assert_eq!(ini.answer(*itt).await, Status::Good as u8, "tape {seq}");
+    }
+    {
+        let log = tape.log.lock();
+        assert_eq!(log.order, [0, 1, 2, 3], "CmdSN order");
+        assert_eq!(log.max_in_flight, 1, "one at a time");
+    }
+    stop.send_replace(true);
+    drop(ini);
+    serving.await.unwrap();
+}
