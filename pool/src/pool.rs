@@ -13,6 +13,8 @@ use crate::raid::{
 use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
 use crate::{Progress, ProgressReport};
 use parking_lot::Mutex;
+use rand::rngs::OsRng;
+use rand::RngCore;
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -68,6 +70,9 @@ pub enum PoolError {
         /// What is running.
         task: &'static str,
     },
+    /// The operating system's random number generator failed (a new id was needed).
+    #[error("the operating system's random number generator failed: {0}; no new pool or member id can be made until it works")]
+    NoRandomness(#[source] rand::Error),
 }
 
 /// What a new pool is made of.
@@ -170,38 +175,20 @@ fn pool_key(name: &str) -> Vec<u8> {
     k
 }
 
-/// 16 random bytes (from the standard library's per-process random hasher keys and the
-/// clock), for pool and member ids.
-pub fn random_id() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
+/// 16 bytes from the operating system's random number generator, for pool and member
+/// ids (stored as 32 lower-case hex digits in records, raw in member labels).
+pub fn random_id() -> Result<[u8; 16], PoolError> {
     let mut out = [0u8; 16];
-    for (i, half) in out.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        h.write_u32(std::process::id());
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    out
+    OsRng
+        .try_fill_bytes(&mut out)
+        .map_err(PoolError::NoRandomness)?;
+    Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// Reads an id back from its 32 hex digits.
 fn unhex(s: &str) -> Option<[u8; 16]> {
     let mut out = [0u8; 16];
-    if s.len() != 32 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
@@ -221,7 +208,7 @@ fn prepare_member(
 ) -> Result<(Member, bool), PoolError> {
     if !path.exists() {
         if let Some(size) = size {
-            return Ok((Member::create_file(path, size, (uuid, random_id()))?, true));
+            return Ok((Member::create_file(path, size, (uuid, random_id()?))?, true));
         }
     }
     if let Ok(label) = crate::member::read_label(path) {
@@ -229,11 +216,11 @@ fn prepare_member(
             path: path.to_owned(),
             why: format!(
                 "the device already belongs to vsa pool {}; remove it from that pool (or wipe its first MiB) before reusing it",
-                hex(&label.pool_id)
+                hex::encode(label.pool_id)
             ),
         });
     }
-    Ok((Member::format(path, uuid, random_id())?, false))
+    Ok((Member::format(path, uuid, random_id()?)?, false))
 }
 
 impl Pool {
@@ -262,7 +249,7 @@ impl Pool {
             }
             .into());
         }
-        let uuid = random_id();
+        let uuid = random_id()?;
         let id = match store.get(CF_POOL, b"next_pool")? {
             Some(v) => be_u64(&v, 0).unwrap_or(1),
             None => 1,
@@ -291,7 +278,7 @@ impl Pool {
         let record = PoolRecord {
             name: spec.name.clone(),
             id,
-            uuid: hex(&uuid),
+            uuid: hex::encode(uuid),
             level: spec.level,
             raid_chunk: spec.raid_chunk,
             chunk_size: spec.chunk_size,
@@ -486,7 +473,14 @@ impl Pool {
     }
 
     fn label_new(&self, path: &Path, size: Option<u64>) -> Result<RaidMember, PoolError> {
-        let uuid = unhex(&self.record.uuid).unwrap_or_default();
+        // An opened pool's id parsed (its members' labels were checked against it).
+        let uuid = unhex(&self.record.uuid).ok_or_else(|| PoolError::BadMember {
+            path: path.into(),
+            why: format!(
+                "pool '{}' has a malformed id in its record, so no member can be labelled for it",
+                self.record.name
+            ),
+        })?;
         Ok(raid_member(prepare_member(path, uuid, size)?.0))
     }
 
@@ -630,5 +624,25 @@ impl BlockDevice for MissingDevice {
     }
     fn flush(&self) -> vsa_blockdev::Result<()> {
         Err(self.fail(Op::Flush, 0, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_and_keep_their_hex_format() {
+        let (a, b) = (random_id().unwrap(), random_id().unwrap());
+        assert_ne!(a, b);
+        let text = hex::encode(a);
+        assert_eq!(text.len(), 32);
+        assert_eq!(unhex(&text), Some(a));
+        // A record written before this change.
+        let old = "00112233445566778899aabbccddeeff";
+        assert_eq!(unhex(old).map(hex::encode).as_deref(), Some(old));
+        for bad in ["", "0011", &format!("{old}00"), &old.replace('0', "g"), "é"] {
+            assert_eq!(unhex(bad), None, "{bad}");
+        }
     }
 }

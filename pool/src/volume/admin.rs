@@ -12,6 +12,8 @@ use super::{
     VolumeManager, VolumeRecord, PHYS_MASK, UNWRITTEN, ZERO,
 };
 use crate::meta::{MetaStore, CF_MAP, CF_VOLUME};
+use rand::rngs::OsRng;
+use rand::RngCore;
 use rocksdb::WriteBatch;
 use std::collections::HashSet;
 use vsa_blockdev::BlockDevice;
@@ -265,22 +267,14 @@ impl<'a> Txn<'a> {
     }
 }
 
-fn new_uuid(salt: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(32);
-    for round in 0..2u8 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write(salt.as_bytes());
-        h.write_u8(round);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
+/// A new volume UUID: 16 bytes from the operating system's random number generator,
+/// written as 32 lower-case hex digits (the format existing records hold).
+fn new_uuid() -> Result<String, VolumeError> {
+    let mut bytes = [0u8; 16];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(VolumeError::NoRandomness)?;
+    Ok(hex::encode(bytes))
 }
 
 impl VolumeManager {
@@ -347,6 +341,7 @@ impl VolumeManager {
     pub fn create(&self, name: &str, size: u64, thick: bool) -> Result<VolumeInfo, VolumeError> {
         check_name(name)?;
         self.check_size(size)?;
+        let uuid = new_uuid()?;
         let _gate = self.inner.gate.write();
         let mut st = self.inner.state.write();
         if self.name_taken(&st, name)? {
@@ -367,7 +362,7 @@ impl VolumeManager {
             head,
             size,
             thick,
-            uuid: new_uuid(name),
+            uuid,
             created: now_secs(),
             origin: None,
         })?;
@@ -449,6 +444,7 @@ impl VolumeManager {
         new: &str,
     ) -> Result<VolumeInfo, VolumeError> {
         check_name(new)?;
+        let uuid = new_uuid()?;
         let _gate = self.inner.gate.write();
         let mut st = self.inner.state.write();
         let srec = self.snapshot_rec(&st, volume, snap)?;
@@ -463,7 +459,7 @@ impl VolumeManager {
             head,
             size: srec.size,
             thick: false,
-            uuid: new_uuid(new),
+            uuid,
             created: now_secs(),
             origin: Some(format!("{volume}@{snap}")),
         })?;
@@ -704,5 +700,22 @@ impl VolumeManager {
             .collect();
         out.sort_by_key(|s| (s.record.created, s.record.node));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    #[test]
+    fn volume_uuids_are_32_lower_case_hex_digits_and_differ() {
+        let a = super::new_uuid().unwrap();
+        let b = super::new_uuid().unwrap();
+        assert_ne!(a, b);
+        for u in [a, b] {
+            assert_eq!(u.len(), 32);
+            assert!(
+                u.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+                "{u}"
+            );
+        }
     }
 }

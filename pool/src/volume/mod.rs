@@ -135,6 +135,9 @@ pub enum VolumeError {
         /// What is wrong.
         why: String,
     },
+    /// The operating system's random number generator failed (a new id was needed).
+    #[error("the operating system's random number generator failed: {0}; no new volume id can be made until it works")]
+    NoRandomness(#[source] rand::Error),
 }
 
 impl VolumeError {

@@ -1,12 +1,18 @@
 //! CHAP authentication (RFC 1994 as used by RFC 7143 12.1.3): one-way and mutual, with
 //! MD5 (`CHAP_A=5`) and SHA-256 (`CHAP_A=7`).
 //!
-//! Secrets never appear in `Debug` output or logs; responses are compared in constant
-//! time.
+//! Secrets never appear in `Debug` output or logs; names and responses are compared in
+//! constant time ([`subtle`]); challenges and identifiers come from the operating
+//! system's random number generator. Binary values are read as hex or base64 and written
+//! as hex ([`text::binary`], [`text::encode_hex`]).
 
 use md5::{Digest as _, Md5};
+use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::text;
 
 /// A CHAP user name and secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -34,7 +40,7 @@ pub enum ChapAlgorithm {
 impl ChapAlgorithm {
     /// Picks the first algorithm of a `CHAP_A` list the target supports.
     pub fn choose(list: &str) -> Option<Self> {
-        list.split(',').find_map(|v| match v.trim() {
+        text::list(list).into_iter().find_map(|v| match v.trim() {
             "5" => Some(Self::Md5),
             "7" => Some(Self::Sha256),
             _ => None,
@@ -72,86 +78,24 @@ impl ChapAlgorithm {
 
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
-/// Decodes a CHAP binary value: `0x` hex or `0b` base64.
+/// Decodes a CHAP binary value: `0x` hex or `0b` base64 ([`text::binary`]).
 pub fn decode_binary(v: &str) -> Option<Vec<u8>> {
-    if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        let h = h.as_bytes();
-        let mut out = Vec::with_capacity(h.len().div_ceil(2));
-        // An odd number of digits has an implied leading zero.
-        let (first, rest) = if h.len() % 2 == 1 {
-            h.split_at(1)
-        } else {
-            h.split_at(0)
-        };
-        if !first.is_empty() {
-            out.push(hex_digit(first[0])?);
-        }
-        for pair in rest.chunks(2) {
-            out.push(hex_digit(pair[0])? << 4 | hex_digit(pair[1])?);
-        }
-        (!out.is_empty()).then_some(out)
-    } else if let Some(b) = v.strip_prefix("0b").or_else(|| v.strip_prefix("0B")) {
-        base64_decode(b)
-    } else {
-        None
-    }
+    text::binary(v)
 }
 
-/// Encodes binary as `0x` hex.
+/// Encodes binary as `0x` hex ([`text::encode_hex`]).
 pub fn encode_hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + 2 * b.len());
-    s.push_str("0x");
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
+    text::encode_hex(b)
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c)? << (18 - 6 * i);
-        }
-        out.push((n >> 16) as u8);
-        if chunk.len() > 2 {
-            out.push((n >> 8) as u8);
-        }
-        if chunk.len() > 3 {
-            out.push(n as u8);
-        }
-    }
-    (!out.is_empty()).then_some(out)
+/// Fills `buf` from the operating system's random number generator.
+fn random(buf: &mut [u8]) -> Result<(), ChapError> {
+    OsRng
+        .try_fill_bytes(buf)
+        .map_err(|_| ChapError::NoRandomness)
 }
 
 /// The target's side of one CHAP exchange.
@@ -176,19 +120,21 @@ pub enum ChapError {
     MutualNotConfigured,
     #[error("the initiator's challenge repeats the target's")]
     ReflectedChallenge,
+    #[error("the operating system's random number generator failed")]
+    NoRandomness,
 }
 
 impl ChapChallenge {
     /// A fresh random challenge for the algorithm chosen from `chap_a`.
     pub fn new(chap_a: &str) -> Result<Self, ChapError> {
         let algorithm = ChapAlgorithm::choose(chap_a).ok_or(ChapError::NoAlgorithm)?;
-        let mut rng = rand::thread_rng();
         let mut challenge = vec![0u8; algorithm.challenge_len()];
-        rng.fill_bytes(&mut challenge);
-        let id = (rng.next_u32() & 0xFF) as u8;
+        random(&mut challenge)?;
+        let mut id = [0u8];
+        random(&mut id)?;
         Ok(Self {
             algorithm,
-            id,
+            id: id[0],
             challenge,
         })
     }
@@ -221,9 +167,8 @@ impl ChapChallenge {
             .algorithm
             .response(self.id, creds.secret.as_bytes(), &self.challenge);
         // Compare both name and response without an early exit on the name.
-        let name_ok = ct_eq(name.as_bytes(), creds.user.as_bytes());
-        let resp_ok = ct_eq(&resp, &want);
-        if !(name_ok & resp_ok) {
+        let ok = name.as_bytes().ct_eq(creds.user.as_bytes()) & resp.ct_eq(&want);
+        if !bool::from(ok) {
             return Err(ChapError::BadResponse);
         }
         match (mutual_id, mutual_challenge) {
@@ -337,6 +282,37 @@ mod tests {
             );
         }
         assert!(ChapChallenge::new("6").is_err());
+        assert!(ct_eq(b"abc", b"abc") && !ct_eq(b"abc", b"abd") && !ct_eq(b"ab", b"abc"));
         assert!(!format!("{creds:?}").contains("0123456789ab"));
+    }
+
+    #[test]
+    fn written_keys_parse_back_and_base64_responses_pass() {
+        let creds = ChapCredentials {
+            user: "u".into(),
+            secret: "0123456789ab".into(),
+        };
+        let c = ChapChallenge::new("7").unwrap();
+        let keys = text::parse(&text::encode(&c.keys())).unwrap();
+        assert_eq!(keys, c.keys());
+        assert_eq!(text::number(&keys[1].1), Some(u64::from(c.id)));
+        assert_eq!(decode_binary(&keys[2].1).as_ref(), Some(&c.challenge));
+        let r = c
+            .algorithm
+            .response(c.id, creds.secret.as_bytes(), &c.challenge);
+        let b64 = text::encode_base64(&r);
+        assert_eq!(
+            c.verify(Some("u"), Some(&b64), None, None, &creds, None),
+            Ok(vec![])
+        );
+        assert_eq!(
+            c.verify(Some("u"), Some("0bAAAA"), None, None, &creds, None),
+            Err(ChapError::BadResponse)
+        );
+        assert_eq!(
+            c.verify(Some("u"), Some("zz"), None, None, &creds, None),
+            Err(ChapError::Malformed)
+        );
+        assert_ne!(ChapChallenge::new("7").unwrap().challenge, c.challenge);
     }
 }

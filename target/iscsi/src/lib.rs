@@ -2,8 +2,8 @@
 //!
 //! Layout (after mini-redis): [`server`] accepts connections and owns the shared state;
 //! [`codec`] frames PDUs (with [`digest`]); [`pdu`] holds one typed header per PDU type;
-//! [`text`] parses `key=value` data segments and [`params`] knows every key and how it
-//! is negotiated; [`login`] runs the login phase (with [`chap`]) and [`discovery`] answers
+//! [`text`] parses `key=value` data segments and their values, [`params`] knows every
+//! key and how it is negotiated, [`name`] checks iSCSI names; [`login`] runs the login phase (with [`chap`]) and [`discovery`] answers
 //! SendTargets; [`session`] keeps the session table; [`conn`] is the full feature phase
 //! of one connection (commands, R2T/Data-Out, Data-In, task management, NOP, logout),
 //! ordering tasks with [`sched`]; [`metrics`] counts.
@@ -64,6 +64,7 @@ pub mod discovery;
 pub mod error;
 pub mod login;
 pub mod metrics;
+pub mod name;
 pub mod params;
 pub mod payload;
 pub mod pdu;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::chap::{ChapChallenge, ChapCredentials};
+use crate::chap::{ChapChallenge, ChapCredentials, ChapError};
 use crate::codec::{self, FrameReader, Framing};
 use crate::error::LoginError;
 use crate::metrics::Metrics;
@@ -204,7 +204,7 @@ impl Login {
     ) -> Result<(), LoginError> {
         let get = |k: &str| keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         if let Some(methods) = get("AuthMethod") {
-            let offered: Vec<&str> = methods.split(',').collect();
+            let offered = text::list(methods);
             let chap_ok = self.auth_required();
             let pick = if self.auth_required() {
                 offered.contains(&"CHAP").then_some("CHAP")
@@ -228,7 +228,10 @@ impl Login {
         match std::mem::replace(&mut self.auth, Auth::Done) {
             Auth::ChapAlgorithm => {
                 if let Some(a) = get("CHAP_A") {
-                    let ch = ChapChallenge::new(a).map_err(|_| LoginError::AuthenticationFailed)?;
+                    let ch = ChapChallenge::new(a).map_err(|e| match e {
+                        ChapError::NoRandomness => LoginError::TargetError,
+                        _ => LoginError::AuthenticationFailed,
+                    })?;
                     out.extend(ch.keys());
                     self.auth = Auth::ChapResponse(ch);
                 } else {

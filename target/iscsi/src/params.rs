@@ -6,6 +6,8 @@
 //! (for instance data keys in a discovery session) and `Reject` for malformed or
 //! out-of-range values.
 
+use crate::text;
+
 /// How a key's result is computed from both sides' values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -265,23 +267,10 @@ impl Default for SessionParams {
     }
 }
 
-/// Parses an iSCSI numeric value (decimal or `0x` hex).
+/// Parses an iSCSI numeric value (decimal or `0x` hex, see [`text::number`]) that fits
+/// in 32 bits, as every key the target negotiates does.
 pub fn parse_number(v: &str) -> Option<u32> {
-    if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        u32::from_str_radix(h, 16).ok()
-    } else if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        v.parse().ok()
-    } else {
-        None
-    }
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "Yes" => Some(true),
-        "No" => Some(false),
-        _ => None,
-    }
+    text::number(v).and_then(|n| u32::try_from(n).ok())
 }
 
 fn yes_no(b: bool) -> String {
@@ -311,7 +300,7 @@ impl SessionParams {
         let reject = || Some("Reject".to_string());
         match def.rule {
             Rule::Or | Rule::And => {
-                let Some(b) = parse_bool(value) else {
+                let Some(b) = text::boolean(value) else {
                     return reject();
                 };
                 let result = match name {
@@ -380,7 +369,7 @@ impl SessionParams {
             }
             Rule::List => match name {
                 "HeaderDigest" | "DataDigest" => {
-                    let pick = value.split(',').find(|v| match *v {
+                    let pick = text::list(value).into_iter().find(|v| match *v {
                         "None" => true,
                         "CRC32C" => lim.allow_digests,
                         _ => false,
@@ -507,5 +496,9 @@ mod tests {
         assert_eq!(parse_number("512"), Some(512));
         assert_eq!(parse_number("-1"), None);
         assert_eq!(parse_number(""), None);
+        assert_eq!(parse_number("4294967295"), Some(u32::MAX));
+        assert_eq!(parse_number("0xffffffff"), Some(u32::MAX));
+        assert_eq!(parse_number("0x100000000"), None);
+        assert_eq!(parse_number("0x+1"), None);
     }
 }
