@@ -1,44 +1,23 @@
-//! vsa-appliance: the daemon and CLI (`vsa`) that wire the storage components together.
+//! vsa-appliance: the daemon and CLI (`vsa`) that host the storage components.
 //!
 //! ```text
-//!  main.rs ─▶ cli/            clap: `vsa NOUN VERB`; builds an Action, sends it (client.rs)
-//!             └─ serve ─▶ serve.rs     the daemon: open, listen, signals, shutdown
-//!                           │
-//!  HTTP ─▶ api/ (axum)      one file per resource: request ─▶ Action; auth, request counts
-//!            │ action.rs    one value per operation, shared with the CLI
-//!            ▼
-//!          controller.rs    executes an Action against the Appliance ─▶ JSON or ApiError
-//!            │
-//!          appliance.rs     the MetaStore (RocksDB), the pools, settings
+//!  main.rs ─▶ core::cli::main(components::all())
 //!
-//!  component.rs  how a component plugs in: column families, routes, OpenAPI, metrics
-//!  config.rs     the TOML configuration        error.rs    ApiError: status, code, message
-//!  metrics.rs    Prometheus registry, gauges, MeteredDevice for per-volume I/O
-//!  openapi.rs    the API description (checked against the router by a test)
-//!  size.rs       "10G" ⇄ bytes                 token.rs    the API token file
-//!  target/       iSCSI targets: records in RocksDB, the live LUN map over volumes (scsi
-//!                units), the reservation store, the registry the iSCSI server reads
+//!  core/          the host: the Component trait, the HTTP service (typed endpoints,
+//!                 auth, metrics, OpenAPI), the CLI and its typed client, the daemon's
+//!                 lifecycle, configuration, and the shared services: the metadata store,
+//!                 volumes (open a pool volume as a BlockDevice) and claims on volumes
+//!  components.rs  the list of components (one line each)
+//!  pool/          component: pools and volumes (`vsa pool`, `vsa volume`)
+//!  iscsi/         component: iSCSI targets (`vsa target`)
 //! ```
 //!
-//! Storage calls block; the API runs them with `tokio::task::spawn_blocking`.
+//! Dependencies point one way: components use `core`; `core` never names a component
+//! (it is handed the list); components never use each other (only core services).
+//! Storage calls block; the API runs them on the blocking thread pool.
 #![forbid(unsafe_code)]
 
-pub mod action;
-pub mod api;
-pub mod appliance;
-pub mod cli;
-pub mod component;
-pub mod config;
-pub mod controller;
-pub mod error;
-pub mod metrics;
-pub mod openapi;
-pub mod serve;
-pub mod size;
-pub mod target;
-pub mod token;
-
-pub use action::Action;
-pub use appliance::{Appliance, ApplianceError, OpenOptions};
-pub use config::{ApplianceConfig, ConfigError, PoolConfig};
-pub use error::ApiError;
+pub mod components;
+pub mod core;
+pub mod iscsi;
+pub mod pool;

@@ -2,5 +2,5 @@
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    vsa_appliance::cli::main()
+    vsa_appliance::core::cli::main(vsa_appliance::components::all())
 }

@@ -38,7 +38,7 @@ pub enum MetaError {
         source: rocksdb::Error,
     },
     /// Another process has the database open.
-    #[error("the data directory {path} is in use by another vsa process (its metadata database is locked); stop that process or choose another --data-dir")]
+    #[error("the data directory {path} is in use by another vsa process (its metadata database is locked); stop that process or choose another data directory")]
     Locked {
         /// The database directory.
         path: PathBuf,

@@ -41,7 +41,7 @@ pub enum PoolError {
     #[error(transparent)]
     Meta(#[from] MetaError),
     /// No such pool.
-    #[error("no pool named '{0}'; `vsa pool list` shows the pools")]
+    #[error("no pool named '{0}'")]
     NoSuchPool(String),
     /// The name is taken.
     #[error("a pool named '{0}' already exists; choose another name")]
@@ -55,7 +55,7 @@ pub enum PoolError {
         why: String,
     },
     /// No member of the pool has that path or index.
-    #[error("pool '{pool}' has no member '{member}'; `vsa pool show {pool}` lists them")]
+    #[error("pool '{pool}' has no member '{member}'")]
     NoSuchMember {
         /// The pool.
         pool: String,
@@ -605,7 +605,7 @@ impl MissingDevice {
     fn fail(&self, op: Op, offset: u64, len: u64) -> BlockError {
         BlockError::new(ErrorKind::DeviceFailed, op, offset, len)
             .with_device(self.name.clone())
-            .with_detail("the member is missing; replace it (`vsa pool replace`)")
+            .with_detail("the member is missing; replace it")
     }
 }
 

@@ -65,9 +65,8 @@ const MEM_ALIGN: usize = 4096;
 const BOUNCE_MAX: usize = 1 << 20;
 const CRC_OFFSET: usize = LABEL_SIZE - 4;
 
-const FAULTY_DETAIL: &str =
-    "the member was marked faulty after an I/O error; replace it (`vsa pool replace`)";
-const NOW_FAULTY_DETAIL: &str = "the member is now marked faulty; replace it (`vsa pool replace`)";
+const FAULTY_DETAIL: &str = "the member was marked faulty after an I/O error; replace it";
+const NOW_FAULTY_DETAIL: &str = "the member is now marked faulty; replace it";
 
 /// The identity of a member, as stored in its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,13 +191,13 @@ pub enum MemberError {
         min: u64,
     },
     /// The device has no member label.
-    #[error("{} is not a vsa pool member (no label); to use it, add it with `vsa pool create` or `vsa pool replace`", .path.display())]
+    #[error("{} is not a vsa pool member (no label)", .path.display())]
     NotAMember {
         /// The path.
         path: PathBuf,
     },
     /// The device has a label, but it is damaged or not understood.
-    #[error("{} has a bad vsa member label: {why}; if the data is lost, replace the member (`vsa pool replace`)", .path.display())]
+    #[error("{} has a bad vsa member label: {why}", .path.display())]
     BadLabel {
         /// The path.
         path: PathBuf,

@@ -52,13 +52,13 @@ const PHYS_MASK: u64 = (1 << 62) - 1;
 #[non_exhaustive]
 pub enum VolumeError {
     /// No such volume.
-    #[error("no volume named '{0}'; `vsa volume list` shows the volumes")]
+    #[error("no volume named '{0}'")]
     NoSuchVolume(String),
     /// The name is taken.
     #[error("a volume named '{0}' already exists; choose another name")]
     VolumeExists(String),
     /// No such snapshot.
-    #[error("volume '{volume}' has no snapshot named '{snapshot}'; `vsa volume snapshots {volume}` lists them")]
+    #[error("volume '{volume}' has no snapshot named '{snapshot}'")]
     NoSuchSnapshot {
         /// The volume.
         volume: String,
@@ -208,7 +208,7 @@ pub(crate) struct NodeRecord {
     children: u32,
 }
 
-/// What `vsa volume show` tells about a volume.
+/// What there is to tell about a volume.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VolumeInfo {
     /// The durable record.

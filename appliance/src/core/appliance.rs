@@ -1,0 +1,164 @@
+//! [`Appliance`]: the core and its open components. Opening checks every component's
+//! configuration, opens the data directory's metadata store with every component's column
+//! families, then opens the components in the list's order; shutting down stops them in
+//! the reverse order.
+
+use super::claims::Claims;
+use super::component::{Component, ComponentError, Running, Started};
+use super::config::{ComponentConfig, ConfigError, ConfigFile};
+use super::metrics::Metrics;
+use super::services::Core;
+use super::volumes::Volumes;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use vsa_pool::{MetaError, MetaStore};
+
+/// Why the appliance cannot open.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A file or directory in the data directory.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error (in the message, so not a `source`).
+        error: std::io::Error,
+    },
+    /// The metadata store (e.g. locked by another daemon).
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The metrics registry.
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// A component.
+    #[error("{0}")]
+    Component(ComponentError),
+}
+
+/// How to open the appliance.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The configuration file.
+    pub config: ConfigFile,
+    /// `vsa serve`'s flags (parsed by [`super::serve::command`], defaults included).
+    pub args: clap::ArgMatches,
+}
+
+/// The running appliance.
+#[derive(Debug)]
+pub struct Appliance {
+    core: Arc<Core>,
+    components: Vec<Box<dyn Component>>,
+    running: Vec<Arc<dyn Running>>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+    move |error| OpenError::Io {
+        path: path.to_owned(),
+        error,
+    }
+}
+
+impl Appliance {
+    /// Opens the data directory and every component; returns the lines the components
+    /// reported (what they created).
+    pub fn open(
+        components: Vec<Box<dyn Component>>,
+        opts: OpenOptions,
+    ) -> Result<(Appliance, Vec<String>), OpenError> {
+        let known: Vec<&str> = components
+            .iter()
+            .flat_map(|c| c.config_keys().iter().copied())
+            .collect();
+        opts.config.check_keys(&known)?;
+        let config = ComponentConfig {
+            file: opts.config,
+            args: opts.args,
+        };
+        for c in &components {
+            c.check(&config)?;
+        }
+        std::fs::create_dir_all(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
+        // Absolute, so that paths recorded under it do not depend on the working directory.
+        let dir = std::fs::canonicalize(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
+        let cfs: Vec<&str> = components
+            .iter()
+            .flat_map(|c| c.column_families().iter().copied())
+            .collect();
+        let store = Arc::new(MetaStore::open(&dir.join("meta"), &cfs)?);
+        let metrics = Metrics::new()?;
+        let core = Arc::new(Core {
+            data_dir: dir,
+            store,
+            volumes: Volumes::new(Some(metrics.io.clone())),
+            claims: Claims::default(),
+            metrics,
+            started: Instant::now(),
+        });
+        let mut report = Vec::new();
+        let mut running = Vec::new();
+        for c in &components {
+            match c.open(&core, &config, &mut report) {
+                Ok(r) => running.push(r),
+                Err(e) => {
+                    let app = Appliance {
+                        core,
+                        components,
+                        running,
+                    };
+                    app.shutdown();
+                    return Err(OpenError::Component(e));
+                }
+            }
+        }
+        let app = Appliance {
+            core,
+            components,
+            running,
+        };
+        Ok((app, report))
+    }
+
+    /// The core services.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The components of this build.
+    pub fn components(&self) -> &[Box<dyn Component>] {
+        &self.components
+    }
+
+    /// The open components, in the list's order.
+    pub fn running(&self) -> &[Arc<dyn Running>] {
+        &self.running
+    }
+
+    /// Starts every component's listeners and background work, in order.
+    pub async fn start(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Started, ComponentError> {
+        let mut all = Started::default();
+        for r in &self.running {
+            let s = r.start(stop.clone()).await?;
+            all.lines.extend(s.lines);
+            all.tasks.extend(s.tasks);
+        }
+        Ok(all)
+    }
+
+    /// Stops the components in the reverse order (each makes its state durable).
+    pub fn shutdown(&self) {
+        for r in self.running.iter().rev() {
+            r.stop();
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! [`Core`]: the services every component can use.
+
+use super::claims::Claims;
+use super::metrics::Metrics;
+use super::volumes::Volumes;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use vsa_pool::MetaStore;
+
+/// The services every component can use.
+#[derive(Debug)]
+pub struct Core {
+    pub(super) data_dir: PathBuf,
+    pub(super) store: Arc<MetaStore>,
+    pub(super) volumes: Volumes,
+    pub(super) claims: Claims,
+    pub(super) metrics: Metrics,
+    pub(super) started: Instant,
+}
+
+impl Core {
+    /// The data directory (absolute).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The metadata store; each component keeps its records in its own column families.
+    pub fn store(&self) -> &Arc<MetaStore> {
+        &self.store
+    }
+
+    /// Opening volumes as block devices.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
+    }
+
+    /// Who holds which volume.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The Prometheus registry and the common series.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Seconds since the appliance opened.
+    pub fn uptime_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}

@@ -1,0 +1,76 @@
+//! Opening a pool volume as a [`BlockDevice`], for any component that serves one (an
+//! iSCSI LUN, a tape library's cartridges, a VM's disk). The component that owns the
+//! volumes (pools) registers itself as the [`VolumeSource`]; the others open volumes here
+//! by name and never see the pools. Every volume opened here has its I/O counted in the
+//! `vsa_volume_io_*` series.
+
+use super::error::ApiError;
+use super::metrics::IoMetrics;
+use parking_lot::RwLock;
+use std::sync::Arc;
+use vsa_blockdev::BlockDevice;
+
+/// A volume opened for I/O.
+#[derive(Debug, Clone)]
+pub struct OpenedVolume {
+    /// The device (already metered when opened through [`Volumes::open`]).
+    pub device: Arc<dyn BlockDevice>,
+    /// The volume's stable unique id (hex), for device identities.
+    pub uuid: String,
+}
+
+/// Where volumes come from: implemented by the component that owns them.
+pub trait VolumeSource: Send + Sync + std::fmt::Debug {
+    /// Opens volume `name`.
+    fn open(&self, name: &str) -> Result<OpenedVolume, ApiError>;
+}
+
+/// The volume service of the core.
+#[derive(Debug)]
+pub struct Volumes {
+    source: RwLock<Option<Arc<dyn VolumeSource>>>,
+    io: Option<IoMetrics>,
+}
+
+impl Volumes {
+    /// No source yet; I/O counted in `io` if given.
+    pub fn new(io: Option<IoMetrics>) -> Volumes {
+        Volumes {
+            source: RwLock::new(None),
+            io,
+        }
+    }
+
+    /// Sets the component that owns volumes.
+    pub fn set_source(&self, source: Arc<dyn VolumeSource>) {
+        *self.source.write() = Some(source);
+    }
+
+    /// Opens volume `name`, with its I/O counted.
+    pub fn open(&self, name: &str) -> Result<OpenedVolume, ApiError> {
+        let source = self
+            .source
+            .read()
+            .clone()
+            .ok_or_else(|| ApiError::internal("no component of this build provides volumes"))?;
+        let mut v = source.open(name)?;
+        if let Some(io) = &self.io {
+            v.device = Arc::new(io.wrap(name, v.device));
+        }
+        Ok(v)
+    }
+
+    /// Forgets a deleted volume's I/O series.
+    pub fn forget(&self, name: &str) {
+        if let Some(io) = &self.io {
+            io.remove(name);
+        }
+    }
+
+    /// Makes a volume's I/O series exist (at zero) before its first I/O.
+    pub fn touch(&self, name: &str) {
+        if let Some(io) = &self.io {
+            io.touch(name);
+        }
+    }
+}

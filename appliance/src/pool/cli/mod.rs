@@ -1,0 +1,4 @@
+//! The pool component's CLI nouns.
+
+pub mod pool;
+pub mod volume;

@@ -1,0 +1,433 @@
+//! `vsa pool ...`: create, list, show, scrub, replace, fail, spare.
+
+use crate::core::cli::size_arg;
+use crate::core::output::{bytes, fields, table};
+use crate::core::size::human;
+use crate::core::{CliCtx, Empty, NoParams};
+use crate::pool::api::*;
+use crate::pool::types::*;
+use anyhow::Context;
+use clap::{FromArgMatches, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Pool verbs.
+#[derive(Debug, Subcommand)]
+pub enum PoolCmd {
+    /// Create a pool over devices or files.
+    Create {
+        /// The pool's name.
+        name: String,
+        /// RAID level.
+        #[arg(long, value_parser = ["0", "1", "5", "6", "10"])]
+        raid: String,
+        /// Member devices or files, in order.
+        #[arg(required = true, value_name = "DEV")]
+        devices: Vec<PathBuf>,
+        /// RAID chunk (stripe unit), e.g. 64K.
+        #[arg(long, value_parser = size_arg)]
+        chunk: Option<u64>,
+        /// Thin-provisioning allocation chunk, e.g. 1M.
+        #[arg(long, value_parser = size_arg)]
+        alloc_chunk: Option<u64>,
+        /// A hot spare (repeat for more).
+        #[arg(long, value_name = "DEV")]
+        spare: Vec<PathBuf>,
+        /// Create missing member files as sparse files of this size.
+        #[arg(long, value_parser = size_arg)]
+        create_size: Option<u64>,
+    },
+    /// List pools.
+    List,
+    /// Show a pool: members, space, rebuild and scrub progress.
+    Show {
+        /// The pool.
+        name: String,
+    },
+    /// Check (and repair) a pool's redundancy in the background.
+    Scrub {
+        /// The pool.
+        name: String,
+        /// Wait for the end, showing progress.
+        #[arg(long)]
+        wait: bool,
+        /// Only report mismatches, do not repair them.
+        #[arg(long)]
+        no_repair: bool,
+    },
+    /// Replace a member (path or index) with a new device and rebuild onto it.
+    Replace {
+        /// The pool.
+        name: String,
+        /// The member to replace: its path or index.
+        old: String,
+        /// The new device or file.
+        new: PathBuf,
+        /// Create the new file as a sparse file of this size if it is missing.
+        #[arg(long, value_parser = size_arg)]
+        create_size: Option<u64>,
+        /// Wait for the rebuild, showing progress.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Mark a member (path or index) failed; a hot spare takes its place.
+    Fail {
+        /// The pool.
+        name: String,
+        /// The member: its path or index.
+        member: String,
+        /// Wait for a spare's rebuild, showing progress.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Add a hot spare.
+    Spare {
+        /// The pool.
+        name: String,
+        /// The device or file.
+        dev: PathBuf,
+        /// Create the file as a sparse file of this size if it is missing.
+        #[arg(long, value_parser = size_arg)]
+        create_size: Option<u64>,
+        /// Wait for a rebuild onto it, showing progress.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// The `pool` noun.
+pub fn command() -> clap::Command {
+    PoolCmd::augment_subcommands(clap::Command::new("pool"))
+        .about("Pools: RAID sets of disks or files")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("cannot resolve the path {}", p.display()))
+}
+
+const POOL_HEADERS: [&str; 8] = [
+    "NAME",
+    "RAID",
+    "HEALTH",
+    "CAPACITY",
+    "ALLOCATED",
+    "FREE",
+    "PROVISIONED",
+    "VOLUMES",
+];
+
+/// Prints the pools of `GET /status` as a table.
+pub fn summary_table(pools: &[PoolSummary]) {
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.raid.clone(),
+                p.health.clone(),
+                bytes(p.capacity),
+                bytes(p.allocated),
+                bytes(p.free),
+                bytes(p.provisioned),
+                p.volumes.to_string(),
+            ]
+        })
+        .collect();
+    table(&POOL_HEADERS, &rows);
+}
+
+fn pool_table(pools: &[PoolView]) {
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.level.clone(),
+                p.health.clone(),
+                bytes(p.space.capacity),
+                bytes(p.space.allocated),
+                bytes(p.space.free),
+                bytes(p.space.provisioned),
+                p.volumes.len().to_string(),
+            ]
+        })
+        .collect();
+    table(&POOL_HEADERS, &rows);
+}
+
+fn progress_line(task: &str, p: &Progress) -> String {
+    let pct = if p.total == 0 {
+        100.0
+    } else {
+        p.done as f64 * 100.0 / p.total as f64
+    };
+    let state = if p.finished { "finished" } else { "running" };
+    let mut s = format!(
+        "{task} {state}: {pct:.0}% ({} of {}",
+        human(p.done),
+        human(p.total)
+    );
+    if p.rate > 0.0 {
+        s.push_str(&format!(", {}/s", human(p.rate as u64)));
+    }
+    if let Some(eta) = p.eta_secs.filter(|_| !p.finished) {
+        s.push_str(&format!(", {eta:.0} s left"));
+    }
+    s.push(')');
+    s
+}
+
+fn show(p: &PoolView) {
+    fields(&[
+        ("name", p.name.clone()),
+        ("raid", p.level.clone()),
+        ("health", p.health.clone()),
+        ("capacity", bytes(p.space.capacity)),
+        ("allocated", bytes(p.space.allocated)),
+        ("free", bytes(p.space.free)),
+        ("provisioned", bytes(p.space.provisioned)),
+        ("chunk size", bytes(p.space.chunk_size)),
+        ("raid chunk", bytes(u64::from(p.raid_chunk))),
+        ("volumes", p.volumes.len().to_string()),
+    ]);
+    println!();
+    let members: Vec<Vec<String>> = p
+        .raid
+        .members
+        .iter()
+        .map(|m| {
+            let mut state = m.state.clone();
+            if let Some(r) = m.rebuilt {
+                state.push_str(&format!(" ({} done)", human(r)));
+            }
+            vec![m.index.to_string(), m.name.clone(), state]
+        })
+        .collect();
+    table(&["INDEX", "MEMBER", "STATE"], &members);
+    if !p.raid.spares.is_empty() {
+        println!("spares: {}", p.raid.spares.join(", "));
+    }
+    for (task, progress) in [("rebuild", &p.rebuild), ("scrub", &p.scrub)] {
+        if let Some(progress) = progress {
+            println!("{}", progress_line(task, progress));
+        }
+    }
+    if let Some(r) = &p.last_scrub {
+        println!("last scrub: {}", scrub_summary(r));
+    }
+    println!("read cache: {}", cache_summary(&p.read_cache));
+}
+
+fn cache_summary(c: &ReadCacheView) -> String {
+    if c.capacity == 0 {
+        return "off".into();
+    }
+    let mut s = format!("{} of {} in use", bytes(c.bytes_cached), bytes(c.capacity));
+    if c.hits + c.misses > 0 {
+        let pct = c.hits as f64 * 100.0 / (c.hits + c.misses) as f64;
+        s.push_str(&format!(", {pct:.1}% of pages read were hits"));
+    }
+    s
+}
+
+fn scrub_summary(r: &ScrubFindings) -> String {
+    format!(
+        "{} checked, {} mismatches, {} repaired, {} repaired unverified, {} unrecoverable, {} read errors",
+        bytes(r.bytes_checked),
+        r.mismatches,
+        r.repaired,
+        r.repaired_unverified,
+        r.unrecoverable,
+        r.read_errors
+    )
+}
+
+fn pool_path(name: &str) -> PoolPath {
+    PoolPath {
+        name: name.to_owned(),
+    }
+}
+
+/// Polls the pool until `task` (rebuild or scrub) ends; shows a bar on a terminal and
+/// plain lines otherwise. Returns the pool's final state.
+fn wait_for(ctx: &CliCtx, pool: &str, task: &str) -> anyhow::Result<PoolView> {
+    let tty = std::io::stdout().is_terminal() && !ctx.json;
+    let bar = tty.then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(task.to_owned());
+        b
+    });
+    let mut last_decile = None;
+    loop {
+        let p = ctx.client.call::<ShowPool>(&pool_path(pool), &Empty {})?;
+        let prog = if task == "rebuild" {
+            p.rebuild
+        } else {
+            p.scrub
+        };
+        let finished = prog.is_none_or(|p| p.finished);
+        if let Some(prog) = &prog {
+            if let Some(b) = &bar {
+                b.set_length(prog.total);
+                b.set_position(prog.done);
+            } else if !ctx.json {
+                let decile = prog
+                    .done
+                    .saturating_mul(10)
+                    .checked_div(prog.total)
+                    .unwrap_or(10);
+                if last_decile != Some(decile) || finished {
+                    println!("{}", progress_line(task, prog));
+                    last_decile = Some(decile);
+                }
+            }
+        }
+        let still = task == "rebuild" && p.health == "rebuilding";
+        if finished && !still {
+            if let Some(b) = &bar {
+                b.finish_with_message(format!("{task} finished"));
+            }
+            return Ok(p);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn after_change(ctx: &CliCtx, v: PoolView, wait: bool, what: &str) -> anyhow::Result<()> {
+    let v = if wait {
+        wait_for(ctx, &v.name, "rebuild")?
+    } else {
+        v
+    };
+    ctx.print(&v, |v| {
+        println!("{what}; pool '{}' is {}", v.name, v.health);
+        if let (false, Some(r), "rebuilding") = (wait, &v.rebuild, v.health.as_str()) {
+            println!("{}", progress_line("rebuild", r));
+            println!("follow it with `vsa pool show {}`", v.name);
+        }
+    });
+    Ok(())
+}
+
+fn scrub(ctx: &CliCtx, name: String, wait: bool, no_repair: bool) -> anyhow::Result<()> {
+    let body = ScrubBody {
+        repair: Some(!no_repair),
+    };
+    let v = ctx.client.call::<StartScrub>(&pool_path(&name), &body)?;
+    if !wait {
+        ctx.print(&v, |_| {
+            println!("scrub of pool '{name}' started; follow it with `vsa pool show {name}`")
+        });
+        return Ok(());
+    }
+    let p = wait_for(ctx, &name, "scrub")?;
+    ctx.print(&p, |p| {
+        let summary = p.last_scrub.as_ref().map(scrub_summary).unwrap_or_default();
+        println!("scrub of pool '{name}' finished: {summary}")
+    });
+    Ok(())
+}
+
+/// Runs a pool verb.
+pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match PoolCmd::from_arg_matches(m)? {
+        PoolCmd::Create {
+            name,
+            raid,
+            devices,
+            chunk,
+            alloc_chunk,
+            spare,
+            create_size,
+        } => {
+            let body = CreatePoolBody {
+                name,
+                raid: RaidArg::Text(raid),
+                members: devices
+                    .iter()
+                    .map(|p| absolute(p))
+                    .collect::<Result<_, _>>()?,
+                spares: spare
+                    .iter()
+                    .map(|p| absolute(p))
+                    .collect::<Result<_, _>>()?,
+                raid_chunk: chunk.map(Into::into),
+                chunk_size: alloc_chunk.map(Into::into),
+                create_size: create_size.map(Into::into),
+            };
+            let v = c.call::<CreatePool>(&NoParams {}, &body)?;
+            ctx.print(&v, |v| {
+                println!(
+                    "created pool '{}': {}, {} usable",
+                    v.name,
+                    v.level,
+                    bytes(v.space.capacity)
+                )
+            });
+        }
+        PoolCmd::List => ctx.print(&c.call::<ListPools>(&NoParams {}, &Empty {})?, |v| {
+            pool_table(v)
+        }),
+        PoolCmd::Show { name } => {
+            ctx.print(&c.call::<ShowPool>(&pool_path(&name), &Empty {})?, show)
+        }
+        PoolCmd::Scrub {
+            name,
+            wait,
+            no_repair,
+        } => scrub(ctx, name, wait, no_repair)?,
+        PoolCmd::Replace {
+            name,
+            old,
+            new,
+            create_size,
+            wait,
+        } => {
+            let path = MemberPath {
+                name,
+                member: old.clone(),
+            };
+            let body = DeviceBody {
+                device: absolute(&new)?,
+                create_size: create_size.map(Into::into),
+            };
+            let v = c.call::<ReplaceMember>(&path, &body)?;
+            let what = format!("replaced member {old} with {}", new.display());
+            after_change(ctx, v, wait, &what)?;
+        }
+        PoolCmd::Fail { name, member, wait } => {
+            let path = MemberPath {
+                name,
+                member: member.clone(),
+            };
+            let v = c.call::<FailMember>(&path, &Empty {})?;
+            after_change(ctx, v, wait, &format!("member {member} failed"))?;
+        }
+        PoolCmd::Spare {
+            name,
+            dev,
+            create_size,
+            wait,
+        } => {
+            let body = DeviceBody {
+                device: absolute(&dev)?,
+                create_size: create_size.map(Into::into),
+            };
+            let v = c.call::<AddSpare>(&pool_path(&name), &body)?;
+            after_change(ctx, v, wait, &format!("added spare {}", dev.display()))?;
+        }
+    }
+    Ok(())
+}

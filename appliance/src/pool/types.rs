@@ -1,0 +1,553 @@
+//! The pool component's request and reply bodies: one definition each, used by the
+//! handlers, the CLI and the OpenAPI document. Replies are views built from the pool
+//! crate's state, so the API stays what it is when that crate's types change.
+
+use crate::core::size::SizeArg;
+pub use crate::core::Deleted;
+use crate::core::PathParams;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use utoipa::ToSchema;
+use vsa_pool::raid::MemberState;
+use vsa_pool::raid::ScrubReport;
+use vsa_pool::volume::SnapshotInfo;
+use vsa_pool::{Pool, ProgressReport, VolumeInfo};
+
+/// `{name}`: a pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolPath {
+    /// The pool.
+    pub name: String,
+}
+
+impl PathParams for PoolPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("name", "pool name")];
+}
+
+/// `{name}/members/{member}`: a member of a pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberPath {
+    /// The pool.
+    pub name: String,
+    /// The member: its path or index.
+    pub member: String,
+}
+
+impl PathParams for MemberPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[
+        ("name", "pool name"),
+        ("member", "member path (URL-encoded) or index"),
+    ];
+}
+
+/// `{name}`: a volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumePath {
+    /// The volume.
+    pub name: String,
+}
+
+impl PathParams for VolumePath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("name", "volume name")];
+}
+
+/// `{name}/snapshots/{snap}`: a snapshot of a volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapPath {
+    /// The volume.
+    pub name: String,
+    /// The snapshot.
+    pub snap: String,
+}
+
+impl PathParams for SnapPath {
+    const DOC: &'static [(&'static str, &'static str)] =
+        &[("name", "volume name"), ("snap", "snapshot name")];
+}
+
+/// A RAID level as given: `"5"`, `5`, `"raid5"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RaidArg {
+    /// `5`.
+    Number(u32),
+    /// `"5"` or `"raid5"`.
+    Text(String),
+}
+
+impl std::fmt::Display for RaidArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RaidArg::Number(n) => write!(f, "{n}"),
+            RaidArg::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// `POST /pools`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePoolBody {
+    /// The pool's name.
+    pub name: String,
+    /// RAID level: 0, 1, 5, 6 or 10.
+    pub raid: RaidArg,
+    /// Member devices or files, absolute paths, in order.
+    #[schema(value_type = Vec<String>)]
+    pub members: Vec<PathBuf>,
+    /// Hot spares.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub spares: Vec<PathBuf>,
+    /// RAID chunk (stripe unit).
+    pub raid_chunk: Option<SizeArg>,
+    /// Thin-provisioning allocation chunk.
+    pub chunk_size: Option<SizeArg>,
+    /// Create missing member files as sparse files of this size.
+    pub create_size: Option<SizeArg>,
+}
+
+/// A device for a pool: a spare, or a member's replacement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceBody {
+    /// Absolute path of a file or block device.
+    #[schema(value_type = String)]
+    pub device: PathBuf,
+    /// Create the file as a sparse file of this size if it is missing.
+    pub create_size: Option<SizeArg>,
+}
+
+/// `POST /pools/{name}/scrub`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScrubBody {
+    /// Repair what it finds (default true).
+    pub repair: Option<bool>,
+}
+
+/// `POST /volumes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVolumeBody {
+    /// The name, unique across pools.
+    pub name: String,
+    /// The size.
+    pub size: SizeArg,
+    /// The pool (default: the only pool, or `default`).
+    pub pool: Option<String>,
+    /// Reserve all its space now.
+    #[serde(default)]
+    pub thick: bool,
+}
+
+/// `PATCH /volumes/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResizeBody {
+    /// The new size.
+    pub size: SizeArg,
+}
+
+/// A name: of a new snapshot, or of a clone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    /// The name.
+    pub name: String,
+}
+
+/// Progress of a long task.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    /// Bytes processed so far.
+    pub done: u64,
+    /// Bytes to process in all.
+    pub total: u64,
+    /// Bytes per second since the start.
+    pub rate: f64,
+    /// Seconds left at the current rate, if known.
+    pub eta_secs: Option<f64>,
+    /// Whether the work has ended.
+    pub finished: bool,
+}
+
+impl From<ProgressReport> for Progress {
+    fn from(p: ProgressReport) -> Self {
+        Progress {
+            done: p.done,
+            total: p.total,
+            rate: p.rate,
+            eta_secs: p.eta_secs,
+            finished: p.finished,
+        }
+    }
+}
+
+/// What a scrub found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScrubFindings {
+    /// Member bytes read and checked.
+    pub bytes_checked: u64,
+    /// Stripe chunks whose copies or parity disagreed.
+    pub mismatches: u64,
+    /// Mismatches repaired knowing which copy was right.
+    pub repaired: u64,
+    /// Mismatches made consistent without knowing which copy was right.
+    pub repaired_unverified: u64,
+    /// Mismatches that could not be attributed.
+    pub unrecoverable: u64,
+    /// Member reads that failed (reconstructed and rewritten).
+    pub read_errors: u64,
+}
+
+impl From<ScrubReport> for ScrubFindings {
+    fn from(r: ScrubReport) -> Self {
+        ScrubFindings {
+            bytes_checked: r.bytes_checked,
+            mismatches: r.mismatches,
+            repaired: r.repaired,
+            repaired_unverified: r.repaired_unverified,
+            unrecoverable: r.unrecoverable,
+            read_errors: r.read_errors,
+        }
+    }
+}
+
+/// `POST /pools/{name}/scrub`: the task started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TaskStarted {
+    /// The pool.
+    pub pool: String,
+    /// `scrub`.
+    pub task: String,
+    /// Its progress.
+    pub progress: Option<Progress>,
+}
+
+/// One member of a pool's RAID set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemberView {
+    /// Slot index.
+    pub index: usize,
+    /// Device name (path).
+    pub name: String,
+    /// `active`, `faulty`, `rebuilding` or `spare`.
+    pub state: String,
+    /// Bytes rebuilt so far, while rebuilding.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rebuilt: Option<u64>,
+}
+
+/// A member state as one word.
+pub fn state_word(s: MemberState) -> &'static str {
+    match s {
+        MemberState::Active => "active",
+        MemberState::Faulty => "faulty",
+        MemberState::Rebuilding { .. } => "rebuilding",
+        MemberState::Spare => "spare",
+    }
+}
+
+/// A pool's RAID set: geometry and member states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RaidView {
+    /// `raid0`, `raid1`, `raid5`, `raid6` or `raid10`.
+    pub level: String,
+    /// Stripe unit in bytes.
+    pub chunk_size: u32,
+    /// Usable bytes per member.
+    pub member_size: u64,
+    /// Bytes the set stores.
+    pub capacity: u64,
+    /// Members, in index order.
+    pub members: Vec<MemberView>,
+    /// Hot spares.
+    pub spares: Vec<String>,
+    /// Some member is not active.
+    pub degraded: bool,
+    /// More members are missing than the level tolerates.
+    pub failed: bool,
+    /// Some member waits for (or is in) a rebuild.
+    pub needs_rebuild: bool,
+    /// Some regions were left dirty by an unclean stop.
+    pub needs_resync: bool,
+}
+
+/// Pool space as the volumes see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SpaceView {
+    /// Usable bytes, in whole chunks.
+    pub capacity: u64,
+    /// Bytes in allocated chunks.
+    pub allocated: u64,
+    /// Bytes free.
+    pub free: u64,
+    /// Sum of the volumes' sizes (may exceed the capacity).
+    pub provisioned: u64,
+    /// The allocation chunk size.
+    pub chunk_size: u64,
+    /// Free space is below the low-space threshold.
+    pub low: bool,
+}
+
+/// The read cache in front of a pool's RAID set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadCacheView {
+    /// Pages reads found in the cache.
+    pub hits: u64,
+    /// Pages reads fetched from the members.
+    pub misses: u64,
+    /// Pages dropped to make room.
+    pub evictions: u64,
+    /// Bytes held now.
+    pub bytes_cached: u64,
+    /// Capacity in bytes (0: off).
+    pub capacity: u64,
+    /// Page size in bytes.
+    pub page_size: u64,
+}
+
+/// A pool: record, health, RAID set, space, long tasks, volume names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PoolView {
+    /// Name.
+    pub name: String,
+    /// Numeric id.
+    pub id: u64,
+    /// Unique id written into every member's label (hex).
+    pub uuid: String,
+    /// RAID level: `raid0`, `raid1`, `raid5`, `raid6` or `raid10`.
+    pub level: String,
+    /// RAID chunk (stripe unit) in bytes.
+    pub raid_chunk: u32,
+    /// Allocation chunk in bytes.
+    pub chunk_size: u64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// `healthy`, `degraded`, `rebuilding` or `failed`.
+    pub health: String,
+    /// The RAID set.
+    pub raid: RaidView,
+    /// Space.
+    pub space: SpaceView,
+    /// Rebuild progress, if one ran since the pool opened.
+    pub rebuild: Option<Progress>,
+    /// Scrub progress, if one ran since the pool opened.
+    pub scrub: Option<Progress>,
+    /// The last scrub's findings.
+    pub last_scrub: Option<ScrubFindings>,
+    /// The read cache.
+    pub read_cache: ReadCacheView,
+    /// The pool's volumes.
+    pub volumes: Vec<String>,
+}
+
+/// A pool's health in one word: `failed`, `rebuilding`, `degraded` or `healthy`.
+pub fn health(pool: &Pool) -> &'static str {
+    let raid = pool.raid().status();
+    if raid.failed {
+        "failed"
+    } else if raid.needs_rebuild {
+        "rebuilding"
+    } else if raid.degraded {
+        "degraded"
+    } else {
+        "healthy"
+    }
+}
+
+impl PoolView {
+    /// The view of `pool` now.
+    pub fn of(pool: &Pool) -> PoolView {
+        let st = pool.status();
+        let r = st.raid;
+        let members = r
+            .members
+            .iter()
+            .map(|m| MemberView {
+                index: m.index,
+                name: m.name.clone(),
+                state: state_word(m.state).into(),
+                rebuilt: match m.state {
+                    MemberState::Rebuilding { rebuilt } => Some(rebuilt),
+                    _ => None,
+                },
+            })
+            .collect();
+        let c = st.read_cache;
+        PoolView {
+            name: st.record.name.clone(),
+            id: st.record.id,
+            uuid: st.record.uuid.clone(),
+            level: st.record.level.to_string(),
+            raid_chunk: st.record.raid_chunk,
+            chunk_size: st.record.chunk_size,
+            created: st.record.created,
+            health: health(pool).into(),
+            raid: RaidView {
+                level: r.level.to_string(),
+                chunk_size: r.chunk_size,
+                member_size: r.member_size,
+                capacity: r.capacity,
+                members,
+                spares: r.spares,
+                degraded: r.degraded,
+                failed: r.failed,
+                needs_rebuild: r.needs_rebuild,
+                needs_resync: r.needs_resync,
+            },
+            space: SpaceView {
+                capacity: st.space.capacity,
+                allocated: st.space.allocated,
+                free: st.space.free,
+                provisioned: st.space.provisioned,
+                chunk_size: st.space.chunk_size,
+                low: st.space.low,
+            },
+            rebuild: st.rebuild.map(Into::into),
+            scrub: st.scrub.map(Into::into),
+            last_scrub: st.last_scrub.map(Into::into),
+            read_cache: ReadCacheView {
+                hits: c.hits,
+                misses: c.misses,
+                evictions: c.evictions,
+                bytes_cached: c.bytes_cached,
+                capacity: c.capacity,
+                page_size: c.page_size,
+            },
+            volumes: pool.volumes().names(),
+        }
+    }
+}
+
+/// A pool in the `GET /status` summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PoolSummary {
+    /// Name.
+    pub name: String,
+    /// RAID level, e.g. `raid5`.
+    pub raid: String,
+    /// Health in one word.
+    pub health: String,
+    /// Usable bytes.
+    pub capacity: u64,
+    /// Bytes in allocated chunks.
+    pub allocated: u64,
+    /// Bytes free.
+    pub free: u64,
+    /// Sum of the volumes' sizes.
+    pub provisioned: u64,
+    /// How many volumes.
+    pub volumes: usize,
+}
+
+impl PoolSummary {
+    /// The summary of `pool` now.
+    pub fn of(pool: &Pool) -> PoolSummary {
+        let space = pool.volumes().space();
+        PoolSummary {
+            name: pool.name().to_owned(),
+            raid: pool.record().level.to_string(),
+            health: health(pool).into(),
+            capacity: space.capacity,
+            allocated: space.allocated,
+            free: space.free,
+            provisioned: space.provisioned,
+            volumes: pool.volumes().names().len(),
+        }
+    }
+}
+
+/// A volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VolumeView {
+    /// Name, unique in the appliance.
+    pub name: String,
+    /// The pool's name.
+    pub pool: String,
+    /// The pool's numeric id.
+    pub pool_id: u64,
+    /// Its head map node.
+    pub head: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Space was reserved at creation.
+    pub thick: bool,
+    /// Stable unique id (hex).
+    pub uuid: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// The snapshot it was cloned from (`vol@snap`).
+    pub origin: Option<String>,
+    /// Pool bytes this volume alone holds.
+    pub allocated: u64,
+    /// Its snapshots, oldest first.
+    pub snapshots: Vec<String>,
+}
+
+impl VolumeView {
+    /// The view of a volume of `pool`.
+    pub fn of(pool: &Pool, info: VolumeInfo) -> VolumeView {
+        let r = info.record;
+        VolumeView {
+            name: r.name,
+            pool: pool.name().to_owned(),
+            pool_id: r.pool,
+            head: r.head,
+            size: r.size,
+            thick: r.thick,
+            uuid: r.uuid,
+            created: r.created,
+            origin: r.origin,
+            allocated: info.allocated,
+            snapshots: info.snapshots,
+        }
+    }
+
+    /// `thick` or `thin`.
+    pub fn kind(&self) -> &'static str {
+        if self.thick {
+            "thick"
+        } else {
+            "thin"
+        }
+    }
+}
+
+/// A snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotView {
+    /// The volume it was taken of.
+    pub volume: String,
+    /// Its name.
+    pub name: String,
+    /// The pool's numeric id.
+    pub pool: u64,
+    /// Its frozen map node.
+    pub node: u64,
+    /// The volume's size when it was taken.
+    pub size: u64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: u64,
+    /// Pool bytes this snapshot alone holds.
+    pub allocated: u64,
+    /// Volumes cloned from it.
+    pub clones: Vec<String>,
+}
+
+impl From<SnapshotInfo> for SnapshotView {
+    fn from(s: SnapshotInfo) -> Self {
+        let r = s.record;
+        SnapshotView {
+            volume: r.volume,
+            name: r.name,
+            pool: r.pool,
+            node: r.node,
+            size: r.size,
+            created: r.created,
+            allocated: s.allocated,
+            clones: s.clones,
+        }
+    }
+}
