@@ -49,9 +49,6 @@ fn volume_hint(e: &VolumeError) -> Option<String> {
         VolumeError::NoSuchSnapshot { volume, .. } => {
             Some(format!("`vsa volume snapshots {volume}` lists them"))
         }
-        VolumeError::HasClones { .. } => {
-            Some("delete the clones first (`vsa volume delete CLONE`)".into())
-        }
         _ => None,
     }
 }
