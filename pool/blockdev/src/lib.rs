@@ -162,6 +162,35 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
     fn space_low(&self) -> bool {
         false
     }
+
+    /// For a device that checksums its blocks, the unit in bytes it keeps one checksum
+    /// for (a power of two, a multiple of the block size): reads of it are verified whole,
+    /// a block that does not match fails with [`ErrorKind::Corrupt`], and a write of less
+    /// than a whole unit is a read-modify-write inside the device, which fails the same way
+    /// if the part kept no longer matches. The default: `None`, no checksums.
+    fn checksum_granularity(&self) -> Option<u32> {
+        None
+    }
+
+    /// For a device that checksums its blocks: takes what `[offset, offset + len)` holds
+    /// now as correct and recomputes its checksums. After an unclean stop, writes that had
+    /// not been flushed may have reached the medium without their checksums (or the
+    /// reverse); the caller knows which ranges may hold such writes (a RAID set's dirty
+    /// regions) and calls this for them before serving reads. The default: nothing to do.
+    fn resync_checksums(&self, offset: u64, len: u64) -> Result<()> {
+        check_range(self, Op::Write, offset, len)
+    }
+
+    /// For a device that checksums its blocks: marks `[offset, offset + len)` (whole
+    /// checksum units) as lost, so that reads of it fail with [`ErrorKind::Corrupt`] until
+    /// it is written again whole (a RAID rebuild that cannot reconstruct a block writes
+    /// this instead of data it does not have). The default: unsupported.
+    fn poison(&self, offset: u64, len: u64) -> Result<()> {
+        Err(
+            BlockError::new(ErrorKind::Unsupported, Op::Write, offset, len)
+                .with_detail("the device keeps no checksums, so it cannot mark blocks as lost"),
+        )
+    }
 }
 
 /// Checks that `[offset, offset + len)` is block-aligned and inside `dev`; every
@@ -241,6 +270,15 @@ macro_rules! forward_block_device {
             }
             fn space_low(&self) -> bool {
                 (**self).space_low()
+            }
+            fn checksum_granularity(&self) -> Option<u32> {
+                (**self).checksum_granularity()
+            }
+            fn resync_checksums(&self, offset: u64, len: u64) -> Result<()> {
+                (**self).resync_checksums(offset, len)
+            }
+            fn poison(&self, offset: u64, len: u64) -> Result<()> {
+                (**self).poison(offset, len)
             }
         }
     };
