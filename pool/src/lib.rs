@@ -8,7 +8,11 @@
 //!        │
 //!        ▼
 //!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice
-//!        │ dirty-region log, member states in RocksDB
+//!        │ dirty-region log, member states in RocksDB; reads around blocks that fail
+//!        │ their checksums and rewrites them
+//!        ▼
+//!  IntegrityDevice (CRC32C per 4 KiB block)    integrity/            ── implements BlockDevice
+//!        │ checksum pages in RocksDB (sums_db.rs)
 //!        ▼
 //!  Member (file or block device, O_DIRECT)     member.rs             ── implements BlockDevice
 //! ```
@@ -20,12 +24,14 @@
 
 pub mod alloc;
 pub mod cache;
+pub mod integrity;
 mod journal_db;
 pub mod member;
 pub mod meta;
 pub mod pool;
 pub mod progress;
 pub mod raid;
+mod sums_db;
 pub mod volume;
 
 pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
@@ -34,4 +40,5 @@ pub use member::{Member, MemberError, MemberLabel};
 pub use meta::{MetaError, MetaStore};
 pub use pool::{Pool, PoolError, PoolRecord, PoolSpec, PoolStatus};
 pub use progress::{Progress, ProgressReport, Throttle};
+pub use sums_db::DbSums;
 pub use volume::{CheckReport, SpaceInfo, Volume, VolumeError, VolumeInfo, VolumeManager};

@@ -21,9 +21,11 @@ pub const CF_DIRTY: &str = "raid_dirty";
 pub const CF_VOLUME: &str = "volume";
 /// Chunk maps: (pool, node, logical chunk) → physical chunk.
 pub const CF_MAP: &str = "chunk_map";
+/// Checksums of the members' blocks: (member id, page) → 1024 checksums.
+pub const CF_SUMS: &str = "checksum";
 
 /// The column families the pool uses.
-pub const POOL_CFS: &[&str] = &[CF_POOL, CF_DIRTY, CF_VOLUME, CF_MAP];
+pub const POOL_CFS: &[&str] = &[CF_POOL, CF_DIRTY, CF_VOLUME, CF_MAP, CF_SUMS];
 
 /// An error from the metadata store.
 #[derive(Debug, thiserror::Error)]

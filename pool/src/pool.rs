@@ -4,12 +4,14 @@
 //! directly.
 
 use crate::cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
+use crate::integrity::{IntegrityDevice, SumStore};
 use crate::journal_db::DbJournal;
 use crate::member::{Member, MemberError};
 use crate::meta::{be_u64, MetaError, MetaStore, CF_POOL};
 use crate::raid::{
     MemberState, RaidError, RaidLevel, RaidMember, RaidSet, RaidStatus, ScrubReport,
 };
+use crate::sums_db::DbSums;
 use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
 use crate::{Progress, ProgressReport};
 use parking_lot::Mutex;
@@ -146,12 +148,16 @@ pub struct PoolStatus {
     pub last_scrub: Option<ScrubReport>,
     /// The read cache in front of the RAID set.
     pub read_cache: ReadCacheStats,
+    /// Progress of building the checksums of members that had none (pools made before
+    /// checksums), if that ran since the pool opened.
+    pub checksum_build: Option<ProgressReport>,
 }
 
 #[derive(Debug, Default)]
 struct Tasks {
     rebuild: Option<Arc<Progress>>,
     scrub: Option<Arc<Progress>>,
+    checksum_build: Option<Arc<Progress>>,
     last_scrub: Option<ScrubReport>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -165,9 +171,16 @@ pub struct Pool {
     cache: Arc<ReadCache<Arc<RaidSet>>>,
     volumes: VolumeManager,
     tasks: Arc<Mutex<Tasks>>,
-    /// Bytes per second for rebuilds and scrubs (0 = unlimited).
+    /// Where the members' checksums are kept.
+    sums: Arc<DbSums>,
+    /// The members and spares with their checksums, by name.
+    checked: Mutex<Vec<(String, Arc<Checked>)>>,
+    /// Bytes per second for rebuilds, scrubs and checksum builds (0 = unlimited).
     pub rate_limit: u64,
 }
+
+/// A member whose blocks are checked against their checksums.
+type Checked = IntegrityDevice<Member>;
 
 fn pool_key(name: &str) -> Vec<u8> {
     let mut k = b"p".to_vec();
@@ -192,11 +205,26 @@ fn unhex(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn raid_member(m: Member) -> RaidMember {
-    RaidMember {
-        name: m.path().display().to_string(),
-        dev: Arc::new(m),
-    }
+/// Wraps a member in its checksums (`new`: just labelled, reads as zeros or will be
+/// resynchronized or rebuilt, so its checksums count as built).
+fn checked_member(
+    m: Member,
+    sums: &Arc<DbSums>,
+    new: bool,
+) -> Result<(RaidMember, Arc<Checked>), PoolError> {
+    let name = m.path().display().to_string();
+    let key = m.label().member_id;
+    let store: Arc<dyn SumStore> = sums.clone();
+    let dev = Arc::new(
+        IntegrityDevice::open(m, name.clone(), key, store, new).map_err(RaidError::Block)?,
+    );
+    Ok((
+        RaidMember {
+            name,
+            dev: dev.clone(),
+        },
+        dev,
+    ))
 }
 
 /// Labels `path` for pool `uuid`, creating a sparse file if it is missing and `size` is
@@ -254,16 +282,23 @@ impl Pool {
             Some(v) => be_u64(&v, 0).unwrap_or(1),
             None => 1,
         };
+        let sums = Arc::new(DbSums::new(store.clone()));
         let mut members = Vec::new();
+        let mut checked = Vec::new();
         let mut all_fresh = true;
         for p in &spec.members {
             let (m, fresh) = prepare_member(p, uuid, spec.create_size)?;
             all_fresh &= fresh;
-            members.push(raid_member(m));
+            let (rm, c) = checked_member(m, &sums, true)?;
+            checked.push((rm.name.clone(), c));
+            members.push(rm);
         }
         let mut spares = Vec::new();
         for p in &spec.spares {
-            spares.push(raid_member(prepare_member(p, uuid, spec.create_size)?.0));
+            let (rm, c) =
+                checked_member(prepare_member(p, uuid, spec.create_size)?.0, &sums, true)?;
+            checked.push((rm.name.clone(), c));
+            spares.push(rm);
         }
         let journal = Arc::new(DbJournal::new(store.clone(), id));
         let raid = RaidSet::open(
@@ -289,13 +324,15 @@ impl Pool {
         batch.put_cf(cf, b"next_pool", (id + 1).to_be_bytes());
         batch.put_cf(cf, pool_key(&spec.name), MetaStore::encode(&record));
         store.commit(batch, true)?;
-        Pool::assemble(store, record, raid)
+        Pool::assemble(store, record, raid, sums, checked)
     }
 
     fn assemble(
         store: Arc<MetaStore>,
         record: PoolRecord,
         raid: RaidSet,
+        sums: Arc<DbSums>,
+        checked: Vec<(String, Arc<Checked>)>,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
         let cache = Arc::new(ReadCache::new(raid.clone(), DEFAULT_READ_CACHE_BYTES));
@@ -312,6 +349,8 @@ impl Pool {
             cache,
             volumes,
             tasks: Arc::default(),
+            sums,
+            checked: Mutex::new(checked),
             rate_limit: 0,
         })
     }
@@ -340,6 +379,8 @@ impl Pool {
             why: "missing".into(),
         })?;
         let uuid = unhex(&record.uuid);
+        let sums = Arc::new(DbSums::new(store.clone()));
+        let checked = Mutex::new(Vec::new());
         let open_one = |path: &str| -> Result<RaidMember, PoolError> {
             let m = Member::open(Path::new(path))?;
             if Some(m.label().pool_id) != uuid {
@@ -348,7 +389,9 @@ impl Pool {
                     why: format!("the device is labelled for another pool, not pool '{name}'; put the right device at this path"),
                 });
             }
-            Ok(raid_member(m))
+            let (rm, c) = checked_member(m, &sums, false)?;
+            checked.lock().push((rm.name.clone(), c));
+            Ok(rm)
         };
         let mut opened = Vec::new();
         for (path, st) in &state.members {
@@ -398,7 +441,10 @@ impl Pool {
             );
             raid.resync(&Progress::default())?;
         }
-        Pool::assemble(store, record, raid)
+        let checked = checked.into_inner();
+        let pool = Pool::assemble(store, record, raid, sums, checked)?;
+        pool.start_checksum_build();
+        Ok(pool)
     }
 
     /// The durable record.
@@ -449,6 +495,7 @@ impl Pool {
             scrub: t.scrub.as_ref().map(|p| p.snapshot()),
             last_scrub: t.last_scrub,
             read_cache: self.cache.stats(),
+            checksum_build: t.checksum_build.as_ref().map(|p| p.snapshot()),
         }
     }
 
@@ -481,7 +528,9 @@ impl Pool {
                 self.record.name
             ),
         })?;
-        Ok(raid_member(prepare_member(path, uuid, size)?.0))
+        let (rm, c) = checked_member(prepare_member(path, uuid, size)?.0, &self.sums, true)?;
+        self.checked.lock().push((rm.name.clone(), c));
+        Ok(rm)
     }
 
     /// Replaces member `old` (path or index) with the device at `new` and rebuilds onto it
@@ -493,10 +542,88 @@ impl Pool {
         create_size: Option<u64>,
     ) -> Result<(), PoolError> {
         let idx = self.index_of(old)?;
+        let old_name = self.raid.status().members[idx].name.clone();
         let m = self.label_new(new, create_size)?;
         self.raid.replace_member(idx, m)?;
+        self.forget_member(&old_name);
         self.start_rebuild();
         Ok(())
+    }
+
+    /// Drops the checksums of a member that left the pool.
+    fn forget_member(&self, name: &str) {
+        let gone = {
+            let mut c = self.checked.lock();
+            let at = c.iter().position(|(n, _)| n == name);
+            at.map(|i| c.remove(i))
+        };
+        if let Some((_, dev)) = gone {
+            let key = dev.inner().label().member_id;
+            if let Err(e) = self.sums.forget(&key) {
+                tracing::warn!(
+                    pool = self.name(),
+                    member = name,
+                    "cannot delete a removed member's checksums: {e}"
+                );
+            }
+        }
+    }
+
+    /// Starts building, in the background, the checksums of members that have none yet
+    /// (members of pools made before checksums); reads of what is not built yet are not
+    /// verified. Resumes where it stopped after a restart.
+    pub fn start_checksum_build(&self) -> Option<Arc<Progress>> {
+        let todo: Vec<Arc<Checked>> = self
+            .checked
+            .lock()
+            .iter()
+            .map(|(_, d)| d.clone())
+            .filter(|d| d.built() < d.size())
+            .collect();
+        if todo.is_empty() {
+            return None;
+        }
+        let mut t = self.tasks.lock();
+        if let Some(p) = &t.checksum_build {
+            if !p.snapshot().finished {
+                return Some(p.clone());
+            }
+        }
+        let progress = Arc::new(Progress::default());
+        t.checksum_build = Some(progress.clone());
+        let (p, rate, name) = (progress.clone(), self.rate_limit, self.name().to_owned());
+        tracing::warn!(
+            pool = name.as_str(),
+            members = todo.len(),
+            "this pool's members have no checksums yet (made before checksums existed); building them in the background"
+        );
+        t.threads.push(std::thread::spawn(move || {
+            let total = todo.iter().map(|d| d.size()).sum();
+            let done = todo.iter().map(|d| d.built()).sum();
+            p.start(total, done);
+            let mut throttle = crate::progress::Throttle::new(rate);
+            for dev in &todo {
+                while dev.built() < dev.size() && !p.is_cancelled() {
+                    let before = dev.built();
+                    match dev.build_step(64 << 20) {
+                        Ok(after) => {
+                            p.advance(after - before);
+                            throttle.pace(after - before);
+                        }
+                        Err(e) => {
+                            tracing::error!(pool = name.as_str(), "checksum build stopped: {e}");
+                            p.finish();
+                            return;
+                        }
+                    }
+                }
+            }
+            if !p.is_cancelled() {
+                tracing::info!(pool = name.as_str(), "checksums of every member are built");
+            }
+            p.finish();
+        }));
+        Some(progress)
     }
 
     /// Adds a hot spare; if a member has failed, it takes its place at once.
@@ -576,7 +703,12 @@ impl Pool {
         let threads = {
             let mut t = self.tasks.lock();
             if cancel {
-                for p in t.rebuild.iter().chain(t.scrub.iter()) {
+                for p in t
+                    .rebuild
+                    .iter()
+                    .chain(t.scrub.iter())
+                    .chain(t.checksum_build.iter())
+                {
                     p.cancel();
                 }
             }

@@ -3,6 +3,7 @@
 
 use super::{MemberState, RaidJournal, RaidLevel, RaidMember, RaidState};
 use parking_lot::RwLock;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use vsa_blockdev::{BlockDevice, BlockError};
 
@@ -12,6 +13,8 @@ pub(crate) struct View {
     pub name: Arc<str>,
     pub dev: Arc<dyn BlockDevice>,
     pub state: MemberState,
+    /// Blocks of this slot's device that failed their checksums since the set opened.
+    pub errors: Arc<AtomicU64>,
 }
 
 impl View {
@@ -57,6 +60,7 @@ impl Members {
                 name: m.name.into(),
                 dev: m.dev,
                 state,
+                errors: Arc::default(),
             })
             .collect();
         Members {
@@ -128,6 +132,7 @@ impl Members {
             name: spare.name.into(),
             dev: spare.dev,
             state: MemberState::Rebuilding { rebuilt: 0 },
+            errors: Arc::default(),
         };
     }
 
@@ -143,6 +148,7 @@ impl Members {
             name: new.name.into(),
             dev: new.dev,
             state: MemberState::Rebuilding { rebuilt: 0 },
+            errors: Arc::default(),
         };
         journal.save_state(&Self::state_of(&g))
     }

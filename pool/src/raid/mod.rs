@@ -15,6 +15,7 @@
 //! dirty in the [`RaidJournal`]; a member that returns an I/O error is marked faulty and
 //! the set carries on degraded, reconstructing reads from the survivors.
 
+mod corrupt;
 mod error;
 pub mod gf256;
 mod io;
@@ -174,6 +175,9 @@ pub struct MemberInfo {
     pub name: String,
     /// State.
     pub state: MemberState,
+    /// Blocks that failed their checksums on this member since the set opened (each read
+    /// back from redundancy and rewritten, or reported as unrecoverable).
+    pub checksum_errors: u64,
 }
 
 /// A report of a set's health and geometry.
@@ -199,6 +203,8 @@ pub struct RaidStatus {
     pub needs_rebuild: bool,
     /// Some regions were left dirty by an unclean stop.
     pub needs_resync: bool,
+    /// The members keep checksums of their blocks.
+    pub checksums: bool,
 }
 
 /// A RAID set: see the module documentation.
@@ -210,9 +216,21 @@ pub struct RaidSet {
     locks: StripeLocks,
     dirty: DirtyTracker,
     journal: Arc<dyn RaidJournal>,
+    /// Member writes cover whole units of this many bytes (the members' checksum unit).
+    unit: u64,
+    /// The members keep checksums: every level tracks dirty regions then, so their
+    /// checksums can be recomputed after an unclean stop.
+    checksums: bool,
+    /// Blocks failing their checksums one member may show before it is failed.
+    pub checksum_error_limit: u64,
 }
 
 const MAX_CHUNK: u32 = 16 << 20;
+
+/// The default of [`RaidSet::checksum_error_limit`]: 1024 blocks (4 MiB of 4 KiB blocks)
+/// since the set opened, a member whose medium is failing rather than one with a few
+/// flipped bits.
+pub const CHECKSUM_ERROR_LIMIT: u64 = 1024;
 
 impl RaidSet {
     /// Builds a set over `members` given in index order. `states`: `None` for a brand-new
@@ -286,7 +304,24 @@ impl RaidSet {
             chunk,
             member_size,
         };
-        let redundant = level != RaidLevel::Raid0;
+        let units: Vec<Option<u32>> = members
+            .iter()
+            .chain(&spares)
+            .map(|m| m.dev.checksum_granularity())
+            .collect();
+        let checksums = units.iter().any(Option::is_some);
+        let unit = units
+            .iter()
+            .map(|u| u64::from(u.unwrap_or(block_size)))
+            .max()
+            .unwrap_or(u64::from(block_size));
+        if chunk % unit != 0 {
+            return Err(RaidError::InvalidChunkSize {
+                chunk_size,
+                block_size: unit as u32,
+            });
+        }
+        let redundant = level != RaidLevel::Raid0 || checksums;
         let dirty = if redundant {
             DirtyTracker::with_resync(journal.dirty_regions()?)
         } else {
@@ -299,6 +334,9 @@ impl RaidSet {
             locks: StripeLocks::default(),
             dirty,
             journal,
+            unit,
+            checksums,
+            checksum_error_limit: CHECKSUM_ERROR_LIMIT,
         };
         if redundant && !assume_clean && is_new {
             let regions: Vec<u64> = (0..member_size.div_ceil(REGION_SIZE)).collect();
@@ -339,6 +377,7 @@ impl RaidSet {
                     index,
                     name: v.name.to_string(),
                     state: v.state,
+                    checksum_errors: v.errors.load(std::sync::atomic::Ordering::Relaxed),
                 })
                 .collect(),
             spares: self.members.spare_names(),
@@ -346,6 +385,7 @@ impl RaidSet {
             failed: !tolerates(self.layout.level, view.len(), &missing),
             needs_rebuild,
             needs_resync: !self.dirty.pending_resync().is_empty(),
+            checksums: self.checksums,
         }
     }
 
@@ -429,7 +469,13 @@ impl RaidSet {
     /// failure on RAID 0, which has no redundancy) are returned.
     fn handle_failures(&self, view: &[View], failures: Vec<io::Failure>) -> Result<(), BlockError> {
         for (m, e) in failures {
-            let member_failed = matches!(e.kind(), ErrorKind::Io | ErrorKind::DeviceFailed);
+            // A write that found the blocks it keeps corrupt did not happen: the member no
+            // longer holds the data, like after an I/O error. (The set writes whole
+            // checksum units, so this is not expected.)
+            let member_failed = matches!(
+                e.kind(),
+                ErrorKind::Io | ErrorKind::DeviceFailed | ErrorKind::Corrupt
+            );
             if !member_failed || self.layout.level == RaidLevel::Raid0 {
                 return Err(e.with_device(view[m].name.to_string()));
             }
@@ -472,7 +518,7 @@ impl RaidSet {
         f: impl FnOnce(&[View]) -> Result<T, BlockError>,
     ) -> Result<T, BlockError> {
         let _guard = self.locks.lock(first, last);
-        let redundant = self.layout.level != RaidLevel::Raid0;
+        let redundant = self.layout.level != RaidLevel::Raid0 || self.checksums;
         let regions = self.regions(first, last);
         if redundant {
             for (i, r) in regions.clone().enumerate() {

@@ -8,7 +8,7 @@
 
 use super::gf256;
 use super::io::{self, ReadOp, WriteOp};
-use super::layout::Segment;
+use super::layout::{Role, Segment};
 use super::members::View;
 use super::mirror::split_mut;
 use super::scratch;
@@ -21,6 +21,24 @@ pub(crate) struct StripeRows {
     pub data: Vec<Vec<u8>>,
     pub p: Vec<u8>,
     pub q: Vec<u8>,
+}
+
+impl StripeRows {
+    /// Rows `[from, to)` of these rows.
+    fn trim(self, from: usize, to: usize) -> StripeRows {
+        let cut = |v: Vec<u8>| {
+            if v.is_empty() {
+                v
+            } else {
+                v[from..to].to_vec()
+            }
+        };
+        StripeRows {
+            data: self.data.into_iter().map(cut).collect(),
+            p: cut(self.p),
+            q: cut(self.q),
+        }
+    }
 }
 
 impl RaidSet {
@@ -105,19 +123,34 @@ impl RaidSet {
     }
 
     /// Reads rows `[r0, r1)` of stripe `s` from every readable member and reconstructs
-    /// what is missing. The caller holds the stripe lock.
+    /// what is missing. Members that return blocks failing their checksums are read around
+    /// and their rows (widened to whole units) rewritten from the reconstruction. The
+    /// caller holds the stripe lock.
     pub(crate) fn load_rows(&self, s: u64, r0: u64, r1: u64) -> Result<StripeRows, BlockError> {
+        let (w0, w1) = self.widen(r0, r1);
         let base = s * self.layout.chunk;
-        let (start, end) = (base + r0, base + r1);
+        let (start, end) = (base + w0, base + w1);
+        let mut bad: Vec<usize> = Vec::new();
         for _ in 0..=self.layout.members {
             let view = self.members.view();
             let n = view.len();
             let mut bufs: Vec<Option<Vec<u8>>> = (0..n)
-                .map(|m| view[m].readable(end).then(|| vec![0u8; (r1 - r0) as usize]))
+                .map(|m| {
+                    (view[m].readable(end) && !bad.contains(&m))
+                        .then(|| vec![0u8; (w1 - w0) as usize])
+                })
                 .collect();
             let missing: Vec<usize> = (0..n).filter(|&m| bufs[m].is_none()).collect();
             if !tolerates(self.layout.level, n, &missing) {
-                return Err(self.failed_error(Op::Read, start, r1 - r0));
+                if bad.is_empty() {
+                    return Err(self.failed_error(Op::Read, start, w1 - w0));
+                }
+                if w1 - w0 > self.unit {
+                    // Bad blocks of several members, perhaps in different rows: unit by
+                    // unit, each row may still be rebuilt.
+                    return self.load_rows_by_unit(s, r0, r1);
+                }
+                return Err(self.unrecoverable(Op::Read, start, w1 - w0));
             }
             let ops = bufs
                 .iter_mut()
@@ -132,13 +165,72 @@ impl RaidSet {
                 .collect();
             let failures = io::read(&view, ops);
             if failures.is_empty() {
-                return self
+                let rows = self
                     .reconstruct(s, bufs)
-                    .ok_or_else(|| self.failed_error(Op::Read, start, r1 - r0));
+                    .ok_or_else(|| self.failed_error(Op::Read, start, w1 - w0))?;
+                self.repair_rows(&view, s, start, &rows, &bad)?;
+                return Ok(rows.trim((r0 - w0) as usize, (r1 - w0) as usize));
             }
-            self.handle_failures(&view, failures)?;
+            bad.extend(self.sort_read_failures(&view, failures)?);
         }
-        Err(self.failed_error(Op::Read, start, r1 - r0))
+        Err(self.failed_error(Op::Read, start, w1 - w0))
+    }
+
+    /// [`RaidSet::load_rows`] one checksum unit at a time, joined.
+    fn load_rows_by_unit(&self, s: u64, r0: u64, r1: u64) -> Result<StripeRows, BlockError> {
+        let (w0, w1) = self.widen(r0, r1);
+        let mut all: Option<StripeRows> = None;
+        let mut u = w0;
+        while u < w1 {
+            let part = self.load_rows(s, u, u + self.unit)?;
+            match &mut all {
+                None => all = Some(part),
+                Some(a) => {
+                    for (d, p) in a.data.iter_mut().zip(part.data) {
+                        d.extend_from_slice(&p);
+                    }
+                    a.p.extend_from_slice(&part.p);
+                    a.q.extend_from_slice(&part.q);
+                }
+            }
+            u += self.unit;
+        }
+        let all =
+            all.ok_or_else(|| self.failed_error(Op::Read, s * self.layout.chunk + r0, r1 - r0))?;
+        Ok(all.trim((r0 - w0) as usize, (r1 - w0) as usize))
+    }
+
+    /// Rewrites the rows of members `bad` (data column, P or Q) from `rows`, read at
+    /// member offset `start`.
+    fn repair_rows(
+        &self,
+        view: &[View],
+        s: u64,
+        start: u64,
+        rows: &StripeRows,
+        bad: &[usize],
+    ) -> Result<(), BlockError> {
+        let ops: Vec<WriteOp<'_>> = bad
+            .iter()
+            .filter(|&&m| view[m].writable())
+            .map(|&m| WriteOp {
+                member: m,
+                offset: start,
+                buf: match self.layout.role(s, m) {
+                    Role::Data(c) => &rows.data[c],
+                    Role::P => &rows.p,
+                    Role::Q => &rows.q,
+                },
+            })
+            .collect();
+        let len = rows.p.len() as u64;
+        let failures = io::write(view, ops);
+        let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+        self.handle_failures(view, failures)?;
+        for &m in bad.iter().filter(|m| !failed.contains(m)) {
+            self.repaired(view, m, start, len);
+        }
+        Ok(())
     }
 
     pub(crate) fn parity_read(&self, buf: &mut [u8], offset: u64) -> Result<(), BlockError> {
@@ -162,8 +254,10 @@ impl RaidSet {
             .collect();
         let failures = io::read(&view, ops);
         if !failures.is_empty() {
+            // Failed members (I/O errors) and members with bad blocks alike: their pieces
+            // are rebuilt from the others below (and the bad blocks rewritten).
             let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
-            self.handle_failures(&view, failures)
+            self.sort_read_failures(&view, failures)
                 .map_err(|e| e.at(Op::Read, offset, len))?;
             slow.extend(
                 fast.into_iter()
@@ -243,15 +337,30 @@ impl RaidSet {
                 let mut ops = Vec::new();
                 for (w, &(p, q)) in works.iter().zip(&parity) {
                     let base = w.stripe * chunk;
+                    let mut written = vec![false; cols];
                     for seg in &w.segs {
                         let m = self.layout.data_member(w.stripe, seg.col);
-                        if view[m].writable() {
-                            ops.push(WriteOp {
-                                member: m,
-                                offset: seg.member_offset(chunk),
-                                buf: &buf[seg.buf_off..seg.buf_off + seg.len as usize],
-                            });
+                        if !view[m].writable() || written[seg.col] {
+                            continue;
                         }
+                        written[seg.col] = true;
+                        // A piece that does not cover whole units goes down widened: the
+                        // rows read, with the new bytes laid over them.
+                        let (a, b) = self.widen(seg.within, seg.within + seg.len);
+                        let (offset, data) = match &w.data[seg.col] {
+                            Some(d) if (a, b) != (seg.within, seg.within + seg.len) => {
+                                (base + a, &d[(a - w.r0) as usize..(b - w.r0) as usize])
+                            }
+                            _ => (
+                                seg.member_offset(chunk),
+                                &buf[seg.buf_off..seg.buf_off + seg.len as usize],
+                            ),
+                        };
+                        ops.push(WriteOp {
+                            member: m,
+                            offset,
+                            buf: data,
+                        });
                     }
                     let pm = self.layout.p_member(w.stripe);
                     if view[pm].writable() {
@@ -304,8 +413,11 @@ impl RaidSet {
         let cols = self.layout.data_cols();
         let chunk = self.layout.chunk;
         for w in works.iter_mut() {
-            w.r0 = w.segs.iter().map(|g| g.within).min().unwrap_or(0);
-            w.r1 = w.segs.iter().map(|g| g.within + g.len).max().unwrap_or(0);
+            // Whole units of the members' checksums, so no member write is partial.
+            (w.r0, w.r1) = self.widen(
+                w.segs.iter().map(|g| g.within).min().unwrap_or(0),
+                w.segs.iter().map(|g| g.within + g.len).max().unwrap_or(0),
+            );
             let rows = w.rows();
             w.need = (0..cols)
                 .map(|c| {
@@ -336,7 +448,7 @@ impl RaidSet {
         let failures = io::read(view, ops);
         if !failures.is_empty() {
             let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
-            self.handle_failures(view, failures)?;
+            self.sort_read_failures(view, failures)?;
             for w in works.iter_mut() {
                 if (0..cols)
                     .any(|c| w.need[c] && failed.contains(&self.layout.data_member(w.stripe, c)))

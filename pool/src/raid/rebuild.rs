@@ -106,15 +106,62 @@ impl RaidSet {
             })
             .collect();
         let failures = io::read(&view, ops);
+        let mut bad: Vec<(usize, u64)> = Vec::new();
         if !failures.is_empty() {
-            // The failed members are marked; the caller's loop retries with the new states.
-            self.handle_failures(&view, failures)?;
-            return Ok(0);
+            let failed = failures.len();
+            let corrupt = self.sort_read_failures(&view, failures)?;
+            if corrupt.len() < failed {
+                // A member failed: the caller's loop retries with the new states.
+                return Ok(0);
+            }
+            for m in corrupt {
+                self.find_bad_units(&view, m, pos, end, &mut bufs, &mut bad);
+            }
         }
         let mut out: Vec<Vec<u8>> = vec![vec![0u8; len]; n];
+        let mut lost: Vec<(usize, u64, u64)> = Vec::new();
+        let mut repairs: Vec<(usize, u64, Vec<u8>)> = Vec::new();
         for s in s0..=s1 {
             let at = ((s * chunk).max(pos) - pos) as usize;
             let to = (((s + 1) * chunk).min(end) - pos) as usize;
+            let (from, to_off) = (pos + at as u64, pos + to as u64);
+            if bad.iter().any(|b| (from..to_off).contains(&b.1)) {
+                // Blocks of survivors failed their checksums: rebuild unit by unit.
+                let mut counts = super::ScrubReport::default();
+                let fills = self.rebuild_units(
+                    &view,
+                    s,
+                    (from, to_off),
+                    &bufs,
+                    pos,
+                    &bad,
+                    &targets,
+                    &mut counts,
+                );
+                let mut covered = std::collections::BTreeSet::new();
+                for (m, u, b) in fills {
+                    if targets.contains(&m) {
+                        let o = (u - pos) as usize;
+                        out[m][o..o + b.len()].copy_from_slice(&b);
+                        covered.insert((m, u));
+                    } else {
+                        repairs.push((m, u, b));
+                    }
+                }
+                // Units no survivor could give back: that data is gone. The rebuilt member
+                // gets them marked lost, so reads fail as medium errors instead of returning
+                // what it does not have.
+                let mut u = from;
+                while u < to_off {
+                    for &t in &targets {
+                        if !covered.contains(&(t, u)) {
+                            lost.push((t, u, self.unit.min(to_off - u)));
+                        }
+                    }
+                    u += self.unit;
+                }
+                continue;
+            }
             let slice: Vec<Option<Vec<u8>>> = bufs
                 .iter()
                 .map(|b| b.as_ref().map(|b| b[at..to].to_vec()))
@@ -126,7 +173,7 @@ impl RaidSet {
                 out[t][at..to].copy_from_slice(&fill[t]);
             }
         }
-        let ops = targets
+        let mut ops: Vec<WriteOp<'_>> = targets
             .iter()
             .map(|&t| WriteOp {
                 member: t,
@@ -134,9 +181,26 @@ impl RaidSet {
                 buf: &out[t],
             })
             .collect();
+        for (m, u, b) in &repairs {
+            ops.push(WriteOp {
+                member: *m,
+                offset: *u,
+                buf: b,
+            });
+        }
         let failures = io::write(&view, ops);
-        let failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
+        let mut failed: Vec<usize> = failures.iter().map(|f| f.0).collect();
         self.handle_failures(&view, failures)?;
+        for (t, offset, len) in lost {
+            if failed.contains(&t) {
+                continue;
+            }
+            if let Err(e) = view[t].dev.poison(offset, len) {
+                tracing::error!(member = %view[t].name, "cannot mark lost blocks: {e}");
+                failed.push(t);
+                self.handle_failures(&view, vec![(t, e.at(Op::Write, offset, len))])?;
+            }
+        }
         let mut moved = 0;
         for &t in targets.iter().filter(|t| !failed.contains(t)) {
             let from = watermark(&view[t]).unwrap_or(0).max(pos);

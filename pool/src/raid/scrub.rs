@@ -7,7 +7,7 @@ use super::members::View;
 use super::{gf256, RaidError, RaidSet, REGION_SIZE};
 use crate::progress::{Progress, Throttle};
 use serde::Serialize;
-use vsa_blockdev::BlockError;
+use vsa_blockdev::{BlockError, ErrorKind};
 
 /// What a scrub found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -87,6 +87,13 @@ impl RaidSet {
         let mut fixed = 0;
         for r in regions {
             let (start, stop) = span(r);
+            // Blocks written since the last flush may have reached the medium without their
+            // checksums (or the reverse): what the members hold now is taken as correct.
+            let view = self.members.view();
+            let live: Vec<usize> = (0..view.len()).filter(|&m| view[m].writable()).collect();
+            let failures =
+                io::each_member(&view, live, |v| v.dev.resync_checksums(start, stop - start));
+            self.handle_failures(&view, failures)?;
             let mut pos = start;
             while pos < stop {
                 if progress.is_cancelled() {
@@ -138,9 +145,15 @@ impl RaidSet {
             })
             .collect();
         let failures = io::read(&view, ops);
-        // Unreadable members: reconstruct their range and rewrite it (below).
+        // Unreadable members: reconstruct their range and rewrite it (below). Members with
+        // blocks failing their checksums: found unit by unit, rebuilt the same way.
         let mut unreadable = Vec::new();
+        let mut bad: Vec<(usize, u64)> = Vec::new();
         for (m, e) in failures {
+            if e.kind() == ErrorKind::Corrupt {
+                self.find_bad_units(&view, m, pos, end, &mut bufs, &mut bad);
+                continue;
+            }
             tracing::warn!(member = %view[m].name, "scrub read failed: {e}");
             report.read_errors += 1;
             bufs[m] = None;
@@ -151,21 +164,34 @@ impl RaidSet {
         for s in s0..=s1 {
             let at = ((s * chunk).max(pos) - pos) as usize;
             let to = (((s + 1) * chunk).min(end) - pos) as usize;
+            let (from, to_off) = (pos + at as u64, pos + to as u64);
+            let bad_count = bad.iter().filter(|b| (from..to_off).contains(&b.1)).count() as u64;
+            if bad_count > 0 || !unreadable.is_empty() {
+                // Degraded here: restore unreadable chunks and blocks that failed their
+                // checksums, unit by unit, from the members good there.
+                report.mismatches += bad_count;
+                if mode == Mode::Check {
+                    continue;
+                }
+                writes.extend(self.rebuild_units(
+                    &view,
+                    s,
+                    (from, to_off),
+                    &bufs,
+                    pos,
+                    &bad,
+                    &unreadable,
+                    report,
+                ));
+                continue;
+            }
             let slice: Vec<Option<Vec<u8>>> = bufs
                 .iter()
                 .map(|b| b.as_ref().map(|b| b[at..to].to_vec()))
                 .collect();
-            let moff = pos + at as u64;
             if slice.iter().any(Option::is_none) {
-                // Degraded here: nothing to compare against; restore unreadable chunks.
-                if !unreadable.is_empty() && mode != Mode::Check {
-                    let full = self.stripe_contents(s, slice).ok_or_else(|| {
-                        self.failed_error(vsa_blockdev::Op::Read, moff, (to - at) as u64)
-                    })?;
-                    for &m in &unreadable {
-                        writes.push((m, moff, full[m].clone()));
-                    }
-                }
+                // A member missing here (failed, or not rebuilt this far): nothing to
+                // compare against.
                 continue;
             }
             let chunks: Vec<Vec<u8>> = slice.into_iter().flatten().collect();
@@ -174,9 +200,88 @@ impl RaidSet {
             } else {
                 self.check_mirrors(s, &chunks, mode, report)
             };
-            writes.extend(fixes.into_iter().map(|(m, b)| (m, moff, b)));
+            writes.extend(fixes.into_iter().map(|(m, b)| (m, from, b)));
         }
         self.apply(&view, writes)
+    }
+
+    /// Re-reads member `m`'s part of `[pos, end)` unit by unit into its buffer, and notes
+    /// the units (member offsets) whose blocks fail their checksums (or cannot be read).
+    pub(crate) fn find_bad_units(
+        &self,
+        view: &[View],
+        m: usize,
+        pos: u64,
+        end: u64,
+        bufs: &mut [Option<Vec<u8>>],
+        bad: &mut Vec<(usize, u64)>,
+    ) {
+        let Some(buf) = bufs[m].as_mut() else {
+            return;
+        };
+        let mut u = pos;
+        while u < end {
+            let to = (u + self.unit).min(end);
+            let piece = &mut buf[(u - pos) as usize..(to - pos) as usize];
+            if view[m].dev.read_at(piece, u).is_err() {
+                bad.push((m, u));
+            }
+            u = to;
+        }
+    }
+
+    /// Rebuilds stripe `s`'s member range `[from, to)` unit by unit, each unit from the
+    /// members good there; returns `(member, offset, bytes)` rewrites of the bad and
+    /// unreadable members, and counts what it repaired or could not.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rebuild_units(
+        &self,
+        view: &[View],
+        s: u64,
+        (from, to): (u64, u64),
+        bufs: &[Option<Vec<u8>>],
+        pos: u64,
+        bad: &[(usize, u64)],
+        targets: &[usize],
+        report: &mut ScrubReport,
+    ) -> Vec<(usize, u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut u = from;
+        while u < to {
+            let e = (u + self.unit).min(to);
+            let bad_here: Vec<usize> = bad.iter().filter(|b| b.1 == u).map(|b| b.0).collect();
+            let slice: Vec<Option<Vec<u8>>> = bufs
+                .iter()
+                .enumerate()
+                .map(|(m, b)| {
+                    let b = b
+                        .as_ref()
+                        .filter(|_| !bad_here.contains(&m) && !targets.contains(&m))?;
+                    Some(b[(u - pos) as usize..(e - pos) as usize].to_vec())
+                })
+                .collect();
+            if bad_here.is_empty() && targets.is_empty() {
+                u = e;
+                continue;
+            }
+            match self.stripe_contents(s, slice) {
+                Some(full) => {
+                    for &m in targets.iter().chain(&bad_here) {
+                        out.push((m, u, full[m].clone()));
+                    }
+                    for &m in &bad_here {
+                        report.repaired += 1;
+                        self.repaired(view, m, u, e - u);
+                    }
+                }
+                None => {
+                    tracing::error!(stripe = s, member_offset = u, "blocks failed their checksums where no good copy is left; that data is lost");
+                    report.unrecoverable += 1;
+                }
+            }
+            u = e;
+        }
+        out
     }
 
     fn apply(&self, view: &[View], writes: Vec<(usize, u64, Vec<u8>)>) -> Result<(), BlockError> {
@@ -211,6 +316,20 @@ impl RaidSet {
         let p_bad = chunks[pm] != p2;
         let q_bad = self.raid6() && chunks[qm] != q2;
         if !p_bad && !q_bad {
+            return Vec::new();
+        }
+        if self.checksums && mode != Mode::Resync {
+            // Every block matched its checksum, so the data is right and P (or Q) is stale:
+            // a write that reached the data but not the parity.
+            report.mismatches += 1;
+            if mode == Mode::Repair {
+                report.repaired += 1;
+                let mut out = vec![(pm, p2)];
+                if self.raid6() {
+                    out.push((qm, q2));
+                }
+                return out;
+            }
             return Vec::new();
         }
         if mode == Mode::Resync {

@@ -1,5 +1,6 @@
 //! Tests of whole RAID sets over in-memory and fault-injecting members.
 
+mod checksums;
 mod input;
 mod io;
 mod maint;
