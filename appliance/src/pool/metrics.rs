@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `vsa_pool_capacity_bytes`, `_allocated_bytes`, `_free_bytes`, `_provisioned_bytes` | pool | space |
 //! | `vsa_pool_member_state` | pool, index, member, state | 1 for the member's state (active, faulty, rebuilding) |
+//! | `vsa_pool_member_checksum_errors` | pool, index, member | reads that found the member's blocks failing their checksums since the pool opened (repaired from redundancy, or lost) |
 //! | `vsa_pool_degraded` | pool | 1 if some member is not active |
 //! | `vsa_pool_task_done_bytes`, `vsa_pool_task_total_bytes`, `vsa_pool_task_running` | pool, task (rebuild, scrub) | progress of long operations |
 //! | `vsa_pool_scrub_mismatches` | pool | mismatches the last scrub found |
@@ -25,6 +26,7 @@ pub struct PoolMetrics {
     free: GaugeVec,
     provisioned: GaugeVec,
     member_state: GaugeVec,
+    member_errors: GaugeVec,
     degraded: GaugeVec,
     task_done: GaugeVec,
     task_total: GaugeVec,
@@ -61,6 +63,12 @@ impl PoolMetrics {
                 "vsa_pool_member_state",
                 "1 for each member's current state",
                 &["pool", "index", "member", "state"],
+            )?,
+            member_errors: gauge(
+                r,
+                "vsa_pool_member_checksum_errors",
+                "Reads that found the member's blocks failing their checksums since the pool opened",
+                &["pool", "index", "member"],
             )?,
             degraded: gauge(r, "vsa_pool_degraded", "1 if some member is not active", p)?,
             task_done: gauge(
@@ -116,6 +124,7 @@ impl PoolMetrics {
             &self.free,
             &self.provisioned,
             &self.member_state,
+            &self.member_errors,
             &self.degraded,
             &self.task_done,
             &self.task_total,
@@ -150,6 +159,9 @@ impl PoolMetrics {
                 .set(if st.raid.degraded { 1.0 } else { 0.0 });
             for m in &st.raid.members {
                 let idx = m.index.to_string();
+                self.member_errors
+                    .with_label_values(&[name, &idx, &m.name])
+                    .set(m.checksum_errors as f64);
                 for s in [
                     MemberState::Active,
                     MemberState::Faulty,

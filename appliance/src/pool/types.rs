@@ -237,6 +237,10 @@ pub struct MemberView {
     /// Bytes rebuilt so far, while rebuilding.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub rebuilt: Option<u64>,
+    /// Reads that found this member's blocks failing their checksums since the pool
+    /// opened (each read back from redundancy and rewritten, or reported as lost).
+    #[serde(default)]
+    pub checksum_errors: u64,
 }
 
 /// A member state as one word.
@@ -272,6 +276,9 @@ pub struct RaidView {
     pub needs_rebuild: bool,
     /// Some regions were left dirty by an unclean stop.
     pub needs_resync: bool,
+    /// The members keep checksums of their blocks.
+    #[serde(default)]
+    pub checksums: bool,
 }
 
 /// Pool space as the volumes see it.
@@ -339,6 +346,10 @@ pub struct PoolView {
     pub last_scrub: Option<ScrubFindings>,
     /// The read cache.
     pub read_cache: ReadCacheView,
+    /// Progress of building the checksums of members that had none (a pool made before
+    /// checksums), if that ran since the pool opened.
+    #[serde(default)]
+    pub checksum_build: Option<Progress>,
     /// The pool's volumes.
     pub volumes: Vec<String>,
 }
@@ -373,6 +384,7 @@ impl PoolView {
                     MemberState::Rebuilding { rebuilt } => Some(rebuilt),
                     _ => None,
                 },
+                checksum_errors: m.checksum_errors,
             })
             .collect();
         let c = st.read_cache;
@@ -396,6 +408,7 @@ impl PoolView {
                 failed: r.failed,
                 needs_rebuild: r.needs_rebuild,
                 needs_resync: r.needs_resync,
+                checksums: r.checksums,
             },
             space: SpaceView {
                 capacity: st.space.capacity,
@@ -416,6 +429,7 @@ impl PoolView {
                 capacity: c.capacity,
                 page_size: c.page_size,
             },
+            checksum_build: st.checksum_build.map(Into::into),
             volumes: pool.volumes().names(),
         }
     }

@@ -204,14 +204,24 @@ fn show(p: &PoolView) {
             if let Some(r) = m.rebuilt {
                 state.push_str(&format!(" ({} done)", human(r)));
             }
-            vec![m.index.to_string(), m.name.clone(), state]
+            vec![
+                m.index.to_string(),
+                m.name.clone(),
+                state,
+                m.checksum_errors.to_string(),
+            ]
         })
         .collect();
-    table(&["INDEX", "MEMBER", "STATE"], &members);
+    table(&["INDEX", "MEMBER", "STATE", "CHECKSUM ERRORS"], &members);
     if !p.raid.spares.is_empty() {
         println!("spares: {}", p.raid.spares.join(", "));
     }
-    for (task, progress) in [("rebuild", &p.rebuild), ("scrub", &p.scrub)] {
+    println!("checksums: {}", if p.raid.checksums { "on" } else { "off" });
+    for (task, progress) in [
+        ("rebuild", &p.rebuild),
+        ("scrub", &p.scrub),
+        ("checksum build", &p.checksum_build),
+    ] {
         if let Some(progress) = progress {
             println!("{}", progress_line(task, progress));
         }
