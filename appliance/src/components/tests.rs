@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+mod api_input;
 mod cli;
 mod modules;
 mod openapi;
