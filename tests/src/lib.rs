@@ -77,6 +77,29 @@ fn log_file(data_dir: &Path, name: &str) -> std::fs::File {
         .unwrap()
 }
 
+/// The daemon's stderr log for `data_dir` (see [`Daemon::log`]).
+pub fn read_log(data_dir: &Path) -> String {
+    let logs = data_dir
+        .parent()
+        .unwrap_or(data_dir)
+        .join("logs/stderr.log");
+    std::fs::read_to_string(logs).unwrap_or_default()
+}
+
+/// Calls `f` every 100 ms until it returns `Some`, for at most `secs` seconds.
+pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Starts `vsa serve` on `data_dir` with a small default pool and `extra` flags, and
 /// returns the child without waiting for it.
 pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {
@@ -232,6 +255,38 @@ impl Daemon {
     /// POST a JSON body with the token.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.post_with(path, Some(&self.token), body)
+    }
+
+    /// PATCH a JSON body with the token.
+    pub fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        let req = self
+            .agent
+            .patch(self.url(path))
+            .header("Authorization", format!("Bearer {}", self.token));
+        Self::answer(req.send_json(body))
+    }
+
+    /// Everything the daemons of this data directory wrote to stderr so far (the log; it
+    /// is kept across restarts).
+    pub fn log(&self) -> String {
+        read_log(&self.data_dir)
+    }
+
+    /// Waits (up to `secs` seconds) until the log has a line containing every one of
+    /// `words`, and returns that line.
+    pub fn wait_log(&self, words: &[&str], secs: u64) -> String {
+        let found = wait_for(secs, || {
+            self.log()
+                .lines()
+                .find(|l| words.iter().all(|w| l.contains(w)))
+                .map(str::to_owned)
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "no log line with {words:?} within {secs} s; the log:\n{}",
+                self.log()
+            )
+        })
     }
 
     /// `GET /metrics` (no token: the test runs on loopback) parsed into

@@ -7,6 +7,7 @@ use super::claims::Claims;
 use super::component::{Component, ComponentError, Running, Started};
 use super::config::{ComponentConfig, ConfigError, ConfigFile};
 use super::metrics::Metrics;
+use super::private::{self, PrivateError};
 use super::services::Core;
 use super::volumes::Volumes;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub enum OpenError {
     /// The configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The data directory cannot be made private.
+    #[error(transparent)]
+    Private(#[from] PrivateError),
     /// The metrics registry.
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -85,7 +89,8 @@ impl Appliance {
         for c in &components {
             c.check(&config)?;
         }
-        std::fs::create_dir_all(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
+        // Private before anything is opened in it (see `private`).
+        let loose_dir = private::private_dir(&opts.data_dir)?;
         // Absolute, so that paths recorded under it do not depend on the working directory.
         let dir = std::fs::canonicalize(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
         let cfs: Vec<&str> = components
@@ -123,7 +128,33 @@ impl Appliance {
             components,
             running,
         };
+        if let Err(e) = app.make_private(loose_dir) {
+            app.shutdown();
+            return Err(e);
+        }
         Ok((app, report))
+    }
+
+    /// Takes group and other permissions off everything in the data directory (what an
+    /// earlier version or a copy left open, and what RocksDB created under a loose umask),
+    /// saying what it changed.
+    fn make_private(&self, loose_dir: Option<private::Tightened>) -> Result<(), OpenError> {
+        let dir = self.core.data_dir();
+        let mut fixed = private::tighten_tree(dir)?;
+        if let Some(mut d) = loose_dir {
+            // Tightened before the walk saw it: report it under its canonical name.
+            d.path = dir.to_owned();
+            fixed.insert(0, d);
+        }
+        if !fixed.is_empty() {
+            tracing::warn!(
+                data_dir = %dir.display(),
+                "the data directory was readable by other users; made {} path(s) private to the daemon's user (group and other permissions removed): {}",
+                fixed.len(),
+                private::describe(dir, &fixed, 20)
+            );
+        }
+        Ok(())
     }
 
     /// The core services.

@@ -28,6 +28,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod output;
+pub mod private;
 pub mod routes;
 pub mod serve;
 pub mod services;

@@ -63,6 +63,11 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let serve = ServeArgs::from_arg_matches(&args)?;
     init_logging(serve.log_json);
+    // Everything the daemon creates from here on (RocksDB's files included) is private to
+    // its user; `Appliance::open` fixes what an earlier run left open.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(
+        super::private::DAEMON_UMASK,
+    ));
     let config = match &serve.config {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),

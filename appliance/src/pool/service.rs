@@ -187,10 +187,10 @@ impl PoolService {
         report: &mut Vec<String>,
     ) -> std::result::Result<(), OpenPoolError> {
         let disks = self.core.data_dir().join("disks");
-        std::fs::create_dir_all(&disks).map_err(|e| OpenPoolError {
+        crate::core::private::private_dir(&disks).map_err(|e| OpenPoolError {
             pool: DEFAULT_POOL.into(),
             doing: "created",
-            error: format!("{}: {e}", disks.display()),
+            error: e.to_string(),
         })?;
         let members = (0..4)
             .map(|i| disks.join(format!("{DEFAULT_POOL}-{i}.img")))
