@@ -3,10 +3,14 @@
 //! running the appliance (issue #12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use vsa_e2e::Daemon;
+use std::process::Command;
+use vsa_e2e::initiator::{Initiator, Reply};
+use vsa_e2e::{show, Daemon};
 
+const M: u64 = 1 << 20;
 const IQN: &str = "iqn.2026-01.invalid.vsa:operator";
 
 fn data_dir() -> (tempfile::TempDir, PathBuf) {
@@ -96,4 +100,110 @@ fn the_data_directory_is_private_to_the_daemons_user() {
         1,
         "only the opened-up start warns: {log}"
     );
+}
+
+/// READ CAPACITY (16): the LUN's size in bytes.
+fn read_capacity(i: &mut Initiator) -> u64 {
+    let cdb = [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0];
+    let r = i.command(0, &cdb, &[], 32).unwrap();
+    assert_eq!(r.status, 0, "READ CAPACITY (16): {r:?}");
+    let last = u64::from_be_bytes(r.data[0..8].try_into().unwrap());
+    let block = u32::from_be_bytes(r.data[8..12].try_into().unwrap());
+    (last + 1) * u64::from(block)
+}
+
+/// Sense key, ASC and ASCQ, from fixed or descriptor sense data.
+fn sense(r: &Reply) -> (u8, u8, u8) {
+    match r.sense.first().map(|b| b & 0x7F) {
+        Some(0x72 | 0x73) => (r.sense[1] & 0x0F, r.sense[2], r.sense[3]),
+        _ => (r.sense[2] & 0x0F, r.sense[12], r.sense[13]),
+    }
+}
+
+/// The next command (TEST UNIT READY) meets UNIT ATTENTION, CAPACITY DATA HAS CHANGED;
+/// the one after it is GOOD.
+fn capacity_changed(i: &mut Initiator) {
+    let r = i.command(0, &[0; 6], &[], 0).unwrap();
+    assert_eq!((r.status, sense(&r)), (2, (6, 0x2A, 0x09)), "{r:?}");
+    let r = i.command(0, &[0; 6], &[], 0).unwrap();
+    assert_eq!(r.status, 0, "{r:?}");
+}
+
+/// The LUN's size as libiscsi's `iscsi-readcapacity16 -s` reads it in a session of its own.
+fn readcapacity16(d: &Daemon) -> u64 {
+    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
+    let o = Command::new("iscsi-readcapacity16")
+        .args(["-s", &url])
+        .output()
+        .expect("iscsi-readcapacity16 (Debian libiscsi-bin) is installed");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", show(&o));
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("iscsi-readcapacity16 -s printed {out:?}"))
+}
+
+#[test]
+fn shrinking_a_served_volume_needs_force_and_initiators_hear_of_every_resize() {
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[]);
+    d.ok(&["volume", "create", "db", "--size", "32M"]);
+    d.ok(&["target", "create", IQN]);
+    d.ok(&["target", "lun", "add", IQN, "db", "--lun", "0"]);
+    let initiator = "iqn.2026-01.invalid.vsa:web1";
+    let mut i = Initiator::login(&d.iscsi_addr(), IQN, initiator, 0x023D_0000_0001).unwrap();
+    i.clear_unit_attentions(0).unwrap();
+    assert_eq!(read_capacity(&mut i), 32 * M);
+    assert_eq!(readcapacity16(&d), 32 * M);
+
+    // Growing a served volume needs no force; the initiator is told.
+    d.ok(&["volume", "resize", "db", "48M"]);
+    capacity_changed(&mut i);
+    assert_eq!(read_capacity(&mut i), 48 * M);
+    assert_eq!(readcapacity16(&d), 48 * M);
+
+    // Shrinking it is refused, naming the holder and the flag, and changes nothing.
+    let o = d.cli(&["volume", "resize", "db", "16M"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for words in [
+        &format!("iSCSI target {IQN} LUN 0"),
+        "vsa volume resize db 16M --force",
+        &format!("vsa target lun remove {IQN} 0"),
+        "[volume_in_use]",
+    ] {
+        assert!(err.contains(words), "{words}: {err}");
+    }
+    let (status, body) = d.patch("/api/v1/volumes/db", &json!({ "size": "16M" }));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("volume_in_use")),
+        "{body}"
+    );
+    assert_eq!(d.json(&["volume", "show", "db"])["size"], 48 * M);
+    let r = i.command(0, &[0; 6], &[], 0).unwrap();
+    assert_eq!(r.status, 0, "no resize, no attention: {r:?}");
+
+    // Forced, it shrinks, and the initiator is told.
+    let v = d.json(&["volume", "resize", "db", "16M", "--force"]);
+    assert_eq!(v["size"], 16 * M);
+    capacity_changed(&mut i);
+    assert_eq!(read_capacity(&mut i), 16 * M);
+    assert_eq!(readcapacity16(&d), 16 * M);
+    d.wait_log(&["WARN", "shrinking a volume in use (forced)"], 30);
+    let (status, body) = d.patch(
+        "/api/v1/volumes/db",
+        &json!({ "size": "8M", "force": true }),
+    );
+    assert_eq!(
+        (status, body["size"].as_u64()),
+        (200, Some(8 * M)),
+        "{body}"
+    );
+    capacity_changed(&mut i);
+    assert_eq!(read_capacity(&mut i), 8 * M);
+
+    // Released, it shrinks without force.
+    d.ok(&["target", "lun", "remove", IQN, "0"]);
+    d.ok(&["volume", "resize", "db", "4M"]);
 }

@@ -192,3 +192,56 @@ async fn bad_input_gets_documented_codes() {
         assert!(!body["error"]["message"].as_str().unwrap_or("").is_empty());
     }
 }
+
+#[tokio::test]
+async fn shrinking_a_held_volume_needs_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(open(dir.path()));
+    let r = router(app.clone(), "s3cret".into());
+    let a = Some("Bearer s3cret");
+    let (s, _) = call(
+        &r,
+        "POST",
+        "/api/v1/volumes",
+        a,
+        r#"{"name":"v","size":"8M"}"#,
+    )
+    .await;
+    assert_eq!(s, 201);
+    let claim = crate::core::Claim {
+        component: "iscsi",
+        holder: "iSCSI target t LUN 0".into(),
+        release: "vsa target lun remove t 0".into(),
+    };
+    app.core().claims().claim("v", claim).unwrap();
+    let (s, body) = call(&r, "PATCH", "/api/v1/volumes/v", a, r#"{"size":"4M"}"#).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (409, Some("volume_in_use"))
+    );
+    let msg = body["error"]["message"].as_str().unwrap();
+    for words in [
+        "iSCSI target t LUN 0",
+        "from 8 MiB to 4 MiB",
+        "`vsa volume resize v 4M --force`",
+        "\"force\": true",
+        "`vsa target lun remove t 0`",
+    ] {
+        assert!(msg.contains(words), "{words}: {msg}");
+    }
+    let (s, body) = call(&r, "PATCH", "/api/v1/volumes/v", a, r#"{"size":"12M"}"#).await;
+    assert_eq!(
+        (s, body["size"].as_u64()),
+        (200, Some(12 << 20)),
+        "growing needs no force"
+    );
+    let (s, body) = call(
+        &r,
+        "PATCH",
+        "/api/v1/volumes/v",
+        a,
+        r#"{"size":"4M","force":true}"#,
+    )
+    .await;
+    assert_eq!((s, body["size"].as_u64()), (200, Some(4 << 20)), "{body}");
+}

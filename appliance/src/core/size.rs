@@ -172,6 +172,17 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// Formats bytes as a size argument that parses back to exactly the same number: the
+/// largest unit that divides it (`32M`, `1536K`), else bytes.
+pub fn exact(bytes: u64) -> String {
+    for (shift, unit) in [(50, "P"), (40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if bytes != 0 && bytes % (1u64 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 /// A size in a configuration file: a number of bytes or a string like `"8G"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
@@ -197,6 +208,20 @@ impl<'de> serde::Deserialize<'de> for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_sizes_parse_back() {
+        for (b, text) in [
+            (32 << 20, "32M"),
+            (1536 << 10, "1536K"),
+            (5 << 40, "5T"),
+            (4097, "4097"),
+            (0, "0"),
+        ] {
+            assert_eq!(exact(b), text);
+            assert_eq!(parse_size(text), Ok(b));
+        }
+    }
 
     #[test]
     fn parses_units() {

@@ -40,7 +40,7 @@ endpoint!(/// `GET /volumes/{name}`.
     ShowVolume: Get "/volumes/{name}", VolumePath, Empty => VolumeView, OK, "Show a volume");
 endpoint!(/// `PATCH /volumes/{name}`.
     ResizeVolume: Patch "/volumes/{name}", VolumePath, ResizeBody => VolumeView, OK,
-    "Resize a volume (shrinking is refused if data lies past the new size)");
+    "Resize a volume (shrinking is refused if data lies past the new size, and while a component serves it unless forced)");
 endpoint!(/// `DELETE /volumes/{name}`.
     DeleteVolume: Delete "/volumes/{name}", VolumePath, Empty => Deleted, OK,
     "Delete a volume and its snapshots (refused while clones depend on them or a component holds it)");
@@ -75,7 +75,7 @@ pub fn routes() -> Routes<PoolService> {
         .route::<ShowVolume>(|s, p, _| Ok(s.show_volume(&p.name)?))
         .route::<ResizeVolume>(|s, p, b| {
             let size = b.size.bytes()?;
-            Ok(s.resize_volume(&p.name, size)?)
+            Ok(s.resize_volume(&p.name, size, b.force)?)
         })
         .route::<DeleteVolume>(|s, p, _| Ok(s.delete_volume(&p.name)?))
         .route::<ListSnapshots>(|s, p, _| Ok(s.snapshots(&p.name)?))

@@ -111,7 +111,7 @@ impl Component for PoolComponent {
             &["volume", "create", "v", "--size", "1G", "--thick"],
             &["volume", "list"],
             &["volume", "show", "v"],
-            &["volume", "resize", "v", "2G"],
+            &["volume", "resize", "v", "2G", "--force"],
             &["volume", "delete", "v"],
             &["volume", "snapshot", "v", "s"],
             &["volume", "snapshots", "v"],

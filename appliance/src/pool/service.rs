@@ -8,8 +8,8 @@ use super::types::{
     CreatePoolBody, CreateVolumeBody, Deleted, DeviceBody, PoolSummary, PoolView, SnapshotView,
     TaskStarted, VolumeView,
 };
-use crate::core::size::SizeError;
-use crate::core::{ApiError, Core, ErrorCode, InUse, OpenedVolume, VolumeSource};
+use crate::core::size::{exact, human, SizeError};
+use crate::core::{ApiError, Claim, Core, ErrorCode, InUse, OpenedVolume, VolumeSource};
 use axum::http::StatusCode;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
@@ -36,6 +36,18 @@ pub enum PoolsError {
     /// The volume is held by a component.
     #[error(transparent)]
     InUse(#[from] InUse),
+    /// Shrinking a volume a component serves, without force.
+    #[error("volume '{volume}' is in use: {holder} serves it, and shrinking it from {} to {} would make its users' reads and writes past the new end fail", human(*.from), human(*.to), holder = .claim.holder)]
+    ShrinkInUse {
+        /// The volume.
+        volume: String,
+        /// Who holds it.
+        claim: Claim,
+        /// Its size now.
+        from: u64,
+        /// The size asked for.
+        to: u64,
+    },
     /// Several pools and none named.
     #[error("there are several pools and none is named 'default'; say which pool (`--pool`, or \"pool\" in the request)")]
     PoolRequired,
@@ -67,6 +79,7 @@ impl ErrorCode for PoolsError {
             PoolsError::Pool(e) => e.code(),
             PoolsError::Size(_) | PoolsError::ChunkTooLarge(_) => "invalid_size",
             PoolsError::InUse(e) => e.code(),
+            PoolsError::ShrinkInUse { .. } => "volume_in_use",
             PoolsError::PoolRequired => "pool_required",
             PoolsError::InvalidRaid(_) => "invalid_raid",
             PoolsError::RelativePath { .. } => "bad_member",
@@ -76,6 +89,7 @@ impl ErrorCode for PoolsError {
         match self {
             PoolsError::Pool(e) => e.status(),
             PoolsError::InUse(e) => e.status(),
+            PoolsError::ShrinkInUse { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -83,6 +97,11 @@ impl ErrorCode for PoolsError {
         match self {
             PoolsError::Pool(e) => e.hint(),
             PoolsError::InUse(e) => e.hint(),
+            PoolsError::ShrinkInUse { volume, claim, to, .. } => Some(format!(
+                "to shrink it anyway, pass --force (`vsa volume resize {volume} {} --force`, or \"force\": true in the request), or release it first (`{}`)",
+                exact(*to),
+                claim.release
+            )),
             _ => None,
         }
     }
@@ -382,9 +401,30 @@ impl PoolService {
         Ok(VolumeView::of(&p, info))
     }
 
-    /// Grows or shrinks a volume.
-    pub fn resize_volume(&self, name: &str, size: u64) -> Result<VolumeView> {
+    /// Grows or shrinks a volume. Shrinking a volume a component holds (an iSCSI LUN
+    /// serves it) is refused unless `force`: its users would meet errors past the new end.
+    /// Either way the users see the new size (a LUN raises CAPACITY DATA HAS CHANGED).
+    pub fn resize_volume(&self, name: &str, size: u64, force: bool) -> Result<VolumeView> {
         let p = self.pool_of_volume(name)?;
+        let from = p.volumes().info(name)?.record.size;
+        let holder = self.core.claims().holder(name).filter(|_| size < from);
+        if let Some(claim) = holder {
+            if !force {
+                return Err(PoolsError::ShrinkInUse {
+                    volume: name.to_owned(),
+                    claim,
+                    from,
+                    to: size,
+                });
+            }
+            tracing::warn!(
+                volume = name,
+                holder = claim.holder.as_str(),
+                from,
+                to = size,
+                "shrinking a volume in use (forced)"
+            );
+        }
         let info = p.volumes().resize(name, size)?;
         Ok(VolumeView::of(&p, info))
     }

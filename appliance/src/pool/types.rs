@@ -147,6 +147,10 @@ pub struct CreateVolumeBody {
 pub struct ResizeBody {
     /// The new size.
     pub size: SizeArg,
+    /// Shrink even though a component (an iSCSI LUN) serves the volume: its users then
+    /// get errors past the new end. Growing needs no force.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A name: of a new snapshot, or of a clone.

@@ -59,6 +59,10 @@ pub enum VolumeCmd {
         /// The new size, e.g. 20G.
         #[arg(value_parser = size_arg)]
         size: u64,
+        /// Shrink it even while it is served (an iSCSI LUN): its users get errors past
+        /// the new end.
+        #[arg(long)]
+        force: bool,
     },
     /// Delete a volume and its snapshots.
     Delete {
@@ -210,8 +214,12 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             list_volumes(v)
         }),
         VolumeCmd::Show { name } => ctx.print(&c.call::<ShowVolume>(&vol(name), &Empty {})?, show),
-        VolumeCmd::Resize { name, size } => {
-            let v = c.call::<ResizeVolume>(&vol(name), &ResizeBody { size: size.into() })?;
+        VolumeCmd::Resize { name, size, force } => {
+            let body = ResizeBody {
+                size: size.into(),
+                force,
+            };
+            let v = c.call::<ResizeVolume>(&vol(name), &body)?;
             ctx.print(&v, |v| {
                 println!("volume '{}' is now {}", v.name, bytes(v.size))
             });
