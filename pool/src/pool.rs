@@ -227,16 +227,41 @@ fn checked_member(
     ))
 }
 
+/// Member files an operation created, removed again (when dropped) unless it succeeds:
+/// a refused `pool create`, `pool replace` or `pool spare` leaves no file behind.
+#[derive(Debug, Default)]
+struct NewFiles(Vec<PathBuf>);
+
+impl NewFiles {
+    /// The operation succeeded: keep the files.
+    fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for NewFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            if let Err(e) = std::fs::remove_file(p) {
+                tracing::warn!(path = %p.display(), "cannot remove a member file made for a refused operation: {e}");
+            }
+        }
+    }
+}
+
 /// Labels `path` for pool `uuid`, creating a sparse file if it is missing and `size` is
-/// given. Refuses a device that already belongs to a pool.
+/// given (noted in `new`). Refuses a device that already belongs to a pool.
 fn prepare_member(
     path: &Path,
     uuid: [u8; 16],
     size: Option<u64>,
+    new: &mut NewFiles,
 ) -> Result<(Member, bool), PoolError> {
     if !path.exists() {
         if let Some(size) = size {
-            return Ok((Member::create_file(path, size, (uuid, random_id()?))?, true));
+            let m = Member::create_file(path, size, (uuid, random_id()?))?;
+            new.0.push(path.to_owned());
+            return Ok((m, true));
         }
     }
     if let Ok(label) = crate::member::read_label(path) {
@@ -283,11 +308,12 @@ impl Pool {
             None => 1,
         };
         let sums = Arc::new(DbSums::new(store.clone()));
+        let mut new = NewFiles::default();
         let mut members = Vec::new();
         let mut checked = Vec::new();
         let mut all_fresh = true;
         for p in &spec.members {
-            let (m, fresh) = prepare_member(p, uuid, spec.create_size)?;
+            let (m, fresh) = prepare_member(p, uuid, spec.create_size, &mut new)?;
             all_fresh &= fresh;
             let (rm, c) = checked_member(m, &sums, true)?;
             checked.push((rm.name.clone(), c));
@@ -295,8 +321,8 @@ impl Pool {
         }
         let mut spares = Vec::new();
         for p in &spec.spares {
-            let (rm, c) =
-                checked_member(prepare_member(p, uuid, spec.create_size)?.0, &sums, true)?;
+            let (m, _) = prepare_member(p, uuid, spec.create_size, &mut new)?;
+            let (rm, c) = checked_member(m, &sums, true)?;
             checked.push((rm.name.clone(), c));
             spares.push(rm);
         }
@@ -324,6 +350,8 @@ impl Pool {
         batch.put_cf(cf, b"next_pool", (id + 1).to_be_bytes());
         batch.put_cf(cf, pool_key(&spec.name), MetaStore::encode(&record));
         store.commit(batch, true)?;
+        // Recorded: the members are the pool's now, whatever happens next.
+        new.keep();
         Pool::assemble(store, record, raid, sums, checked)
     }
 
@@ -519,7 +547,12 @@ impl Pool {
         Ok(())
     }
 
-    fn label_new(&self, path: &Path, size: Option<u64>) -> Result<RaidMember, PoolError> {
+    fn label_new(
+        &self,
+        path: &Path,
+        size: Option<u64>,
+        new: &mut NewFiles,
+    ) -> Result<RaidMember, PoolError> {
         // An opened pool's id parsed (its members' labels were checked against it).
         let uuid = unhex(&self.record.uuid).ok_or_else(|| PoolError::BadMember {
             path: path.into(),
@@ -528,7 +561,7 @@ impl Pool {
                 self.record.name
             ),
         })?;
-        let (rm, c) = checked_member(prepare_member(path, uuid, size)?.0, &self.sums, true)?;
+        let (rm, c) = checked_member(prepare_member(path, uuid, size, new)?.0, &self.sums, true)?;
         self.checked.lock().push((rm.name.clone(), c));
         Ok(rm)
     }
@@ -543,8 +576,10 @@ impl Pool {
     ) -> Result<(), PoolError> {
         let idx = self.index_of(old)?;
         let old_name = self.raid.status().members[idx].name.clone();
-        let m = self.label_new(new, create_size)?;
+        let mut made = NewFiles::default();
+        let m = self.label_new(new, create_size, &mut made)?;
         self.raid.replace_member(idx, m)?;
+        made.keep();
         self.forget_member(&old_name);
         self.start_rebuild();
         Ok(())
@@ -628,8 +663,10 @@ impl Pool {
 
     /// Adds a hot spare; if a member has failed, it takes its place at once.
     pub fn add_spare(&self, path: &Path, create_size: Option<u64>) -> Result<(), PoolError> {
-        let m = self.label_new(path, create_size)?;
+        let mut made = NewFiles::default();
+        let m = self.label_new(path, create_size, &mut made)?;
         self.raid.add_spare(m)?;
+        made.keep();
         self.start_rebuild();
         Ok(())
     }
@@ -762,6 +799,75 @@ impl BlockDevice for MissingDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn store(dir: &Path) -> Arc<MetaStore> {
+        Arc::new(MetaStore::open(&dir.join("db"), &[]).unwrap())
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "db")
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_member_file_no_filesystem_can_hold_is_too_large_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let members = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
+        let mut spec = PoolSpec::new("p", RaidLevel::Raid5, members);
+        spec.create_size = Some(u64::MAX - 4095);
+        match Pool::create(store.clone(), &spec) {
+            Err(PoolError::Member(MemberError::TooLarge { size, free, .. })) => {
+                assert_eq!(size, u64::MAX - 4095);
+                assert!(free.is_some(), "statvfs of a temp dir works");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(files(dir.path()), Vec::<String>::new());
+        assert_eq!(Pool::names(&store).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_refused_create_removes_the_member_files_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        // The last member exists and is too small: refused after two files were made.
+        std::fs::write(dir.path().join("m2"), [0u8; 4096]).unwrap();
+        let members = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
+        let mut spec = PoolSpec::new("p", RaidLevel::Raid5, members);
+        spec.create_size = Some(8 * MIB);
+        let e = Pool::create(store.clone(), &spec).unwrap_err();
+        assert!(
+            matches!(e, PoolError::Member(MemberError::TooSmall { .. })),
+            "{e:?}"
+        );
+        assert_eq!(files(dir.path()), ["m2"], "only the file that was there");
+        assert_eq!(Pool::names(&store).unwrap(), Vec::<String>::new());
+
+        std::fs::remove_file(dir.path().join("m2")).unwrap();
+        let pool = Pool::create(store.clone(), &spec).unwrap();
+        assert_eq!(files(dir.path()), ["m0", "m1", "m2"], "the retry works");
+        // A replacement too small for the set is refused, and its file removed.
+        let e = pool
+            .replace_member("1", &dir.path().join("small"), Some(2 * MIB))
+            .unwrap_err();
+        assert!(matches!(e, PoolError::Raid(_)), "{e:?}");
+        let e = pool
+            .add_spare(&dir.path().join("huge"), Some(u64::MAX - 4095))
+            .unwrap_err();
+        assert!(
+            matches!(e, PoolError::Member(MemberError::TooLarge { .. })),
+            "{e:?}"
+        );
+        assert_eq!(files(dir.path()), ["m0", "m1", "m2"]);
+    }
 
     #[test]
     fn ids_are_random_and_keep_their_hex_format() {

@@ -207,3 +207,108 @@ fn shrinking_a_served_volume_needs_force_and_initiators_hear_of_every_resize() {
     d.ok(&["target", "lun", "remove", IQN, "0"]);
     d.ok(&["volume", "resize", "db", "4M"]);
 }
+
+/// A `--create-size` the filesystem holding `dir` cannot hold: 100 TiB where files cannot
+/// be that large (ext4: 16 TiB), else one beyond any file offset (tmpfs, XFS and btrfs
+/// take 100 TiB sparse files).
+fn too_large_for(dir: &Path) -> &'static str {
+    let probe = dir.join("probe");
+    let f = std::fs::File::create(&probe).unwrap();
+    let fits = f.set_len(100 << 40).is_ok();
+    drop(f);
+    std::fs::remove_file(&probe).unwrap();
+    if fits {
+        "16000P"
+    } else {
+        "100T"
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn member_files_too_large_for_their_filesystem_are_refused_and_leave_nothing() {
+    let (t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[]);
+    let files = t.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let size = too_large_for(&files);
+    let path = |n: &str| files.join(n).to_str().unwrap().to_owned();
+    let (m0, m1, m2) = (path("m0.img"), path("m1.img"), path("m2.img"));
+
+    let o = d.cli(&[
+        "pool",
+        "create",
+        "big",
+        "--raid",
+        "5",
+        &m0,
+        &m1,
+        &m2,
+        "--create-size",
+        size,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for words in [
+        m0.as_str(),
+        "cannot be created as a member file",
+        "asked for",
+        "free there",
+        "smaller size (`--create-size`",
+        "[member_too_large]",
+    ] {
+        assert!(err.contains(words), "{words}: {err}");
+    }
+    let (status, body) = d.post(
+        "/api/v1/pools",
+        &json!({ "name": "big", "raid": 1, "members": [m0, m1], "create_size": size }),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (507, Some("member_too_large")),
+        "{body}"
+    );
+    assert_eq!(files_in(&files), Vec::<String>::new());
+    assert_eq!(d.get("/api/v1/pools/big").0, 404);
+    assert!(!d.ok(&["pool", "list"]).contains("big"));
+
+    // A spare or a replacement of that size likewise, and the pool is as it was.
+    let before = d.json(&["pool", "show", "default"]);
+    for args in [
+        &[
+            "pool",
+            "spare",
+            "default",
+            &path("s.img"),
+            "--create-size",
+            size,
+        ][..],
+        &[
+            "pool",
+            "replace",
+            "default",
+            "1",
+            &path("r.img"),
+            "--create-size",
+            size,
+        ][..],
+    ] {
+        let o = d.cli(args);
+        assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("[member_too_large]"),
+            "{}",
+            show(&o)
+        );
+    }
+    assert_eq!(files_in(&files), Vec::<String>::new());
+    let after = d.json(&["pool", "show", "default"]);
+    assert_eq!(after["raid"], before["raid"]);
+    assert_eq!(after["health"], "healthy");
+}

@@ -8,8 +8,9 @@
 //! | 404 | `no_such_pool`, `no_such_volume`, `no_such_snapshot`, `no_such_member` |
 //! | 409 | `pool_exists`, `volume_exists`, `snapshot_exists`, `has_clones`, `shrink_would_drop_data`, `not_redundant`, `busy`, `device_busy`, `volume_in_use` |
 //! | 500 | `io_error`, `metadata_error`, `internal` |
-//! | 507 | `space_exhausted` |
+//! | 507 | `space_exhausted` (the pool is full), `member_too_large` (the filesystem cannot hold a member file of the size asked for: `--create-size`, `create_size`) |
 
+use crate::core::size::human;
 use crate::core::ErrorCode;
 use axum::http::StatusCode;
 use vsa_blockdev::ErrorKind;
@@ -95,9 +96,18 @@ fn member(e: &MemberError) -> (StatusCode, &'static str) {
     match e {
         MemberError::NotFound { .. } => (S::BAD_REQUEST, "device_not_found"),
         MemberError::Busy { .. } => (S::CONFLICT, "device_busy"),
+        MemberError::TooLarge { .. } => (S::INSUFFICIENT_STORAGE, "member_too_large"),
         MemberError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "io_error"),
         _ => (S::BAD_REQUEST, "bad_member"),
     }
+}
+
+fn too_large_hint(size: u64, free: Option<u64>) -> String {
+    let room = match free {
+        Some(f) => format!("{} asked for, {} free there", human(size), human(f)),
+        None => format!("{} asked for", human(size)),
+    };
+    format!("{room}: choose a smaller size (`--create-size`, or \"create_size\" in the request or the configuration), or put the file on a filesystem with room")
 }
 
 impl ErrorCode for MemberError {
@@ -113,6 +123,7 @@ impl ErrorCode for MemberError {
                 Some("to use it, add it with `vsa pool create` or `vsa pool replace`".into())
             }
             MemberError::BadLabel { .. } => Some(format!("if the data is lost, {REPLACE}")),
+            MemberError::TooLarge { size, free, .. } => Some(too_large_hint(*size, *free)),
             _ => None,
         }
     }
@@ -250,12 +261,41 @@ mod tests {
                 400,
                 "device_not_found",
             ),
+            (
+                MemberError::TooLarge {
+                    path: "/srv/m0.img".into(),
+                    size: 100 << 40,
+                    free: Some(57 << 30),
+                    source: std::io::Error::from_raw_os_error(27),
+                }
+                .into(),
+                507,
+                "member_too_large",
+            ),
         ];
         for (e, status, code) in cases {
             let msg = e.to_string();
             let a = ApiError::from(e);
             assert_eq!((a.status.as_u16(), a.code), (status, code), "{msg}");
             assert!(a.message.starts_with(&msg), "{} / {msg}", a.message);
+        }
+    }
+
+    #[test]
+    fn a_member_too_large_names_the_size_the_room_and_the_fix() {
+        let a = ApiError::from(PoolError::from(MemberError::TooLarge {
+            path: "/srv/m0.img".into(),
+            size: 100 << 40,
+            free: Some(57 << 30),
+            source: std::io::Error::from_raw_os_error(27),
+        }));
+        for words in [
+            "/srv/m0.img",
+            "109951162777600 bytes",
+            "100 TiB asked for, 57 GiB free there",
+            "`--create-size`",
+        ] {
+            assert!(a.message.contains(words), "{words}: {}", a.message);
         }
     }
 

@@ -218,6 +218,20 @@ pub enum MemberError {
         /// The path.
         path: PathBuf,
     },
+    /// The filesystem cannot hold a member file of this size (ENOSPC, EFBIG or EINVAL
+    /// while creating or sizing it): the request's size is the problem, not the machine.
+    #[error("{} cannot be created as a member file of {size} bytes: {source}{}", .path.display(), free_text(*.free))]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// The size asked for, in bytes.
+        size: u64,
+        /// Bytes free for this user on the file's filesystem, if known.
+        free: Option<u64>,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// Any other operating-system error.
     #[error("I/O error on {}: {source}; check that the device is present and readable, its permissions, and the kernel log", .path.display())]
     Io {
@@ -229,7 +243,36 @@ pub enum MemberError {
     },
 }
 
+fn free_text(free: Option<u64>) -> String {
+    match free {
+        Some(f) => format!(" (its filesystem has {f} bytes free)"),
+        None => String::new(),
+    }
+}
+
+/// Bytes free for unprivileged users on the filesystem that holds `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    let st = rustix::fs::statvfs(dir).ok()?;
+    st.f_bavail.checked_mul(st.f_frsize)
+}
+
 impl MemberError {
+    /// An error creating or sizing a new member file of `size` bytes: the filesystem
+    /// refusing the size (no space, file too large, a size it cannot represent) is
+    /// [`MemberError::TooLarge`]; anything else as [`MemberError::from_io`].
+    fn from_create(path: &Path, size: u64, e: io::Error) -> MemberError {
+        match e.raw_os_error() {
+            Some(libc::ENOSPC | libc::EFBIG | libc::EINVAL) => MemberError::TooLarge {
+                path: path.to_path_buf(),
+                size,
+                free: free_bytes(path),
+                source: e,
+            },
+            _ => MemberError::from_io(path, e),
+        }
+    }
+
     fn from_io(path: &Path, e: io::Error) -> MemberError {
         let path = path.to_path_buf();
         match e.kind() {
@@ -462,19 +505,35 @@ impl Member {
                 min: MIN_MEMBER_SIZE,
             });
         }
+        if i64::try_from(size).is_err() {
+            // Beyond any file offset: what ftruncate(2) would say.
+            let e = io::Error::from_raw_os_error(libc::EFBIG);
+            return Err(MemberError::from_create(path, size, e));
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| MemberError::from_io(path, e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOSPC) => MemberError::from_create(path, size, e),
+                _ => MemberError::from_io(path, e),
+            })?;
         let result = file
             .set_len(size)
-            .map_err(|e| MemberError::from_io(path, e))
+            .map_err(|e| MemberError::from_create(path, size, e))
             .and_then(|()| {
                 drop(file);
-                Member::format(path, label_ids.0, label_ids.1)
+                Member::format(path, label_ids.0, label_ids.1).map_err(|e| match e {
+                    // The label did not fit: the filesystem is full.
+                    MemberError::Io { source, .. }
+                        if source.raw_os_error() == Some(libc::ENOSPC) =>
+                    {
+                        MemberError::from_create(path, size, source)
+                    }
+                    e => e,
+                })
             })
             .and_then(|m| {
                 sync_parent_dir(path)?;
