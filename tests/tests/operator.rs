@@ -312,3 +312,53 @@ fn member_files_too_large_for_their_filesystem_are_refused_and_leave_nothing() {
     assert_eq!(after["raid"], before["raid"]);
     assert_eq!(after["health"], "healthy");
 }
+
+#[test]
+fn an_unclean_stop_is_followed_by_a_metadata_check() {
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[]);
+    d.ok(&["volume", "create", "db", "--size", "32M"]);
+    d.ok(&["volume", "snapshot", "db", "monday"]);
+    d.ok(&["volume", "clone", "db@monday", "db-test"]);
+    let out = d.ok(&["pool", "check", "default"]);
+    assert!(
+        out.starts_with("pool 'default' metadata is consistent: 2 volume(s), 1 snapshot(s)"),
+        "{out}"
+    );
+    let v = d.json(&["pool", "check", "default"]);
+    assert_eq!(
+        (v["clean"].as_bool(), v["problems"].clone()),
+        (Some(true), json!([]))
+    );
+    let (status, body) = d.post("/api/v1/pools/default/check", &json!({}));
+    assert_eq!(
+        (status, body["clean"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let o = d.cli(&["pool", "check", "ghost"]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[no_such_pool]"));
+
+    // A clean stop: no check at the next start.
+    assert!(d.stop().success());
+    assert!(!dir.join("running").exists());
+    let d = Daemon::start(&dir, &[]);
+    assert!(!d.log().contains("unclean stop"), "{}", d.log());
+
+    // kill -9: the next start checks every pool and says so.
+    assert!(dir.join("running").exists());
+    d.kill9();
+    let d = Daemon::start(&dir, &[]);
+    d.wait_log(&["WARN", "did not stop cleanly"], 30);
+    let line = d.wait_log(&["INFO", "after an unclean stop"], 30);
+    assert!(
+        line.contains("pool 'default' metadata is consistent: 2 volume(s), 1 snapshot(s)"),
+        "{line}"
+    );
+    assert_eq!(d.json(&["volume", "list"]).as_array().unwrap().len(), 2);
+    assert!(d.stop().success());
+    let d = Daemon::start(&dir, &[]);
+    assert_eq!(d.log().matches("after an unclean stop").count(), 1);
+    drop(d);
+}

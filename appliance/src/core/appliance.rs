@@ -9,6 +9,7 @@ use super::config::{ComponentConfig, ConfigError, ConfigFile};
 use super::metrics::Metrics;
 use super::private::{self, PrivateError};
 use super::services::Core;
+use super::unclean;
 use super::volumes::Volumes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,6 +99,14 @@ impl Appliance {
             .flat_map(|c| c.column_families().iter().copied())
             .collect();
         let store = Arc::new(MetaStore::open(&dir.join("meta"), &cfs)?);
+        // Locked by the store from here: the marker is this daemon's.
+        let unclean_stop = unclean::begin(&dir).map_err(io_err(&unclean::path(&dir)))?;
+        if unclean_stop {
+            tracing::warn!(
+                marker = %unclean::path(&dir).display(),
+                "the previous run did not stop cleanly (killed, crashed or lost power); checking the components' state"
+            );
+        }
         let metrics = Metrics::new()?;
         let core = Arc::new(Core {
             data_dir: dir,
@@ -106,6 +115,7 @@ impl Appliance {
             claims: Claims::default(),
             metrics,
             started: Instant::now(),
+            unclean_stop,
         });
         let mut report = Vec::new();
         let mut running = Vec::new();
@@ -118,7 +128,7 @@ impl Appliance {
                         components,
                         running,
                     };
-                    app.shutdown();
+                    app.abandon();
                     return Err(OpenError::Component(e));
                 }
             }
@@ -129,7 +139,7 @@ impl Appliance {
             running,
         };
         if let Err(e) = app.make_private(loose_dir) {
-            app.shutdown();
+            app.abandon();
             return Err(e);
         }
         Ok((app, report))
@@ -186,10 +196,32 @@ impl Appliance {
         Ok(all)
     }
 
-    /// Stops the components in the reverse order (each makes its state durable).
+    /// Stops the components in the reverse order (each makes its state durable), then
+    /// notes the clean shutdown in the data directory.
     pub fn shutdown(&self) {
+        self.stop_components();
+        let dir = self.core.data_dir();
+        if let Err(e) = unclean::end(dir) {
+            tracing::error!(
+                "cannot remove {}: {e}; the next start will check the pools as after a crash",
+                unclean::path(dir).display()
+            );
+        }
+    }
+
+    fn stop_components(&self) {
         for r in self.running.iter().rev() {
             r.stop();
+        }
+    }
+
+    /// Stops what opened when opening failed. The marker of an unclean stop stays until
+    /// a start gets as far as checking the state.
+    fn abandon(&self) {
+        if self.core.unclean_stop {
+            self.stop_components();
+        } else {
+            self.shutdown();
         }
     }
 }

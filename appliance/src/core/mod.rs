@@ -34,6 +34,7 @@ pub mod serve;
 pub mod services;
 pub mod size;
 pub mod token;
+pub mod unclean;
 pub mod volumes;
 
 pub use appliance::{Appliance, OpenError, OpenOptions};

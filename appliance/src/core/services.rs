@@ -17,6 +17,7 @@ pub struct Core {
     pub(super) claims: Claims,
     pub(super) metrics: Metrics,
     pub(super) started: Instant,
+    pub(super) unclean_stop: bool,
 }
 
 impl Core {
@@ -43,6 +44,12 @@ impl Core {
     /// The Prometheus registry and the common series.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Whether the previous daemon on this data directory stopped without a clean
+    /// shutdown (see [`super::unclean`]): components check their state when it did.
+    pub fn unclean_stop(&self) -> bool {
+        self.unclean_stop
     }
 
     /// Seconds since the appliance opened.

@@ -30,6 +30,9 @@ endpoint!(/// `POST /pools/{name}/members/{member}/replace`.
 endpoint!(/// `POST /pools/{name}/scrub`.
     StartScrub: Post "/pools/{name}/scrub", PoolPath, ScrubBody => TaskStarted, ACCEPTED,
     "Start a scrub in the background");
+endpoint!(/// `POST /pools/{name}/check`.
+    CheckPool: Post "/pools/{name}/check", PoolPath, Empty => CheckView, OK,
+    "Check the pool's volume metadata for consistency (the daemon also does after an unclean stop)");
 endpoint!(/// `GET /volumes`.
     ListVolumes: Get "/volumes", NoParams, Empty => Vec<VolumeView>, OK,
     "List volumes of every pool");
@@ -70,6 +73,7 @@ pub fn routes() -> Routes<PoolService> {
         .route::<FailMember>(|s, p, _| Ok(s.fail_member(&p.name, &p.member)?))
         .route::<ReplaceMember>(|s, p, b| Ok(s.replace_member(&p.name, &p.member, b)?))
         .route::<StartScrub>(|s, p, b| Ok(s.start_scrub(&p.name, b.repair.unwrap_or(true))?))
+        .route::<CheckPool>(|s, p, _| Ok(s.check_pool(&p.name)?))
         .route::<ListVolumes>(|s, _, _| Ok(s.list_volumes()))
         .route::<CreateVolume>(|s, _, b| Ok(s.create_volume(b)?))
         .route::<ShowVolume>(|s, p, _| Ok(s.show_volume(&p.name)?))

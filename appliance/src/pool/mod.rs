@@ -96,6 +96,7 @@ impl Component for PoolComponent {
             ],
             &["pool", "list"],
             &["pool", "show", "p"],
+            &["pool", "check", "p"],
             &["pool", "scrub", "p", "--no-repair"],
             &[
                 "pool",
@@ -138,6 +139,9 @@ impl Component for PoolComponent {
             .arg::<u64>(DEFAULT_MEMBER_SIZE_ARG)
             .unwrap_or(DEFAULT_MEMBER_SIZE);
         let service = Arc::new(PoolService::open(core.clone(), &cfg, Some(size), report)?);
+        if core.unclean_stop() {
+            service.check_after_unclean_stop();
+        }
         core.volumes().set_source(service.clone());
         let metrics = PoolMetrics::new(core.metrics())?;
         Ok(Arc::new(PoolsRunning {

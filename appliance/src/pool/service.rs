@@ -5,8 +5,8 @@
 
 use super::config::{PoolsConfig, Settings};
 use super::types::{
-    CreatePoolBody, CreateVolumeBody, Deleted, DeviceBody, PoolSummary, PoolView, SnapshotView,
-    TaskStarted, VolumeView,
+    CheckView, CreatePoolBody, CreateVolumeBody, Deleted, DeviceBody, PoolSummary, PoolView,
+    SnapshotView, TaskStarted, VolumeView,
 };
 use crate::core::size::{exact, human, SizeError};
 use crate::core::{ApiError, Claim, Core, ErrorCode, InUse, OpenedVolume, VolumeSource};
@@ -366,6 +366,39 @@ impl PoolService {
             task: "scrub".into(),
             progress: Some(progress.snapshot().into()),
         })
+    }
+
+    /// Runs the metadata consistency check of a pool (volume I/O waits while it reads).
+    pub fn check_pool(&self, pool: &str) -> Result<CheckView> {
+        let p = self.pool(pool)?;
+        Ok(CheckView::of(p.name(), p.check()?))
+    }
+
+    /// Runs the metadata check on every pool and logs what it found: after an unclean
+    /// stop, before anything is served.
+    pub fn check_after_unclean_stop(&self) {
+        for p in self.pools() {
+            let name = p.name();
+            match p.check() {
+                Ok(r) => {
+                    let v = CheckView::of(name, r);
+                    if v.clean {
+                        tracing::info!(pool = name, "after an unclean stop: {}", v.summary());
+                    } else {
+                        tracing::error!(
+                            pool = name,
+                            "after an unclean stop: {}: {}; `vsa pool check {name}` lists them again",
+                            v.summary(),
+                            v.problems.join("; ")
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(
+                    pool = name,
+                    "after an unclean stop, the metadata check of pool '{name}' could not run: {e}"
+                ),
+            }
+        }
     }
 
     /// Every volume of every pool.

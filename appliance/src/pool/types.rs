@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use vsa_pool::raid::MemberState;
 use vsa_pool::raid::ScrubReport;
 use vsa_pool::volume::SnapshotInfo;
-use vsa_pool::{Pool, ProgressReport, VolumeInfo};
+use vsa_pool::{CheckReport, Pool, ProgressReport, VolumeInfo};
 
 /// `{name}`: a pool.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,6 +227,60 @@ pub struct TaskStarted {
     pub task: String,
     /// Its progress.
     pub progress: Option<Progress>,
+}
+
+/// `POST /pools/{name}/check`: what the metadata consistency check found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CheckView {
+    /// The pool.
+    pub pool: String,
+    /// Nothing is wrong.
+    pub clean: bool,
+    /// Volumes checked.
+    pub volumes: u64,
+    /// Snapshots checked.
+    pub snapshots: u64,
+    /// Map nodes checked.
+    pub nodes: u64,
+    /// Allocation chunks that maps reference.
+    pub used_chunks: u64,
+    /// Allocation chunks free.
+    pub free_chunks: u64,
+    /// Every inconsistency, as a sentence (at most about a hundred).
+    pub problems: Vec<String>,
+}
+
+impl CheckView {
+    /// The view of `pool`'s check report.
+    pub fn of(pool: &str, r: CheckReport) -> CheckView {
+        CheckView {
+            pool: pool.to_owned(),
+            clean: r.is_ok(),
+            volumes: r.volumes,
+            snapshots: r.snapshots,
+            nodes: r.nodes,
+            used_chunks: r.used_chunks,
+            free_chunks: r.free_chunks,
+            problems: r.problems,
+        }
+    }
+
+    /// One line: clean with what was checked, or how many problems.
+    pub fn summary(&self) -> String {
+        let what = format!(
+            "{} volume(s), {} snapshot(s), {} map node(s), {} chunk(s) in use, {} free",
+            self.volumes, self.snapshots, self.nodes, self.used_chunks, self.free_chunks
+        );
+        if self.clean {
+            format!("pool '{}' metadata is consistent: {what}", self.pool)
+        } else {
+            format!(
+                "pool '{}' metadata has {} problem(s) ({what})",
+                self.pool,
+                self.problems.len()
+            )
+        }
+    }
 }
 
 /// One member of a pool's RAID set.

@@ -1,4 +1,4 @@
-//! `vsa pool ...`: create, list, show, scrub, replace, fail, spare.
+//! `vsa pool ...`: create, list, show, check, scrub, replace, fail, spare.
 
 use crate::core::cli::size_arg;
 use crate::core::output::{bytes, fields, table};
@@ -43,6 +43,11 @@ pub enum PoolCmd {
     List,
     /// Show a pool: members, space, rebuild and scrub progress.
     Show {
+        /// The pool.
+        name: String,
+    },
+    /// Check a pool's volume metadata for consistency; exits 1 if it finds problems.
+    Check {
         /// The pool.
         name: String,
     },
@@ -349,6 +354,31 @@ fn scrub(ctx: &CliCtx, name: String, wait: bool, no_repair: bool) -> anyhow::Res
     Ok(())
 }
 
+/// The check's findings for people: the summary, then each problem.
+fn check_lines(v: &CheckView) -> Vec<String> {
+    let mut lines = vec![v.summary()];
+    lines.extend(v.problems.iter().map(|p| format!("  {p}")));
+    lines
+}
+
+/// `vsa pool check`: prints the findings; problems make the command fail (exit code 1),
+/// so scripts and monitoring can act on it.
+fn check(ctx: &CliCtx, name: &str) -> anyhow::Result<()> {
+    let v = ctx.client.call::<CheckPool>(&pool_path(name), &Empty {})?;
+    ctx.print(&v, |v| {
+        for line in check_lines(v) {
+            println!("{line}");
+        }
+    });
+    if !v.clean {
+        anyhow::bail!(
+            "pool '{name}' metadata has {} problem(s); nothing was changed",
+            v.problems.len()
+        );
+    }
+    Ok(())
+}
+
 /// Runs a pool verb.
 pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
     let c = &ctx.client;
@@ -393,6 +423,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         PoolCmd::Show { name } => {
             ctx.print(&c.call::<ShowPool>(&pool_path(&name), &Empty {})?, show)
         }
+        PoolCmd::Check { name } => check(ctx, &name)?,
         PoolCmd::Scrub {
             name,
             wait,
@@ -440,4 +471,38 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_findings_are_listed_under_the_summary() {
+        let mut v = CheckView {
+            pool: "p".into(),
+            clean: true,
+            volumes: 2,
+            snapshots: 1,
+            nodes: 3,
+            used_chunks: 5,
+            free_chunks: 7,
+            problems: Vec::new(),
+        };
+        assert_eq!(
+            check_lines(&v),
+            ["pool 'p' metadata is consistent: 2 volume(s), 1 snapshot(s), 3 map node(s), 5 chunk(s) in use, 7 free"]
+        );
+        v.clean = false;
+        v.problems = vec!["chunk 4 is held in use but no map names it (leaked)".into()];
+        let lines = check_lines(&v);
+        assert!(
+            lines[0].starts_with("pool 'p' metadata has 1 problem(s)"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "  chunk 4 is held in use but no map names it (leaked)"
+        );
+    }
 }
