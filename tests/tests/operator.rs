@@ -153,12 +153,17 @@ fn shrinking_a_served_volume_needs_force_and_initiators_hear_of_every_resize() {
     let initiator = "iqn.2026-01.invalid.vsa:web1";
     let mut i = Initiator::login(&d.iscsi_addr(), IQN, initiator, 0x023D_0000_0001).unwrap();
     i.clear_unit_attentions(0).unwrap();
+    // A second session (another I_T nexus) of another initiator to the same LUN.
+    let other = "iqn.2026-01.invalid.vsa:web2";
+    let mut j = Initiator::login(&d.iscsi_addr(), IQN, other, 0x023D_0000_0002).unwrap();
+    j.clear_unit_attentions(0).unwrap();
     assert_eq!(read_capacity(&mut i), 32 * M);
     assert_eq!(readcapacity16(&d), 32 * M);
 
-    // Growing a served volume needs no force; the initiator is told.
+    // Growing a served volume needs no force; every nexus of the LUN is told, each once.
     d.ok(&["volume", "resize", "db", "48M"]);
     capacity_changed(&mut i);
+    capacity_changed(&mut j);
     assert_eq!(read_capacity(&mut i), 48 * M);
     assert_eq!(readcapacity16(&d), 48 * M);
 
@@ -187,6 +192,7 @@ fn shrinking_a_served_volume_needs_force_and_initiators_hear_of_every_resize() {
     // Forced, it shrinks, and the initiator is told.
     let v = d.json(&["volume", "resize", "db", "16M", "--force"]);
     assert_eq!(v["size"], 16 * M);
+    capacity_changed(&mut j);
     capacity_changed(&mut i);
     assert_eq!(read_capacity(&mut i), 16 * M);
     assert_eq!(readcapacity16(&d), 16 * M);
