@@ -8,6 +8,8 @@ pub struct ChunkAllocator {
     total: u64,
     used: u64,
     cursor: u64,
+    /// The free chunks when a write last found too few (see [`ChunkAllocator::short`]).
+    short_at: Option<u64>,
 }
 
 impl ChunkAllocator {
@@ -18,6 +20,7 @@ impl ChunkAllocator {
             total,
             used: 0,
             cursor: 0,
+            short_at: None,
         }
     }
 
@@ -58,7 +61,22 @@ impl ChunkAllocator {
         }
         self.bits[(chunk / 64) as usize] &= !(1 << (chunk % 64));
         self.used -= 1;
+        if self.short_at.is_some_and(|at| self.free() > at) {
+            self.short_at = None;
+        }
         true
+    }
+
+    /// Notes that a write found too few free chunks: [`ChunkAllocator::short`] holds
+    /// until more chunks are free than now (a chunk taken back after a failed write does
+    /// not count).
+    pub fn note_shortage(&mut self) {
+        self.short_at = Some(self.free());
+    }
+
+    /// Whether a write found too few free chunks and no space has been freed since.
+    pub fn short(&self) -> bool {
+        self.short_at.is_some()
     }
 
     /// Takes `n` free chunks (next fit, so a sequential writer gets sequential chunks), or
@@ -158,6 +176,22 @@ mod tests {
         assert_eq!(a.used(), 6);
         assert!(a.allocate_near(&[None; 5]).is_none(), "only four are free");
         assert_eq!(a.used(), 6, "a refused allocation takes nothing");
+    }
+
+    #[test]
+    fn a_shortage_lasts_until_space_is_freed() {
+        let mut a = ChunkAllocator::new(10);
+        let got = a.allocate(8).unwrap();
+        assert!(!a.short());
+        a.note_shortage(); // a write wanted 3 of the 2 free
+        let one = a.allocate(1).unwrap();
+        assert!(a.release(one[0]), "taken back after a failed write");
+        assert!(a.short(), "as much free as at the shortage: still short");
+        assert!(a.release(got[0]));
+        assert!(!a.short(), "more free than at the shortage");
+        a.note_shortage();
+        assert!(a.allocate(3).is_some());
+        assert!(a.short(), "taking chunks does not end it");
     }
 
     #[test]

@@ -146,6 +146,9 @@ pub struct PoolStatus {
     pub scrub: Option<ProgressReport>,
     /// The last scrub's findings.
     pub last_scrub: Option<ScrubReport>,
+    /// Why the last scrub stopped before its end, if an error stopped it (a scrub that
+    /// finishes, or is cancelled, clears it).
+    pub scrub_failure: Option<String>,
     /// The read cache in front of the RAID set.
     pub read_cache: ReadCacheStats,
     /// Progress of building the checksums of members that had none (pools made before
@@ -159,6 +162,7 @@ struct Tasks {
     scrub: Option<Arc<Progress>>,
     checksum_build: Option<Arc<Progress>>,
     last_scrub: Option<ScrubReport>,
+    scrub_failure: Option<String>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -522,6 +526,7 @@ impl Pool {
             rebuild: t.rebuild.as_ref().map(|p| p.snapshot()),
             scrub: t.scrub.as_ref().map(|p| p.snapshot()),
             last_scrub: t.last_scrub,
+            scrub_failure: t.scrub_failure.clone(),
             read_cache: self.cache.stats(),
             checksum_build: t.checksum_build.as_ref().map(|p| p.snapshot()),
         }
@@ -723,8 +728,15 @@ impl Pool {
         let name = self.name().to_owned();
         t.threads.push(std::thread::spawn(move || {
             match raid.scrub(repair, &p, rate) {
-                Ok(report) => tasks.lock().last_scrub = Some(report),
-                Err(e) => tracing::error!(pool = name, "scrub stopped: {e}"),
+                Ok(report) => {
+                    let mut t = tasks.lock();
+                    t.last_scrub = Some(report);
+                    t.scrub_failure = None;
+                }
+                Err(e) => {
+                    tracing::error!(pool = name, "scrub stopped: {e}");
+                    tasks.lock().scrub_failure = Some(e.to_string());
+                }
             }
             if repair {
                 // Repair may have kept another mirror copy than the one cached.

@@ -404,14 +404,19 @@ impl Volume {
         let mut fresh = {
             let mut st = inner.state.write();
             let free = st.alloc.free();
-            place(&mut st, head, &fresh_chunks, self.inner.align).ok_or(
-                VolumeError::SpaceExhausted {
-                    pool: inner.pool_name.clone(),
-                    needed: fresh_count,
-                    free,
-                    chunk_size: cs,
-                },
-            )?
+            match place(&mut st, head, &fresh_chunks, self.inner.align) {
+                Some(fresh) => fresh,
+                None => {
+                    // The pool reports itself full until space is freed.
+                    st.alloc.note_shortage();
+                    return Err(VolumeError::SpaceExhausted {
+                        pool: inner.pool_name.clone(),
+                        needed: fresh_count,
+                        free,
+                        chunk_size: cs,
+                    });
+                }
+            }
         }
         .into_iter();
         let targets: Vec<u64> = needs

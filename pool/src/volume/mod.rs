@@ -247,6 +247,10 @@ pub struct SpaceInfo {
     pub chunk_size: u64,
     /// Whether free space is below the low-space threshold.
     pub low: bool,
+    /// Whether a write failed for lack of free chunks since space was last freed (a
+    /// write to a thin volume, or a first write after a snapshot, needing more chunks than
+    /// are free). Cleared when more chunks are free than at that failure, and at open.
+    pub exhausted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -495,6 +499,7 @@ impl VolumeManager {
                         .inner
                         .low_space_percent
                         .load(std::sync::atomic::Ordering::Relaxed),
+            exhausted: st.alloc.short(),
         }
     }
 

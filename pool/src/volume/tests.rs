@@ -242,6 +242,33 @@ fn a_full_pool_fails_writes_without_harming_data() {
 }
 
 #[test]
+fn a_write_short_of_chunks_marks_the_pool_exhausted_until_space_is_freed() {
+    let f = fixture(4);
+    assert!(f.mgr.create("big", 5 * CS, true).is_err());
+    assert!(
+        !f.mgr.space().exhausted,
+        "a refused thick create is not a failed write"
+    );
+    f.mgr.create("a", 16 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    for i in 0..3u64 {
+        v.write_at(&[1u8; 512], i * CS).unwrap();
+    }
+    assert_eq!((f.mgr.space().free, f.mgr.space().exhausted), (CS, false));
+    // Two new chunks wanted, one free.
+    let e = v.write_at(&vec![2u8; 2 * CS as usize], 8 * CS).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SpaceExhausted);
+    assert_eq!((f.mgr.space().free, f.mgr.space().exhausted), (CS, true));
+    v.unmap(0, CS).unwrap();
+    assert_eq!(
+        (f.mgr.space().free, f.mgr.space().exhausted),
+        (2 * CS, false)
+    );
+    v.write_at(&vec![2u8; 2 * CS as usize], 8 * CS).unwrap();
+    assert_ok(&f.mgr);
+}
+
+#[test]
 fn resize_grows_and_refuses_to_drop_data() {
     let f = fixture(64);
     f.mgr.create("a", 4 * CS, false).unwrap();
