@@ -91,11 +91,15 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
         "the volume read back different after the member was corrupted"
     );
     let p = d.json(&["pool", "show", "default"]);
-    assert_eq!(p["health"], "healthy", "{p}");
     assert!(
         p["raid"]["members"][1]["checksum_errors"].as_u64().unwrap() > 0,
         "the bad blocks were found and counted on member 1: {p}"
     );
+    // The operator hears of it: the pool's health, and a WARN naming the member.
+    assert_eq!(p["health"], "errors_found", "{p}");
+    let line = d.wait_log(&["WARN", "pool 'default' is errors_found"], 60);
+    assert!(line.contains("member 1 ("), "{line}");
+    assert!(line.contains("checksum errors"), "{line}");
 
     // The scrub repairs what reads did not touch (parity), knowing which copy is bad.
     d.ok(&["pool", "scrub", "default"]);
@@ -131,4 +135,7 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
     );
     let shown = d.ok(&["pool", "show", "default"]);
     assert!(shown.contains("checksums: on"), "{shown}");
+    // The member that counted the errors is gone: the pool is healthy again.
+    let p = d.json(&["pool", "show", "default"]);
+    assert_eq!(p["health"], "healthy", "{p}");
 }

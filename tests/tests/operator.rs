@@ -3,7 +3,7 @@
 //! running the appliance (issue #12).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::json;
+use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,6 +110,14 @@ fn read_capacity(i: &mut Initiator) -> u64 {
     let last = u64::from_be_bytes(r.data[0..8].try_into().unwrap());
     let block = u32::from_be_bytes(r.data[8..12].try_into().unwrap());
     (last + 1) * u64::from(block)
+}
+
+/// READ CAPACITY (16): the LUN's block size.
+fn block_size(i: &mut Initiator) -> u64 {
+    let cdb = [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0];
+    let r = i.command(0, &cdb, &[], 32).unwrap();
+    assert_eq!(r.status, 0, "READ CAPACITY (16): {r:?}");
+    u64::from(u32::from_be_bytes(r.data[8..12].try_into().unwrap()))
 }
 
 /// Sense key, ASC and ASCQ, from fixed or descriptor sense data.
@@ -367,4 +375,214 @@ fn an_unclean_stop_is_followed_by_a_metadata_check() {
     let d = Daemon::start(&dir, &[]);
     assert_eq!(d.log().matches("after an unclean stop").count(), 1);
     drop(d);
+}
+
+fn metric(d: &Daemon, key: &str) -> f64 {
+    let m = d.metrics();
+    *m.get(key)
+        .unwrap_or_else(|| panic!("no metric {key} in {:#?}", m.keys().collect::<Vec<_>>()))
+}
+
+fn health_metric(d: &Daemon, state: &str) -> f64 {
+    metric(
+        d,
+        &format!("vsa_pool_health{{pool=\"default\",state=\"{state}\"}}"),
+    )
+}
+
+fn pool(d: &Daemon) -> Value {
+    d.json(&["pool", "show", "default"])
+}
+
+/// WRITE (10) of `blocks` blocks of `bs` bytes at `lba` on LUN 0.
+fn write10(i: &mut Initiator, lba: u32, blocks: u16, bs: usize) -> Reply {
+    let mut cdb = [0u8; 10];
+    cdb[0] = 0x2A;
+    cdb[2..6].copy_from_slice(&lba.to_be_bytes());
+    cdb[7..9].copy_from_slice(&blocks.to_be_bytes());
+    i.command(0, &cdb, &vec![0x5A; usize::from(blocks) * bs], 0)
+        .unwrap()
+}
+
+/// The watcher's WARN line with `words` (waited for generously: the daemon looks every
+/// second, on a loaded machine).
+fn wait_change(d: &Daemon, words: &str) -> String {
+    d.wait_log(&["WARN", words], 60)
+}
+
+#[test]
+fn pool_health_shows_space_and_members_and_every_change_is_logged() {
+    let (_t, dir) = data_dir();
+    let d = Daemon::start(&dir, &[]);
+    let p = pool(&d);
+    assert_eq!(
+        (p["health"].as_str(), p["conditions"].clone()),
+        (Some("healthy"), json!(["healthy"]))
+    );
+    assert_eq!(health_metric(&d, "healthy"), 1.0);
+    assert_eq!(health_metric(&d, "full"), 0.0);
+    let cs = p["chunk_size"].as_u64().unwrap();
+
+    // Less than 10% free: low space.
+    let free = p["space"]["free"].as_u64().unwrap();
+    assert!(free > 20 * cs, "{p}");
+    let a = free - 8 * cs;
+    d.ok(&["volume", "create", "a", "--size", &a.to_string(), "--thick"]);
+    assert_eq!(pool(&d)["health"], "low_space");
+    wait_change(&d, "pool 'default' is low_space");
+    assert_eq!(
+        (health_metric(&d, "low_space"), health_metric(&d, "healthy")),
+        (1.0, 0.0)
+    );
+
+    // One chunk left; a write to a thin volume that needs two fails, and from then on the
+    // pool is full although a chunk is free.
+    d.ok(&[
+        "volume",
+        "create",
+        "b",
+        "--size",
+        &(7 * cs).to_string(),
+        "--thick",
+    ]);
+    d.ok(&["volume", "create", "t", "--size", &(4 * cs).to_string()]);
+    d.ok(&["target", "create", IQN]);
+    d.ok(&["target", "lun", "add", IQN, "t", "--lun", "0"]);
+    let initiator = "iqn.2026-01.invalid.vsa:health";
+    let mut i = Initiator::login(&d.iscsi_addr(), IQN, initiator, 0x023D_0000_0003).unwrap();
+    i.clear_unit_attentions(0).unwrap();
+    let bs = block_size(&mut i);
+    let p = pool(&d);
+    assert_eq!(
+        (p["space"]["free"].as_u64(), p["health"].as_str()),
+        (Some(cs), Some("low_space"))
+    );
+    let boundary = u32::try_from(cs / bs).unwrap();
+    let r = write10(&mut i, boundary - 8, 16, bs as usize);
+    assert_eq!(
+        (r.status, sense(&r)),
+        (2, (7, 0x27, 0x07)),
+        "SPACE ALLOCATION FAILED WRITE PROTECT: {r:?}"
+    );
+    let p = pool(&d);
+    assert_eq!(
+        (
+            p["space"]["free"].as_u64(),
+            p["space"]["exhausted"].as_bool(),
+            p["conditions"].clone()
+        ),
+        (Some(cs), Some(true), json!(["full", "low_space"])),
+        "{p}"
+    );
+    assert!(d
+        .ok(&["pool", "show", "default"])
+        .contains("full (also low_space)"));
+    wait_change(
+        &d,
+        "pool 'default' is full (conditions: full, low_space; was low_space; 1 MiB free of",
+    );
+    assert_eq!(health_metric(&d, "full"), 1.0);
+    // The last chunk is taken by a write that fits: 0 bytes free, full everywhere.
+    let r = write10(&mut i, 0, 8, bs as usize);
+    assert_eq!(r.status, 0, "{r:?}");
+    let p = pool(&d);
+    assert_eq!(
+        (p["space"]["free"].as_u64(), p["health"].as_str()),
+        (Some(0), Some("full"))
+    );
+    let row = |out: String| {
+        out.lines()
+            .find(|l| l.starts_with("default"))
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(row(d.ok(&["pool", "list"])).contains(" full (also low_space)"));
+    assert!(row(d.ok(&["status"])).contains(" full (also low_space)"));
+    let st = d.json(&["status"]);
+    assert_eq!(st["pools"][0]["health"], "full", "{st}");
+    assert_eq!(st["pools"][0]["conditions"], json!(["full", "low_space"]));
+
+    // A failed member: degraded comes first; the rest is still listed.
+    let out = d.ok(&["pool", "fail", "default", "1"]);
+    assert!(out.contains("pool 'default' is degraded"), "{out}");
+    assert_eq!(
+        pool(&d)["conditions"],
+        json!(["degraded", "full", "low_space"])
+    );
+    let line = wait_change(&d, "pool 'default' is degraded");
+    assert!(
+        line.contains("member 1 ("),
+        "the faulty member is named: {line}"
+    );
+    assert!(line.contains(") faulty"), "{line}");
+    assert_eq!(
+        (health_metric(&d, "degraded"), health_metric(&d, "full")),
+        (1.0, 1.0)
+    );
+
+    // Replaced and rebuilt, then space freed: healthy again, said at WARN too (where an
+    // episode ends).
+    let new = dir.parent().unwrap().join("new-1.img");
+    d.ok(&[
+        "pool",
+        "replace",
+        "default",
+        "1",
+        new.to_str().unwrap(),
+        "--create-size",
+        "64M",
+        "--wait",
+    ]);
+    assert_eq!(pool(&d)["health"], "full");
+    d.ok(&["volume", "delete", "b"]);
+    let p = pool(&d);
+    assert_eq!(
+        (p["space"]["exhausted"].as_bool(), p["health"].as_str()),
+        (Some(false), Some("low_space")),
+        "freed space ends the shortage: {p}"
+    );
+    d.ok(&["volume", "delete", "a"]);
+    assert_eq!(pool(&d)["health"], "healthy");
+    wait_change(&d, "pool 'default' is healthy again");
+    assert_eq!(health_metric(&d, "healthy"), 1.0);
+    assert_eq!(health_metric(&d, "degraded"), 0.0);
+    assert_eq!(health_metric(&d, "full"), 0.0);
+    let r = write10(&mut i, boundary - 8, 16, bs as usize);
+    assert_eq!(r.status, 0, "{r:?}");
+}
+
+#[test]
+fn pool_health_shows_scrubs_and_rebuilds_while_they_run() {
+    let (t, dir) = data_dir();
+    // Slow enough to be seen whatever the load: 64 MiB members at 256 KiB/s take minutes;
+    // a stop cancels them.
+    let config = t.path().join("vsa.toml");
+    std::fs::write(&config, "[settings]\nrate_limit = \"256K\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let d = Daemon::start(&dir, &["--config", config]);
+    d.ok(&["pool", "scrub", "default"]);
+    let p = pool(&d);
+    assert_eq!(p["health"], "scrubbing", "{p}");
+    assert_eq!(health_metric(&d, "scrubbing"), 1.0);
+    wait_change(&d, "pool 'default' is scrubbing");
+    // Stopping cancels the scrub.
+    assert!(d.stop().success());
+
+    let d = Daemon::start(&dir, &["--config", config]);
+    d.ok(&["pool", "fail", "default", "2"]);
+    let new = t.path().join("new-2.img");
+    let out = d.ok(&[
+        "pool",
+        "replace",
+        "default",
+        "2",
+        new.to_str().unwrap(),
+        "--create-size",
+        "64M",
+    ]);
+    assert!(out.contains("pool 'default' is rebuilding"), "{out}");
+    assert_eq!(pool(&d)["health"], "rebuilding");
+    assert_eq!(health_metric(&d, "rebuilding"), 1.0);
+    wait_change(&d, "pool 'default' is rebuilding");
+    assert!(d.stop().success());
 }

@@ -6,11 +6,13 @@
 //! | `vsa_pool_member_state` | pool, index, member, state | 1 for the member's state (active, faulty, rebuilding) |
 //! | `vsa_pool_member_checksum_errors` | pool, index, member | reads that found the member's blocks failing their checksums since the pool opened (repaired from redundancy, or lost) |
 //! | `vsa_pool_degraded` | pool | 1 if some member is not active |
+//! | `vsa_pool_health` | pool, state (failed, degraded, rebuilding, full, errors_found, low_space, scrubbing, healthy) | 1 for each state that applies, 0 for the others (`healthy` is 1 only when no other is; see `pool/health.rs`): alert on e.g. `vsa_pool_health{state=~"failed\|degraded\|full\|errors_found"} == 1` |
 //! | `vsa_pool_task_done_bytes`, `vsa_pool_task_total_bytes`, `vsa_pool_task_running` | pool, task (rebuild, scrub) | progress of long operations |
 //! | `vsa_pool_scrub_mismatches` | pool | mismatches the last scrub found |
 //! | `vsa_pool_read_cache_hit_pages`, `_miss_pages`, `_bytes`, `_capacity_bytes` | pool | the read cache: pages reads found and fetched since the pool opened, bytes held, capacity |
 //! | `vsa_volume_provisioned_bytes`, `vsa_volume_allocated_bytes` | pool, volume | volume space |
 
+use super::health::{Health, PoolHealth};
 use super::service::PoolService;
 use super::types::state_word;
 use crate::core::metrics::{gauge, Metrics};
@@ -28,6 +30,7 @@ pub struct PoolMetrics {
     member_state: GaugeVec,
     member_errors: GaugeVec,
     degraded: GaugeVec,
+    health: GaugeVec,
     task_done: GaugeVec,
     task_total: GaugeVec,
     task_running: GaugeVec,
@@ -71,6 +74,12 @@ impl PoolMetrics {
                 &["pool", "index", "member"],
             )?,
             degraded: gauge(r, "vsa_pool_degraded", "1 if some member is not active", p)?,
+            health: gauge(
+                r,
+                "vsa_pool_health",
+                "1 for each health state that applies to the pool, 0 for the others",
+                &["pool", "state"],
+            )?,
             task_done: gauge(
                 r,
                 "vsa_pool_task_done_bytes",
@@ -126,6 +135,7 @@ impl PoolMetrics {
             &self.member_state,
             &self.member_errors,
             &self.degraded,
+            &self.health,
             &self.task_done,
             &self.task_total,
             &self.task_running,
@@ -157,6 +167,13 @@ impl PoolMetrics {
             self.degraded
                 .with_label_values(&[name])
                 .set(if st.raid.degraded { 1.0 } else { 0.0 });
+            let h = PoolHealth::of(&st);
+            for state in Health::ALL {
+                let on = h.conditions.contains(&state);
+                self.health
+                    .with_label_values(&[name, state.word()])
+                    .set(if on { 1.0 } else { 0.0 });
+            }
             for m in &st.raid.members {
                 let idx = m.index.to_string();
                 self.member_errors

@@ -11,6 +11,8 @@
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
 //!  error.rs    codes, statuses and command hints of the pool crate's errors
+//!  health.rs   a pool's health states and their precedence
+//!  watch.rs    the background watcher that logs every change of a pool's health
 //!  cli/        `vsa pool ...`, `vsa volume ...`
 //!  config.rs   [settings] and [[pool]]
 //!  metrics.rs  vsa_pool_* and vsa_volume_*_bytes
@@ -20,14 +22,17 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod metrics;
 pub mod service;
 pub mod types;
+pub mod watch;
 
 use crate::core::cli::size_arg;
 use crate::core::endpoint::{schema_of, RouteInfo};
 use crate::core::{
-    CliCtx, Component, ComponentConfig, ComponentError, ConfigError, Core, Running, StatusSection,
+    BoxFuture, CliCtx, Component, ComponentConfig, ComponentError, ConfigError, Core, Running,
+    Started, StatusSection,
 };
 use config::PoolsConfig;
 use metrics::PoolMetrics;
@@ -171,6 +176,19 @@ impl Running for PoolsRunning {
 
     fn status(&self) -> Option<serde_json::Value> {
         serde_json::to_value(self.service.summary()).ok()
+    }
+
+    fn start(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<Started, ComponentError>> {
+        let service = self.service.clone();
+        Box::pin(async move {
+            Ok(Started {
+                lines: Vec::new(),
+                tasks: vec![tokio::spawn(watch::run(service, stop))],
+            })
+        })
     }
 
     fn stop(&self) {

@@ -2,6 +2,7 @@
 //! handlers, the CLI and the OpenAPI document. Replies are views built from the pool
 //! crate's state, so the API stays what it is when that crate's types change.
 
+use super::health::{Health, PoolHealth};
 use crate::core::size::SizeArg;
 pub use crate::core::Deleted;
 use crate::core::PathParams;
@@ -354,6 +355,9 @@ pub struct SpaceView {
     pub chunk_size: u64,
     /// Free space is below the low-space threshold.
     pub low: bool,
+    /// A write failed for lack of free chunks and no space has been freed since.
+    #[serde(default)]
+    pub exhausted: bool,
 }
 
 /// The read cache in front of a pool's RAID set.
@@ -390,8 +394,11 @@ pub struct PoolView {
     pub chunk_size: u64,
     /// Creation time, seconds since the Unix epoch.
     pub created: u64,
-    /// `healthy`, `degraded`, `rebuilding` or `failed`.
-    pub health: String,
+    /// The most severe state that applies (see [`Health`] for when each does).
+    pub health: Health,
+    /// Every state that applies, most severe first (`health` is the first); `[healthy]`
+    /// when none of the others does.
+    pub conditions: Vec<Health>,
     /// The RAID set.
     pub raid: RaidView,
     /// Space.
@@ -402,6 +409,9 @@ pub struct PoolView {
     pub scrub: Option<Progress>,
     /// The last scrub's findings.
     pub last_scrub: Option<ScrubFindings>,
+    /// Why the last scrub stopped before its end, if an error stopped it.
+    #[serde(default)]
+    pub scrub_failure: Option<String>,
     /// The read cache.
     pub read_cache: ReadCacheView,
     /// Progress of building the checksums of members that had none (a pool made before
@@ -412,24 +422,11 @@ pub struct PoolView {
     pub volumes: Vec<String>,
 }
 
-/// A pool's health in one word: `failed`, `rebuilding`, `degraded` or `healthy`.
-pub fn health(pool: &Pool) -> &'static str {
-    let raid = pool.raid().status();
-    if raid.failed {
-        "failed"
-    } else if raid.needs_rebuild {
-        "rebuilding"
-    } else if raid.degraded {
-        "degraded"
-    } else {
-        "healthy"
-    }
-}
-
 impl PoolView {
     /// The view of `pool` now.
     pub fn of(pool: &Pool) -> PoolView {
         let st = pool.status();
+        let h = PoolHealth::of(&st);
         let r = st.raid;
         let members = r
             .members
@@ -454,7 +451,8 @@ impl PoolView {
             raid_chunk: st.record.raid_chunk,
             chunk_size: st.record.chunk_size,
             created: st.record.created,
-            health: health(pool).into(),
+            health: h.health,
+            conditions: h.conditions,
             raid: RaidView {
                 level: r.level.to_string(),
                 chunk_size: r.chunk_size,
@@ -475,10 +473,12 @@ impl PoolView {
                 provisioned: st.space.provisioned,
                 chunk_size: st.space.chunk_size,
                 low: st.space.low,
+                exhausted: st.space.exhausted,
             },
             rebuild: st.rebuild.map(Into::into),
             scrub: st.scrub.map(Into::into),
             last_scrub: st.last_scrub.map(Into::into),
+            scrub_failure: st.scrub_failure.clone(),
             read_cache: ReadCacheView {
                 hits: c.hits,
                 misses: c.misses,
@@ -500,8 +500,10 @@ pub struct PoolSummary {
     pub name: String,
     /// RAID level, e.g. `raid5`.
     pub raid: String,
-    /// Health in one word.
-    pub health: String,
+    /// The most severe state that applies (as in [`PoolView`]).
+    pub health: Health,
+    /// Every state that applies, most severe first.
+    pub conditions: Vec<Health>,
     /// Usable bytes.
     pub capacity: u64,
     /// Bytes in allocated chunks.
@@ -517,11 +519,14 @@ pub struct PoolSummary {
 impl PoolSummary {
     /// The summary of `pool` now.
     pub fn of(pool: &Pool) -> PoolSummary {
-        let space = pool.volumes().space();
+        let st = pool.status();
+        let h = PoolHealth::of(&st);
+        let space = st.space;
         PoolSummary {
             name: pool.name().to_owned(),
             raid: pool.record().level.to_string(),
-            health: health(pool).into(),
+            health: h.health,
+            conditions: h.conditions,
             capacity: space.capacity,
             allocated: space.allocated,
             free: space.free,

@@ -5,6 +5,7 @@ use crate::core::output::{bytes, fields, table};
 use crate::core::size::human;
 use crate::core::{CliCtx, Empty, NoParams};
 use crate::pool::api::*;
+use crate::pool::health::Health;
 use crate::pool::types::*;
 use anyhow::Context;
 use clap::{FromArgMatches, Subcommand};
@@ -133,7 +134,7 @@ pub fn summary_table(pools: &[PoolSummary]) {
             vec![
                 p.name.clone(),
                 p.raid.clone(),
-                p.health.clone(),
+                health_text(p.health, &p.conditions),
                 bytes(p.capacity),
                 bytes(p.allocated),
                 bytes(p.free),
@@ -152,7 +153,7 @@ fn pool_table(pools: &[PoolView]) {
             vec![
                 p.name.clone(),
                 p.level.clone(),
-                p.health.clone(),
+                health_text(p.health, &p.conditions),
                 bytes(p.space.capacity),
                 bytes(p.space.allocated),
                 bytes(p.space.free),
@@ -162,6 +163,20 @@ fn pool_table(pools: &[PoolView]) {
         })
         .collect();
     table(&POOL_HEADERS, &rows);
+}
+
+/// The health, and the other states that apply if any: `degraded (also low_space)`.
+fn health_text(health: Health, conditions: &[Health]) -> String {
+    let others: Vec<&str> = conditions
+        .iter()
+        .filter(|c| **c != health)
+        .map(|c| c.word())
+        .collect();
+    if others.is_empty() {
+        health.word().to_owned()
+    } else {
+        format!("{health} (also {})", others.join(", "))
+    }
 }
 
 fn progress_line(task: &str, p: &Progress) -> String {
@@ -190,7 +205,7 @@ fn show(p: &PoolView) {
     fields(&[
         ("name", p.name.clone()),
         ("raid", p.level.clone()),
-        ("health", p.health.clone()),
+        ("health", health_text(p.health, &p.conditions)),
         ("capacity", bytes(p.space.capacity)),
         ("allocated", bytes(p.space.allocated)),
         ("free", bytes(p.space.free)),
@@ -233,6 +248,9 @@ fn show(p: &PoolView) {
     }
     if let Some(r) = &p.last_scrub {
         println!("last scrub: {}", scrub_summary(r));
+    }
+    if let Some(why) = &p.scrub_failure {
+        println!("last scrub stopped: {why}");
     }
     println!("read cache: {}", cache_summary(&p.read_cache));
 }
@@ -308,7 +326,7 @@ fn wait_for(ctx: &CliCtx, pool: &str, task: &str) -> anyhow::Result<PoolView> {
                 }
             }
         }
-        let still = task == "rebuild" && p.health == "rebuilding";
+        let still = task == "rebuild" && p.conditions.contains(&Health::Rebuilding);
         if finished && !still {
             if let Some(b) = &bar {
                 b.finish_with_message(format!("{task} finished"));
@@ -327,7 +345,8 @@ fn after_change(ctx: &CliCtx, v: PoolView, wait: bool, what: &str) -> anyhow::Re
     };
     ctx.print(&v, |v| {
         println!("{what}; pool '{}' is {}", v.name, v.health);
-        if let (false, Some(r), "rebuilding") = (wait, &v.rebuild, v.health.as_str()) {
+        let rebuilding = v.conditions.contains(&Health::Rebuilding);
+        if let (false, Some(r), true) = (wait, &v.rebuild, rebuilding) {
             println!("{}", progress_line("rebuild", r));
             println!("follow it with `vsa pool show {}`", v.name);
         }
@@ -476,6 +495,20 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_names_the_other_states() {
+        use Health::*;
+        assert_eq!(health_text(Healthy, &[Healthy]), "healthy");
+        assert_eq!(
+            health_text(Degraded, &[Degraded, LowSpace]),
+            "degraded (also low_space)"
+        );
+        assert_eq!(
+            health_text(Full, &[Full, ErrorsFound, LowSpace]),
+            "full (also errors_found, low_space)"
+        );
+    }
 
     #[test]
     fn check_findings_are_listed_under_the_summary() {
