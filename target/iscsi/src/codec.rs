@@ -268,6 +268,37 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The header of the PDU at the front of the buffer, if a whole one is there: after
+    /// [`CodecError::TooLong`], the header of the refused PDU, so that it can be answered.
+    pub fn pending_header(&self) -> Option<Bhs> {
+        let mut bhs = Bhs::default();
+        bhs.0.copy_from_slice(self.buf.get(..BHS_LEN)?);
+        Some(bhs)
+    }
+
+    /// Throws away the PDU whose header is at the front of the buffer (after
+    /// [`CodecError::TooLong`]), or its first `max` bytes, or what comes before the
+    /// stream ends: so that the connection can be closed without unread data (which
+    /// would reset it and could lose the answer to the refused PDU).
+    pub async fn discard_pending(&mut self, max: usize) -> std::io::Result<()> {
+        let Some(bhs) = self.pending_header() else {
+            return Ok(());
+        };
+        let n = frame_len(&bhs, &self.framing).min(max);
+        let buffered = n.min(self.buf.len());
+        self.buf.advance(buffered);
+        let mut left = n - buffered;
+        let mut scratch = [0u8; 4096];
+        while left > 0 {
+            let want = left.min(scratch.len());
+            match self.inner.read(&mut scratch[..want]).await? {
+                0 => break,
+                got => left -= got,
+            }
+        }
+        Ok(())
+    }
+
     /// Gives the underlying reader back.
     pub fn into_inner(self) -> R {
         self.inner
@@ -425,5 +456,30 @@ mod tests {
             decode(&mut buf, &f),
             Err(CodecError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn the_refused_pdu_stays_readable_and_can_be_thrown_away() {
+        let mut b = Bhs::default();
+        b.set_lengths(0, 9002);
+        b.0[16] = 0x42;
+        let next = Pdu::NopOut(NopOut {
+            itt: 9,
+            ..Default::default()
+        });
+        let mut wire = b.0.to_vec();
+        wire.extend_from_slice(&[7; 9004]); // the data and its padding
+        wire.extend_from_slice(&encode(&next, &[], &Framing::default()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut reader = FrameReader::new(&wire[..]);
+        assert_eq!(reader.pending_header(), None);
+        let r = rt.block_on(reader.read());
+        assert!(matches!(r, Err(CodecError::TooLong { len: 9002, .. })));
+        assert_eq!(reader.pending_header(), Some(b));
+        rt.block_on(reader.discard_pending(usize::MAX)).unwrap();
+        let after = rt.block_on(reader.read()).unwrap().unwrap();
+        assert!(matches!(Pdu::parse(&after), Ok(Pdu::NopOut(n)) if n.itt == 9));
     }
 }

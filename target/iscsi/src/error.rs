@@ -55,6 +55,9 @@ pub enum LoginError {
     InvalidRequest,
     #[error("the initiator erred during login")]
     InitiatorError,
+    /// A Login Request's data segment is longer than the 8192 bytes a login may carry.
+    #[error("a login request carried a data segment of {0} bytes, over the 8192 allowed")]
+    DataSegmentTooLong(usize),
     #[error("the target is out of resources")]
     OutOfResources,
     #[error("the target failed")]
@@ -65,7 +68,7 @@ impl LoginError {
     /// Status-Class and Status-Detail (RFC 7143 11.13.5).
     pub fn status(self) -> (u8, u8) {
         match self {
-            Self::InitiatorError => (2, 0x00),
+            Self::InitiatorError | Self::DataSegmentTooLong(_) => (2, 0x00),
             Self::AuthenticationFailed => (2, 0x01),
             Self::AuthorizationFailure => (2, 0x02),
             Self::NotFound => (2, 0x03),

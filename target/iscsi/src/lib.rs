@@ -36,7 +36,10 @@
 //! Login failures map to RFC 7143 status codes: unknown target 02/03, ACL deny 02/02,
 //! CHAP failure 02/01, missing InitiatorName/TargetName 02/07, unsupported version 02/05,
 //! unknown session type 02/09, adding a connection to a missing session 02/0A (to an
-//! existing one 02/06: MaxConnections is 1).
+//! existing one 02/06: MaxConnections is 1), a malformed request or one whose data
+//! segment exceeds 8192 bytes 02/00. Login answers longer than 8192 bytes (or the
+//! initiator's smaller MaxRecvDataSegmentLength) go out in pieces with the C bit, as Text
+//! answers do; a login must be over within [`ServerConfig::login_timeout`].
 //!
 //! # Protocol choices
 //!

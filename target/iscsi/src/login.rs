@@ -3,23 +3,21 @@
 //! full feature phase with a TSIH.
 //!
 //! [`Login`] is the synchronous state machine (one [`Login::step`] per Login Request,
-//! testable without sockets); [`run`] drives it over a connection.
+//! testable without sockets); [`run`] (in `login/drive.rs`) drives it over a connection.
 
-use std::net::SocketAddr;
+mod drive;
+
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::chap::{ChapChallenge, ChapCredentials, ChapError};
-use crate::codec::{self, FrameReader, Framing};
+use crate::codec::Framing;
 use crate::error::LoginError;
-use crate::metrics::Metrics;
 use crate::params::{SessionParams, TargetLimits};
-use crate::pdu::{LoginRequest, LoginResponse, Pdu, SeqNums, Stage};
-use crate::server::Shared;
-use crate::session::{NewSession, Session};
+use crate::pdu::{LoginRequest, Stage};
+use crate::session::Session;
 use crate::{text, Registry, TargetEntry};
+
+pub use drive::{run, LOGIN_MAX_DATA};
 
 /// Where the security stage stands.
 #[derive(Debug)]
@@ -313,215 +311,6 @@ pub struct LoginDone {
     pub stat_sn: u32,
     pub framing: Framing,
     pub cid: u16,
-}
-
-/// Runs the login phase on a new connection. On failure the Login Response with the
-/// status has been sent and the caller closes the connection.
-pub async fn run<R, W>(
-    shared: &Shared,
-    reader: &mut FrameReader<R>,
-    writer: &mut W,
-    peer: SocketAddr,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<LoginDone>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let timeout = shared.config.login_timeout;
-    let mut login = Login::new(shared.config.limits.clone(), shared.config.tpgt)
-        .with_discovery_chap(
-            shared.config.discovery_chap.clone(),
-            shared.config.discovery_mutual_chap.clone(),
-        );
-    let mut stat_sn = 0u32;
-    let mut pending_text: Vec<u8> = Vec::new();
-    let mut first: Option<LoginRequest> = None;
-    loop {
-        let read = tokio::select! {
-            r = tokio::time::timeout(timeout, reader.read()) => r,
-            // Shutting down: stop between PDUs, before any session exists.
-            _ = shutdown.wait_for(|s| *s) => return None,
-        };
-        let raw = match read {
-            Ok(Ok(Some(raw))) => raw,
-            Ok(Ok(None)) | Err(_) => return None,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, "login read failed: {e}");
-                return None;
-            }
-        };
-        Metrics::inc(&shared.metrics.pdus_in);
-        Metrics::add(&shared.metrics.bytes_in, 48 + raw.data.len());
-        let req = match Pdu::parse(&raw) {
-            Ok(Pdu::LoginRequest(r)) => r,
-            _ => {
-                tracing::debug!(%peer, "non-login PDU during login");
-                Metrics::inc(&shared.metrics.protocol_errors);
-                return None;
-            }
-        };
-        let base = first.get_or_insert_with(|| {
-            stat_sn = req.exp_stat_sn;
-            req.clone()
-        });
-        if req.isid != base.isid || req.tsih != base.tsih || req.cid != base.cid {
-            let _ = fail(writer, &req, stat_sn, LoginError::InitiatorError).await;
-            return None;
-        }
-        if base.tsih != 0 {
-            // MaxConnections=1: no connection can be added to an existing session.
-            let err = if shared.sessions.get(base.tsih).is_some() {
-                LoginError::TooManyConnections
-            } else {
-                LoginError::SessionDoesNotExist
-            };
-            let _ = fail(writer, &req, stat_sn, err).await;
-            Metrics::inc(&shared.metrics.login_failures);
-            return None;
-        }
-        pending_text.extend_from_slice(&raw.data);
-        if pending_text.len() > text::MAX_TEXT_LEN {
-            let _ = fail(writer, &req, stat_sn, LoginError::OutOfResources).await;
-            return None;
-        }
-        if req.continue_bit {
-            // More text follows: acknowledge with an empty response in the same stage.
-            let rsp = response(&req, stat_sn, false, req.csg, 0, 0);
-            stat_sn = stat_sn.wrapping_add(1);
-            if send(writer, &rsp, &[], shared).await.is_err() {
-                return None;
-            }
-            continue;
-        }
-        let keys = match text::parse(&std::mem::take(&mut pending_text)) {
-            Ok(k) => k,
-            Err(_) => {
-                let _ = fail(writer, &req, stat_sn, LoginError::InitiatorError).await;
-                Metrics::inc(&shared.metrics.login_failures);
-                return None;
-            }
-        };
-        let step = match login.step(&req, &keys, shared.registry.as_ref()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::info!(%peer, initiator = ?login.initiator, "login failed: {e}");
-                Metrics::inc(&shared.metrics.login_failures);
-                let _ = fail(writer, &req, stat_sn, e).await;
-                return None;
-            }
-        };
-        let mut rsp = response(&req, stat_sn, step.transit, step.csg, 0, 0);
-        rsp.nsg = step.nsg;
-        let data = text::encode(&step.keys);
-        if !(step.transit && step.nsg == Stage::FullFeature) {
-            stat_sn = stat_sn.wrapping_add(1);
-            if send(writer, &rsp, &data, shared).await.is_err() {
-                return None;
-            }
-            continue;
-        }
-        // Into full feature phase: reinstate any older session of this I_T nexus.
-        let initiator = login.initiator.clone().unwrap_or_default();
-        if let Some(entry) = &login.entry {
-            for old in shared.sessions.find_same(&initiator, req.isid, &entry.name) {
-                old.reinstated
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                old.close();
-                old.wait_done(Duration::from_secs(5)).await;
-                shared.sessions.remove(old.tsih);
-            }
-        }
-        let created = shared.sessions.create(NewSession {
-            isid: req.isid,
-            initiator,
-            peer,
-            entry: login.entry.clone(),
-            tpgt: shared.config.tpgt,
-            params: login.params.clone(),
-            exp_cmd_sn: req.cmd_sn,
-            depth: shared.config.queue_depth,
-        });
-        let Some(session) = created else {
-            let _ = fail(writer, &req, stat_sn, LoginError::OutOfResources).await;
-            return None;
-        };
-        rsp.tsih = session.tsih;
-        rsp.sn.exp_cmd_sn = req.cmd_sn;
-        rsp.sn.max_cmd_sn = session.window.lock().max_cmd_sn();
-        if send(writer, &rsp, &data, shared).await.is_err() {
-            shared.sessions.remove(session.tsih);
-            return None;
-        }
-        Metrics::inc(&shared.metrics.sessions_opened);
-        let framing = Framing {
-            header_digest: session.params.header_digest,
-            data_digest: session.params.data_digest,
-            max_recv_data: session.params.target_mrdsl as usize,
-        };
-        return Some(LoginDone {
-            session,
-            stat_sn: stat_sn.wrapping_add(1),
-            framing,
-            cid: req.cid,
-        });
-    }
-}
-
-fn response(
-    req: &LoginRequest,
-    stat_sn: u32,
-    transit: bool,
-    csg: Stage,
-    class: u8,
-    detail: u8,
-) -> LoginResponse {
-    LoginResponse {
-        transit,
-        continue_bit: false,
-        csg,
-        nsg: if transit { req.nsg } else { csg },
-        version_max: 0,
-        version_active: 0,
-        isid: req.isid,
-        tsih: 0,
-        itt: req.itt,
-        sn: SeqNums {
-            stat_sn,
-            exp_cmd_sn: req.cmd_sn,
-            max_cmd_sn: req.cmd_sn,
-        },
-        status_class: class,
-        status_detail: detail,
-    }
-}
-
-async fn fail<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    req: &LoginRequest,
-    stat_sn: u32,
-    e: LoginError,
-) -> std::io::Result<()> {
-    let (class, detail) = e.status();
-    let mut rsp = response(req, stat_sn, false, req.csg, class, detail);
-    rsp.nsg = Stage::Security;
-    rsp.csg = req.csg;
-    let bytes = codec::encode(&Pdu::LoginResponse(rsp), &[], &Framing::default());
-    w.write_all(&bytes).await?;
-    w.flush().await
-}
-
-async fn send<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    rsp: &LoginResponse,
-    data: &[u8],
-    shared: &Shared,
-) -> std::io::Result<()> {
-    let bytes = codec::encode(&Pdu::LoginResponse(rsp.clone()), data, &Framing::default());
-    Metrics::inc(&shared.metrics.pdus_out);
-    Metrics::add(&shared.metrics.bytes_out, bytes.len());
-    w.write_all(&bytes).await?;
-    w.flush().await
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ pub struct ServerConfig {
     pub limits: TargetLimits,
     /// Target portal group tag of this portal.
     pub tpgt: u16,
-    /// How long a login may take.
+    /// How long a login may take, from the connection to full feature phase; a
+    /// connection whose login is not over by then is closed.
     pub login_timeout: Duration,
     /// Idle time after which the target pings an initiator with a NOP-In.
     pub nop_interval: Duration,

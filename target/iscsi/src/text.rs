@@ -52,6 +52,21 @@ pub enum TextError {
     TooLong,
 }
 
+/// Where to cut `data` so that its first part fits in one PDU of at most `max` bytes:
+/// after the last NUL within `max` bytes, so each PDU carries whole `key=value` pairs, or
+/// at `max` when a single pair is longer (RFC 7143 lets a pair continue in the next PDU
+/// of a C-bit sequence); `data.len()` when it all fits.
+pub fn split_point(data: &[u8], max: usize) -> usize {
+    if data.len() <= max {
+        return data.len();
+    }
+    let max = max.max(1);
+    match data[..max].iter().rposition(|&b| b == 0) {
+        Some(i) => i + 1,
+        None => max,
+    }
+}
+
 /// Parses a data segment into `(key, value)` pairs, in order. A missing final NUL is
 /// tolerated; empty strings between NULs (padding) are skipped. A key may appear once
 /// (RFC 7143 6.1); see [`parse_list`] for answers that repeat keys (SendTargets).

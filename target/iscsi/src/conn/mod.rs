@@ -428,9 +428,9 @@ impl Conn {
             }
             text::encode(&out)
         };
-        let max = self.session.params.initiator_mrdsl as usize;
-        let (chunk, more) = if body.len() > max {
-            (body[..max].to_vec(), Some(body[max..].to_vec()))
+        let cut = text::split_point(&body, self.session.params.initiator_mrdsl as usize);
+        let (chunk, more) = if cut < body.len() {
+            (body[..cut].to_vec(), Some(body[cut..].to_vec()))
         } else {
             (body, None)
         };

@@ -76,6 +76,31 @@ fn values() {
     assert_eq!(encode_base64(&[1, 2]), "0bAQI=");
 }
 
+#[test]
+fn long_text_is_cut_after_whole_pairs() {
+    let text = encode(&[("A", "1"), ("B", "22"), ("C", "333")]);
+    assert_eq!(text, b"A=1\0B=22\0C=333\0");
+    assert_eq!(split_point(&text, 100), text.len());
+    assert_eq!(split_point(&text, 9), 9);
+    assert_eq!(split_point(&text, 8), 4);
+    // One pair longer than a PDU continues in the next one.
+    assert_eq!(split_point(&text, 3), 3);
+    assert_eq!(split_point(&text, 0), 1);
+    assert_eq!(split_point(&[], 0), 0);
+}
+
+/// Cuts `text` into PDUs of at most `max` bytes as a long answer is sent.
+fn cut_all(text: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut rest = text;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let n = split_point(rest, max);
+        out.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    out
+}
+
 /// A key the encoder can write: printable ASCII but `=`.
 fn key() -> impl Strategy<Value = String> {
     "[!-<>-~]{1,63}"
@@ -123,6 +148,21 @@ proptest! {
         prop_assert_eq!(number(&n.to_string()), Some(n));
         prop_assert_eq!(number(&format!("0x{n:x}")), Some(n));
         prop_assert_eq!(boolean(if b { "Yes" } else { "No" }), Some(b));
+    }
+
+    #[test]
+    fn cut_text_fits_and_joins_back(
+        pairs in proptest::collection::vec((key(), value()), 0..40),
+        max in 1usize..600,
+    ) {
+        let text = encode(&pairs);
+        let parts = cut_all(&text, max);
+        prop_assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= max));
+        // A part ends inside a pair only when that pair alone is longer than a PDU.
+        for p in &parts[..parts.len().saturating_sub(1)] {
+            prop_assert!(p.ends_with(&[0]) || p.len() == max);
+        }
+        prop_assert_eq!(parts.concat(), text);
     }
 
     #[test]

@@ -46,10 +46,11 @@ impl Client {
 
     /// The next PDU, or `None` when the target closed the connection.
     pub async fn recv(&mut self) -> Option<(Pdu, Bytes)> {
-        match tokio::time::timeout(Duration::from_secs(10), self.rd.read()).await {
+        // Generous: tests run in parallel on loaded machines.
+        match tokio::time::timeout(Duration::from_secs(60), self.rd.read()).await {
             Ok(Ok(Some(raw))) => Some((Pdu::parse(&raw).unwrap(), raw.data)),
             Ok(_) => None,
-            Err(_) => panic!("no PDU within 10 s"),
+            Err(_) => panic!("no PDU within 60 s"),
         }
     }
 
@@ -77,6 +78,35 @@ impl Client {
             panic!("not a login response: {p:?}")
         };
         (r, text::parse(&d).unwrap())
+    }
+
+    /// A Login Request of this client's (ITT, CmdSN) in stage `csg`.
+    pub fn login_req(&self, isid: u64, csg: Stage, nsg: Stage, transit: bool) -> LoginRequest {
+        LoginRequest {
+            transit,
+            csg,
+            nsg,
+            isid,
+            itt: self.itt,
+            cmd_sn: self.cmd_sn,
+            ..Default::default()
+        }
+    }
+
+    /// Sends one Login Request with `data` as it is; returns the Login Response and its
+    /// data, or `None` if the target closed the connection (before or after the request).
+    pub async fn login_raw(
+        &mut self,
+        req: LoginRequest,
+        data: &[u8],
+    ) -> Option<(LoginResponse, Bytes)> {
+        let bytes = codec::encode(&Pdu::LoginRequest(req), data, &self.out);
+        self.send_raw(&bytes).await.ok()?;
+        let (p, d) = self.recv().await?;
+        let Pdu::LoginResponse(r) = p else {
+            panic!("not a login response: {p:?}")
+        };
+        Some((r, d))
     }
 
     /// Logs in without authentication, straight to full feature phase, with `ops`
