@@ -60,6 +60,9 @@ pub enum LoginError {
     DataSegmentTooLong(usize),
     #[error("the target is out of resources")]
     OutOfResources,
+    /// A limit of the target's (sessions, sessions per initiator, logins at once).
+    #[error("the target's limit on {0} is reached")]
+    LimitReached(crate::admission::Limit),
     #[error("the target failed")]
     TargetError,
 }
@@ -80,7 +83,7 @@ impl LoginError {
             Self::SessionDoesNotExist => (2, 0x0A),
             Self::InvalidRequest => (2, 0x0B),
             Self::TargetError => (3, 0x00),
-            Self::OutOfResources => (3, 0x02),
+            Self::OutOfResources | Self::LimitReached(_) => (3, 0x02),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! key and how it is negotiated, [`name`] checks iSCSI names; [`login`] runs the login phase (with [`chap`]) and [`discovery`] answers
 //! SendTargets; [`session`] keeps the session table; [`conn`] is the full feature phase
 //! of one connection (commands, R2T/Data-Out, Data-In, task management, NOP, logout),
-//! ordering tasks with [`sched`]; [`metrics`] counts.
+//! ordering tasks with [`sched`]; [`metrics`] counts. Against hostile or broken
+//! initiators: [`admission`] limits sessions and logins under way, [`loggate`] keeps a
+//! flood out of the log.
 //!
 //! ```text
 //! TcpStream ─▶ FrameReader (codec) ─▶ login::run ─▶ conn::run ──▶ vsa_scsi::Target::execute
@@ -37,9 +39,17 @@
 //! CHAP failure 02/01, missing InitiatorName/TargetName 02/07, unsupported version 02/05,
 //! unknown session type 02/09, adding a connection to a missing session 02/0A (to an
 //! existing one 02/06: MaxConnections is 1), a malformed request or one whose data
-//! segment exceeds 8192 bytes 02/00. Login answers longer than 8192 bytes (or the
-//! initiator's smaller MaxRecvDataSegmentLength) go out in pieces with the C bit, as Text
-//! answers do; a login must be over within [`ServerConfig::login_timeout`].
+//! segment exceeds 8192 bytes 02/00, a limit of [`ServerConfig`] reached
+//! (`max_sessions`, `max_sessions_per_initiator`, `max_login_connections`) 03/02. Login
+//! answers longer than 8192 bytes (or the initiator's smaller MaxRecvDataSegmentLength)
+//! go out in pieces with the C bit, as Text answers do.
+//!
+//! # Limits
+//!
+//! [`ServerConfig`] bounds what initiators can take: sessions in all and per initiator
+//! name, connections in the login phase and how long each may stay there
+//! ([`ServerConfig::login_timeout`]), and (derived) sockets open
+//! ([`ServerConfig::connection_cap`]); see [`admission`].
 //!
 //! # Protocol choices
 //!
@@ -59,12 +69,14 @@
 //!   commands one at a time in CmdSN order.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod chap;
 pub mod codec;
 pub mod conn;
 pub mod digest;
 pub mod discovery;
 pub mod error;
+pub mod loggate;
 pub mod login;
 pub mod metrics;
 pub mod name;

@@ -17,6 +17,7 @@ use crate::pdu::{LoginRequest, Stage};
 use crate::session::Session;
 use crate::{text, Registry, TargetEntry};
 
+pub(crate) use drive::fail;
 pub use drive::{run, LOGIN_MAX_DATA};
 
 /// Where the security stage stands.

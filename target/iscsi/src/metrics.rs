@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::admission::Limit;
+
 /// Live counters, shared by every connection of a server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -22,6 +24,8 @@ pub struct Metrics {
     pub(crate) task_management: AtomicU64,
     pub(crate) nop_timeouts: AtomicU64,
     pub(crate) inline_commands: AtomicU64,
+    pub(crate) login_connections: AtomicU64,
+    pub(crate) logins_over_limit: [AtomicU64; Limit::COUNT],
 }
 
 impl Default for Metrics {
@@ -43,6 +47,8 @@ impl Default for Metrics {
             task_management: AtomicU64::new(0),
             nop_timeouts: AtomicU64::new(0),
             inline_commands: AtomicU64::new(0),
+            login_connections: AtomicU64::new(0),
+            logins_over_limit: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -74,6 +80,17 @@ pub struct MetricsSnapshot {
     /// Commands served on the connection's own thread, without the blocking pool (reads
     /// whose data was in the pool's cache).
     pub inline_commands: u64,
+    /// Connections in the login phase now.
+    pub login_connections: u64,
+    /// Logins refused at a limit, indexed by [`Limit`] (see [`MetricsSnapshot::over_limit`]).
+    pub logins_over_limit: [u64; Limit::COUNT],
+}
+
+impl MetricsSnapshot {
+    /// Logins refused at `limit`.
+    pub fn over_limit(&self, limit: Limit) -> u64 {
+        self.logins_over_limit[limit as usize]
+    }
 }
 
 impl Metrics {
@@ -117,6 +134,8 @@ impl Metrics {
             task_management: g(&self.task_management),
             nop_timeouts: g(&self.nop_timeouts),
             inline_commands: g(&self.inline_commands),
+            login_connections: g(&self.login_connections),
+            logins_over_limit: std::array::from_fn(|i| g(&self.logins_over_limit[i])),
         }
     }
 }

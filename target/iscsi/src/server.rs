@@ -1,15 +1,18 @@
-//! The listener: accepts connections (at most `max_connections` at once), runs each on its
-//! own task, and on shutdown stops accepting, tells connections to finish their commands
-//! and waits for them.
+//! The listener: accepts connections, runs each on its own task (a connection beyond the
+//! login-phase limit is turned away, see [`crate::admission`]), keeps at most
+//! [`ServerConfig::connection_cap`] sockets open, and on shutdown stops accepting, tells
+//! connections to finish their commands and waits for them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::admission::{Limit, SessionLimits};
+use crate::loggate::LoginLogGates;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::params::TargetLimits;
 use crate::session::{SessionInfo, SessionTable};
@@ -18,8 +21,14 @@ use crate::{ChapCredentials, Registry};
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Connections served at once; more wait in the accept queue.
-    pub max_connections: usize,
+    /// Sessions (normal and discovery) logged in at once; a login beyond gets 03/02.
+    pub max_sessions: usize,
+    /// Sessions one initiator name may have at once, over all targets; a login beyond
+    /// gets 03/02.
+    pub max_sessions_per_initiator: usize,
+    /// Connections in the login phase at once (not yet authenticated); a connection
+    /// beyond gets 03/02 to its first Login Request and is closed.
+    pub max_login_connections: usize,
     /// SCSI commands executing at once across all sessions (the blocking pool bound).
     pub max_blocking: usize,
     /// The CmdSN window each session gets (MaxCmdSN - ExpCmdSN + 1).
@@ -49,7 +58,9 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            max_connections: 1024,
+            max_sessions: 1024,
+            max_sessions_per_initiator: 64,
+            max_login_connections: 64,
             max_blocking: 64,
             queue_depth: 128,
             limits: TargetLimits::default(),
@@ -65,6 +76,33 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// Sockets the server keeps open at most: every session, every login, and as many
+    /// again being turned away; more connections wait in the listen queue.
+    pub fn connection_cap(&self) -> usize {
+        self.max_sessions
+            .saturating_add(self.max_login_connections.saturating_mul(2))
+            .max(1)
+    }
+
+    /// The value of `limit`.
+    pub fn limit(&self, limit: Limit) -> usize {
+        match limit {
+            Limit::Sessions => self.max_sessions,
+            Limit::SessionsPerInitiator => self.max_sessions_per_initiator,
+            Limit::LoginConnections => self.max_login_connections,
+        }
+    }
+
+    /// The session limits.
+    pub fn session_limits(&self) -> SessionLimits {
+        SessionLimits {
+            total: self.max_sessions,
+            per_initiator: self.max_sessions_per_initiator,
+        }
+    }
+}
+
 /// State every connection shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -73,6 +111,10 @@ pub struct Shared {
     pub sessions: SessionTable,
     pub metrics: Metrics,
     pub blocking: Arc<Semaphore>,
+    /// One permit per connection in the login phase.
+    pub login_slots: Arc<Semaphore>,
+    /// Rate limits of the login warnings.
+    pub log_gates: LoginLogGates,
 }
 
 /// An iSCSI target server bound to one portal.
@@ -97,6 +139,7 @@ impl Server {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let blocking = Arc::new(Semaphore::new(config.max_blocking.max(1)));
+        let login_slots = Arc::new(Semaphore::new(config.max_login_connections.max(1)));
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
@@ -105,6 +148,8 @@ impl Server {
                 sessions: SessionTable::default(),
                 metrics: Metrics::default(),
                 blocking,
+                login_slots,
+                log_gates: LoginLogGates::default(),
             }),
         })
     }
@@ -139,7 +184,7 @@ impl Server {
     /// Serves until `shutdown` becomes `true`, then stops accepting, lets connections
     /// finish the commands they have and waits for them.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let limit = Arc::new(Semaphore::new(self.shared.config.max_connections.max(1)));
+        let limit = Arc::new(Semaphore::new(self.shared.config.connection_cap()));
         let mut conns = JoinSet::new();
         loop {
             if *shutdown.borrow() {
@@ -164,8 +209,13 @@ impl Server {
             };
             let shared = self.shared.clone();
             let sd = shutdown.clone();
+            // Taken here, in accept order, so a flood cannot overtake earlier connections.
+            let login_slot = shared.login_slots.clone().try_acquire_owned().ok();
             conns.spawn(async move {
-                serve(stream, peer, shared, sd).await;
+                match login_slot {
+                    Some(slot) => serve(stream, peer, shared, sd, slot).await,
+                    None => crate::admission::turn_away(stream, peer, shared, sd).await,
+                }
                 drop(permit);
             });
         }
@@ -208,11 +258,12 @@ async fn serve(
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
+    login_slot: OwnedSemaphorePermit,
 ) {
     Metrics::inc(&shared.metrics.connections_accepted);
     Metrics::inc(&shared.metrics.connections_active);
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
-    crate::conn::run(stream, peer, local, shared.clone(), shutdown).await;
+    crate::conn::run(stream, peer, local, shared.clone(), shutdown, login_slot).await;
     Metrics::dec(&shared.metrics.connections_active);
 }

@@ -12,6 +12,8 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use vsa_scsi::Nexus;
 
+use crate::admission::{Limit, SessionLimits};
+use crate::error::LoginError;
 use crate::params::SessionParams;
 use crate::sched::Scheduler;
 use crate::TargetEntry;
@@ -172,6 +174,12 @@ impl Session {
         self.entry.is_none()
     }
 
+    /// Whether a login of `initiator` with `isid` to `target` would reinstate this
+    /// session (same I_T nexus).
+    pub fn same_nexus(&self, initiator: &str, isid: u64, target: &str) -> bool {
+        self.initiator == initiator && self.isid == isid && self.target_name() == target
+    }
+
     /// Tells the SCSI layer this I_T nexus is gone (RESERVE(6) reservations and other
     /// per-nexus state released), once, unless a newer login reinstated the session.
     /// A logout does it before its response, so the initiator's next command on another
@@ -254,6 +262,26 @@ pub struct NewSession {
     pub depth: u32,
 }
 
+/// Whether one more session of `initiator` fits `limits` beside `sessions`.
+fn fits<'a>(
+    sessions: impl Iterator<Item = &'a Arc<Session>>,
+    initiator: &str,
+    limits: &SessionLimits,
+) -> Result<(), Limit> {
+    let (mut total, mut mine) = (0usize, 0usize);
+    for s in sessions {
+        total += 1;
+        mine += usize::from(s.initiator.eq_ignore_ascii_case(initiator));
+    }
+    if total >= limits.total {
+        return Err(Limit::Sessions);
+    }
+    if mine >= limits.per_initiator {
+        return Err(Limit::SessionsPerInitiator);
+    }
+    Ok(())
+}
+
 /// All sessions of a server.
 #[derive(Debug, Default)]
 pub struct SessionTable {
@@ -267,14 +295,35 @@ impl SessionTable {
         self.sessions
             .lock()
             .values()
-            .filter(|s| s.initiator == initiator && s.isid == isid && s.target_name() == target)
+            .filter(|s| s.same_nexus(initiator, isid, target))
             .cloned()
             .collect()
     }
 
-    /// Registers a new session with a fresh TSIH (`None` when all are in use).
-    pub fn create(&self, n: NewSession) -> Option<Arc<Session>> {
+    /// Whether a session of `initiator` fits `limits` now. With `replacing` (ISID and
+    /// target) the session a login with those would reinstate does not count.
+    pub fn admits(
+        &self,
+        initiator: &str,
+        replacing: Option<(u64, &str)>,
+        limits: &SessionLimits,
+    ) -> Result<(), Limit> {
+        let map = self.sessions.lock();
+        let counted = map.values().filter(|s| match replacing {
+            Some((isid, target)) => !s.same_nexus(initiator, isid, target),
+            None => true,
+        });
+        fits(counted, initiator, limits)
+    }
+
+    /// Registers a new session with a fresh TSIH if it fits `limits`.
+    pub fn create(
+        &self,
+        n: NewSession,
+        limits: &SessionLimits,
+    ) -> Result<Arc<Session>, LoginError> {
         let mut map = self.sessions.lock();
+        fits(map.values(), &n.initiator, limits).map_err(LoginError::LimitReached)?;
         let mut last = self.last_tsih.lock();
         let mut tsih = *last;
         for _ in 0..=u16::MAX {
@@ -284,7 +333,7 @@ impl SessionTable {
             }
         }
         if tsih == 0 || map.contains_key(&tsih) {
-            return None;
+            return Err(LoginError::OutOfResources);
         }
         *last = tsih;
         let nexus = Nexus {
@@ -312,7 +361,7 @@ impl SessionTable {
             next_ttt: AtomicU32::new(1),
         });
         map.insert(tsih, s.clone());
-        Some(s)
+        Ok(s)
     }
 
     /// Removes a session.
@@ -342,6 +391,45 @@ impl SessionTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn new(initiator: &str, isid: u64) -> NewSession {
+        NewSession {
+            isid,
+            initiator: initiator.into(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+            entry: None,
+            tpgt: 1,
+            params: SessionParams::default(),
+            exp_cmd_sn: 1,
+            depth: 8,
+        }
+    }
+
+    #[test]
+    fn limits_count_sessions_in_all_and_per_initiator() {
+        let t = SessionTable::default();
+        let lim = SessionLimits {
+            total: 3,
+            per_initiator: 2,
+        };
+        let over = |l| Err(LoginError::LimitReached(l));
+        assert!(t.create(new("iqn.a", 1), &lim).is_ok());
+        assert!(t.create(new("IQN.A", 2), &lim).is_ok());
+        let third = t.create(new("iqn.a", 3), &lim).map(|s| s.tsih);
+        assert_eq!(third, over(Limit::SessionsPerInitiator));
+        assert_eq!(
+            t.admits("iqn.a", None, &lim),
+            Err(Limit::SessionsPerInitiator)
+        );
+        // A login that would reinstate one of them does not count it.
+        assert_eq!(t.admits("iqn.a", Some((1, "")), &lim), Ok(()));
+        let b = t.create(new("iqn.b", 1), &lim).map(|s| s.tsih);
+        assert_eq!(t.admits("iqn.c", None, &lim), Err(Limit::Sessions));
+        let c = t.create(new("iqn.c", 1), &lim).map(|s| s.tsih);
+        assert_eq!(c, over(Limit::Sessions));
+        t.remove(b.unwrap_or_default());
+        assert!(t.create(new("iqn.c", 1), &lim).is_ok());
+    }
 
     #[test]
     fn window_uses_serial_arithmetic() {

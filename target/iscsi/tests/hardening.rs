@@ -1,6 +1,7 @@
-//! Hostile or broken initiators, on the wire: a login that is not over in time is
-//! closed; long login answers come in pieces with the C bit; oversized login requests are
-//! answered, not dropped.
+//! Hostile or broken initiators, on the wire: logins beyond the session and login-phase
+//! limits get 03/02 while admitted sessions keep working; a login that is not over in
+//! time is closed and gives its place back; long login answers come in pieces with the
+//! C bit; oversized login requests are answered, not dropped.
 //!
 //! No test depends on timing: conditions are waited on with generous limits, never with
 //! fixed sleeps.
@@ -10,15 +11,31 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::client::Client;
+use vsa_iscsi::admission::Limit;
 use vsa_iscsi::pdu::*;
+use vsa_iscsi::server::ServerHandle;
 use vsa_iscsi::text;
 use vsa_iscsi::ServerConfig;
 
 const IQN: &str = "iqn.2024-01.vsa:hard";
 const INI_A: &str = "iqn.2024-01.test:a";
+const INI_B: &str = "iqn.2024-01.test:b";
+const INI_C: &str = "iqn.2024-01.test:c";
+
+/// Long enough that no login or idle connection of a test ever runs out of time.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// Waits (up to 60 s) until `cond` holds.
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// Whether the target closes the connection (after any PDUs it still sends) within 60 s.
 async fn closed(c: &mut Client) -> bool {
@@ -70,16 +87,107 @@ async fn login(addr: SocketAddr, isid: u64, initiator: &str) -> (Client, (u8, u8
     (c, (r.status_class, r.status_detail))
 }
 
+/// A discovery login of `initiator`; the connection and the status.
+async fn discovery_login(addr: SocketAddr, initiator: &str) -> (Client, (u8, u8)) {
+    let mut c = Client::connect(addr).await;
+    let keys = [("InitiatorName", initiator), ("SessionType", "Discovery")];
+    let (r, _) = c
+        .login_step(1, Stage::Operational, Stage::FullFeature, &keys)
+        .await;
+    (c, (r.status_class, r.status_detail))
+}
+
 #[tokio::test]
-async fn a_login_not_over_in_time_is_closed() {
+async fn logins_beyond_the_session_limits_get_03_02_and_sessions_keep_working() {
     let config = ServerConfig {
+        max_sessions: 3,
+        max_sessions_per_initiator: 2,
+        ..Default::default()
+    };
+    let (addr, handle, _stop, _j) = support::start(vec![support::ram_target(IQN, 1)], config).await;
+    let (_a1, st) = login(addr, 1, INI_A).await;
+    assert_eq!(st, (0, 0));
+    let (mut a2, st) = login(addr, 2, INI_A).await;
+    assert_eq!(st, (0, 0));
+    // A third session of the same initiator (names compare without case).
+    let (mut a3, st) = login(addr, 3, &INI_A.to_uppercase()).await;
+    assert_eq!(st, (3, 2));
+    assert!(closed(&mut a3).await);
+    // Reinstating one of its sessions (same ISID, same target) is not a new session.
+    let (mut a1, st) = login(addr, 1, INI_A).await;
+    assert_eq!(st, (0, 0));
+    let (mut b1, st) = login(addr, 1, INI_B).await;
+    assert_eq!(st, (0, 0));
+    // Three sessions: a fourth, normal or discovery, is one too many.
+    let (mut c1, st) = login(addr, 1, INI_C).await;
+    assert_eq!(st, (3, 2));
+    assert!(closed(&mut c1).await);
+    let (mut d1, st) = discovery_login(addr, INI_C).await;
+    assert_eq!(st, (3, 2));
+    assert!(closed(&mut d1).await);
+    let m = handle.metrics();
+    assert_eq!(m.over_limit(Limit::SessionsPerInitiator), 1);
+    assert_eq!(m.over_limit(Limit::Sessions), 2);
+    assert_eq!(m.over_limit(Limit::LoginConnections), 0);
+    assert_eq!(m.login_failures, 0);
+    // The admitted sessions still do I/O.
+    write_and_read(&mut a1, 1, 0xA1).await;
+    write_and_read(&mut a2, 2, 0xA2).await;
+    write_and_read(&mut b1, 3, 0xB1).await;
+    // When a session ends there is room again.
+    drop(b1);
+    wait_until("the session to end", || handle.sessions().len() == 2).await;
+    let (mut c1, st) = login(addr, 1, INI_C).await;
+    assert_eq!(st, (0, 0));
+    write_and_read(&mut c1, 4, 0xC1).await;
+}
+
+fn logging_in(h: &ServerHandle) -> u64 {
+    h.metrics().login_connections
+}
+
+#[tokio::test]
+async fn connections_beyond_the_login_phase_limit_are_turned_away() {
+    let config = ServerConfig {
+        max_login_connections: 2,
+        login_timeout: NEVER,
+        ..Default::default()
+    };
+    let (addr, handle, _stop, _j) = support::start(vec![support::ram_target(IQN, 1)], config).await;
+    let (mut admitted, st) = login(addr, 1, INI_A).await;
+    assert_eq!(st, (0, 0));
+    wait_until("the login to end", || logging_in(&handle) == 0).await;
+    // Two connections that never send anything hold both login places.
+    let idle1 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _idle2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+    wait_until("two connections logging in", || logging_in(&handle) == 2).await;
+    let (mut late, st) = login(addr, 2, INI_B).await;
+    assert_eq!(st, (3, 2));
+    assert!(closed(&mut late).await);
+    assert_eq!(handle.metrics().over_limit(Limit::LoginConnections), 1);
+    // The session logged in before is not disturbed.
+    write_and_read(&mut admitted, 1, 0x11).await;
+    // A place comes free when an idle connection goes.
+    drop(idle1);
+    wait_until("a login place", || logging_in(&handle) == 1).await;
+    let (mut b, st) = login(addr, 2, INI_B).await;
+    assert_eq!(st, (0, 0));
+    write_and_read(&mut b, 2, 0x22).await;
+    assert_eq!(handle.metrics().over_limit(Limit::LoginConnections), 1);
+}
+
+#[tokio::test]
+async fn a_login_not_over_in_time_is_closed_and_gives_its_place_back() {
+    let config = ServerConfig {
+        max_login_connections: 1,
         login_timeout: Duration::from_millis(300),
         ..Default::default()
     };
-    let (addr, _h, _stop, _j) = support::start(vec![support::ram_target(IQN, 1)], config).await;
+    let (addr, handle, _stop, _j) = support::start(vec![support::ram_target(IQN, 1)], config).await;
     // A connection that never sends anything.
     let mut idle = Client::connect(addr).await;
     assert!(closed(&mut idle).await);
+    wait_until("the idle connection's place", || logging_in(&handle) == 0).await;
     // A login that keeps answering at once but never moves on: each request is prompt,
     // the login as a whole is not.
     let mut c = Client::connect(addr).await;
@@ -94,10 +202,12 @@ async fn a_login_not_over_in_time_is_closed() {
     })
     .await;
     assert!(ended.is_ok(), "the target kept a dragging login open");
-    // A prompt login is not affected.
+    wait_until("the dragging login's place", || logging_in(&handle) == 0).await;
+    // The place is free for a prompt login.
     let (mut ok, st) = login(addr, 1, INI_A).await;
     assert_eq!(st, (0, 0));
     write_and_read(&mut ok, 0, 0x3C).await;
+    assert_eq!(handle.metrics().over_limit(Limit::LoginConnections), 0);
 }
 
 /// `n` keys the target does not know, as `(key, value)` pairs.

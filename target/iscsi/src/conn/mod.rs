@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 
 use crate::codec::FrameReader;
 use crate::error::CodecError;
@@ -81,17 +81,24 @@ enum Flow {
     Stop,
 }
 
-/// Serves one TCP connection from login to close.
+/// Serves one TCP connection from login to close; `login_slot` is its place among the
+/// connections in the login phase, given back when the login ends.
 pub async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     local: Option<SocketAddr>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    login_slot: OwnedSemaphorePermit,
 ) {
     let (rd, mut wr) = stream.into_split();
     let mut reader = FrameReader::new(rd);
-    let Some(done) = login::run(&shared, &mut reader, &mut wr, peer, &mut shutdown).await else {
+    Metrics::inc(&shared.metrics.login_connections);
+    let done = login::run(&shared, &mut reader, &mut wr, peer, &mut shutdown).await;
+    // The place first, then the count: whoever sees the count fall finds the place free.
+    drop(login_slot);
+    Metrics::dec(&shared.metrics.login_connections);
+    let Some(done) = done else {
         return;
     };
     let session = done.session;

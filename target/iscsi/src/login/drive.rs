@@ -9,17 +9,21 @@
 //!   (RFC 7143 11.13); the initiator fetches the next piece with an empty Login Request
 //!   in the same stage. A request with a longer data segment is answered 02/00 and the
 //!   connection closed, as is one with both C and T set.
+//! - The session limits ([`crate::admission`]) are checked once the first whole request
+//!   names the initiator, and again when the session is made.
 //! - The whole login, reads and writes, must be over within `ServerConfig::login_timeout`,
-//!   so that a slow or stalled initiator cannot hold a connection in the login phase.
+//!   so that a slow or stalled initiator cannot keep its place among the connections in
+//!   the login phase.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::{Login, LoginDone, Step};
+use crate::admission::{self, shown};
 use crate::codec::{self, FrameReader, Framing};
 use crate::error::{CodecError, LoginError};
 use crate::metrics::Metrics;
@@ -100,8 +104,13 @@ where
     W: AsyncWrite + Unpin,
 {
     async fn drive(&mut self, login: &mut Login) -> Flow<LoginDone> {
+        let mut admitted = false;
         loop {
             let (req, step) = self.step(login).await?;
+            if !admitted {
+                self.admit(login, &req).await?;
+                admitted = true;
+            }
             let data = text::encode(&step.keys);
             let mrdsl = login.params.initiator_mrdsl;
             let (req, last) = self.send_leading(req, step.csg, data, mrdsl).await?;
@@ -125,6 +134,20 @@ where
         match login.step(&req, &keys, self.shared.registry.as_ref()) {
             Ok(step) => Ok((req, step)),
             Err(e) => self.refuse(&req, login.initiator.as_deref(), e).await,
+        }
+    }
+
+    /// Refuses the login if the session it asks for does not fit the session limits now.
+    async fn admit(&mut self, login: &Login, req: &LoginRequest) -> Flow<()> {
+        let initiator = login.initiator.as_deref().unwrap_or("");
+        let replacing = login.entry.as_ref().map(|e| (req.isid, e.name.as_str()));
+        let limits = self.shared.config.session_limits();
+        match self.shared.sessions.admits(initiator, replacing, &limits) {
+            Ok(()) => Ok(()),
+            Err(limit) => {
+                let e = LoginError::LimitReached(limit);
+                self.refuse(req, login.initiator.as_deref(), e).await
+            }
         }
     }
 
@@ -294,9 +317,9 @@ where
             exp_cmd_sn: req.cmd_sn,
             depth: shared.config.queue_depth,
         };
-        let Some(session) = shared.sessions.create(new) else {
-            let e = LoginError::OutOfResources;
-            return self.refuse(req, Some(&initiator), e).await;
+        let session = match shared.sessions.create(new, &shared.config.session_limits()) {
+            Ok(s) => s,
+            Err(e) => return self.refuse(req, Some(&initiator), e).await,
         };
         rsp.tsih = session.tsih;
         rsp.sn.exp_cmd_sn = req.cmd_sn;
@@ -326,8 +349,15 @@ where
         initiator: Option<&str>,
         e: LoginError,
     ) -> Flow<T> {
-        Metrics::inc(&self.shared.metrics.login_failures);
-        tracing::info!(peer = %self.peer, ?initiator, "login failed: {e}");
+        if let LoginError::LimitReached(limit) = e {
+            admission::refused(self.shared, limit, initiator, self.peer);
+        } else {
+            Metrics::inc(&self.shared.metrics.login_failures);
+            if let Some(left_out) = self.shared.log_gates.failures.pass(Instant::now()) {
+                let initiator = initiator.map_or("-", shown);
+                tracing::info!(peer = %self.peer, ?initiator, left_out, "login failed: {e}");
+            }
+        }
         let answer = fail(&mut *self.writer, req, self.stat_sn, e);
         let _ = tokio::time::timeout_at(self.deadline, answer).await;
         Err(Ended)
@@ -380,7 +410,7 @@ fn response(
 }
 
 /// Answers `req` with the status of `e` (the connection is closed after).
-async fn fail<W: AsyncWrite + Unpin>(
+pub(crate) async fn fail<W: AsyncWrite + Unpin>(
     w: &mut W,
     req: &LoginRequest,
     stat_sn: u32,
