@@ -7,8 +7,8 @@
 //! SendTargets; [`session`] keeps the session table; [`conn`] is the full feature phase
 //! of one connection (commands, R2T/Data-Out, Data-In, task management, NOP, logout),
 //! ordering tasks with [`sched`]; [`metrics`] counts. Against hostile or broken
-//! initiators: [`admission`] limits sessions and logins under way, [`loggate`] keeps a
-//! flood out of the log.
+//! initiators: [`admission`] limits sessions and logins under way, [`throttle`] slows
+//! down CHAP guessing, [`loggate`] keeps a flood out of the log.
 //!
 //! ```text
 //! TcpStream ─▶ FrameReader (codec) ─▶ login::run ─▶ conn::run ──▶ vsa_scsi::Target::execute
@@ -49,7 +49,9 @@
 //! [`ServerConfig`] bounds what initiators can take: sessions in all and per initiator
 //! name, connections in the login phase and how long each may stay there
 //! ([`ServerConfig::login_timeout`]), and (derived) sockets open
-//! ([`ServerConfig::connection_cap`]); see [`admission`].
+//! ([`ServerConfig::connection_cap`]); see [`admission`]. Wrong CHAP answers of one
+//! initiator name at one address wait longer each time ([`ServerConfig::chap_throttle`],
+//! see [`throttle`]).
 //!
 //! # Protocol choices
 //!
@@ -88,6 +90,7 @@ pub mod selfcheck;
 pub mod server;
 pub mod session;
 pub mod text;
+pub mod throttle;
 
 use std::sync::Arc;
 

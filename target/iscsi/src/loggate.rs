@@ -59,6 +59,8 @@ impl LogGate {
 pub struct LoginLogGates {
     /// Logins refused at a limit, by [`Limit`].
     pub limits: [LogGate; Limit::COUNT],
+    /// Failed CHAP answers.
+    pub chap: LogGate,
     /// Other failed logins (logged at INFO).
     pub failures: LogGate,
 }
@@ -68,6 +70,7 @@ impl Default for LoginLogGates {
         let gate = || LogGate::new(Duration::from_secs(10), 5);
         Self {
             limits: std::array::from_fn(|_| gate()),
+            chap: LogGate::new(Duration::from_secs(10), 10),
             failures: LogGate::new(Duration::from_secs(10), 10),
         }
     }

@@ -49,6 +49,8 @@ pub struct Login {
     tpgt: u16,
     discovery_chap: Option<ChapCredentials>,
     discovery_mutual_chap: Option<ChapCredentials>,
+    /// Whether the last CHAP response checked was right (until taken).
+    chap_outcome: Option<bool>,
 }
 
 /// The answer to one Login Request.
@@ -76,7 +78,14 @@ impl Login {
             tpgt,
             discovery_chap: None,
             discovery_mutual_chap: None,
+            chap_outcome: None,
         }
+    }
+
+    /// Whether the request just processed carried a CHAP response, and if so whether it
+    /// was right (`Some(false)` for a wrong name, response or mutual challenge).
+    pub fn take_chap_outcome(&mut self) -> Option<bool> {
+        self.chap_outcome.take()
     }
 
     /// Requires CHAP for discovery sessions (with `mutual` answered on request).
@@ -243,19 +252,19 @@ impl Login {
                 } else {
                     let (creds, mutual) =
                         self.credentials().ok_or(LoginError::AuthenticationFailed)?;
-                    let back = ch
-                        .verify(
-                            get("CHAP_N"),
-                            get("CHAP_R"),
-                            get("CHAP_I"),
-                            get("CHAP_C"),
-                            creds,
-                            mutual,
-                        )
-                        .map_err(|e| {
-                            tracing::info!(initiator = ?self.initiator, "CHAP failed: {e}");
-                            LoginError::AuthenticationFailed
-                        })?;
+                    let verified = ch.verify(
+                        get("CHAP_N"),
+                        get("CHAP_R"),
+                        get("CHAP_I"),
+                        get("CHAP_C"),
+                        creds,
+                        mutual,
+                    );
+                    self.chap_outcome = Some(verified.is_ok());
+                    let back = verified.map_err(|e| {
+                        tracing::debug!(initiator = ?self.initiator, "CHAP failed: {e}");
+                        LoginError::AuthenticationFailed
+                    })?;
                     out.extend(back);
                     self.auth = Auth::Done;
                 }

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub(crate) inline_commands: AtomicU64,
     pub(crate) login_connections: AtomicU64,
     pub(crate) logins_over_limit: [AtomicU64; Limit::COUNT],
+    pub(crate) chap_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -49,6 +50,7 @@ impl Default for Metrics {
             inline_commands: AtomicU64::new(0),
             login_connections: AtomicU64::new(0),
             logins_over_limit: std::array::from_fn(|_| AtomicU64::new(0)),
+            chap_failures: AtomicU64::new(0),
         }
     }
 }
@@ -84,6 +86,8 @@ pub struct MetricsSnapshot {
     pub login_connections: u64,
     /// Logins refused at a limit, indexed by [`Limit`] (see [`MetricsSnapshot::over_limit`]).
     pub logins_over_limit: [u64; Limit::COUNT],
+    /// CHAP answers that failed verification (each answered after the throttle's delay).
+    pub chap_failures: u64,
 }
 
 impl MetricsSnapshot {
@@ -136,6 +140,7 @@ impl Metrics {
             inline_commands: g(&self.inline_commands),
             login_connections: g(&self.login_connections),
             logins_over_limit: std::array::from_fn(|i| g(&self.logins_over_limit[i])),
+            chap_failures: g(&self.chap_failures),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::loggate::LoginLogGates;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::params::TargetLimits;
 use crate::session::{SessionInfo, SessionTable};
+use crate::throttle::{ChapThrottle, ChapThrottleConfig};
 use crate::{ChapCredentials, Registry};
 
 /// Server settings.
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     /// Connections in the login phase at once (not yet authenticated); a connection
     /// beyond gets 03/02 to its first Login Request and is closed.
     pub max_login_connections: usize,
+    /// How repeated CHAP failures of one initiator name at one address are slowed down.
+    pub chap_throttle: ChapThrottleConfig,
     /// SCSI commands executing at once across all sessions (the blocking pool bound).
     pub max_blocking: usize,
     /// The CmdSN window each session gets (MaxCmdSN - ExpCmdSN + 1).
@@ -37,8 +40,9 @@ pub struct ServerConfig {
     pub limits: TargetLimits,
     /// Target portal group tag of this portal.
     pub tpgt: u16,
-    /// How long a login may take, from the connection to full feature phase; a
-    /// connection whose login is not over by then is closed.
+    /// How long a login may take, from the connection to full feature phase (waits after
+    /// wrong CHAP answers, see `chap_throttle`, are added to it); a connection whose login
+    /// is not over by then is closed.
     pub login_timeout: Duration,
     /// Idle time after which the target pings an initiator with a NOP-In.
     pub nop_interval: Duration,
@@ -61,6 +65,7 @@ impl Default for ServerConfig {
             max_sessions: 1024,
             max_sessions_per_initiator: 64,
             max_login_connections: 64,
+            chap_throttle: ChapThrottleConfig::default(),
             max_blocking: 64,
             queue_depth: 128,
             limits: TargetLimits::default(),
@@ -113,6 +118,8 @@ pub struct Shared {
     pub blocking: Arc<Semaphore>,
     /// One permit per connection in the login phase.
     pub login_slots: Arc<Semaphore>,
+    /// Failed CHAP answers by (initiator name, address).
+    pub chap_throttle: ChapThrottle,
     /// Rate limits of the login warnings.
     pub log_gates: LoginLogGates,
 }
@@ -140,6 +147,7 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let blocking = Arc::new(Semaphore::new(config.max_blocking.max(1)));
         let login_slots = Arc::new(Semaphore::new(config.max_login_connections.max(1)));
+        let chap_throttle = ChapThrottle::new(config.chap_throttle.clone());
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
@@ -149,6 +157,7 @@ impl Server {
                 metrics: Metrics::default(),
                 blocking,
                 login_slots,
+                chap_throttle,
                 log_gates: LoginLogGates::default(),
             }),
         })

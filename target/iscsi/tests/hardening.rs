@@ -1,20 +1,23 @@
 //! Hostile or broken initiators, on the wire: logins beyond the session and login-phase
 //! limits get 03/02 while admitted sessions keep working; a login that is not over in
-//! time is closed and gives its place back; long login answers come in pieces with the
-//! C bit; oversized login requests are answered, not dropped.
+//! time is closed; wrong CHAP answers wait longer each time; long login answers come in
+//! pieces with the C bit; oversized login requests are answered, not dropped.
 //!
 //! No test depends on timing: conditions are waited on with generous limits, never with
-//! fixed sleeps.
+//! fixed sleeps, and times are only checked from below where the bound is certain (a
+//! loaded machine makes everything slower, never faster).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::client::Client;
 use vsa_iscsi::admission::Limit;
+use vsa_iscsi::chap::{encode_hex, ChapAlgorithm, ChapCredentials};
 use vsa_iscsi::pdu::*;
 use vsa_iscsi::server::ServerHandle;
 use vsa_iscsi::text;
@@ -208,6 +211,90 @@ async fn a_login_not_over_in_time_is_closed_and_gives_its_place_back() {
     assert_eq!(st, (0, 0));
     write_and_read(&mut ok, 0, 0x3C).await;
     assert_eq!(handle.metrics().over_limit(Limit::LoginConnections), 0);
+}
+
+fn chap_target() -> Arc<vsa_iscsi::TargetEntry> {
+    let mut t = support::ram_target(IQN, 1);
+    Arc::get_mut(&mut t).unwrap().chap = Some(ChapCredentials {
+        user: "user".into(),
+        secret: "secretsecret".into(),
+    });
+    t
+}
+
+/// Starts a CHAP login and answers the challenge with `secret`; returns the status of
+/// that answer and how long it took to come (from before the answer was sent).
+async fn chap_attempt(addr: SocketAddr, initiator: &str, secret: &str) -> ((u8, u8), Duration) {
+    let mut c = Client::connect(addr).await;
+    let first = [
+        ("InitiatorName", initiator),
+        ("TargetName", IQN),
+        ("AuthMethod", "CHAP"),
+    ];
+    let sec = (Stage::Security, Stage::Operational);
+    let (r, _) = c.login_step(1, sec.0, sec.1, &first).await;
+    assert_eq!(r.status_class, 0);
+    let (r, keys) = c.login_step(1, sec.0, sec.1, &[("CHAP_A", "5")]).await;
+    assert_eq!(r.status_class, 0);
+    let get = |k: &str| keys.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let id = get("CHAP_I").parse::<u8>().unwrap();
+    let challenge = vsa_iscsi::chap::decode_binary(&get("CHAP_C")).unwrap();
+    let answer = encode_hex(&ChapAlgorithm::Md5.response(id, secret.as_bytes(), &challenge));
+    let start = Instant::now();
+    let (r, _) = c
+        .login_step(1, sec.0, sec.1, &[("CHAP_N", "user"), ("CHAP_R", &answer)])
+        .await;
+    let took = start.elapsed();
+    if r.status_class == 0 {
+        let ops = [("ImmediateData", "Yes")];
+        let (r, _) = c
+            .login_step(1, Stage::Operational, Stage::FullFeature, &ops)
+            .await;
+        assert_eq!(
+            (r.status_class, r.transit, r.nsg),
+            (0, true, Stage::FullFeature)
+        );
+        assert_ne!(r.tsih, 0);
+    } else {
+        assert!(closed(&mut c).await);
+    }
+    ((r.status_class, r.status_detail), took)
+}
+
+#[tokio::test]
+async fn wrong_chap_answers_wait_longer_each_time_and_a_right_one_still_logs_in() {
+    let mut config = ServerConfig::default();
+    // Failures are never forgotten during the test, however slow the machine: each
+    // wait below is then certain, and is checked from below only.
+    config.chap_throttle.forget_after = NEVER;
+    config.login_timeout = NEVER;
+    let throttle = config.chap_throttle.clone();
+    assert_eq!(throttle.first_delay, Duration::from_millis(100));
+    let (addr, handle, _stop, _j) = support::start(vec![chap_target()], config).await;
+    for n in 1..=4u32 {
+        let (st, took) = chap_attempt(addr, INI_A, "wrong-secret").await;
+        assert_eq!(st, (2, 1));
+        assert!(
+            took >= throttle.delay(n),
+            "failure {n} answered after {took:?}"
+        );
+        assert_eq!(handle.metrics().chap_failures, u64::from(n));
+    }
+    // Another initiator at the same address has its own count (nothing is checked of
+    // how long it waits: only that it logs in).
+    let (st, _) = chap_attempt(addr, INI_B, "secretsecret").await;
+    assert_eq!(st, (0, 0));
+    // A's right answer waits as long as its last failure did, then logs in...
+    let (st, took) = chap_attempt(addr, INI_A, "secretsecret").await;
+    assert_eq!(st, (0, 0));
+    assert!(took >= throttle.delay(4), "answered after {took:?}");
+    // ...and clears A's failures: the next wrong answer counts as a first one (it is
+    // answered; only a lower bound could be checked, and the first one's is the least).
+    let (st, took) = chap_attempt(addr, INI_A, "wrong-secret").await;
+    assert_eq!(st, (2, 1));
+    assert!(took >= throttle.delay(1));
+    let m = handle.metrics();
+    assert_eq!((m.chap_failures, m.login_failures), (5, 5));
 }
 
 /// `n` keys the target does not know, as `(key, value)` pairs.

@@ -11,9 +11,10 @@
 //!   connection closed, as is one with both C and T set.
 //! - The session limits ([`crate::admission`]) are checked once the first whole request
 //!   names the initiator, and again when the session is made.
-//! - The whole login, reads and writes, must be over within `ServerConfig::login_timeout`,
-//!   so that a slow or stalled initiator cannot keep its place among the connections in
-//!   the login phase.
+//! - A CHAP response is answered after the wait [`crate::throttle`] sets.
+//! - The whole login, reads and writes, must be over within `ServerConfig::login_timeout`
+//!   (plus any waits the throttle imposes), so that a slow or stalled initiator cannot
+//!   keep its place among the connections in the login phase.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -123,15 +124,19 @@ where
         }
     }
 
-    /// Takes the next whole request and runs the login on it; a refusal has been
-    /// answered.
+    /// Takes the next whole request and runs the login on it (a CHAP response answered
+    /// after the throttle's wait); a refusal has been answered.
     async fn step(&mut self, login: &mut Login) -> Flow<(LoginRequest, Step)> {
         let (req, text) = self.gather().await?;
         let Ok(keys) = text::parse(&text) else {
             let e = LoginError::InitiatorError;
             return self.refuse(&req, login.initiator.as_deref(), e).await;
         };
-        match login.step(&req, &keys, self.shared.registry.as_ref()) {
+        let result = login.step(&req, &keys, self.shared.registry.as_ref());
+        if let Some(right) = login.take_chap_outcome() {
+            self.throttle(login, right).await?;
+        }
+        match result {
             Ok(step) => Ok((req, step)),
             Err(e) => self.refuse(&req, login.initiator.as_deref(), e).await,
         }
@@ -256,6 +261,40 @@ where
         let drain = self.reader.discard_pending(DRAIN_MAX);
         let _ = tokio::time::timeout(DRAIN_WAIT, drain).await;
         refused
+    }
+
+    /// Waits before the answer to a CHAP response, as the throttle says for this
+    /// initiator name and address, counting and logging a wrong one.
+    async fn throttle(&mut self, login: &Login, right: bool) -> Flow<()> {
+        let name = login.initiator.as_deref().unwrap_or("");
+        let (ip, now) = (self.peer.ip(), Instant::now());
+        let throttle = &self.shared.chap_throttle;
+        let wait = if right {
+            throttle.succeeded(name, ip, now)
+        } else {
+            let (wait, failures) = throttle.failed(name, ip, now);
+            Metrics::inc(&self.shared.metrics.chap_failures);
+            if let Some(left_out) = self.shared.log_gates.chap.pass(now) {
+                tracing::warn!(
+                    initiator = ?shown(name),
+                    address = %ip,
+                    failures,
+                    delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    left_out,
+                    "iSCSI CHAP authentication failed; the answer waits"
+                );
+            }
+            wait
+        };
+        if wait.is_zero() {
+            return Ok(());
+        }
+        // The wait is the target's doing: the initiator's time runs on after it.
+        self.deadline = self.deadline.checked_add(wait).unwrap_or(self.deadline);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => Ok(()),
+            _ = self.shutdown.wait_for(|s| *s) => Err(Ended),
+        }
     }
 
     /// Sends all but the last piece of a long answer, each with the C bit, taking the
