@@ -1,7 +1,8 @@
 //! A minimal iSCSI initiator for tests that need commands the packaged tools do not send
 //! (PERSISTENT RESERVE IN/OUT): one connection, no authentication, no digests, immediate
 //! data for small writes, Data-In collected until the SCSI Response. Written from RFC 7143
-//! for the tests; it checks what it reads and fails loudly.
+//! for the tests; it checks what it reads and fails loudly. [`LoginConn`] drives a login
+//! one PDU at a time, for tests of how the target answers odd or hostile logins.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -27,7 +28,8 @@ pub struct Initiator {
     itt: u32,
 }
 
-fn text_keys(keys: &[(&str, &str)]) -> Vec<u8> {
+/// `key=value` pairs as login and text data segments carry them (each ends in a NUL).
+pub fn text_keys(keys: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in keys {
         out.extend_from_slice(format!("{k}={v}").as_bytes());
@@ -250,4 +252,143 @@ pub fn lun_field(lun: u64) -> [u8; 8] {
         f[..2].copy_from_slice(&((lun as u16 & 0x3FFF) | 0x4000).to_be_bytes());
     }
     f
+}
+
+/// The `key=value` pairs of a login or text data segment.
+pub fn parse_keys(data: &[u8]) -> Vec<(String, String)> {
+    data.split(|&b| b == 0)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let item = String::from_utf8_lossy(item);
+            let (k, v) = item.split_once('=').unwrap_or((&item, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// A Login Response, as a test looks at it.
+#[derive(Debug, Clone)]
+pub struct LoginReply {
+    /// Status class and detail.
+    pub status: (u8, u8),
+    /// The T (transit) bit.
+    pub transit: bool,
+    /// The C (continue) bit.
+    pub cont: bool,
+    /// The next stage (meaningful with T).
+    pub nsg: u8,
+    /// The session's TSIH (set when the login completes).
+    pub tsih: u16,
+    /// The data segment.
+    pub data: Vec<u8>,
+}
+
+/// A connection in the login phase that a test drives one Login PDU at a time (stages,
+/// T and C bits and data as it chooses), to see how the target answers.
+#[derive(Debug)]
+pub struct LoginConn {
+    sock: TcpStream,
+    isid: u64,
+    exp_stat_sn: u32,
+}
+
+impl LoginConn {
+    /// Connects to `addr`; the login will use `isid`.
+    pub fn connect(addr: &str, isid: u64) -> std::io::Result<Self> {
+        let sock = TcpStream::connect(addr)?;
+        sock.set_read_timeout(Some(Duration::from_secs(60)))?;
+        sock.set_nodelay(true)?;
+        Ok(LoginConn {
+            sock,
+            isid,
+            exp_stat_sn: 0,
+        })
+    }
+
+    /// Sends a Login Request from stage `csg` (to `nsg` with `transit`), with the C bit
+    /// as `cont` says.
+    pub fn send(
+        &mut self,
+        (csg, nsg): (u8, u8),
+        transit: bool,
+        cont: bool,
+        data: &[u8],
+    ) -> std::io::Result<()> {
+        let mut bhs = [0u8; 48];
+        bhs[0] = 0x43;
+        bhs[1] = u8::from(transit) << 7 | u8::from(cont) << 6 | (csg & 3) << 2 | (nsg & 3);
+        bhs[5..8].copy_from_slice(&(data.len() as u32).to_be_bytes()[1..]);
+        bhs[8..14].copy_from_slice(&self.isid.to_be_bytes()[2..]);
+        bhs[16..20].copy_from_slice(&1u32.to_be_bytes());
+        bhs[24..28].copy_from_slice(&1u32.to_be_bytes());
+        bhs[28..32].copy_from_slice(&self.exp_stat_sn.to_be_bytes());
+        let mut pdu = bhs.to_vec();
+        pdu.extend_from_slice(data);
+        pdu.extend(std::iter::repeat_n(0u8, pad4(data.len())));
+        self.sock.write_all(&pdu)
+    }
+
+    /// Reads the next PDU, which must be a Login Response.
+    pub fn recv(&mut self) -> std::io::Result<LoginReply> {
+        let mut bhs = [0u8; 48];
+        self.sock.read_exact(&mut bhs)?;
+        let ahs = usize::from(bhs[4]) * 4;
+        let dlen = u32::from_be_bytes([0, bhs[5], bhs[6], bhs[7]]) as usize;
+        let mut rest = vec![0u8; ahs + dlen + pad4(dlen)];
+        self.sock.read_exact(&mut rest)?;
+        if bhs[0] & 0x3F != 0x23 {
+            return Err(std::io::Error::other(format!(
+                "expected a login response, got opcode {:#x}",
+                bhs[0]
+            )));
+        }
+        let stat_sn = u32::from_be_bytes([bhs[24], bhs[25], bhs[26], bhs[27]]);
+        self.exp_stat_sn = stat_sn.wrapping_add(1);
+        Ok(LoginReply {
+            status: (bhs[36], bhs[37]),
+            transit: bhs[1] & 0x80 != 0,
+            cont: bhs[1] & 0x40 != 0,
+            nsg: bhs[1] & 3,
+            tsih: u16::from_be_bytes([bhs[14], bhs[15]]),
+            data: rest[ahs..ahs + dlen].to_vec(),
+        })
+    }
+
+    /// [`LoginConn::send`], then [`LoginConn::recv`].
+    pub fn request(
+        &mut self,
+        stages: (u8, u8),
+        transit: bool,
+        cont: bool,
+        data: &[u8],
+    ) -> std::io::Result<LoginReply> {
+        self.send(stages, transit, cont, data)?;
+        self.recv()
+    }
+
+    /// Whether the target has closed the connection (end of stream or reset, after any
+    /// bytes it still sent).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.sock.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => {
+                    return e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut
+                }
+            }
+        }
+    }
+
+    /// The session, once a Login Response has moved it to full feature phase.
+    pub fn into_initiator(self) -> Initiator {
+        Initiator {
+            sock: self.sock,
+            cmd_sn: 1,
+            exp_stat_sn: self.exp_stat_sn,
+            itt: 1,
+        }
+    }
 }

@@ -8,10 +8,14 @@
 //! | `vsa_iscsi_sessions` | target | sessions logged in |
 //! | `vsa_iscsi_logins_failed_total`, `vsa_iscsi_rejects_total`, `vsa_iscsi_digest_errors_total`, `vsa_iscsi_protocol_errors_total`, `vsa_iscsi_nop_timeouts_total`, `vsa_iscsi_task_management_total` | | transport events |
 //! | `vsa_iscsi_inline_commands_total` | | commands served on the connection's thread (cache hits), not the blocking pool |
+//! | `vsa_iscsi_logins_over_limit_total` | limit | logins refused (03/02) at a limit of `[iscsi]`: `max_sessions`, `max_sessions_per_initiator` or `max_login_connections` |
+//! | `vsa_iscsi_login_connections` | | connections in the login phase now |
+//! | `vsa_iscsi_chap_failures_total` | | wrong CHAP answers (each answered after a growing delay) |
 
 use super::service::Targets;
 use crate::core::metrics::{counter, Metrics};
-use prometheus::{IntCounter, IntGauge, IntGaugeVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
+use vsa_iscsi::admission::Limit;
 
 /// The target component's gauges and the transport's counters.
 #[derive(Debug, Clone)]
@@ -26,6 +30,9 @@ pub struct TargetMetrics {
     nop_timeouts: IntCounter,
     task_management: IntCounter,
     inline_commands: IntCounter,
+    over_limit: IntCounterVec,
+    login_connections: IntGauge,
+    chap_failures: IntCounter,
 }
 
 /// Brings a counter up to a total the transport keeps.
@@ -43,9 +50,22 @@ impl TargetMetrics {
             Opts::new("vsa_iscsi_sessions", "iSCSI sessions logged in"),
             &["target"],
         )?;
+        let over_limit = IntCounterVec::new(
+            Opts::new(
+                "vsa_iscsi_logins_over_limit_total",
+                "Logins refused (status 03/02) because a limit of [iscsi] was reached",
+            ),
+            &["limit"],
+        )?;
+        let login_connections = IntGauge::new(
+            "vsa_iscsi_login_connections",
+            "iSCSI connections in the login phase",
+        )?;
         r.register(Box::new(targets.clone()))?;
         r.register(Box::new(luns.clone()))?;
         r.register(Box::new(sessions.clone()))?;
+        r.register(Box::new(over_limit.clone()))?;
+        r.register(Box::new(login_connections.clone()))?;
         Ok(TargetMetrics {
             targets,
             luns,
@@ -72,6 +92,13 @@ impl TargetMetrics {
                 r,
                 "vsa_iscsi_inline_commands_total",
                 "SCSI commands served without the blocking pool (reads from the pool's cache)",
+            )?,
+            over_limit,
+            login_connections,
+            chap_failures: counter(
+                r,
+                "vsa_iscsi_chap_failures_total",
+                "Wrong CHAP answers (each answered after a growing delay)",
             )?,
         })
     }
@@ -104,6 +131,13 @@ impl TargetMetrics {
             catch_up(&self.nop_timeouts, snap.nop_timeouts);
             catch_up(&self.task_management, snap.task_management);
             catch_up(&self.inline_commands, snap.inline_commands);
+            catch_up(&self.chap_failures, snap.chap_failures);
+            for limit in Limit::ALL {
+                let c = self.over_limit.with_label_values(&[limit.key()]);
+                catch_up(&c, snap.over_limit(limit));
+            }
+            let logging_in = i64::try_from(snap.login_connections).unwrap_or(i64::MAX);
+            self.login_connections.set(logging_in);
         }
     }
 }

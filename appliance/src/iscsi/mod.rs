@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  mod.rs      the Component: open (records → live targets), start (the portal), stop
+//!  config.rs   [iscsi] in the configuration file: the portal's limits
 //!  service.rs  Targets: typed methods over the records and the live targets
 //!  model.rs    the durable records, names, CHAP rules, LUN identities
 //!  live.rs     a vsa_scsi::Target per record, a unit per LUN
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod live;
 pub mod metrics;
@@ -31,6 +33,7 @@ use crate::core::files::write_atomic;
 use crate::core::{
     BoxFuture, CliCtx, Component, ComponentConfig, ComponentError, Core, Running, Started,
 };
+use config::{IscsiConfig, IscsiSettings};
 use metrics::TargetMetrics;
 use scsi_metrics::ScsiMetrics;
 use service::Targets;
@@ -59,6 +62,10 @@ impl Component for IscsiComponent {
         &[model::CF_TARGET]
     }
 
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["iscsi"]
+    }
+
     fn serve_args(&self) -> Vec<clap::Arg> {
         vec![clap::Arg::new(PORTAL_ARG)
             .long("iscsi")
@@ -71,7 +78,8 @@ impl Component for IscsiComponent {
     }
 
     fn check(&self, config: &ComponentConfig) -> Result<(), crate::core::ConfigError> {
-        portal(config).map(|_| ())
+        portal(config)?;
+        settings(config).map(|_| ())
     }
 
     fn routes(&self) -> Vec<RouteInfo> {
@@ -124,6 +132,7 @@ impl Component for IscsiComponent {
         let targets = Arc::new(Targets::open(core.clone(), ScsiMetrics::new(registry)?)?);
         Ok(Arc::new(IscsiRunning {
             portal: portal(config)?,
+            server_config: settings(config)?.server_config(),
             metrics: TargetMetrics::new(core.metrics())?,
             targets,
             core: core.clone(),
@@ -141,6 +150,13 @@ fn portal(config: &ComponentConfig) -> Result<SocketAddr, crate::core::ConfigErr
             format!("{text} is not an address and port, e.g. 0.0.0.0:3260"),
         )
     })
+}
+
+/// `[iscsi]` of the configuration file, checked.
+fn settings(config: &ComponentConfig) -> Result<IscsiSettings, crate::core::ConfigError> {
+    let settings = config.parse::<IscsiConfig>()?.iscsi;
+    settings.validate()?;
+    Ok(settings)
 }
 
 /// The iSCSI server's view of the targets.
@@ -163,13 +179,14 @@ struct IscsiRunning {
     targets: Arc<Targets>,
     metrics: TargetMetrics,
     portal: SocketAddr,
+    server_config: vsa_iscsi::ServerConfig,
     core: Arc<Core>,
 }
 
 impl IscsiRunning {
     async fn listen(&self, stop: watch::Receiver<bool>) -> Result<Started, ComponentError> {
         let registry = Arc::new(Registry(self.targets.clone()));
-        let config = vsa_iscsi::ServerConfig::default();
+        let config = self.server_config.clone();
         let server = vsa_iscsi::Server::bind(self.portal, registry, config)
             .await
             .map_err(|e| {
