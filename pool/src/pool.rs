@@ -525,7 +525,7 @@ impl Pool {
             space: self.volumes.space(),
             rebuild: t.rebuild.as_ref().map(|p| p.snapshot()),
             scrub: t.scrub.as_ref().map(|p| p.snapshot()),
-            last_scrub: t.last_scrub,
+            last_scrub: t.last_scrub.clone(),
             scrub_failure: t.scrub_failure.clone(),
             read_cache: self.cache.stats(),
             checksum_build: t.checksum_build.as_ref().map(|p| p.snapshot()),
@@ -770,7 +770,7 @@ impl Pool {
 
     /// The last scrub's report.
     pub fn last_scrub(&self) -> Option<ScrubReport> {
-        self.tasks.lock().last_scrub
+        self.tasks.lock().last_scrub.clone()
     }
 }
 

@@ -108,6 +108,19 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
     assert!(report["repaired"].as_u64().unwrap() > 0, "{p}");
     assert_eq!(report["repaired_unverified"], 0, "{p}");
     assert_eq!(report["unrecoverable"], 0, "{p}");
+    // It says where: only member 1, only inside the corrupted MiB.
+    let repairs = report["repairs"].as_array().unwrap();
+    assert!(!repairs.is_empty(), "{p}");
+    for r in repairs {
+        assert!(
+            r["member"].as_str().unwrap().ends_with("default-1.img"),
+            "{p}"
+        );
+        let (off, len) = (r["offset"].as_u64().unwrap(), r["len"].as_u64().unwrap());
+        assert!(off >= 4 << 20 && off + len <= 5 << 20, "{p}");
+    }
+    let shown = d.ok(&["pool", "show", "default"]);
+    assert!(shown.contains("at member offset"), "{shown}");
     d.ok(&["pool", "scrub", "default"]);
     let p = wait_scrub(&d);
     assert_eq!(

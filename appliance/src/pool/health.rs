@@ -336,6 +336,7 @@ mod tests {
                 repaired_unverified,
                 unrecoverable,
                 read_errors,
+                ..ScrubReport::default()
             };
         assert!(!scrub_found_errors(&r(0, 0, 0, 0, 0)));
         assert!(!scrub_found_errors(&r(3, 2, 1, 0, 0)), "all repaired");

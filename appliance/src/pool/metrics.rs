@@ -206,7 +206,7 @@ impl PoolMetrics {
             }
             self.scrub_mismatches
                 .with_label_values(&[name])
-                .set(st.last_scrub.map(|r| r.mismatches).unwrap_or(0) as f64);
+                .set(st.last_scrub.as_ref().map(|r| r.mismatches).unwrap_or(0) as f64);
             let c = st.read_cache;
             for (g, v) in self
                 .cache

@@ -189,8 +189,19 @@ impl From<ProgressReport> for Progress {
     }
 }
 
+/// A member range a scrub rewrote because it was wrong or unreadable there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RepairedRangeView {
+    /// The member (its path).
+    pub member: String,
+    /// Where the range starts on the member, in bytes past its label area.
+    pub offset: u64,
+    /// Bytes rewritten.
+    pub len: u64,
+}
+
 /// What a scrub found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScrubFindings {
     /// Member bytes read and checked.
     pub bytes_checked: u64,
@@ -204,6 +215,12 @@ pub struct ScrubFindings {
     pub unrecoverable: u64,
     /// Member reads that failed (reconstructed and rewritten).
     pub read_errors: u64,
+    /// The member ranges repair rewrote, adjacent ones merged (at most 64 listed).
+    #[serde(default)]
+    pub repairs: Vec<RepairedRangeView>,
+    /// Repaired ranges past those listed.
+    #[serde(default)]
+    pub repairs_not_listed: u64,
 }
 
 impl From<ScrubReport> for ScrubFindings {
@@ -215,6 +232,16 @@ impl From<ScrubReport> for ScrubFindings {
             repaired_unverified: r.repaired_unverified,
             unrecoverable: r.unrecoverable,
             read_errors: r.read_errors,
+            repairs: r
+                .repairs
+                .into_iter()
+                .map(|r| RepairedRangeView {
+                    member: r.member,
+                    offset: r.offset,
+                    len: r.len,
+                })
+                .collect(),
+            repairs_not_listed: r.repairs_not_listed,
         }
     }
 }

@@ -33,7 +33,7 @@ mod tests;
 
 pub use error::RaidError;
 pub use journal::{MemJournal, RaidJournal, REGION_SIZE};
-pub use scrub::ScrubReport;
+pub use scrub::{RepairedRange, ScrubReport, LISTED_REPAIRS};
 
 use journal::DirtyTracker;
 use layout::Layout;

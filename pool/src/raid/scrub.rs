@@ -9,8 +9,22 @@ use crate::progress::{Progress, Throttle};
 use serde::Serialize;
 use vsa_blockdev::{BlockError, ErrorKind};
 
+/// How many repaired ranges a [`ScrubReport`] lists; more are only counted.
+pub const LISTED_REPAIRS: usize = 64;
+
+/// A member range a scrub rewrote because it was wrong or unreadable there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairedRange {
+    /// The member's name (its path).
+    pub member: String,
+    /// Where the range starts on the member, in bytes past its label area.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
 /// What a scrub found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScrubReport {
     /// Member bytes read and checked.
     pub bytes_checked: u64,
@@ -29,6 +43,34 @@ pub struct ScrubReport {
     pub unrecoverable: u64,
     /// Member reads that failed; the chunks were reconstructed and rewritten.
     pub read_errors: u64,
+    /// The member ranges repair rewrote, adjacent ones merged, in the order found; at
+    /// most [`LISTED_REPAIRS`].
+    pub repairs: Vec<RepairedRange>,
+    /// Repaired ranges past those listed.
+    pub repairs_not_listed: u64,
+}
+
+impl ScrubReport {
+    /// Notes that repair rewrote `len` bytes of `member` at `offset`: merged into a range
+    /// of that member it continues, else listed while there is room, else counted.
+    fn note_repair(&mut self, member: &str, offset: u64, len: u64) {
+        let next = self
+            .repairs
+            .iter_mut()
+            .rev()
+            .find(|r| r.member == member && r.offset + r.len == offset);
+        if let Some(r) = next {
+            r.len += len;
+        } else if self.repairs.len() < LISTED_REPAIRS {
+            self.repairs.push(RepairedRange {
+                member: member.to_owned(),
+                offset,
+                len,
+            });
+        } else {
+            self.repairs_not_listed += 1;
+        }
+    }
 }
 
 /// What a pass does with each stripe.
@@ -201,6 +243,11 @@ impl RaidSet {
                 self.check_mirrors(s, &chunks, mode, report)
             };
             writes.extend(fixes.into_iter().map(|(m, b)| (m, from, b)));
+        }
+        if mode == Mode::Repair {
+            for (m, off, b) in writes.iter().filter(|w| view[w.0].writable()) {
+                report.note_repair(&view[*m].name, *off, b.len() as u64);
+            }
         }
         self.apply(&view, writes)
     }
@@ -455,4 +502,30 @@ fn locate(dp: &[u8], dq: &[u8], cols: usize) -> Option<usize> {
         }
     }
     z.filter(|&z| z < cols)
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn repairs_merge_when_adjacent_and_are_counted_past_the_list() {
+        let mut r = ScrubReport::default();
+        r.note_repair("a", 0, 4096);
+        r.note_repair("b", 0, 4096);
+        r.note_repair("a", 4096, 4096);
+        r.note_repair("a", 65536, 4096);
+        assert_eq!(
+            r.repairs
+                .iter()
+                .map(|x| (x.member.as_str(), x.offset, x.len))
+                .collect::<Vec<_>>(),
+            [("a", 0, 8192), ("b", 0, 4096), ("a", 65536, 4096)]
+        );
+        for i in 0..100u64 {
+            r.note_repair("c", i << 20, 4096);
+        }
+        assert_eq!(r.repairs.len(), LISTED_REPAIRS);
+        assert_eq!(r.repairs_not_listed, 100 - (LISTED_REPAIRS as u64 - 3));
+    }
 }

@@ -248,6 +248,9 @@ fn show(p: &PoolView) {
     }
     if let Some(r) = &p.last_scrub {
         println!("last scrub: {}", scrub_summary(r));
+        for line in repair_lines(r) {
+            println!("  {line}");
+        }
     }
     if let Some(why) = &p.scrub_failure {
         println!("last scrub stopped: {why}");
@@ -277,6 +280,26 @@ fn scrub_summary(r: &ScrubFindings) -> String {
         r.unrecoverable,
         r.read_errors
     )
+}
+
+/// The ranges a scrub repaired, one line each, then how many more there were.
+fn repair_lines(r: &ScrubFindings) -> Vec<String> {
+    let mut lines: Vec<String> = r
+        .repairs
+        .iter()
+        .map(|x| {
+            format!(
+                "repaired {} at member offset {} of {}",
+                bytes(x.len),
+                x.offset,
+                x.member
+            )
+        })
+        .collect();
+    if r.repairs_not_listed > 0 {
+        lines.push(format!("and {} more ranges", r.repairs_not_listed));
+    }
+    lines
 }
 
 fn pool_path(name: &str) -> PoolPath {
@@ -368,7 +391,10 @@ fn scrub(ctx: &CliCtx, name: String, wait: bool, no_repair: bool) -> anyhow::Res
     let p = wait_for(ctx, &name, "scrub")?;
     ctx.print(&p, |p| {
         let summary = p.last_scrub.as_ref().map(scrub_summary).unwrap_or_default();
-        println!("scrub of pool '{name}' finished: {summary}")
+        println!("scrub of pool '{name}' finished: {summary}");
+        for line in p.last_scrub.iter().flat_map(repair_lines) {
+            println!("  {line}");
+        }
     });
     Ok(())
 }

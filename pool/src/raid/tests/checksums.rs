@@ -162,6 +162,19 @@ fn scrub_repairs_each_bad_copy_knowing_which_it_is() {
         assert_eq!(report.repaired, 2, "{level:?}: {report:?}");
         assert_eq!(report.repaired_unverified, 0, "{level:?}: {report:?}");
         assert_eq!(report.unrecoverable, 0, "{level:?}: {report:?}");
+        // The report names the two ranges, on their members.
+        let covers = |member: String, at: u64| {
+            report
+                .repairs
+                .iter()
+                .any(|x| x.member == member && x.offset <= at && at < x.offset + x.len)
+        };
+        assert_eq!(report.repairs.len(), 2, "{level:?}: {report:?}");
+        assert!(covers("disk0".into(), 8192), "{level:?}: {report:?}");
+        assert!(
+            covers(format!("disk{}", n - 1), 200 << 10),
+            "{level:?}: {report:?}"
+        );
         let again = r.set.scrub(true, &crate::Progress::default(), 0).unwrap();
         assert_eq!(
             again.mismatches, 0,
