@@ -519,7 +519,7 @@ impl PoolService {
     pub fn shutdown(&self) {
         for pool in self.pools() {
             pool.join_tasks(true);
-            if let Err(e) = vsa_blockdev::BlockDevice::flush(&**pool.raid()) {
+            if let Err(e) = pool.raid().settle() {
                 tracing::error!(pool = pool.name(), "flush at shutdown failed: {e}");
             }
         }

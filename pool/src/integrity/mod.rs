@@ -15,7 +15,9 @@
 //! # When checksums and data agree on the medium
 //!
 //! A write updates the data on the member, then the checksum page in memory. A flush
-//! syncs the member, then saves the changed pages in one synced write to the database.
+//! syncs the member, then saves the changed pages in one write to the database, durable
+//! with the database's next synced write (its log is kept in order), which comes before
+//! the regions' dirty marks can be durably removed.
 //! A crash can leave a block whose data and checksum disagree only if it was written
 //! since the last flush; the RAID set marks every region durably dirty before writing to
 //! it and clears the mark only after a flush, so at the next open it calls

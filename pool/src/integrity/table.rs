@@ -251,8 +251,8 @@ impl SumTable {
         Ok(())
     }
 
-    /// Writes every changed page to the store (with `built` if given), synced; pages
-    /// changed again meanwhile stay dirty.
+    /// Writes every changed page to the store (with `built` if given), unsynced (see
+    /// "When checksums and data agree" in `integrity`); pages changed again stay dirty.
     pub(crate) fn save_dirty(&self, built: Option<u64>) -> Result<()> {
         let mut snapshot: Vec<(u64, Vec<u8>, u64)> = Vec::new();
         for shard in self.shards.iter() {
@@ -265,7 +265,7 @@ impl SumTable {
             return Ok(());
         }
         let pages: Vec<(u64, Vec<u8>)> = snapshot.iter().map(|(n, b, _)| (*n, b.clone())).collect();
-        self.store.save(&self.key, &pages, built, true)?;
+        self.store.save(&self.key, &pages, built, false)?;
         for (n, _, generation) in snapshot {
             let mut st = self.shard(n).state.lock();
             if let Some(p) = st.pages.get_mut(&n) {

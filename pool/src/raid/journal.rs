@@ -106,6 +106,9 @@ struct Region {
     generation: u64,
     /// Left dirty by an unclean stop: only resync may clean it.
     needs_resync: bool,
+    /// The generation a flush last found idle: the next flush cleans the region if it
+    /// is still that one.
+    settled: Option<u64>,
 }
 
 /// The in-memory half of the dirty-region log: which regions the journal holds as dirty,
@@ -164,14 +167,21 @@ impl DirtyTracker {
             .collect()
     }
 
-    /// After the members were flushed: cleans the regions of `idle` that saw no write since.
-    pub fn clean(&self, journal: &dyn RaidJournal, idle: &[(u64, u64)]) -> Result<()> {
+    /// After the members were flushed: cleans the regions of `idle` that saw no write
+    /// since, and (unless `now`) were found idle the same way by the flush before. A region
+    /// being written to stays dirty across flushes, so its next write needs no synced
+    /// mark (as md's bitmap clears its bits lazily); `now` cleans at once (clean stop).
+    pub fn clean(&self, journal: &dyn RaidJournal, idle: &[(u64, u64)], now: bool) -> Result<()> {
         let mut g = self.regions.lock();
         let mut done = Vec::new();
         for &(k, generation) in idle {
-            if let Some(r) = g.get(&k) {
+            if let Some(r) = g.get_mut(&k) {
                 if r.inflight == 0 && r.generation == generation && !r.needs_resync {
-                    done.push(k);
+                    if now || r.settled == Some(generation) {
+                        done.push(k);
+                    } else {
+                        r.settled = Some(generation);
+                    }
                 }
             }
         }
@@ -243,16 +253,34 @@ mod tests {
         t.end(5);
         let idle = t.idle();
         assert_eq!(idle.len(), 1);
-        t.clean(&j, &idle).unwrap();
+        t.clean(&j, &idle, true).unwrap();
         assert_eq!(j.dirty(), vec![3]);
         t.end(3);
         let idle = t.idle();
         t.begin(&j, 3).unwrap(); // a write sneaks in between idle() and clean()
         t.end(3);
-        t.clean(&j, &idle).unwrap();
+        t.clean(&j, &idle, true).unwrap();
         assert_eq!(j.dirty(), vec![3]);
-        t.clean(&j, &t.idle()).unwrap();
+        t.clean(&j, &t.idle(), true).unwrap();
         assert!(j.dirty().is_empty());
+    }
+
+    #[test]
+    fn a_region_is_cleaned_by_the_second_flush_that_finds_it_idle() {
+        let j = MemJournal::new();
+        let t = DirtyTracker::default();
+        t.begin(&j, 1).unwrap();
+        t.end(1);
+        t.clean(&j, &t.idle(), false).unwrap();
+        assert_eq!(j.dirty(), vec![1], "still dirty after one flush");
+        // Written again between flushes: stays dirty, marked once.
+        t.begin(&j, 1).unwrap();
+        t.end(1);
+        t.clean(&j, &t.idle(), false).unwrap();
+        assert_eq!(j.dirty(), vec![1]);
+        assert_eq!(j.mark_dirty_calls(), 1);
+        t.clean(&j, &t.idle(), false).unwrap();
+        assert!(j.dirty().is_empty(), "idle through a whole flush: cleaned");
     }
 
     #[test]
@@ -260,7 +288,7 @@ mod tests {
         let j = MemJournal::new();
         j.mark_dirty(7).unwrap();
         let t = DirtyTracker::with_resync(j.dirty_regions().unwrap());
-        t.clean(&j, &t.idle()).unwrap();
+        t.clean(&j, &t.idle(), true).unwrap();
         assert_eq!(t.pending_resync(), vec![7]);
         t.resynced(&j, 7).unwrap();
         assert!(t.pending_resync().is_empty());

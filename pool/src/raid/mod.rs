@@ -233,6 +233,27 @@ const MAX_CHUNK: u32 = 16 << 20;
 pub const CHECKSUM_ERROR_LIMIT: u64 = 1024;
 
 impl RaidSet {
+    /// Flushes the members, then cleans the dirty regions idle since the flush before (or
+    /// every idle one if `settle`: a clean stop, after which nothing needs a resync).
+    fn flush_members(&self, settle: bool) -> vsa_blockdev::Result<()> {
+        let idle = self.dirty.idle();
+        let view = self.members.view();
+        let live: Vec<usize> = (0..view.len()).filter(|&i| view[i].writable()).collect();
+        let failures = io::each_member(&view, live, |v| v.dev.flush());
+        self.handle_failures(&view, failures)?;
+        let view = self.members.view();
+        let missing: Vec<usize> = (0..view.len()).filter(|&i| !view[i].writable()).collect();
+        if !tolerates(self.layout.level, view.len(), &missing) {
+            return Err(self.failed_error(Op::Flush, 0, 0));
+        }
+        self.dirty.clean(&*self.journal, &idle, settle)
+    }
+
+    /// Flushes and leaves no idle region dirty: for a clean stop.
+    pub fn settle(&self) -> vsa_blockdev::Result<()> {
+        self.flush_members(true)
+    }
+
     /// Builds a set over `members` given in index order. `states`: `None` for a brand-new
     /// set (all active), `Some` when reopening (the journal's saved [`RaidState`]).
     /// `assume_clean`: for a new set whose members are known to read as zeros; otherwise
@@ -604,17 +625,7 @@ impl BlockDevice for RaidSet {
     }
 
     fn flush(&self) -> vsa_blockdev::Result<()> {
-        let idle = self.dirty.idle();
-        let view = self.members.view();
-        let live: Vec<usize> = (0..view.len()).filter(|&i| view[i].writable()).collect();
-        let failures = io::each_member(&view, live, |v| v.dev.flush());
-        self.handle_failures(&view, failures)?;
-        let view = self.members.view();
-        let missing: Vec<usize> = (0..view.len()).filter(|&i| !view[i].writable()).collect();
-        if !tolerates(self.layout.level, view.len(), &missing) {
-            return Err(self.failed_error(Op::Flush, 0, 0));
-        }
-        self.dirty.clean(&*self.journal, &idle)
+        self.flush_members(false)
     }
 
     fn unmap(&self, offset: u64, len: u64) -> vsa_blockdev::Result<()> {

@@ -41,7 +41,7 @@ fn run_model(
             assert_eq!(r.set.status().members[m].state, MemberState::Faulty);
         }
     }
-    r.set.flush().unwrap();
+    r.set.settle().unwrap();
     assert!(r.journal.dirty().is_empty());
 }
 
@@ -133,7 +133,7 @@ fn raid0_member_errors_pass_through() {
 }
 
 #[test]
-fn journal_marks_a_region_once_and_flush_cleans_it() {
+fn journal_marks_a_region_once_and_the_second_idle_flush_cleans_it() {
     let r = rig(RaidLevel::Raid5, 4, MEMBER, 4096);
     for i in 0..20u64 {
         r.set.write_at(&pattern(4096, i), i * 8192).unwrap();
@@ -141,8 +141,16 @@ fn journal_marks_a_region_once_and_flush_cleans_it() {
     assert_eq!(r.journal.mark_dirty_calls(), 1);
     assert_eq!(r.journal.dirty(), vec![0]);
     r.set.flush().unwrap();
-    assert!(r.journal.dirty().is_empty());
     assert!(r.devs.iter().all(|d| d.inner().flushes() == 1));
+    assert_eq!(r.journal.dirty(), vec![0], "kept dirty for the next writes");
+    r.set.write_at(&pattern(4096, 99), 0).unwrap();
+    r.set.flush().unwrap();
+    assert_eq!(r.journal.mark_dirty_calls(), 1, "no second mark");
+    r.set.flush().unwrap();
+    assert!(
+        r.journal.dirty().is_empty(),
+        "idle through a flush: cleaned"
+    );
     let r0 = rig(RaidLevel::Raid0, 2, MEMBER, 4096);
     r0.set.write_at(&[1u8; 8192], 0).unwrap();
     r0.set.flush().unwrap();
