@@ -68,6 +68,7 @@ pub fn run(
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(
         super::private::DAEMON_UMASK,
     ));
+    raise_open_files();
     let config = match &serve.config {
         Some(p) => ConfigFile::load(p)?,
         None => ConfigFile::default(),
@@ -105,6 +106,30 @@ pub fn run(
     let _ = std::fs::remove_file(addr_path(&data_dir));
     tracing::info!("stopped");
     served
+}
+
+/// Raises the soft limit on open files to the hard one: every iSCSI connection, member
+/// device and database file is a descriptor, and the common soft default (1024) is below
+/// what the portal's default limits admit (see `[iscsi]`).
+fn raise_open_files() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    // No hard limit: ask for as many as the kernel's default ceiling (fs.nr_open).
+    let want = lim.maximum.unwrap_or(1 << 20);
+    if lim.current.is_some_and(|c| c >= want) {
+        return;
+    }
+    let new = Rlimit {
+        current: Some(want),
+        maximum: lim.maximum,
+    };
+    match setrlimit(Resource::Nofile, new) {
+        Ok(()) => tracing::debug!(open_files = want, "raised the open-files limit"),
+        Err(e) => tracing::warn!(
+            open_files = ?lim.current,
+            "cannot raise the open-files limit to {want}: {e}; many iSCSI connections may fail to be accepted"
+        ),
+    }
 }
 
 /// Resolves when the stop flag is raised.
