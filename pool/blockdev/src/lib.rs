@@ -181,6 +181,14 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
         check_range(self, Op::Write, offset, len)
     }
 
+    /// For a device that checksums its blocks: makes the checksums of what it holds
+    /// durable (a [`BlockDevice::flush`] makes the data durable, not necessarily its
+    /// checksums: the caller knows when it needs them, e.g. before it forgets that a range
+    /// may hold unflushed writes). Call after `flush`. The default: nothing to do.
+    fn save_checksums(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// For a device that checksums its blocks: marks `[offset, offset + len)` (whole
     /// checksum units) as lost, so that reads of it fail with [`ErrorKind::Corrupt`] until
     /// it is written again whole (a RAID rebuild that cannot reconstruct a block writes
@@ -276,6 +284,9 @@ macro_rules! forward_block_device {
             }
             fn resync_checksums(&self, offset: u64, len: u64) -> Result<()> {
                 (**self).resync_checksums(offset, len)
+            }
+            fn save_checksums(&self) -> Result<()> {
+                (**self).save_checksums()
             }
             fn poison(&self, offset: u64, len: u64) -> Result<()> {
                 (**self).poison(offset, len)

@@ -15,9 +15,10 @@
 //! # When checksums and data agree on the medium
 //!
 //! A write updates the data on the member, then the checksum page in memory. A flush
-//! syncs the member, then saves the changed pages in one write to the database, durable
-//! with the database's next synced write (its log is kept in order), which comes before
-//! the regions' dirty marks can be durably removed.
+//! syncs the member; [`BlockDevice::save_checksums`] (after a flush) saves the changed
+//! pages in one write to the database, durable with the database's next synced write (its
+//! log is kept in order). The RAID set calls it only before it cleans dirty regions (and
+//! before it records rebuild progress), so a flush costs no database write.
 //! A crash can leave a block whose data and checksum disagree only if it was written
 //! since the last flush; the RAID set marks every region durably dirty before writing to
 //! it and clears the mark only after a flush, so at the next open it calls
@@ -344,7 +345,10 @@ impl<D: BlockDevice> BlockDevice for IntegrityDevice<D> {
     }
 
     fn flush(&self) -> Result<()> {
-        self.inner.flush()?;
+        self.inner.flush()
+    }
+
+    fn save_checksums(&self) -> Result<()> {
         let built = self.built();
         let complete = built >= self.inner.size();
         self.table

@@ -36,6 +36,7 @@ fn zeros_verify_without_anything_stored() {
     assert!(buf.iter().all(|&b| b == 0));
     assert_eq!(sum(&[0u8; 4096]), 0);
     d.flush().unwrap();
+    d.save_checksums().unwrap();
     assert_eq!(store.pages(), 0, "all-zero pages are not stored");
 }
 
@@ -73,6 +74,7 @@ fn checksums_survive_a_reopen_after_flush_and_are_resynced_after_a_crash() {
     let d = device(&store, &mem, true);
     d.write_at(&pattern(3, 8192), 0).unwrap();
     d.flush().unwrap();
+    d.save_checksums().unwrap();
     d.write_at(&pattern(4, 4096), 1 << 20).unwrap(); // not flushed
     drop(d);
     let d = device(&store, &mem, false);
@@ -226,7 +228,10 @@ proptest! {
                         }
                     }
                 }
-                Step::Flush => d.flush().unwrap(),
+                Step::Flush => {
+                    d.flush().unwrap();
+                    d.save_checksums().unwrap();
+                }
             }
         }
     }

@@ -171,7 +171,15 @@ impl DirtyTracker {
     /// since, and (unless `now`) were found idle the same way by the flush before. A region
     /// being written to stays dirty across flushes, so its next write needs no synced
     /// mark (as md's bitmap clears its bits lazily); `now` cleans at once (clean stop).
-    pub fn clean(&self, journal: &dyn RaidJournal, idle: &[(u64, u64)], now: bool) -> Result<()> {
+    /// `before` runs first when any region is to be cleaned (no write can begin meanwhile):
+    /// it makes durable what the marks protect (the members' checksums).
+    pub fn clean(
+        &self,
+        journal: &dyn RaidJournal,
+        idle: &[(u64, u64)],
+        now: bool,
+        before: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
         let mut g = self.regions.lock();
         let mut done = Vec::new();
         for &(k, generation) in idle {
@@ -189,6 +197,7 @@ impl DirtyTracker {
             return Ok(());
         }
         done.sort_unstable();
+        before()?;
         journal.mark_clean(&done)?;
         for k in &done {
             g.remove(k);
@@ -253,15 +262,15 @@ mod tests {
         t.end(5);
         let idle = t.idle();
         assert_eq!(idle.len(), 1);
-        t.clean(&j, &idle, true).unwrap();
+        t.clean(&j, &idle, true, || Ok(())).unwrap();
         assert_eq!(j.dirty(), vec![3]);
         t.end(3);
         let idle = t.idle();
         t.begin(&j, 3).unwrap(); // a write sneaks in between idle() and clean()
         t.end(3);
-        t.clean(&j, &idle, true).unwrap();
+        t.clean(&j, &idle, true, || Ok(())).unwrap();
         assert_eq!(j.dirty(), vec![3]);
-        t.clean(&j, &t.idle(), true).unwrap();
+        t.clean(&j, &t.idle(), true, || Ok(())).unwrap();
         assert!(j.dirty().is_empty());
     }
 
@@ -271,16 +280,36 @@ mod tests {
         let t = DirtyTracker::default();
         t.begin(&j, 1).unwrap();
         t.end(1);
-        t.clean(&j, &t.idle(), false).unwrap();
+        t.clean(&j, &t.idle(), false, || Ok(())).unwrap();
         assert_eq!(j.dirty(), vec![1], "still dirty after one flush");
         // Written again between flushes: stays dirty, marked once.
         t.begin(&j, 1).unwrap();
         t.end(1);
-        t.clean(&j, &t.idle(), false).unwrap();
+        t.clean(&j, &t.idle(), false, || Ok(())).unwrap();
         assert_eq!(j.dirty(), vec![1]);
         assert_eq!(j.mark_dirty_calls(), 1);
-        t.clean(&j, &t.idle(), false).unwrap();
+        t.clean(&j, &t.idle(), false, || Ok(())).unwrap();
         assert!(j.dirty().is_empty(), "idle through a whole flush: cleaned");
+    }
+
+    #[test]
+    fn the_hook_runs_only_when_a_region_is_cleaned() {
+        let j = MemJournal::new();
+        let t = DirtyTracker::default();
+        let runs = std::cell::Cell::new(0);
+        let hook = || {
+            runs.set(runs.get() + 1);
+            Ok(())
+        };
+        t.clean(&j, &t.idle(), true, hook).unwrap();
+        assert_eq!(runs.get(), 0, "nothing dirty");
+        t.begin(&j, 2).unwrap();
+        t.end(2);
+        t.clean(&j, &t.idle(), false, hook).unwrap();
+        assert_eq!(runs.get(), 0, "first idle flush keeps it");
+        t.clean(&j, &t.idle(), false, hook).unwrap();
+        assert_eq!(runs.get(), 1);
+        assert!(j.dirty().is_empty());
     }
 
     #[test]
@@ -288,7 +317,7 @@ mod tests {
         let j = MemJournal::new();
         j.mark_dirty(7).unwrap();
         let t = DirtyTracker::with_resync(j.dirty_regions().unwrap());
-        t.clean(&j, &t.idle(), true).unwrap();
+        t.clean(&j, &t.idle(), true, || Ok(())).unwrap();
         assert_eq!(t.pending_resync(), vec![7]);
         t.resynced(&j, 7).unwrap();
         assert!(t.pending_resync().is_empty());

@@ -246,7 +246,16 @@ impl RaidSet {
         if !tolerates(self.layout.level, view.len(), &missing) {
             return Err(self.failed_error(Op::Flush, 0, 0));
         }
-        self.dirty.clean(&*self.journal, &idle, settle)
+        self.dirty
+            .clean(&*self.journal, &idle, settle, || self.save_checksums(&view))
+    }
+
+    /// Saves the checksums of every writable member (after a flush of the members).
+    pub(crate) fn save_checksums(&self, view: &[View]) -> vsa_blockdev::Result<()> {
+        for v in view.iter().filter(|v| v.writable()) {
+            v.dev.save_checksums()?;
+        }
+        Ok(())
     }
 
     /// Flushes and leaves no idle region dirty: for a clean stop.

@@ -201,6 +201,14 @@ impl RaidSet {
                 self.handle_failures(&view, vec![(t, e.at(Op::Write, offset, len))])?;
             }
         }
+        if save || end >= self.layout.member_size {
+            // The progress saved below must not claim blocks whose data or checksums a
+            // crash could still take away.
+            for &t in targets.iter().filter(|t| !failed.contains(t)) {
+                view[t].dev.flush()?;
+                view[t].dev.save_checksums()?;
+            }
+        }
         let mut moved = 0;
         for &t in targets.iter().filter(|t| !failed.contains(t)) {
             let from = watermark(&view[t]).unwrap_or(0).max(pos);

@@ -151,6 +151,7 @@ impl RaidSet {
             let live: Vec<usize> = (0..view.len()).filter(|&m| view[m].writable()).collect();
             let failures = io::each_member(&view, live, |v| v.dev.flush());
             self.handle_failures(&view, failures)?;
+            self.save_checksums(&self.members.view())?;
             self.dirty.resynced(&*self.journal, r)?;
             fixed += 1;
         }

@@ -272,6 +272,71 @@ fn a_crash_between_data_and_checksum_raises_no_false_alarm_after_resync() {
 }
 
 #[test]
+fn a_crash_after_a_rebuild_raises_no_false_alarm() {
+    let store = Arc::new(MemSums::new());
+    let mut raw: Vec<Arc<MemDevice>> = (0..3)
+        .map(|_| Arc::new(MemDevice::new(MEMBER, 512)))
+        .collect();
+    let member = |i: usize, d: &Arc<MemDevice>, key: u8, new: bool| RaidMember {
+        name: format!("disk{i}"),
+        dev: Arc::new(
+            IntegrityDevice::open(d.clone(), format!("disk{i}"), [key; 16], store.clone(), new)
+                .unwrap(),
+        ),
+    };
+    let journal = Arc::new(MemJournal::new());
+    let members = (0..3).map(|i| member(i, &raw[i], i as u8, true)).collect();
+    let set = RaidSet::open(
+        RaidLevel::Raid5,
+        CHUNK,
+        members,
+        vec![],
+        None,
+        true,
+        journal.clone(),
+    )
+    .unwrap();
+    let mut model = vec![0u8; set.size() as usize];
+    write(&set, &mut model, 0, &pattern(set.size() as usize, 9));
+    set.settle().unwrap();
+    // Member 2 is replaced by a new device and rebuilt; then the process dies without
+    // another flush.
+    set.fail_member(2).unwrap();
+    raw[2] = Arc::new(MemDevice::new(MEMBER, 512));
+    set.replace_member(2, member(2, &raw[2], 9, true)).unwrap();
+    set.rebuild(&crate::Progress::default(), 0).unwrap();
+    let states = journal
+        .state()
+        .unwrap()
+        .members
+        .iter()
+        .map(|m| m.1)
+        .collect();
+    drop(set);
+    let keys = [0u8, 1, 9];
+    let members = (0..3).map(|i| member(i, &raw[i], keys[i], false)).collect();
+    let set = RaidSet::open(
+        RaidLevel::Raid5,
+        CHUNK,
+        members,
+        vec![],
+        Some(states),
+        true,
+        journal,
+    )
+    .unwrap();
+    if set.status().needs_resync {
+        set.resync(&crate::Progress::default()).unwrap();
+    }
+    assert_eq!(read_all(&set), model);
+    let errors: u64 = set.status().members.iter().map(|m| m.checksum_errors).sum();
+    assert_eq!(
+        errors, 0,
+        "the rebuilt member's checksums were saved with its progress"
+    );
+}
+
+#[test]
 fn a_member_past_the_error_limit_is_failed() {
     let mut r = checksummed(RaidLevel::Raid1, 3);
     r.set.checksum_error_limit = 4;
