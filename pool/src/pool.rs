@@ -375,6 +375,7 @@ impl Pool {
             cache.clone(),
             record.chunk_size,
         )?;
+        raid.set_locator(Box::new(volumes.locator()));
         Ok(Pool {
             record,
             raid,

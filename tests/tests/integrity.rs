@@ -97,6 +97,9 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
     );
     // The operator hears of it: the pool's health, and a WARN naming the member.
     assert_eq!(p["health"], "errors_found", "{p}");
+    // Each repair is logged with the member, its offset and what the block holds.
+    let line = d.wait_log(&["WARN", "repaired blocks", "volume v at byte"], 60);
+    assert!(line.contains("default-1.img"), "{line}");
     let line = d.wait_log(&["WARN", "pool 'default' is errors_found"], 60);
     assert!(line.contains("member 1 ("), "{line}");
     assert!(line.contains("checksum errors"), "{line}");

@@ -74,11 +74,15 @@ impl RaidSet {
 
     /// Records a repaired bad block: counted and logged.
     pub(crate) fn repaired(&self, view: &[View], m: usize, member_offset: u64, len: u64) {
+        let holds = self
+            .locate(m, member_offset)
+            .unwrap_or_else(|| "parity, free space or metadata".into());
         tracing::warn!(
             member = %view[m].name,
             index = m,
             member_offset,
             len,
+            holds = holds.as_str(),
             "repaired blocks that failed their checksums from redundancy"
         );
         self.count_error(view, m);

@@ -223,6 +223,25 @@ pub struct RaidSet {
     checksums: bool,
     /// Blocks failing their checksums one member may show before it is failed.
     pub checksum_error_limit: u64,
+    /// Names what the set's byte offset holds (a volume and its offset), for the log of
+    /// repaired blocks; set once by the owner of the set.
+    locator: LocatorCell,
+}
+
+/// See [`RaidSet::set_locator`].
+pub type Locator = Box<dyn Fn(u64) -> Option<String> + Send + Sync>;
+
+#[derive(Default)]
+struct LocatorCell(std::sync::OnceLock<Locator>);
+
+impl std::fmt::Debug for LocatorCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Locator"
+        } else {
+            "no Locator"
+        })
+    }
 }
 
 const MAX_CHUNK: u32 = 16 << 20;
@@ -248,6 +267,29 @@ impl RaidSet {
         }
         self.dirty
             .clean(&*self.journal, &idle, settle, || self.save_checksums(&view))
+    }
+
+    /// Installs `f`, which names what a byte offset of the set holds (the volume and its
+    /// offset there), for the log lines of repaired blocks. It must not block on I/O of
+    /// this set: it may be called while a read of the set waits for it. Only the first
+    /// call takes effect.
+    pub fn set_locator(&self, f: Locator) {
+        let _ = self.locator.0.set(f);
+    }
+
+    /// What member `m`'s byte `member_offset` holds, by the locator: `None` for parity,
+    /// without a locator, or where it does not know.
+    pub(crate) fn locate(&self, m: usize, member_offset: u64) -> Option<String> {
+        let f = self.locator.0.get()?;
+        let chunk = self.layout.chunk;
+        let s = member_offset / chunk;
+        match self.layout.role(s, m) {
+            layout::Role::Data(c) => {
+                let cols = self.layout.data_cols() as u64;
+                f((s * cols + c as u64) * chunk + member_offset % chunk)
+            }
+            layout::Role::P | layout::Role::Q => None,
+        }
     }
 
     /// Saves the checksums of every writable member (after a flush of the members).
@@ -367,6 +409,7 @@ impl RaidSet {
             unit,
             checksums,
             checksum_error_limit: CHECKSUM_ERROR_LIMIT,
+            locator: LocatorCell::default(),
         };
         if redundant && !assume_clean && is_new {
             let regions: Vec<u64> = (0..member_size.div_ceil(REGION_SIZE)).collect();

@@ -305,6 +305,48 @@ impl State {
         self.nodes.get(&id).and_then(|n| n.rec.as_ref())
     }
 
+    /// What physical chunk `phys` holds, for people: the volume or snapshot (or the
+    /// volumes sharing it through a clone's parent) and the byte `within` it is at there.
+    fn holder(&self, phys: u64, within: u64, chunk_size: u64) -> String {
+        let found = self.nodes.iter().find_map(|(&id, n)| {
+            n.map
+                .iter()
+                .find(|(_, &e)| e == phys)
+                .map(|(&logical, _)| (id, logical))
+        });
+        let Some((node, logical)) = found else {
+            return "free space".into();
+        };
+        let at = logical * chunk_size + within;
+        if let Some(v) = self.volumes.values().find(|v| v.rec.head == node) {
+            return format!("volume {} at byte {at}", v.rec.name);
+        }
+        if let Some(s) = self.snapshots.values().find(|s| s.node == node) {
+            return format!("snapshot {}@{} at byte {at}", s.volume, s.name);
+        }
+        let mut readers: Vec<&str> = self
+            .volumes
+            .values()
+            .filter(|v| self.chain_has(v.rec.head, node))
+            .map(|v| v.rec.name.as_str())
+            .collect();
+        readers.sort_unstable();
+        format!("data shared by {} at byte {at}", readers.join(", "))
+    }
+
+    /// Whether `node` is `from` or one of its ancestors.
+    fn chain_has(&self, mut from: u64, node: u64) -> bool {
+        loop {
+            if from == node {
+                return true;
+            }
+            match self.node_rec(from).and_then(|r| r.parent) {
+                Some(p) => from = p,
+                None => return false,
+            }
+        }
+    }
+
     /// The entry for `chunk` seen from `node`: walks the parent chain.
     fn resolve(&self, mut node: u64, chunk: u64) -> Option<u64> {
         loop {
@@ -500,6 +542,20 @@ impl VolumeManager {
                         .low_space_percent
                         .load(std::sync::atomic::Ordering::Relaxed),
             exhausted: st.alloc.short(),
+        }
+    }
+
+    /// A function naming what the pool's byte `offset` holds (`volume NAME at byte N`, a
+    /// snapshot, volumes sharing a clone's parent, or free space), for log lines about the
+    /// data there. It never waits: `None` while the volume metadata is locked (it may be
+    /// called from inside a read of this pool's data). It holds the volumes weakly.
+    pub fn locator(&self) -> impl Fn(u64) -> Option<String> + Send + Sync + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move |offset| {
+            let inner = inner.upgrade()?;
+            let cs = inner.chunk_size;
+            let st = inner.state.try_read()?;
+            Some(st.holder(offset / cs, offset % cs, cs))
         }
     }
 

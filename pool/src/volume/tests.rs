@@ -657,3 +657,38 @@ fn thin_chunks_keep_their_place_in_the_stripes_whatever_is_written_first() {
     }
     assert_eq!(seen, 25);
 }
+
+#[test]
+fn the_locator_names_the_volume_and_offset_a_pool_byte_holds() {
+    let f = fixture(64);
+    f.mgr.create("a", 10 * CS, false).unwrap();
+    let v = f.mgr.volume("a").unwrap();
+    v.write_at(&pattern_bytes(4096, 1), CS + 8192).unwrap();
+    v.write_at(&pattern_bytes(4096, 2), 4 * CS).unwrap();
+    let locate = f.mgr.locator();
+    let named = |prefix: &str| -> Vec<(u64, u64)> {
+        (0..64)
+            .filter_map(|p| {
+                let s = locate(p * CS + 8192)?;
+                let at = s.strip_prefix(prefix)?.strip_prefix(" at byte ")?;
+                Some((p, at.parse().unwrap()))
+            })
+            .collect()
+    };
+    let found = named("volume a");
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (p, at) in found {
+        let mut pool = vec![0u8; 512];
+        f.data.read_at(&mut pool, p * CS + 8192).unwrap();
+        let mut vol = vec![0u8; 512];
+        v.read_at(&mut vol, at).unwrap();
+        assert_eq!(pool, vol, "pool chunk {p} is volume a's byte {at}");
+    }
+    assert_eq!(locate(63 * CS).as_deref(), Some("free space"));
+    f.mgr.snapshot("a", "s1").unwrap();
+    assert_eq!(named("snapshot a@s1").len(), 2);
+}
+
+fn pattern_bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+}
