@@ -285,7 +285,7 @@ fn member_files_too_large_for_their_filesystem_are_refused_and_leave_nothing() {
     );
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (507, Some("member_too_large")),
+        (400, Some("member_too_large")),
         "{body}"
     );
     assert_eq!(files_in(&files), Vec::<String>::new());

@@ -4,11 +4,11 @@
 //!
 //! | status | codes |
 //! | --- | --- |
-//! | 400 | `invalid_size`, `invalid_name`, `invalid_raid`, `bad_member`, `device_not_found`, `pool_required` |
+//! | 400 | `invalid_size`, `invalid_name`, `invalid_raid`, `bad_member`, `device_not_found`, `pool_required`, `member_too_large` (the filesystem cannot hold a member file of the size asked for: `--create-size`, `create_size`; the user's choice to fix, so not a 5xx) |
 //! | 404 | `no_such_pool`, `no_such_volume`, `no_such_snapshot`, `no_such_member` |
 //! | 409 | `pool_exists`, `volume_exists`, `snapshot_exists`, `has_clones`, `shrink_would_drop_data`, `not_redundant`, `busy`, `device_busy`, `volume_in_use` |
 //! | 500 | `io_error`, `metadata_error`, `internal` |
-//! | 507 | `space_exhausted` (the pool is full), `member_too_large` (the filesystem cannot hold a member file of the size asked for: `--create-size`, `create_size`) |
+//! | 507 | `space_exhausted` (the pool is full) |
 
 use crate::core::size::human;
 use crate::core::ErrorCode;
@@ -96,7 +96,7 @@ fn member(e: &MemberError) -> (StatusCode, &'static str) {
     match e {
         MemberError::NotFound { .. } => (S::BAD_REQUEST, "device_not_found"),
         MemberError::Busy { .. } => (S::CONFLICT, "device_busy"),
-        MemberError::TooLarge { .. } => (S::INSUFFICIENT_STORAGE, "member_too_large"),
+        MemberError::TooLarge { .. } => (S::BAD_REQUEST, "member_too_large"),
         MemberError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "io_error"),
         _ => (S::BAD_REQUEST, "bad_member"),
     }
@@ -269,7 +269,7 @@ mod tests {
                     source: std::io::Error::from_raw_os_error(27),
                 }
                 .into(),
-                507,
+                400,
                 "member_too_large",
             ),
         ];
