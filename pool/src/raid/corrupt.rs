@@ -74,9 +74,16 @@ impl RaidSet {
 
     /// Records a repaired bad block: counted and logged.
     pub(crate) fn repaired(&self, view: &[View], m: usize, member_offset: u64, len: u64) {
-        let holds = self
-            .locate(m, member_offset)
-            .unwrap_or_else(|| "parity, free space or metadata".into());
+        // The lookup walks the volume maps: bounded per member like the errors themselves
+        // (past the limit the member is failed, where the set can do without it).
+        let holds = if view[m].errors.load(Ordering::Relaxed) < self.checksum_error_limit {
+            self.locate(m, member_offset)
+        } else {
+            format!(
+                "not looked up past {} errors on this member",
+                self.checksum_error_limit
+            )
+        };
         tracing::warn!(
             member = %view[m].name,
             index = m,

@@ -277,19 +277,21 @@ impl RaidSet {
         let _ = self.locator.0.set(f);
     }
 
-    /// What member `m`'s byte `member_offset` holds, by the locator: `None` for parity,
-    /// without a locator, or where it does not know.
-    pub(crate) fn locate(&self, m: usize, member_offset: u64) -> Option<String> {
-        let f = self.locator.0.get()?;
+    /// What member `m`'s byte `member_offset` holds, for people: parity, or what the
+    /// locator says of the data there.
+    pub(crate) fn locate(&self, m: usize, member_offset: u64) -> String {
         let chunk = self.layout.chunk;
         let s = member_offset / chunk;
-        match self.layout.role(s, m) {
-            layout::Role::Data(c) => {
-                let cols = self.layout.data_cols() as u64;
-                f((s * cols + c as u64) * chunk + member_offset % chunk)
-            }
-            layout::Role::P | layout::Role::Q => None,
-        }
+        let c = match self.layout.role(s, m) {
+            layout::Role::Data(c) => c as u64,
+            layout::Role::P | layout::Role::Q => return "parity".into(),
+        };
+        let Some(f) = self.locator.0.get() else {
+            return "unknown".into();
+        };
+        let cols = self.layout.data_cols() as u64;
+        f((s * cols + c) * chunk + member_offset % chunk)
+            .unwrap_or_else(|| "unknown (the volume metadata was busy)".into())
     }
 
     /// Saves the checksums of every writable member (after a flush of the members).

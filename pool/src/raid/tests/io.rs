@@ -290,3 +290,38 @@ fn pieces_side_by_side_on_a_member_go_down_as_one_request() {
         assert!(on0[k * (64 << 10)..(k + 1) * (64 << 10)] == data[from..from + (64 << 10)]);
     }
 }
+
+#[test]
+fn locate_maps_member_bytes_back_to_set_bytes_and_names_parity() {
+    for (level, n) in [
+        (RaidLevel::Raid1, 2),
+        (RaidLevel::Raid5, 4),
+        (RaidLevel::Raid6, 5),
+        (RaidLevel::Raid10, 4),
+    ] {
+        let r = rig(level, n, MEMBER, 4096);
+        let data = pattern(r.set.size() as usize, 5);
+        r.set.write_at(&data, 0).unwrap();
+        r.set.set_locator(Box::new(|off| Some(off.to_string())));
+        let mut parity = 0;
+        for m in 0..n {
+            for off in (0..MEMBER).step_by(4096 + 512) {
+                let holds = r.set.locate(m, off);
+                if holds == "parity" {
+                    parity += 1;
+                    continue;
+                }
+                let at: usize = holds.parse().unwrap();
+                let mut sector = vec![0u8; 512];
+                r.devs[m].read_at(&mut sector, off / 512 * 512).unwrap();
+                let b = sector[(off % 512) as usize];
+                assert_eq!(
+                    b, data[at],
+                    "{level:?} member {m} byte {off} is set byte {at}"
+                );
+            }
+        }
+        let has_parity = matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6);
+        assert_eq!(parity > 0, has_parity, "{level:?}");
+    }
+}
