@@ -21,6 +21,7 @@ pub mod bay;
 pub mod error;
 pub mod kv;
 pub mod media;
+pub mod store;
 
 pub use bay::DriveBay;
 pub use error::VtlError;

@@ -1,0 +1,183 @@
+//! The cartridge store: every cartridge of a library kept on one pool volume (a
+//! [`BlockDevice`]), in segments of [`SEGMENT`] bytes handed out as cartridges grow and
+//! returned (unmapped, so the pool gets the space back) when they shrink. Each cartridge's
+//! stream of records ([`record`]) is indexed ([`index`]) in the catalog ([`Kv`]); `vtl/FORMAT.md`
+//! gives the layout.
+//!
+//! ```text
+//!  catalog keys                         value
+//!  s/<barcode>/<ordinal: u64 BE>        segment number (u64 BE): the ordinal-th 32 MiB of the stream
+//!  x/<barcode>/<first object: u64 BE>   an extent of the index (index::Extent::encode)
+//! ```
+
+pub mod index;
+pub mod record;
+mod stream;
+pub mod tape;
+
+use crate::error::{Result, VtlError};
+use crate::kv::{Batch, Kv};
+use parking_lot::Mutex;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use vsa_blockdev::BlockDevice;
+
+pub use tape::{ReadError, Tape, TapeStats};
+
+/// Bytes of a segment.
+pub const SEGMENT: u64 = 32 << 20;
+
+/// The catalog key prefix of a cartridge's segments.
+fn seg_prefix(barcode: &str) -> Vec<u8> {
+    format!("s/{barcode}/").into_bytes()
+}
+
+/// The catalog key prefix of a cartridge's extents.
+fn ext_prefix(barcode: &str) -> Vec<u8> {
+    format!("x/{barcode}/").into_bytes()
+}
+
+fn key(prefix: &[u8], n: u64) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// The end of a key range under `prefix` (prefix followed by 0xFF bytes).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    key(prefix, u64::MAX).into_iter().chain([0xFF]).collect()
+}
+
+fn be64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// Which segments are free.
+#[derive(Debug)]
+struct Alloc {
+    /// Segments the device holds.
+    total: u64,
+    /// Segments at or above this were never handed out.
+    high: u64,
+    /// Free segments below `high`.
+    free: BTreeSet<u64>,
+}
+
+/// A library's cartridge store.
+#[derive(Debug)]
+pub struct Store {
+    dev: Arc<dyn BlockDevice>,
+    kv: Arc<dyn Kv>,
+    alloc: Mutex<Alloc>,
+}
+
+impl Store {
+    /// Opens the store on `dev` with its catalog in `kv`: every cartridge's segments are
+    /// read to know which are free. A segment claimed twice is refused as damage.
+    pub fn open(dev: Arc<dyn BlockDevice>, kv: Arc<dyn Kv>) -> Result<Arc<Store>> {
+        let bs = u64::from(dev.block_size());
+        if bs == 0 || SEGMENT % bs != 0 || dev.size() < SEGMENT {
+            return Err(VtlError::Invalid(format!(
+                "a cartridge store needs a volume of at least {} MiB with a block size \
+                 dividing {} MiB; this one has {} bytes in blocks of {bs}",
+                SEGMENT >> 20,
+                SEGMENT >> 20,
+                dev.size()
+            )));
+        }
+        let mut used = BTreeSet::new();
+        for (k, v) in kv.scan(b"s/")? {
+            let seg = be64(&v).ok_or_else(|| corrupt(&k, "not a segment number"))?;
+            if !used.insert(seg) {
+                return Err(corrupt(&k, &format!("segment {seg} is claimed twice")));
+            }
+        }
+        let total = dev.size() / SEGMENT;
+        let high = used.iter().next_back().map_or(0, |s| s + 1);
+        if high > total {
+            return Err(VtlError::Invalid(format!(
+                "the cartridge store's volume holds {total} segments but cartridges use \
+                 segment {}; was the volume shrunk? grow it back to at least {} bytes",
+                high - 1,
+                high * SEGMENT
+            )));
+        }
+        let free = (0..high).filter(|s| !used.contains(s)).collect();
+        Ok(Arc::new(Store {
+            dev,
+            kv,
+            alloc: Mutex::new(Alloc { total, high, free }),
+        }))
+    }
+
+    /// The volume.
+    pub fn device(&self) -> &Arc<dyn BlockDevice> {
+        &self.dev
+    }
+
+    /// The catalog.
+    pub fn kv(&self) -> &Arc<dyn Kv> {
+        &self.kv
+    }
+
+    /// Segments in use and in all.
+    pub fn segments(&self) -> (u64, u64) {
+        let a = self.alloc.lock();
+        (a.high - a.free.len() as u64, a.total)
+    }
+
+    fn allocate(&self) -> Result<u64> {
+        let mut a = self.alloc.lock();
+        if let Some(s) = a.free.pop_first() {
+            return Ok(s);
+        }
+        if a.high < a.total {
+            a.high += 1;
+            return Ok(a.high - 1);
+        }
+        Err(VtlError::Full(format!(
+            "all {} segments of {} MiB are in use; grow the store volume or erase cartridges",
+            a.total,
+            SEGMENT >> 20
+        )))
+    }
+
+    /// Returns segments (their catalog keys already deleted) after unmapping them.
+    fn release(&self, segs: &[u64]) {
+        for &s in segs {
+            if let Err(e) = self.dev.unmap(s * SEGMENT, SEGMENT) {
+                tracing::warn!(segment = s, "could not unmap a freed segment: {e}");
+            }
+        }
+        let mut a = self.alloc.lock();
+        a.free.extend(segs.iter().copied());
+    }
+
+    /// Deletes cartridge `barcode`'s records and returns its space (it must not be open).
+    pub fn delete(&self, barcode: &str) -> Result<()> {
+        let sp = seg_prefix(barcode);
+        let segs = self
+            .kv
+            .scan(&sp)?
+            .into_iter()
+            .filter_map(|(_, v)| be64(&v))
+            .collect::<Vec<_>>();
+        let xp = ext_prefix(barcode);
+        let mut b = Batch::default();
+        b.delete_range(sp.clone(), prefix_end(&sp));
+        b.delete_range(xp.clone(), prefix_end(&xp));
+        self.kv.commit(b, true)?;
+        self.release(&segs);
+        Ok(())
+    }
+}
+
+fn corrupt(key: &[u8], why: &str) -> VtlError {
+    VtlError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        why: why.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

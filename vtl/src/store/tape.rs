@@ -1,0 +1,314 @@
+//! [`Tape`]: one cartridge's records, open in a drive. Appends go to the store volume at
+//! once (whole blocks; the last partial block is rewritten as the stream grows); the
+//! index reaches the catalog at [`Tape::sync`], after the volume is flushed, so the catalog
+//! never names a record that is not on stable storage. Truncating (a write or ERASE before
+//! the end of data) is a sync of its own before any freed space is reused.
+
+use super::index::{Index, Object};
+use super::record::{Header, RecordKind, HEADER_LEN};
+use super::{be64, ext_prefix, key, prefix_end, seg_prefix, stream, Store, SEGMENT};
+use crate::error::{Result, VtlError};
+use crate::kv::Batch;
+use std::sync::Arc;
+use vsa_blockdev::BlockError;
+
+/// Why a record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The store volume failed.
+    #[error(transparent)]
+    Io(#[from] BlockError),
+    /// The bytes at the record's place are not the record the index names.
+    #[error("record {object} at stream byte {offset} is damaged: {why}")]
+    Damaged {
+        object: u64,
+        offset: u64,
+        why: &'static str,
+    },
+}
+
+/// What a cartridge holds, for the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TapeStats {
+    /// Logical objects (data blocks and filemarks): the end of data.
+    pub objects: u64,
+    pub filemarks: u64,
+    /// Bytes initiators wrote, and bytes stored for them.
+    pub logical_bytes: u64,
+    pub stored_bytes: u64,
+    /// Stream bytes, headers included (what counts against the cartridge's capacity).
+    pub used: u64,
+    pub extents: usize,
+}
+
+/// One cartridge's records, open for reading and writing.
+#[derive(Debug)]
+pub struct Tape {
+    store: Arc<Store>,
+    barcode: String,
+    index: Index,
+    /// The stream's segments, in order.
+    pub(super) segments: Vec<u64>,
+    /// How many of `segments` the catalog has.
+    saved_segments: usize,
+    /// The bytes of the stream's last, partial device block.
+    tail: Vec<u8>,
+    /// Set when a truncation could not be saved: the catalog and the stream disagree
+    /// until the cartridge is opened again, so nothing more is written.
+    poisoned: bool,
+}
+
+impl Tape {
+    /// Opens cartridge `barcode`'s records (none yet: an empty tape).
+    pub fn open(store: Arc<Store>, barcode: &str) -> Result<Tape> {
+        let kv = store.kv().clone();
+        let mut segments = Vec::new();
+        for (i, (k, v)) in kv.scan(&seg_prefix(barcode))?.into_iter().enumerate() {
+            let ord = be64(&k[k.len().saturating_sub(8)..]);
+            match (ord, be64(&v)) {
+                (Some(o), Some(s)) if o == i as u64 => segments.push(s),
+                _ => return Err(super::corrupt(&k, "segment keys are not consecutive")),
+            }
+        }
+        let xp = ext_prefix(barcode);
+        let mut extents = Vec::new();
+        for (k, v) in kv.scan(&xp)? {
+            let first = be64(&k[xp.len()..]).ok_or_else(|| super::corrupt(&k, "bad key"))?;
+            let e = super::index::Extent::decode(&v)
+                .ok_or_else(|| super::corrupt(&k, "not an extent"))?;
+            extents.push((first, e));
+        }
+        let index = Index::from_extents(extents).map_err(|why| VtlError::Corrupt {
+            key: String::from_utf8_lossy(&xp).into_owned(),
+            why,
+        })?;
+        if index.end() > segments.len() as u64 * SEGMENT {
+            return Err(VtlError::Corrupt {
+                key: String::from_utf8_lossy(&xp).into_owned(),
+                why: format!(
+                    "the records end at byte {} past the {} segments",
+                    index.end(),
+                    segments.len()
+                ),
+            });
+        }
+        let saved_segments = segments.len();
+        let mut tape = Tape {
+            store,
+            barcode: barcode.to_owned(),
+            index,
+            segments,
+            saved_segments,
+            tail: Vec::new(),
+            poisoned: false,
+        };
+        tape.tail = tape.read_tail()?;
+        Ok(tape)
+    }
+
+    pub fn barcode(&self) -> &str {
+        &self.barcode
+    }
+
+    /// The index (end of data, objects, filemarks).
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Stream bytes used (what counts against the capacity).
+    pub fn used(&self) -> u64 {
+        self.index.end()
+    }
+
+    pub fn stats(&self) -> TapeStats {
+        let (logical_bytes, stored_bytes) = self.index.data_bytes();
+        TapeStats {
+            objects: self.index.objects(),
+            filemarks: self.index.filemarks_before(u64::MAX),
+            logical_bytes,
+            stored_bytes,
+            used: self.index.end(),
+            extents: self.index.extent_count(),
+        }
+    }
+
+    fn bs(&self) -> u64 {
+        u64::from(self.store.device().block_size())
+    }
+
+    fn read_tail(&self) -> Result<Vec<u8>> {
+        let end = self.index.end();
+        let part = end % self.bs();
+        if part == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(stream::read(
+            self.store.device().as_ref(),
+            &self.segments,
+            end - part,
+            part,
+        )?)
+    }
+
+    /// The stored bytes of data record `obj` (as the index gives it), checked against its
+    /// header.
+    pub fn read(&self, obj: &Object) -> Result<Vec<u8>, ReadError> {
+        let stored = obj.data.map_or(0, |d| d.1);
+        let mut b = stream::read(
+            self.store.device().as_ref(),
+            &self.segments,
+            obj.offset,
+            HEADER_LEN + u64::from(stored),
+        )?;
+        let damaged = |why| ReadError::Damaged {
+            object: obj.number,
+            offset: obj.offset,
+            why,
+        };
+        let h = Header::decode(&b).ok_or_else(|| damaged("no record header"))?;
+        let kind = if obj.data.is_some() {
+            RecordKind::Data
+        } else {
+            RecordKind::Filemark
+        };
+        if h.object != obj.number || h.kind != kind || h.stored_len != stored {
+            return Err(damaged("the header names another record"));
+        }
+        b.drain(..HEADER_LEN as usize);
+        if crc32c::crc32c(&b) != h.crc {
+            return Err(damaged("checksum mismatch"));
+        }
+        Ok(b)
+    }
+
+    /// Appends data records (one per slice); returns the first one's object number.
+    pub fn append(&mut self, records: &[&[u8]]) -> Result<u64> {
+        let first = self.index.objects();
+        let total: usize = records.iter().map(|r| r.len() + HEADER_LEN as usize).sum();
+        let mut buf = Vec::with_capacity(total);
+        for r in records {
+            let len = u32::try_from(r.len())
+                .map_err(|_| VtlError::Invalid("a record longer than 4 GiB".into()))?;
+            let obj = self.index.push_data(len, len);
+            buf.extend_from_slice(&Header::data(obj.number, len, r, false).encode());
+            buf.extend_from_slice(r);
+        }
+        if let Err(e) = self.put(&buf) {
+            // Nothing of it is on the tape: the end of data stays where it was.
+            self.index.truncate(first);
+            return Err(e);
+        }
+        Ok(first)
+    }
+
+    /// Appends `count` filemarks.
+    pub fn append_filemarks(&mut self, count: u64) -> Result<()> {
+        let first = self.index.objects();
+        let mut buf = Vec::with_capacity((count * HEADER_LEN) as usize);
+        for n in first..first + count {
+            buf.extend_from_slice(&Header::filemark(n).encode());
+        }
+        self.index.push_filemarks(count);
+        if let Err(e) = self.put(&buf) {
+            self.index.truncate(first);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(VtlError::Conflict(format!(
+                "cartridge {} could not save a truncation; unload and load it again",
+                self.barcode
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes`, which the index already counts, at the old end of the stream.
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.writable()?;
+        let end = self.index.end();
+        let bs = self.bs();
+        let start = end - bytes.len() as u64 - self.tail.len() as u64;
+        while (self.segments.len() as u64) * SEGMENT < end {
+            let s = self.store.allocate()?;
+            self.segments.push(s);
+        }
+        let mut buf = self.tail.clone();
+        buf.extend_from_slice(bytes);
+        let keep = (buf.len() as u64 % bs) as usize;
+        let tail = buf[buf.len() - keep..].to_vec();
+        buf.resize((buf.len() as u64).div_ceil(bs) as usize * bs as usize, 0);
+        stream::write(self.store.device().as_ref(), &self.segments, start, &buf)?;
+        self.tail = tail;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable: flushes the store volume, then saves the
+    /// index changes and new segments in the catalog (synced).
+    pub fn sync(&mut self) -> Result<()> {
+        self.commit(Batch::default())
+    }
+
+    fn commit(&mut self, mut b: Batch) -> Result<()> {
+        self.store.device().flush()?;
+        let xp = ext_prefix(&self.barcode);
+        for (first, e) in self.index.take_dirty() {
+            b.put(key(&xp, first), e.encode());
+        }
+        let sp = seg_prefix(&self.barcode);
+        for (i, s) in self.segments.iter().enumerate().skip(self.saved_segments) {
+            b.put(key(&sp, i as u64), s.to_be_bytes().to_vec());
+        }
+        if !b.is_empty() {
+            self.store.kv().commit(b, true)?;
+        }
+        self.saved_segments = self.segments.len();
+        Ok(())
+    }
+
+    /// Forgets objects `n..` (a write or erase at `n` before the end of data), durably,
+    /// and returns the space after the new end of data to the pool.
+    pub fn truncate(&mut self, n: u64) -> Result<()> {
+        if n >= self.index.objects() {
+            return Ok(());
+        }
+        self.writable()?;
+        self.index.truncate(n);
+        let end = self.index.end();
+        let keep = end.div_ceil(SEGMENT) as usize;
+        let freed = self.segments.split_off(keep.min(self.segments.len()));
+        let xp = ext_prefix(&self.barcode);
+        let sp = seg_prefix(&self.barcode);
+        let mut b = Batch::default();
+        b.delete_range(key(&xp, n), prefix_end(&xp));
+        b.delete_range(key(&sp, keep as u64), prefix_end(&sp));
+        self.saved_segments = self.saved_segments.min(keep);
+        if let Err(e) = self.commit(b) {
+            // The catalog still names the old records: keep their segments, and write
+            // nothing more until the tape is opened again from the catalog.
+            self.segments.extend(freed);
+            self.poisoned = true;
+            return Err(e);
+        }
+        self.tail = self.read_tail()?;
+        // Unmap the rest of the last kept segment, then return the freed ones.
+        if let Some(&last) = self.segments.last() {
+            let from = end.div_ceil(1 << 20) << 20;
+            let seg_end = keep as u64 * SEGMENT;
+            if from < seg_end {
+                let at = last * SEGMENT + from % SEGMENT;
+                if let Err(e) = self.store.device().unmap(at, seg_end - from) {
+                    tracing::warn!(
+                        barcode = self.barcode,
+                        "could not unmap past the end of data: {e}"
+                    );
+                }
+            }
+        }
+        self.store.release(&freed);
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::kv::MemKv;
+use vsa_blockdev::testing::MemDevice;
+
+fn store(segments: u64) -> (Arc<MemDevice>, Arc<MemKv>, Arc<Store>) {
+    let dev = Arc::new(MemDevice::new(segments * SEGMENT, 4096));
+    let kv = Arc::new(MemKv::new());
+    let s = Store::open(dev.clone(), kv.clone()).unwrap();
+    (dev, kv, s)
+}
+
+fn block(n: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (n as usize * 31 + i) as u8).collect()
+}
+
+fn read_all(t: &Tape) -> Vec<Option<Vec<u8>>> {
+    (0..t.index().objects())
+        .map(|n| {
+            let o = t.index().get(n).unwrap();
+            o.data.map(|_| t.read(&o).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn records_read_back_after_reopening_and_unsynced_ones_are_gone() {
+    let (dev, kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "VSA001L8").unwrap();
+    t.append(&[&block(0, 1000), &block(1, 70_000)]).unwrap();
+    t.append_filemarks(2).unwrap();
+    t.append(&[&block(3, 5)]).unwrap();
+    t.sync().unwrap();
+    t.append(&[&block(4, 4096)]).unwrap(); // not synced: a crash loses it
+    let want = read_all(&t);
+    assert_eq!(want.len(), 6);
+    drop(t);
+    // A crash: the catalog as committed, a fresh store over the same volume.
+    let s2 = Store::open(dev.clone(), Arc::new(kv.snapshot())).unwrap();
+    let t2 = Tape::open(s2, "VSA001L8").unwrap();
+    assert_eq!(t2.index().objects(), 5);
+    assert_eq!(read_all(&t2), want[..5].to_vec());
+    assert_eq!(t2.index().next_filemark(0), Some(2));
+    let _ = s;
+}
+
+#[test]
+fn appends_after_reopening_keep_the_partial_block() {
+    let (_dev, kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "A1L8").unwrap();
+    t.append(&[&block(0, 100)]).unwrap();
+    t.sync().unwrap();
+    drop(t);
+    let mut t = Tape::open(s.clone(), "A1L8").unwrap();
+    t.append(&[&block(1, 200)]).unwrap();
+    t.sync().unwrap();
+    let got = read_all(&t);
+    assert_eq!(got, vec![Some(block(0, 100)), Some(block(1, 200))]);
+    let _ = kv;
+}
+
+#[test]
+fn records_cross_segments_and_truncation_returns_the_space() {
+    let (dev, _kv, s) = store(8);
+    let mut t = Tape::open(s.clone(), "B1L8").unwrap();
+    let big = block(9, 1 << 20);
+    for _ in 0..70 {
+        t.append(&[&big]).unwrap();
+    }
+    t.sync().unwrap();
+    assert_eq!(s.segments().0, 3);
+    let o = t.index().get(40).unwrap();
+    assert_eq!(t.read(&o).unwrap(), big);
+    let before = dev.resident_bytes();
+    t.truncate(1).unwrap();
+    assert_eq!(s.segments().0, 1);
+    assert!(
+        dev.resident_bytes() < before / 20,
+        "{} of {before}",
+        dev.resident_bytes()
+    );
+    assert_eq!(read_all(&t), vec![Some(big.clone())]);
+    // A second cartridge gets the freed segments.
+    let mut u = Tape::open(s.clone(), "C1L8").unwrap();
+    u.append(&[&block(1, 10)]).unwrap();
+    u.sync().unwrap();
+    assert_eq!(s.segments().0, 2);
+}
+
+#[test]
+fn truncation_is_durable_at_once() {
+    let (dev, kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "D1L8").unwrap();
+    t.append(&[&block(0, 10), &block(1, 10), &block(2, 10)])
+        .unwrap();
+    t.sync().unwrap();
+    t.truncate(1).unwrap();
+    let s2 = Store::open(dev, Arc::new(kv.snapshot())).unwrap();
+    assert_eq!(Tape::open(s2, "D1L8").unwrap().index().objects(), 1);
+}
+
+#[test]
+fn a_failed_catalog_commit_keeps_the_old_records_and_stops_writes() {
+    let (dev, kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "E1L8").unwrap();
+    t.append(&[&block(0, 10), &block(1, 10)]).unwrap();
+    t.sync().unwrap();
+    kv.fail(true);
+    assert!(t.truncate(0).is_err());
+    assert!(t.append(&[&block(2, 10)]).is_err());
+    kv.fail(false);
+    let s2 = Store::open(dev, Arc::new(kv.snapshot())).unwrap();
+    let t2 = Tape::open(s2, "E1L8").unwrap();
+    assert_eq!(read_all(&t2), vec![Some(block(0, 10)), Some(block(1, 10))]);
+}
+
+#[test]
+fn a_full_store_refuses_and_the_tape_stays_consistent() {
+    let (_dev, _kv, s) = store(1);
+    let mut t = Tape::open(s.clone(), "F1L8").unwrap();
+    let big = block(1, 8 << 20);
+    for _ in 0..3 {
+        t.append(&[&big]).unwrap();
+    }
+    assert!(matches!(t.append(&[&big]), Err(VtlError::Full(_))));
+    assert_eq!(t.index().objects(), 3);
+    t.sync().unwrap();
+    assert_eq!(read_all(&t).len(), 3);
+}
+
+#[test]
+fn deleting_a_cartridge_frees_its_segments() {
+    let (dev, kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "G1L8").unwrap();
+    t.append(&[&block(0, 3 << 20)]).unwrap();
+    t.sync().unwrap();
+    drop(t);
+    s.delete("G1L8").unwrap();
+    assert_eq!(s.segments().0, 0);
+    assert_eq!(dev.resident_bytes(), 0);
+    assert!(kv.scan(b"").unwrap().is_empty());
+}
+
+#[test]
+fn damage_at_a_record_is_reported_not_returned() {
+    let (dev, _kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "H1L8").unwrap();
+    t.append(&[&block(0, 5000)]).unwrap();
+    t.sync().unwrap();
+    let seg = t.segments[0];
+    dev.write_at(&[0xAA; 4096], seg * SEGMENT).unwrap();
+    let o = t.index().get(0).unwrap();
+    assert!(matches!(t.read(&o), Err(ReadError::Damaged { .. })));
+}
