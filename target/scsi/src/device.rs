@@ -132,6 +132,29 @@ pub trait Device: Send + Sync + std::fmt::Debug {
         BlockDescriptorFormat::General
     }
 
+    /// Whether MODE SELECT may change the header's device-specific parameter and the block
+    /// descriptor's DENSITY CODE and BLOCK LENGTH (a tape drive: buffered mode, fixed or
+    /// variable blocks, SSC-4 8.3). The default: false, and a block descriptor may only
+    /// restate the current one.
+    fn mode_header_settable(&self) -> bool {
+        false
+    }
+
+    /// Applies MODE SELECT's header and block descriptor, for a device whose
+    /// [`mode_header_settable`](Self::mode_header_settable) is true, before any page of
+    /// the list: `device_specific` is the header's byte, `descriptor` the (DENSITY CODE,
+    /// BLOCK LENGTH) of the general block descriptor if one was sent. Nothing changes when
+    /// it fails; errors carry the offset within the block descriptor (0 density, 5 block
+    /// length) or, for the header byte, `u16::MAX`; the caller rebases them.
+    fn select_mode_header(
+        &self,
+        device_specific: u8,
+        descriptor: Option<(u8, u32)>,
+    ) -> Result<(), Sense> {
+        let _ = (device_specific, descriptor);
+        Ok(())
+    }
+
     /// The DENSITY CODE of the general block descriptor (the medium's recording format for
     /// a tape drive, SSC-4 8.3.3). The default: 0 (default density; the only value for
     /// devices without densities).

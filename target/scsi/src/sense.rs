@@ -87,6 +87,13 @@ impl Sense {
         self
     }
 
+    /// Sets the INFORMATION field to a signed residual (SSC-4: requested minus actual,
+    /// negative when a block was longer than asked for), sign-extended to 64 bits.
+    pub fn with_residual(mut self, residual: i64) -> Self {
+        self.information = Some(residual as u64);
+        self
+    }
+
     /// ILLEGAL REQUEST, INVALID FIELD IN CDB, pointing at `byte` (and `bit`, if given).
     pub fn invalid_field_in_cdb(byte: u16, bit: Option<u8>) -> Self {
         let mut s = Self::new(SenseKey::IllegalRequest, 0x24, 0x00);
@@ -307,10 +314,16 @@ impl Sense {
             s[2] |= 0x20;
         }
         if let Some(info) = self.information {
-            // The fixed format has 4 bytes of INFORMATION; VALID only when it fits.
+            // The fixed format has 4 bytes of INFORMATION; VALID only when it fits, as an
+            // unsigned number or as a negative residual in two's complement (SSC-4: a
+            // block longer than the READ asked for).
+            let negative = i32::try_from(info as i64).is_ok_and(|v| v < 0);
             if let Ok(v) = u32::try_from(info) {
                 s[0] |= 0x80;
                 s[3..7].copy_from_slice(&v.to_be_bytes());
+            } else if negative {
+                s[0] |= 0x80;
+                s[3..7].copy_from_slice(&(info as u32).to_be_bytes());
             }
         }
         s[7] = 10; // additional sense length
@@ -394,6 +407,15 @@ mod tests {
             &Sense::sanitize_in_progress().encode(false)[15..18],
             &[0, 0, 0]
         );
+    }
+
+    #[test]
+    fn negative_residuals_fit_both_formats() {
+        let s = Sense::new(SenseKey::NoSense, 0, 0).with_residual(-4);
+        let f = s.encode(false);
+        assert_eq!((f[0], &f[3..7]), (0xF0, &[0xFF, 0xFF, 0xFF, 0xFC][..]));
+        let d = s.encode(true);
+        assert_eq!(&d[12..20], &(-4i64).to_be_bytes());
     }
 
     #[test]

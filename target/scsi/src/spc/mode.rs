@@ -208,6 +208,21 @@ pub(crate) struct Selection {
     /// Device pages to hand to [`Device::mode_select`]: (page code, offset of the page in
     /// the parameter list, page bytes).
     pub(crate) device_pages: Vec<(u8, usize, Vec<u8>)>,
+    /// For a device whose header is settable ([`Device::mode_header_settable`]): the
+    /// device-specific parameter, the (density, block length) of the block descriptor if
+    /// one was sent, and the offsets of the header byte and of the descriptor.
+    pub(crate) header: Option<HeaderSelection>,
+}
+
+/// MODE SELECT's header and block descriptor, for [`Device::select_mode_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderSelection {
+    pub(crate) device_specific: u8,
+    pub(crate) descriptor: Option<(u8, u32)>,
+    /// Offset of the device-specific parameter in the parameter list.
+    pub(crate) device_specific_at: usize,
+    /// Offset of the block descriptor in the parameter list.
+    pub(crate) descriptor_at: usize,
 }
 
 /// Parses and checks a MODE SELECT(6)/(10) parameter list. Returns the parameter list
@@ -230,13 +245,19 @@ pub(crate) fn select<D: Device>(
         return Ok(Selection {
             state: *st,
             device_pages: Vec::new(),
+            header: None,
         });
     }
     let data = data.get(..len).ok_or_else(Sense::param_list_length_error)?;
     let list = mode_list::parse(data, ten)?;
     let hdr = mode_list::header_len(ten);
     let bd = list.block_descriptors;
-    check_block_descriptor(dev, bd, list.long_lba, hdr, mode_list::bd_len_at(ten))?;
+    let header = if dev.mode_header_settable() {
+        Some(settable_header(dev, &list, ten)?)
+    } else {
+        check_block_descriptor(dev, bd, list.long_lba, hdr, mode_list::bd_len_at(ten))?;
+        None
+    };
     if !list.pages.is_empty() && !pf {
         return Err(Sense::invalid_field_in_cdb(1, Some(4)));
     }
@@ -244,6 +265,7 @@ pub(crate) fn select<D: Device>(
     let mut sel = Selection {
         state: *st,
         device_pages: Vec::new(),
+        header,
     };
     let mut pages = list.pages;
     while !pages.is_empty() {
@@ -264,6 +286,41 @@ pub(crate) fn param_len(cdb: &[u8], ten: bool) -> usize {
     } else {
         usize::from(byte(cdb, 4))
     }
+}
+
+/// The header and block descriptor of a device that takes them (a tape drive): one
+/// general block descriptor or none.
+fn settable_header<D: Device>(
+    dev: &D,
+    list: &mode_list::ModeList<'_>,
+    ten: bool,
+) -> Result<HeaderSelection, Sense> {
+    let hdr = mode_list::header_len(ten);
+    let bd = list.block_descriptors;
+    if list.long_lba {
+        return Err(Sense::invalid_field_in_param(4, Some(0)));
+    }
+    let descriptor = match bd.len() {
+        0 => None,
+        8 => {
+            let d = mode_list::descriptor(dev.block_descriptor_format(), false, bd).ok_or_else(
+                || Sense::invalid_field_in_param(mode_list::bd_len_at(ten) as u16, None),
+            )?;
+            Some((d.density.unwrap_or(0), d.block_len))
+        }
+        _ => {
+            return Err(Sense::invalid_field_in_param(
+                mode_list::bd_len_at(ten) as u16,
+                None,
+            ))
+        }
+    };
+    Ok(HeaderSelection {
+        device_specific: list.device_specific,
+        descriptor,
+        device_specific_at: if ten { 3 } else { 2 },
+        descriptor_at: hdr,
+    })
 }
 
 /// A block descriptor may be sent, but only to restate the current one: the current

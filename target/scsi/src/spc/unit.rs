@@ -187,12 +187,17 @@ impl<D: Device> Unit<D> {
     fn mode_select(&self, cmd: &Command<'_>, ten: bool) -> Result<Response, Sense> {
         let mut st = self.state.lock();
         let sel = mode::select(&self.device, &st.mode, cmd.cdb, cmd.data_out, ten)?;
+        if let Some(h) = sel.header {
+            self.device
+                .select_mode_header(h.device_specific, h.descriptor)
+                .map_err(|s| rebase_header(s, &h))?;
+        }
         for (page, offset, bytes) in &sel.device_pages {
             self.device
                 .mode_select(*page, bytes)
                 .map_err(|s| rebase(s, *offset))?;
         }
-        let changed = sel.state != st.mode || !sel.device_pages.is_empty();
+        let changed = sel.state != st.mode || !sel.device_pages.is_empty() || sel.header.is_some();
         st.mode = sel.state;
         if changed {
             let s = ua::sense(code::MODE_PARAMETERS_CHANGED);
@@ -272,6 +277,22 @@ fn rebase(mut s: Sense, offset: usize) -> Sense {
             f.byte = f
                 .byte
                 .saturating_add(u16::try_from(offset).unwrap_or(u16::MAX));
+        }
+    }
+    s
+}
+
+/// Places a device's MODE SELECT header error in the parameter list: `u16::MAX` is the
+/// header's device-specific byte, anything else an offset within the block descriptor.
+fn rebase_header(mut s: Sense, h: &mode::HeaderSelection) -> Sense {
+    if let Some(f) = s.field.as_mut() {
+        if !f.in_cdb {
+            let at = if f.byte == u16::MAX {
+                h.device_specific_at
+            } else {
+                h.descriptor_at + usize::from(f.byte)
+            };
+            f.byte = u16::try_from(at).unwrap_or(u16::MAX);
         }
     }
     s
