@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bay;
+pub mod drive;
 pub mod error;
 pub mod kv;
 pub mod media;
