@@ -80,6 +80,7 @@ pub(super) fn write(
     }
     // Nothing written: the residual is the whole transfer (blocks or bytes).
     let residual_all = i64::from(n);
+    let compress = st.compression;
     let mut l = ready(&d.model, &mut st.media)?;
     writable(d, ctx, &l)?;
     let data = cmd
@@ -99,7 +100,7 @@ pub(super) fn write(
         .collect();
     if !records.is_empty() {
         l.tape
-            .append(&records)
+            .append(&records, compress)
             .map_err(|e| store_error(&l, &e, residual_all))?;
     }
     *l.pos = l.tape.index().objects();

@@ -150,8 +150,8 @@ impl Tape {
         )?)
     }
 
-    /// The stored bytes of data record `obj` (as the index gives it), checked against its
-    /// header.
+    /// The bytes of data record `obj` (as the index gives it) as they were written,
+    /// checked against its header and decompressed.
     pub fn read(&self, obj: &Object) -> Result<Vec<u8>, ReadError> {
         let stored = obj.data.map_or(0, |d| d.1);
         let mut b = stream::read(
@@ -171,27 +171,44 @@ impl Tape {
         } else {
             RecordKind::Filemark
         };
-        if h.object != obj.number || h.kind != kind || h.stored_len != stored {
+        let logical = obj.data.map_or(0, |d| d.0);
+        if h.object != obj.number
+            || h.kind != kind
+            || h.stored_len != stored
+            || h.logical_len != logical
+        {
             return Err(damaged("the header names another record"));
         }
         b.drain(..HEADER_LEN as usize);
         if crc32c::crc32c(&b) != h.crc {
             return Err(damaged("checksum mismatch"));
         }
-        Ok(b)
+        if !h.compressed {
+            return Ok(b);
+        }
+        match lz4_flex::block::decompress(&b, logical as usize) {
+            Ok(d) if d.len() == logical as usize => Ok(d),
+            _ => Err(damaged("the compressed bytes do not decompress")),
+        }
     }
 
-    /// Appends data records (one per slice); returns the first one's object number.
-    pub fn append(&mut self, records: &[&[u8]]) -> Result<u64> {
+    /// Appends data records (one per slice), each compressed (LZ4) when `compress` is set
+    /// and that makes it smaller; returns the first one's object number.
+    pub fn append(&mut self, records: &[&[u8]], compress: bool) -> Result<u64> {
         let first = self.index.objects();
         let total: usize = records.iter().map(|r| r.len() + HEADER_LEN as usize).sum();
         let mut buf = Vec::with_capacity(total);
         for r in records {
             let len = u32::try_from(r.len())
                 .map_err(|_| VtlError::Invalid("a record longer than 4 GiB".into()))?;
-            let obj = self.index.push_data(len, len);
-            buf.extend_from_slice(&Header::data(obj.number, len, r, false).encode());
-            buf.extend_from_slice(r);
+            let packed = compress
+                .then(|| lz4_flex::block::compress(r))
+                .filter(|c| c.len() < r.len());
+            let stored: &[u8] = packed.as_deref().unwrap_or(r);
+            let obj = self.index.push_data(len, stored.len() as u32);
+            let header = Header::data(obj.number, len, stored, packed.is_some());
+            buf.extend_from_slice(&header.encode());
+            buf.extend_from_slice(stored);
         }
         if let Err(e) = self.put(&buf) {
             // Nothing of it is on the tape: the end of data stays where it was.

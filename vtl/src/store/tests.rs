@@ -28,11 +28,11 @@ fn read_all(t: &Tape) -> Vec<Option<Vec<u8>>> {
 fn records_read_back_after_reopening_and_unsynced_ones_are_gone() {
     let (dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "VSA001L8").unwrap();
-    t.append(&[&block(0, 1000), &block(1, 70_000)]).unwrap();
+    t.append(&[&block(0, 1000), &block(1, 70_000)], false).unwrap();
     t.append_filemarks(2).unwrap();
-    t.append(&[&block(3, 5)]).unwrap();
+    t.append(&[&block(3, 5)], false).unwrap();
     t.sync().unwrap();
-    t.append(&[&block(4, 4096)]).unwrap(); // not synced: a crash loses it
+    t.append(&[&block(4, 4096)], false).unwrap(); // not synced: a crash loses it
     let want = read_all(&t);
     assert_eq!(want.len(), 6);
     drop(t);
@@ -49,11 +49,11 @@ fn records_read_back_after_reopening_and_unsynced_ones_are_gone() {
 fn appends_after_reopening_keep_the_partial_block() {
     let (_dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "A1L8").unwrap();
-    t.append(&[&block(0, 100)]).unwrap();
+    t.append(&[&block(0, 100)], false).unwrap();
     t.sync().unwrap();
     drop(t);
     let mut t = Tape::open(s.clone(), "A1L8").unwrap();
-    t.append(&[&block(1, 200)]).unwrap();
+    t.append(&[&block(1, 200)], false).unwrap();
     t.sync().unwrap();
     let got = read_all(&t);
     assert_eq!(got, vec![Some(block(0, 100)), Some(block(1, 200))]);
@@ -66,7 +66,7 @@ fn records_cross_segments_and_truncation_returns_the_space() {
     let mut t = Tape::open(s.clone(), "B1L8").unwrap();
     let big = block(9, 1 << 20);
     for _ in 0..70 {
-        t.append(&[&big]).unwrap();
+        t.append(&[&big], false).unwrap();
     }
     t.sync().unwrap();
     assert_eq!(s.segments().0, 3);
@@ -83,7 +83,7 @@ fn records_cross_segments_and_truncation_returns_the_space() {
     assert_eq!(read_all(&t), vec![Some(big.clone())]);
     // A second cartridge gets the freed segments.
     let mut u = Tape::open(s.clone(), "C1L8").unwrap();
-    u.append(&[&block(1, 10)]).unwrap();
+    u.append(&[&block(1, 10)], false).unwrap();
     u.sync().unwrap();
     assert_eq!(s.segments().0, 2);
 }
@@ -92,7 +92,7 @@ fn records_cross_segments_and_truncation_returns_the_space() {
 fn truncation_is_durable_at_once() {
     let (dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "D1L8").unwrap();
-    t.append(&[&block(0, 10), &block(1, 10), &block(2, 10)])
+    t.append(&[&block(0, 10), &block(1, 10), &block(2, 10)], false)
         .unwrap();
     t.sync().unwrap();
     t.truncate(1).unwrap();
@@ -104,11 +104,11 @@ fn truncation_is_durable_at_once() {
 fn a_failed_catalog_commit_keeps_the_old_records_and_stops_writes() {
     let (dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "E1L8").unwrap();
-    t.append(&[&block(0, 10), &block(1, 10)]).unwrap();
+    t.append(&[&block(0, 10), &block(1, 10)], false).unwrap();
     t.sync().unwrap();
     kv.fail(true);
     assert!(t.truncate(0).is_err());
-    assert!(t.append(&[&block(2, 10)]).is_err());
+    assert!(t.append(&[&block(2, 10)], false).is_err());
     kv.fail(false);
     let s2 = Store::open(dev, Arc::new(kv.snapshot())).unwrap();
     let t2 = Tape::open(s2, "E1L8").unwrap();
@@ -121,9 +121,9 @@ fn a_full_store_refuses_and_the_tape_stays_consistent() {
     let mut t = Tape::open(s.clone(), "F1L8").unwrap();
     let big = block(1, 8 << 20);
     for _ in 0..3 {
-        t.append(&[&big]).unwrap();
+        t.append(&[&big], false).unwrap();
     }
-    assert!(matches!(t.append(&[&big]), Err(VtlError::Full(_))));
+    assert!(matches!(t.append(&[&big], false), Err(VtlError::Full(_))));
     assert_eq!(t.index().objects(), 3);
     t.sync().unwrap();
     assert_eq!(read_all(&t).len(), 3);
@@ -133,7 +133,7 @@ fn a_full_store_refuses_and_the_tape_stays_consistent() {
 fn deleting_a_cartridge_frees_its_segments() {
     let (dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "G1L8").unwrap();
-    t.append(&[&block(0, 3 << 20)]).unwrap();
+    t.append(&[&block(0, 3 << 20)], false).unwrap();
     t.sync().unwrap();
     drop(t);
     s.delete("G1L8").unwrap();
@@ -146,10 +146,24 @@ fn deleting_a_cartridge_frees_its_segments() {
 fn damage_at_a_record_is_reported_not_returned() {
     let (dev, _kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "H1L8").unwrap();
-    t.append(&[&block(0, 5000)]).unwrap();
+    t.append(&[&block(0, 5000)], false).unwrap();
     t.sync().unwrap();
     let seg = t.segments[0];
     dev.write_at(&[0xAA; 4096], seg * SEGMENT).unwrap();
     let o = t.index().get(0).unwrap();
     assert!(matches!(t.read(&o), Err(ReadError::Damaged { .. })));
+}
+
+#[test]
+fn compressed_records_take_less_space_and_read_back() {
+    let (_dev, _kv, s) = store(4);
+    let mut t = Tape::open(s.clone(), "K1L8").unwrap();
+    let text: Vec<u8> = b"backup data repeats itself ".iter().copied().cycle().take(64 << 10).collect();
+    let noise = block(3, 4096);
+    t.append(&[&text, &noise], true).unwrap();
+    t.sync().unwrap();
+    let st = t.stats();
+    assert_eq!(st.logical_bytes, (64 << 10) + 4096);
+    assert!(st.stored_bytes < 8192 + 4096, "{st:?}");
+    assert_eq!(read_all(&t), vec![Some(text), Some(noise)]);
 }

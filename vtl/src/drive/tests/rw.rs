@@ -244,3 +244,21 @@ fn write_protected_cartridges_refuse_writes() {
     r.run(&[0; 6], &[]);
     assert_eq!(sense_of(&r.write(&[1; 4])), (0x7, 0x27, 0x00));
 }
+
+#[test]
+fn compression_on_the_data_compression_page_stores_less_and_reads_the_same() {
+    let r = loaded("VSA001L8", None);
+    let mut page = r.good(&[0x1A, 0x08, 0x0F, 0, 255, 0], &[]).data;
+    page[0] = 0;
+    page[4 + 2] |= 0x80;
+    r.good(&[0x15, 0x10, 0, 0, page.len() as u8, 0], &page);
+    let text: Vec<u8> = b"0123456789abcdef".iter().copied().cycle().take(256 << 10).collect();
+    r.write(&text);
+    r.rewind();
+    assert_eq!(r.read(256 << 10, false).data, text);
+    let t = r.drive.status().tape.unwrap();
+    assert!(t.stored_bytes * 10 < t.logical_bytes, "{t:?}");
+    // LOG SENSE data compression page: the write ratio, times 100.
+    let d = r.good(&[0x4D, 0, 0x1B, 0, 0, 0, 0, 1, 0, 0], &[]).data;
+    assert!(u16::from_be_bytes([d[8], d[9]]) > 1000);
+}
