@@ -19,6 +19,7 @@
 
 pub mod bay;
 pub mod error;
+pub mod inventory;
 pub mod kv;
 pub mod media;
 
