@@ -18,11 +18,14 @@
 #![forbid(unsafe_code)]
 
 pub mod bay;
+pub mod changer;
 pub mod error;
 pub mod inventory;
 pub mod kv;
 pub mod media;
 
 pub use bay::DriveBay;
+pub use changer::{Changer, Model};
 pub use error::VtlError;
+pub use inventory::Inventory;
 pub use media::{Barcode, CartridgeInfo, Generation, MediaKind};
