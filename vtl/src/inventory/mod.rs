@@ -205,8 +205,11 @@ impl Inventory {
     /// robot do). Refused while removal is prevented and for a cartridge in a drive.
     /// Returns the element it left.
     pub fn export(&self, barcode: &Barcode) -> Result<u16> {
-        self.refuse_if_prevented(barcode)?;
-        let at = self.lock().apply(|c| c.export(barcode))?;
+        let at = self.lock().apply(|c| {
+            let at = c.export(barcode)?;
+            self.refuse_if_prevented(barcode)?;
+            Ok(at)
+        })?;
         self.import_export.fetch_add(1, Ordering::SeqCst);
         Ok(at)
     }

@@ -140,6 +140,8 @@ fn import_and_export_go_through_the_mail_slots() {
     let e = inv.export(&bc("B00001L8")).unwrap_err();
     assert!(e.to_string().contains("prevents medium removal"), "{e}");
     assert!(inv.delete(&bc("B00001L8")).is_err());
+    let e = inv.export(&bc("Z00001L8")).unwrap_err();
+    assert!(matches!(e, VtlError::NotFound(_)), "{e}");
     inv.set_removal_prevented(false);
     inv.export(&bc("B00001L8")).unwrap();
     assert_eq!(inv.import_export_events(), 5);
