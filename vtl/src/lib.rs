@@ -18,12 +18,17 @@
 #![forbid(unsafe_code)]
 
 pub mod bay;
+pub mod changer;
 pub mod drive;
 pub mod error;
+pub mod inventory;
 pub mod kv;
 pub mod media;
 pub mod store;
 
 pub use bay::DriveBay;
+pub use changer::{Changer, Model};
+pub use drive::TapeDrive;
 pub use error::VtlError;
+pub use inventory::Inventory;
 pub use media::{Barcode, CartridgeInfo, Generation, MediaKind};
