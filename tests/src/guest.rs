@@ -85,6 +85,9 @@ pub enum GuestError {
     },
     /// Preparing the kernel, busybox or the initramfs failed.
     Setup(String),
+    /// Fetching the kernel or busybox failed earlier in this process (the first error,
+    /// as text).
+    Cached(String),
     /// qemu exited before the script's end marker appeared.
     QemuExited {
         /// qemu's exit status.
@@ -112,6 +115,7 @@ impl fmt::Display for GuestError {
                 write!(f, "{what} is missing on this host: {install}")
             }
             GuestError::Setup(msg) => write!(f, "preparing the guest failed: {msg}"),
+            GuestError::Cached(msg) => f.write_str(msg),
             GuestError::QemuExited {
                 status,
                 console,
@@ -883,7 +887,7 @@ fn busybox() -> Result<&'static Path, GuestError> {
         })
         .as_ref()
         .map(PathBuf::as_path)
-        .map_err(|e| GuestError::Setup(e.clone()))
+        .map_err(|e| GuestError::Cached(e.clone()))
 }
 
 /// A Debian kernel unpacked in the cache.
@@ -909,7 +913,7 @@ impl Kernel {
         KERNEL
             .get_or_init(|| Kernel::load().map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(|e| GuestError::Setup(e.clone()))
+            .map_err(|e| GuestError::Cached(e.clone()))
     }
 
     fn load() -> Result<Kernel, GuestError> {
