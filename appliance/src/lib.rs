@@ -10,6 +10,7 @@
 //!  components.rs  the list of components (one line each)
 //!  pool/          component: pools and volumes (`vsa pool`, `vsa volume`)
 //!  iscsi/         component: iSCSI targets (`vsa target`)
+//!  vtl/           component: tape libraries (`vsa vtl`), served on the iSCSI portal
 //! ```
 //!
 //! Dependencies point one way: components use `core`; `core` never names a component
@@ -21,3 +22,4 @@ pub mod components;
 pub mod core;
 pub mod iscsi;
 pub mod pool;
+pub mod vtl;

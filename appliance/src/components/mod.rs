@@ -9,6 +9,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
     vec![
         Box::new(crate::pool::PoolComponent),
         Box::new(crate::iscsi::IscsiComponent),
+        Box::new(crate::vtl::VtlComponent),
     ]
 }
 

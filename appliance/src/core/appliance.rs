@@ -113,6 +113,7 @@ impl Appliance {
             store,
             volumes: Volumes::new(Some(metrics.io.clone())),
             claims: Claims::default(),
+            targets: Default::default(),
             metrics,
             started: Instant::now(),
             unclean_stop,

@@ -13,7 +13,8 @@
 //!
 //! Shared services on [`Core`]: the metadata store (one RocksDB, a column family per
 //! component), [`Volumes`] (open a pool volume as a `BlockDevice`), [`Claims`] (who
-//! holds a volume), [`metrics::Metrics`] (the Prometheus registry).
+//! holds a volume), [`TargetNames`] (iSCSI target names, and the targets components other
+//! than iSCSI publish for its portal), [`metrics::Metrics`] (the Prometheus registry).
 
 pub mod appliance;
 pub mod claims;
@@ -33,6 +34,7 @@ pub mod routes;
 pub mod serve;
 pub mod services;
 pub mod size;
+pub mod targets;
 pub mod token;
 pub mod unclean;
 pub mod volumes;
@@ -45,4 +47,5 @@ pub use config::{ComponentConfig, ConfigError, ConfigFile};
 pub use endpoint::{Deleted, Empty, Endpoint, Method, NoParams, PathParams, RouteInfo, Routes};
 pub use error::{ApiError, ErrorCode};
 pub use services::Core;
+pub use targets::{NameTaken, TargetNames};
 pub use volumes::{OpenedVolume, VolumeSource, Volumes};

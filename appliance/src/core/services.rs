@@ -2,6 +2,7 @@
 
 use super::claims::Claims;
 use super::metrics::Metrics;
+use super::targets::TargetNames;
 use super::volumes::Volumes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub struct Core {
     pub(super) store: Arc<MetaStore>,
     pub(super) volumes: Volumes,
     pub(super) claims: Claims,
+    pub(super) targets: TargetNames,
     pub(super) metrics: Metrics,
     pub(super) started: Instant,
     pub(super) unclean_stop: bool,
@@ -39,6 +41,11 @@ impl Core {
     /// Who holds which volume.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// iSCSI target names and published targets.
+    pub fn targets(&self) -> &TargetNames {
+        &self.targets
     }
 
     /// The Prometheus registry and the common series.

@@ -23,6 +23,14 @@ pub struct OpenedVolume {
 pub trait VolumeSource: Send + Sync + std::fmt::Debug {
     /// Opens volume `name`.
     fn open(&self, name: &str) -> Result<OpenedVolume, ApiError>;
+
+    /// Creates a thin volume of `size` bytes in `pool` (default: the pool volumes go to
+    /// when none is named), for a component that keeps its data in a volume of its own
+    /// (a tape library's cartridge store).
+    fn create_thin(&self, name: &str, size: u64, pool: Option<&str>) -> Result<(), ApiError>;
+
+    /// Deletes volume `name` (it must not be claimed).
+    fn delete(&self, name: &str) -> Result<(), ApiError>;
 }
 
 /// The volume service of the core.
@@ -58,6 +66,25 @@ impl Volumes {
             v.device = Arc::new(io.wrap(name, v.device));
         }
         Ok(v)
+    }
+
+    fn source(&self) -> Result<Arc<dyn VolumeSource>, ApiError> {
+        self.source
+            .read()
+            .clone()
+            .ok_or_else(|| ApiError::internal("no component of this build provides volumes"))
+    }
+
+    /// Creates a thin volume (see [`VolumeSource::create_thin`]).
+    pub fn create_thin(&self, name: &str, size: u64, pool: Option<&str>) -> Result<(), ApiError> {
+        self.source()?.create_thin(name, size, pool)
+    }
+
+    /// Deletes a volume no one claims, and forgets its I/O series.
+    pub fn delete(&self, name: &str) -> Result<(), ApiError> {
+        self.source()?.delete(name)?;
+        self.forget(name);
+        Ok(())
     }
 
     /// Forgets a deleted volume's I/O series.

@@ -20,6 +20,9 @@ pub enum TargetError {
     /// The name is taken.
     #[error("target '{0}' already exists")]
     TargetExists(String),
+    /// Another component holds the name (a tape library's target).
+    #[error(transparent)]
+    NameTaken(crate::core::NameTaken),
     /// A malformed iSCSI name or alias.
     #[error("{0}")]
     InvalidName(String),
@@ -73,7 +76,7 @@ impl ErrorCode for TargetError {
     fn code(&self) -> &'static str {
         match self {
             TargetError::NoSuchTarget(_) => "no_such_target",
-            TargetError::TargetExists(_) => "target_exists",
+            TargetError::TargetExists(_) | TargetError::NameTaken(_) => "target_exists",
             TargetError::InvalidName(_) => "invalid_name",
             TargetError::InvalidLun(_) => "invalid_lun",
             TargetError::LunExists { .. } => "lun_exists",
@@ -96,7 +99,9 @@ impl ErrorCode for TargetError {
             TargetError::NoSuchTarget(_)
             | TargetError::NoSuchLun { .. }
             | TargetError::NoSuchAcl { .. } => S::NOT_FOUND,
-            TargetError::TargetExists(_) | TargetError::LunExists { .. } => S::CONFLICT,
+            TargetError::TargetExists(_)
+            | TargetError::NameTaken(_)
+            | TargetError::LunExists { .. } => S::CONFLICT,
             TargetError::InUse(e) => e.status(),
             TargetError::Volume(e) => e.status,
             TargetError::Meta(_) | TargetError::Internal(_) => S::INTERNAL_SERVER_ERROR,

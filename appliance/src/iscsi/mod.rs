@@ -1,7 +1,8 @@
 //! The iSCSI component: targets whose LUNs serve pool volumes over iSCSI (RFC 7143), with
 //! ACLs, CHAP and persistent reservations. Noun `vsa target`, routes `/targets` and
 //! `/sessions`, the `--iscsi` flag of `vsa serve`, records in the `target` column family,
-//! and the iSCSI portal it listens on while the daemon runs. It opens volumes through the
+//! and the iSCSI portal it listens on while the daemon runs; the portal also serves the
+//! targets other components publish (`core::TargetNames`: a tape library's devices). It opens volumes through the
 //! core and claims each one a LUN serves.
 //!
 //! ```text
@@ -165,11 +166,16 @@ pub struct Registry(pub Arc<Targets>);
 
 impl vsa_iscsi::Registry for Registry {
     fn target(&self, name: &str) -> Option<Arc<vsa_iscsi::TargetEntry>> {
-        self.0.live_target(name).map(|l| l.entry())
+        self.0
+            .live_target(name)
+            .map(|l| l.entry())
+            .or_else(|| self.0.core().targets().published(name))
     }
 
     fn targets(&self) -> Vec<Arc<vsa_iscsi::TargetEntry>> {
-        self.0.live().iter().map(|l| l.entry()).collect()
+        let mut all: Vec<_> = self.0.live().iter().map(|l| l.entry()).collect();
+        all.extend(self.0.core().targets().all_published());
+        all
     }
 }
 

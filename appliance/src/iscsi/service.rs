@@ -38,6 +38,11 @@ pub struct Targets {
     metrics: ScsiMetrics,
 }
 
+/// How the iSCSI component names its targets in the appliance's target names.
+fn holder(name: &str) -> String {
+    format!("iSCSI target {name}")
+}
+
 /// The claim a LUN holds on its volume.
 fn lun_claim(target: &str, lun: u64) -> Claim {
     Claim {
@@ -64,6 +69,13 @@ impl Targets {
         let rows = t.core.store().scan(CF_TARGET, b"t/").map_err(meta)?;
         for (k, v) in rows {
             let r: TargetRecord = MetaStore::decode(&k, &v).map_err(meta)?;
+            if let Err(e) = t
+                .core
+                .targets()
+                .hold(&r.name, "iscsi", &holder(&r.name), None)
+            {
+                tracing::error!(target = r.name.as_str(), "{e}");
+            }
             for (lun, l) in &r.luns {
                 if let Err(e) = t.core.claims().claim(&l.volume, lun_claim(&r.name, *lun)) {
                     tracing::error!(target = r.name.as_str(), lun, "{e}");
@@ -127,6 +139,11 @@ impl Targets {
         self.live.read().values().cloned().collect()
     }
 
+    /// The appliance's core.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// One live target.
     pub fn live_target(&self, name: &str) -> Option<Arc<LiveTarget>> {
         self.live.read().get(name).cloned()
@@ -156,6 +173,10 @@ impl Targets {
         if self.records.read().contains_key(name) {
             return Err(TargetError::TargetExists(name.to_owned()));
         }
+        self.core
+            .targets()
+            .hold(name, "iscsi", &holder(name), None)
+            .map_err(TargetError::NameTaken)?;
         let r = TargetRecord {
             name: name.to_owned(),
             alias,
@@ -164,7 +185,10 @@ impl Targets {
             chap: None,
             mutual_chap: None,
         };
-        self.persist(&r)?;
+        if let Err(e) = self.persist(&r) {
+            self.core.targets().release(name, "iscsi");
+            return Err(e);
+        }
         let live = LiveTarget::empty(&r);
         self.live.write().insert(name.to_owned(), Arc::new(live));
         let v = TargetView::from(&r);
@@ -187,6 +211,7 @@ impl Targets {
         store.commit(b, true).map_err(meta)?;
         self.records.write().remove(name);
         self.live.write().remove(name);
+        self.core.targets().release(name, "iscsi");
         for l in r.luns.values() {
             self.copy.remove_naa(&l.naa);
             self.core.claims().release(&l.volume, "iscsi");

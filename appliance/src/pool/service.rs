@@ -537,4 +537,28 @@ impl VolumeSource for PoolService {
             uuid: info.record.uuid,
         })
     }
+
+    fn create_thin(
+        &self,
+        name: &str,
+        size: u64,
+        pool: Option<&str>,
+    ) -> std::result::Result<(), ApiError> {
+        let p = match pool {
+            Some(pool) => self.pool(pool)?,
+            None => self.default_pool().ok_or(PoolsError::PoolRequired)?,
+        };
+        if self.pool_of_volume(name).is_ok() {
+            return Err(PoolsError::from(VolumeError::VolumeExists(name.to_owned())).into());
+        }
+        p.volumes()
+            .create(name, size, false)
+            .map_err(PoolsError::from)?;
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> std::result::Result<(), ApiError> {
+        self.delete_volume(name)?;
+        Ok(())
+    }
 }

@@ -28,7 +28,8 @@ fn read_all(t: &Tape) -> Vec<Option<Vec<u8>>> {
 fn records_read_back_after_reopening_and_unsynced_ones_are_gone() {
     let (dev, kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "VSA001L8").unwrap();
-    t.append(&[&block(0, 1000), &block(1, 70_000)], false).unwrap();
+    t.append(&[&block(0, 1000), &block(1, 70_000)], false)
+        .unwrap();
     t.append_filemarks(2).unwrap();
     t.append(&[&block(3, 5)], false).unwrap();
     t.sync().unwrap();
@@ -158,7 +159,12 @@ fn damage_at_a_record_is_reported_not_returned() {
 fn compressed_records_take_less_space_and_read_back() {
     let (_dev, _kv, s) = store(4);
     let mut t = Tape::open(s.clone(), "K1L8").unwrap();
-    let text: Vec<u8> = b"backup data repeats itself ".iter().copied().cycle().take(64 << 10).collect();
+    let text: Vec<u8> = b"backup data repeats itself "
+        .iter()
+        .copied()
+        .cycle()
+        .take(64 << 10)
+        .collect();
     let noise = block(3, 4096);
     t.append(&[&text, &noise], true).unwrap();
     t.sync().unwrap();

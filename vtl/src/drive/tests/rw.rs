@@ -252,7 +252,12 @@ fn compression_on_the_data_compression_page_stores_less_and_reads_the_same() {
     page[0] = 0;
     page[4 + 2] |= 0x80;
     r.good(&[0x15, 0x10, 0, 0, page.len() as u8, 0], &page);
-    let text: Vec<u8> = b"0123456789abcdef".iter().copied().cycle().take(256 << 10).collect();
+    let text: Vec<u8> = b"0123456789abcdef"
+        .iter()
+        .copied()
+        .cycle()
+        .take(256 << 10)
+        .collect();
     r.write(&text);
     r.rewind();
     assert_eq!(r.read(256 << 10, false).data, text);

@@ -1,0 +1,361 @@
+//! `vsa vtl ...`: tape libraries and their cartridges.
+
+use super::api::*;
+use super::types::*;
+use crate::core::output::{bytes, fields, or_dash, table};
+use crate::core::size::SizeArg;
+use crate::core::{CliCtx, Empty, NoParams};
+use clap::{FromArgMatches, Subcommand};
+
+/// Library verbs.
+#[derive(Debug, Subcommand)]
+pub enum VtlCmd {
+    /// Create a library, e.g. `vsa vtl create lib1 --slots 20 --drives 2`.
+    Create {
+        /// Its name.
+        name: String,
+        /// Storage slots.
+        #[arg(long)]
+        slots: u16,
+        /// Tape drives (LUN 1..N of its target; the changer is LUN 0).
+        #[arg(long)]
+        drives: u16,
+        /// Import/export (mail) slots.
+        #[arg(long, default_value_t = 4)]
+        mailslots: u16,
+        /// stk-l700, ibm-3584 or hp-msl-g3.
+        #[arg(long, default_value = "stk-l700")]
+        library_model: String,
+        /// ibm-lto5..ibm-lto9 or hp-lto5..hp-lto9.
+        #[arg(long, default_value = "ibm-lto8")]
+        drive_model: String,
+        /// The iSCSI name of its target (default iqn.2026-12.io.vsa:vtl.NAME).
+        #[arg(long)]
+        target: Option<String>,
+        /// The pool its cartridges go to.
+        #[arg(long)]
+        pool: Option<String>,
+    },
+    /// List libraries.
+    List,
+    /// Show a library: every element, what is loaded where, each drive's position.
+    Show { name: String },
+    /// Delete a library.
+    Delete {
+        name: String,
+        /// Also when it holds cartridges (what they hold is destroyed).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Cartridges.
+    #[command(subcommand)]
+    Tape(TapeCmd),
+}
+
+/// Cartridge verbs.
+#[derive(Debug, Subcommand)]
+pub enum TapeCmd {
+    /// Create cartridges in free slots: barcodes or ranges (VSA000L8..VSA099L8).
+    Create {
+        library: String,
+        #[arg(required = true)]
+        barcodes: Vec<String>,
+        /// LTO5..LTO9 (must agree with the labels' media identifiers).
+        #[arg(long)]
+        media: Option<String>,
+        /// Write-once cartridges (labels ending LV..LZ).
+        #[arg(long)]
+        worm: bool,
+        /// A capacity below the native one, e.g. 2G.
+        #[arg(long)]
+        capacity: Option<String>,
+    },
+    /// List a library's cartridges.
+    List { library: String },
+    /// Show a cartridge.
+    Show { library: String, barcode: String },
+    /// Erase a cartridge (its space goes back to the pool).
+    Erase { library: String, barcode: String },
+    /// Delete a cartridge and what it holds.
+    Delete { library: String, barcode: String },
+    /// Put a cartridge into a mail slot (a new one, or one exported before).
+    Import {
+        library: String,
+        barcode: String,
+        #[arg(long)]
+        media: Option<String>,
+        #[arg(long)]
+        worm: bool,
+        #[arg(long)]
+        capacity: Option<String>,
+    },
+    /// Take a cartridge out through a mail slot.
+    Export { library: String, barcode: String },
+    /// Move a cartridge with the robot: FROM and TO are slot:N, drive:N, mail:N or an
+    /// element address.
+    Move {
+        library: String,
+        from: String,
+        to: String,
+    },
+}
+
+/// The `vtl` noun.
+pub fn command() -> clap::Command {
+    VtlCmd::augment_subcommands(clap::Command::new("vtl"))
+        .about("Virtual tape libraries: medium changers and LTO drives over iSCSI")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+fn lib(name: String) -> LibraryPath {
+    LibraryPath { name }
+}
+
+fn tape_path(name: String, barcode: String) -> TapePath {
+    TapePath { name, barcode }
+}
+
+fn show_library(v: &LibraryView) {
+    fields(&[
+        ("name", v.name.clone()),
+        ("target", v.target.clone()),
+        (
+            "models",
+            format!("{} with {} drives", v.library_model, v.drive_model),
+        ),
+        (
+            "elements",
+            format!(
+                "{} slots ({} free), {} drives, {} mail slots",
+                v.slots, v.free_slots, v.drives, v.mailslots
+            ),
+        ),
+        ("cartridges", v.cartridges.to_string()),
+        (
+            "store",
+            format!(
+                "volume {}, {} used",
+                v.volume,
+                bytes(v.segments_used * super::service::SEGMENT_BYTES)
+            ),
+        ),
+    ]);
+    if !v.drive_status.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = v
+            .drive_status
+            .iter()
+            .map(|d| {
+                vec![
+                    format!("drive {} (LUN {})", d.number, d.number),
+                    d.serial.clone(),
+                    match (&d.barcode, d.loaded) {
+                        (Some(b), true) => b.clone(),
+                        (Some(b), false) => format!("{b} (unloaded)"),
+                        (None, _) => "-".into(),
+                    },
+                    format!("file {} object {}", d.file, d.position),
+                    if d.block_len == 0 {
+                        "variable".into()
+                    } else {
+                        d.block_len.to_string()
+                    },
+                    format!("{} / {}", bytes(d.bytes_written), bytes(d.bytes_read)),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "DRIVE",
+                "SERIAL",
+                "CARTRIDGE",
+                "POSITION",
+                "BLOCK",
+                "WRITTEN / READ",
+            ],
+            &rows,
+        );
+    }
+    if !v.elements.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = v
+            .elements
+            .iter()
+            .map(|e| {
+                vec![
+                    e.address.to_string(),
+                    e.name.clone(),
+                    or_dash(e.barcode.as_ref()),
+                ]
+            })
+            .collect();
+        table(&["ADDRESS", "ELEMENT", "CARTRIDGE"], &rows);
+    }
+}
+
+fn list_libraries(v: &[LibraryView]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                l.target.clone(),
+                format!("{}/{}", l.cartridges, l.slots),
+                l.drives.to_string(),
+                bytes(l.segments_used * super::service::SEGMENT_BYTES),
+            ]
+        })
+        .collect();
+    table(
+        &["LIBRARY", "TARGET", "CARTRIDGES/SLOTS", "DRIVES", "STORE"],
+        &rows,
+    );
+}
+
+fn list_tapes(v: &[TapeView]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|t| {
+            let ratio = if t.stored_bytes == 0 {
+                "-".into()
+            } else {
+                format!("{:.2}", t.logical_bytes as f64 / t.stored_bytes as f64)
+            };
+            vec![
+                t.barcode.clone(),
+                format!("{} {}", t.generation, t.kind),
+                t.location.clone(),
+                bytes(t.logical_bytes),
+                ratio,
+                t.filemarks.to_string(),
+                bytes(t.capacity),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "BARCODE",
+            "MEDIA",
+            "WHERE",
+            "DATA",
+            "RATIO",
+            "FILEMARKS",
+            "CAPACITY",
+        ],
+        &rows,
+    );
+}
+
+fn size(s: Option<String>) -> Option<SizeArg> {
+    s.map(|s| SizeArg(s.into()))
+}
+
+/// Runs a `vtl` verb.
+pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match VtlCmd::from_arg_matches(m)? {
+        VtlCmd::Create {
+            name,
+            slots,
+            drives,
+            mailslots,
+            library_model,
+            drive_model,
+            target,
+            pool,
+        } => {
+            let body = CreateLibraryBody {
+                name,
+                slots,
+                drives,
+                mailslots: Some(mailslots),
+                library_model: Some(library_model),
+                drive_model: Some(drive_model),
+                target,
+                pool,
+            };
+            ctx.print(&c.call::<CreateLibrary>(&NoParams {}, &body)?, show_library);
+        }
+        VtlCmd::List => ctx.print(&c.call::<ListLibraries>(&NoParams {}, &Empty {})?, |v| {
+            list_libraries(v)
+        }),
+        VtlCmd::Show { name } => {
+            ctx.print(&c.call::<ShowLibrary>(&lib(name), &Empty {})?, show_library)
+        }
+        VtlCmd::Delete { name, force } => {
+            let v = c.call::<DeleteLibrary>(&lib(name), &DeleteLibraryBody { force })?;
+            ctx.print(&v, |v| println!("deleted tape library {}", v.deleted));
+        }
+        VtlCmd::Tape(t) => run_tape(ctx, t)?,
+    }
+    Ok(())
+}
+
+fn run_tape(ctx: &CliCtx, t: TapeCmd) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match t {
+        TapeCmd::Create {
+            library,
+            barcodes,
+            media,
+            worm,
+            capacity,
+        } => {
+            let body = CreateTapesBody {
+                barcodes,
+                media,
+                worm,
+                capacity: size(capacity),
+            };
+            ctx.print(&c.call::<CreateTapes>(&lib(library), &body)?, |v| {
+                list_tapes(v)
+            });
+        }
+        TapeCmd::List { library } => ctx
+            .print(&c.call::<ListTapes>(&lib(library), &Empty {})?, |v| {
+                list_tapes(v)
+            }),
+        TapeCmd::Show { library, barcode } => {
+            let v = c.call::<ShowTape>(&tape_path(library, barcode), &Empty {})?;
+            ctx.print(&v, |t| list_tapes(std::slice::from_ref(t)));
+        }
+        TapeCmd::Erase { library, barcode } => {
+            let v = c.call::<EraseTape>(&tape_path(library, barcode), &Empty {})?;
+            ctx.print(&v, |t| println!("erased {}", t.barcode));
+        }
+        TapeCmd::Delete { library, barcode } => {
+            let v = c.call::<DeleteTape>(&tape_path(library, barcode), &Empty {})?;
+            ctx.print(&v, |v| println!("deleted cartridge {}", v.deleted));
+        }
+        TapeCmd::Import {
+            library,
+            barcode,
+            media,
+            worm,
+            capacity,
+        } => {
+            let body = ImportBody {
+                media,
+                worm,
+                capacity: size(capacity),
+            };
+            let v = c.call::<ImportTape>(&tape_path(library, barcode), &body)?;
+            ctx.print(&v, |t| println!("{} is in {}", t.barcode, t.location));
+        }
+        TapeCmd::Export { library, barcode } => {
+            let v = c.call::<ExportTape>(&tape_path(library, barcode), &Empty {})?;
+            ctx.print(&v, |t| {
+                println!(
+                    "{} is in {}; take it out to put it on the shelf",
+                    t.barcode, t.location
+                )
+            });
+        }
+        TapeCmd::Move { library, from, to } => {
+            let v = c.call::<MoveTape>(&lib(library), &MoveBody { from, to })?;
+            ctx.print(&v, show_library);
+        }
+    }
+    Ok(())
+}

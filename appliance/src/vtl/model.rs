@@ -1,0 +1,140 @@
+//! The durable record of a tape library, its keys, and the names and identities derived
+//! from it.
+//!
+//! | key (column family `vtl`) | value |
+//! | --- | --- |
+//! | `l/<library>` | [`LibraryRecord`] (JSON) |
+//! | `d/<library>/...` | the library's catalog: cartridges, inventory, record indexes (`vtl/FORMAT.md`) |
+
+use serde::{Deserialize, Serialize};
+
+/// The column family.
+pub const CF_VTL: &str = "vtl";
+
+/// Virtual size of a library's cartridge store volume: thin, so only what cartridges hold
+/// takes pool space (1 PiB: a large library of LTO-9 cartridges at native capacity).
+pub const STORE_SIZE: u64 = 1 << 50;
+
+/// A tape library as created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryRecord {
+    pub name: String,
+    /// The iSCSI target its changer (LUN 0) and drives (LUN 1..) are served on.
+    pub target: String,
+    /// The pool volume holding its cartridges.
+    pub volume: String,
+    /// `stk-l700`, `ibm-3584`, `hp-msl-g3`.
+    pub library_model: String,
+    /// `ibm-lto8`, `hp-lto9`, ...
+    pub drive_model: String,
+    pub drives: u16,
+    pub slots: u16,
+    pub mailslots: u16,
+    /// Seven digits: the changer's serial is these and `000`, drive n's these and n.
+    pub serial: String,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+impl LibraryRecord {
+    /// The changer's serial number.
+    pub fn changer_serial(&self) -> String {
+        format!("{}000", self.serial)
+    }
+
+    /// Drive `i`'s (0-based) serial number: ten digits, as IBM drives have.
+    pub fn drive_serial(&self, i: usize) -> String {
+        format!("{}{:03}", self.serial, i + 1)
+    }
+
+    /// The NAA designator of LUN `lun`: NAA 6 with the same company id as the iSCSI
+    /// component's LUNs, the library's serial and the LUN.
+    pub fn naa(&self, lun: u16) -> [u8; 16] {
+        let h = crc32c::crc32c(self.name.as_bytes());
+        let s: u32 = self.serial.parse().unwrap_or(0);
+        let mut naa = [0u8; 16];
+        naa[0] = 0x60;
+        naa[1] = 0xAC;
+        naa[2] = 0x5A;
+        naa[3] = 0x0E; // tape library devices
+        naa[4..8].copy_from_slice(&s.to_be_bytes());
+        naa[8..12].copy_from_slice(&h.to_be_bytes());
+        naa[14..16].copy_from_slice(&lun.to_be_bytes());
+        naa
+    }
+}
+
+/// The key of library `name`'s record.
+pub fn library_key(name: &str) -> Vec<u8> {
+    format!("l/{name}").into_bytes()
+}
+
+/// The prefix of library `name`'s catalog.
+pub fn data_prefix(name: &str) -> Vec<u8> {
+    format!("d/{name}/").into_bytes()
+}
+
+/// The store volume of library `name`.
+pub fn store_volume(name: &str) -> String {
+    format!("vtl.{name}")
+}
+
+/// The default iSCSI name of library `name`'s target.
+pub fn default_target(name: &str) -> String {
+    format!("iqn.2026-12.io.vsa:vtl.{name}")
+}
+
+/// Library names: 1 to 32 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is not a library name: use 1 to 32 lower-case letters, digits, '-' \
+             or '_', starting with a letter or digit, e.g. lib1"
+        ))
+    }
+}
+
+/// Seven digits for a new library's serial numbers, from its store volume's unique id.
+pub fn serial_base(volume_uuid: &str, name: &str) -> String {
+    let h = crc32c::crc32c_append(crc32c::crc32c(volume_uuid.as_bytes()), name.as_bytes());
+    format!("{:07}", h % 10_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_serials() {
+        assert!(check_name("lib1").is_ok());
+        for bad in ["", "Lib", "-a", "a/b", &"x".repeat(33)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        let r = LibraryRecord {
+            name: "lib1".into(),
+            target: default_target("lib1"),
+            volume: store_volume("lib1"),
+            library_model: "stk-l700".into(),
+            drive_model: "ibm-lto8".into(),
+            drives: 2,
+            slots: 10,
+            mailslots: 2,
+            serial: serial_base("abc", "lib1"),
+            created: 0,
+        };
+        assert_eq!(r.drive_serial(0).len(), 10);
+        assert!(r.drive_serial(1).ends_with("002"));
+        assert_ne!(r.naa(0), r.naa(1));
+    }
+}

@@ -1,0 +1,170 @@
+//! The tape library component's request and reply bodies, shared by the handlers, the CLI
+//! and the OpenAPI document.
+
+use crate::core::size::SizeArg;
+use crate::core::PathParams;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `{name}`: a library.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LibraryPath {
+    pub name: String,
+}
+
+impl PathParams for LibraryPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("name", "library name")];
+}
+
+/// `{name}/tapes/{barcode}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TapePath {
+    pub name: String,
+    pub barcode: String,
+}
+
+impl PathParams for TapePath {
+    const DOC: &'static [(&'static str, &'static str)] =
+        &[("name", "library name"), ("barcode", "cartridge barcode")];
+}
+
+/// `POST /vtl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLibraryBody {
+    /// The library's name.
+    pub name: String,
+    /// Storage slots.
+    pub slots: u16,
+    /// Tape drives.
+    pub drives: u16,
+    /// Import/export (mail) slots (default 4).
+    pub mailslots: Option<u16>,
+    /// `stk-l700` (default), `ibm-3584`, `hp-msl-g3`.
+    pub library_model: Option<String>,
+    /// `ibm-lto8` (default), `ibm-lto5`..`ibm-lto9`, `hp-lto5`..`hp-lto9`.
+    pub drive_model: Option<String>,
+    /// The iSCSI name of its target (default `iqn.2026-12.io.vsa:vtl.<name>`).
+    pub target: Option<String>,
+    /// The pool its cartridges go to (default: the only pool, or `default`).
+    pub pool: Option<String>,
+}
+
+/// `DELETE /vtl/{name}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteLibraryBody {
+    /// Delete it with its cartridges and everything on them.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /vtl/{name}/tapes`: new cartridges into free storage slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTapesBody {
+    /// Barcodes or ranges (`VSA000L8..VSA099L8`).
+    pub barcodes: Vec<String>,
+    /// The generation (`LTO8`); must agree with the barcodes' media identifiers.
+    pub media: Option<String>,
+    /// Write-once cartridges (media identifiers `LV`..`LZ`).
+    #[serde(default)]
+    pub worm: bool,
+    /// A capacity below the generation's native one (e.g. `2G`, for tests).
+    pub capacity: Option<SizeArg>,
+}
+
+/// `POST /vtl/{name}/tapes/{barcode}/import`: a cartridge through a mail slot (a new one
+/// takes these settings).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    pub media: Option<String>,
+    #[serde(default)]
+    pub worm: bool,
+    pub capacity: Option<SizeArg>,
+}
+
+/// `POST /vtl/{name}/moves`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    /// `slot:N`, `drive:N`, `mail:N` (1-based) or an element address (`1000`, `0x3E8`).
+    pub from: String,
+    pub to: String,
+}
+
+/// An element of a library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ElementView {
+    pub address: u16,
+    /// `transport`, `slot`, `mail` or `drive`, with its 1-based number (`slot 3`).
+    pub name: String,
+    pub barcode: Option<String>,
+    /// The slot the cartridge came from.
+    pub source: Option<u16>,
+}
+
+/// A drive of a library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DriveView {
+    /// 1-based; also its LUN.
+    pub number: u16,
+    pub address: u16,
+    pub model: String,
+    pub serial: String,
+    pub barcode: Option<String>,
+    /// Threaded and ready (false: unloaded, waiting for the robot).
+    pub loaded: bool,
+    /// Logical object number.
+    pub position: u64,
+    pub file: u64,
+    /// 0: variable blocks.
+    pub block_len: u32,
+    pub compression: bool,
+    pub bytes_written: u64,
+    pub bytes_read: u64,
+    pub mounts: u64,
+}
+
+/// A library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LibraryView {
+    pub name: String,
+    pub target: String,
+    pub volume: String,
+    pub library_model: String,
+    pub drive_model: String,
+    pub slots: u16,
+    pub drives: u16,
+    pub mailslots: u16,
+    pub cartridges: usize,
+    pub free_slots: usize,
+    /// Pool space the cartridge store has taken, in 32 MiB segments.
+    pub segments_used: u64,
+    /// Every element (`vsa vtl show`).
+    pub elements: Vec<ElementView>,
+    pub drive_status: Vec<DriveView>,
+}
+
+/// A cartridge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TapeView {
+    pub barcode: String,
+    pub generation: String,
+    /// `data`, `worm` or `cleaning`.
+    pub kind: String,
+    pub capacity: u64,
+    pub write_protected: bool,
+    /// Where it is: `slot 3`, `drive 1`, `mail 1`, `transport`, or `shelf` (exported).
+    pub location: String,
+    pub address: Option<u16>,
+    /// Logical objects (blocks and filemarks) up to the end of data.
+    pub objects: u64,
+    pub filemarks: u64,
+    /// Bytes written by initiators, and stored for them (after compression).
+    pub logical_bytes: u64,
+    pub stored_bytes: u64,
+    /// Bytes of the cartridge used (records and their headers).
+    pub used: u64,
+}
