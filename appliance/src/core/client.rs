@@ -144,7 +144,12 @@ impl Client {
         let auth = format!("Bearer {token}");
         let result = match (E::METHOD, &body) {
             (Method::Get, _) => agent.get(&url).header("Authorization", &auth).call(),
-            (Method::Delete, _) => agent.delete(&url).header("Authorization", &auth).call(),
+            (Method::Delete, None) => agent.delete(&url).header("Authorization", &auth).call(),
+            (Method::Delete, Some(b)) => agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .force_send_body()
+                .send_json(b),
             (Method::Post, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
             (Method::Post, Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
             (Method::Put, b) => agent.put(&url).header("Authorization", &auth).send_json(b),

@@ -89,7 +89,8 @@ pub enum TapeCmd {
         #[arg(long)]
         capacity: Option<String>,
     },
-    /// Take a cartridge out through a mail slot.
+    /// Take a cartridge out of the library through a mail slot (it stays known, on the
+    /// shelf, with its data).
     Export { library: String, barcode: String },
     /// Move a cartridge with the robot: FROM and TO are slot:N, drive:N, mail:N or an
     /// element address.
