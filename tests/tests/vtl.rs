@@ -128,6 +128,13 @@ fn the_inventory_and_records_up_to_the_last_flush_survive_kill_9() {
     let eod = read(&mut i, 8192);
     assert_eq!(sense(&eod), (0x8, 0x00, 0x05));
 
+    let m = d.metrics();
+    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in {:?}", m.keys().collect::<Vec<_>>()));
+    assert!(get("vsa_vtl_drive_bytes_read_total{drive=\"1\",library=\"lib1\"}") >= 3.0 * 8192.0);
+    assert_eq!(get("vsa_vtl_drive_errors_total{drive=\"1\",library=\"lib1\",sense_key=\"0x8\"}"), 1.0);
+    assert_eq!(get("vsa_vtl_slots{library=\"lib1\",state=\"free\"}"), 3.0);
+    assert_eq!(get("vsa_vtl_cartridges{library=\"lib1\"}"), 2.0);
+
     // Erasing from the beginning gives the pool the space back.
     let allocated = || {
         let v = d.json(&["volume", "list"]);

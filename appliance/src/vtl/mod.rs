@@ -12,6 +12,7 @@
 //!  types.rs    request and reply bodies
 //!  error.rs    LibraryError: codes and statuses
 //!  cli.rs      `vsa vtl ...`
+//!  metrics.rs  vsa_vtl_*
 //! ```
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod error;
 pub mod kv;
 pub mod live;
+pub mod metrics;
 pub mod model;
 pub mod service;
 pub mod types;
@@ -86,6 +88,7 @@ impl Component for VtlComponent {
     ) -> Result<Arc<dyn Running>, ComponentError> {
         Ok(Arc::new(VtlRunning {
             libraries: Arc::new(Libraries::open(core.clone())?),
+            metrics: metrics::VtlMetrics::new(core.metrics())?,
         }))
     }
 }
@@ -94,11 +97,16 @@ impl Component for VtlComponent {
 #[derive(Debug)]
 struct VtlRunning {
     libraries: Arc<Libraries>,
+    metrics: metrics::VtlMetrics,
 }
 
 impl Running for VtlRunning {
     fn router(&self) -> axum::Router {
         api::routes().into_router(self.libraries.clone())
+    }
+
+    fn update_metrics(&self) {
+        self.metrics.update(&self.libraries);
     }
 
     fn stop(&self) {

@@ -55,6 +55,8 @@ pub struct DriveCounters {
     pub positioning: u64,
     pub write_errors: u64,
     pub read_errors: u64,
+    /// CHECK CONDITIONs the drive returned, by sense key.
+    pub sense_keys: [u64; 16],
 }
 
 /// What commands change, behind one lock (commands to a drive run one at a time).
@@ -329,7 +331,11 @@ impl Device for TapeDrive {
     fn execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
         let mut st = self.state.lock();
         let r = opcodes::dispatch(self, &mut st, cmd, ctx)?;
-        Some(r.unwrap_or_else(|s| ctx.check(&s)))
+        let r = r.unwrap_or_else(|s| ctx.check(&s));
+        if let Some(key) = sense_key(&r) {
+            st.counters.sense_keys[usize::from(key)] += 1;
+        }
+        Some(r)
     }
 
     fn pending_attention(&self) -> Option<Sense> {
@@ -394,6 +400,16 @@ impl DriveBay for TapeDrive {
     fn unloaded(&self) -> bool {
         self.state.lock().media.as_ref().is_some_and(|m| !m.loaded)
     }
+}
+
+/// The sense key of a CHECK CONDITION (fixed or descriptor format).
+fn sense_key(r: &Response) -> Option<u8> {
+    let s = r.sense.as_ref()?;
+    let key = match s.first()? & 0x7F {
+        0x70 | 0x71 => s.get(2)?,
+        _ => s.get(1)?,
+    };
+    Some(key & 0x0F)
 }
 
 /// GOOD with no data: the status of a command that did what it was asked.
