@@ -129,9 +129,15 @@ fn the_inventory_and_records_up_to_the_last_flush_survive_kill_9() {
     assert_eq!(sense(&eod), (0x8, 0x00, 0x05));
 
     let m = d.metrics();
-    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in {:?}", m.keys().collect::<Vec<_>>()));
+    let get = |k: &str| {
+        *m.get(k)
+            .unwrap_or_else(|| panic!("no {k} in {:?}", m.keys().collect::<Vec<_>>()))
+    };
     assert!(get("vsa_vtl_drive_bytes_read_total{drive=\"1\",library=\"lib1\"}") >= 3.0 * 8192.0);
-    assert_eq!(get("vsa_vtl_drive_errors_total{drive=\"1\",library=\"lib1\",sense_key=\"0x8\"}"), 1.0);
+    assert_eq!(
+        get("vsa_vtl_drive_errors_total{drive=\"1\",library=\"lib1\",sense_key=\"0x8\"}"),
+        1.0
+    );
     assert_eq!(get("vsa_vtl_slots{library=\"lib1\",state=\"free\"}"), 3.0);
     assert_eq!(get("vsa_vtl_cartridges{library=\"lib1\"}"), 2.0);
 
@@ -247,4 +253,40 @@ fn bad_requests_name_the_problem() {
     d.ok(&["vtl", "delete", "lib1", "--force"]);
     assert!(d.json(&["volume", "list"]).as_array().unwrap().is_empty());
     assert!(d.json(&["vtl", "list"]).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_library_can_have_a_target_per_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    d.ok(&[
+        "vtl",
+        "create",
+        "lib2",
+        "--slots",
+        "4",
+        "--drives",
+        "2",
+        "--target-per-device",
+    ]);
+    let base = "iqn.2026-12.io.vsa:vtl.lib2";
+    for (suffix, peripheral) in [("changer", 0x08), ("drive1", 0x01), ("drive2", 0x01)] {
+        let name = format!("{base}.{suffix}");
+        let mut i = Initiator::login(&d.iscsi_addr(), &name, "iqn.2026-01.test:host", 1).unwrap();
+        // INQUIRY answers whatever unit attention is pending (an empty drive is not ready).
+        let inq = good(i.command(0, &[0x12, 0, 0, 0, 96, 0], &[], 96).unwrap());
+        assert_eq!(inq.data[0], peripheral, "{name}");
+        // Only LUN 0 on each (REPORT LUNS, after the power-on unit attention).
+        let _ = i.command(0, &[0; 6], &[], 0).unwrap();
+        let luns = good(
+            i.command(0, &[0xA0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], &[], 256)
+                .unwrap(),
+        );
+        assert_eq!(&luns.data[..4], &[0, 0, 0, 8], "{name}");
+    }
+    assert!(Initiator::login(&d.iscsi_addr(), base, "iqn.2026-01.test:host", 1).is_err());
+    let lib = d.json(&["vtl", "show", "lib2"]);
+    assert_eq!(lib["devices"][2][0], format!("{base}.drive2"));
+    d.ok(&["vtl", "delete", "lib2"]);
+    d.ok(&["target", "create", &format!("{base}.drive1")]);
 }

@@ -35,6 +35,9 @@ pub enum VtlCmd {
         /// The pool its cartridges go to.
         #[arg(long)]
         pool: Option<String>,
+        /// A target per device (TARGET.changer, TARGET.drive1, ..., each at LUN 0).
+        #[arg(long)]
+        target_per_device: bool,
     },
     /// List libraries.
     List,
@@ -120,7 +123,14 @@ fn tape_path(name: String, barcode: String) -> TapePath {
 fn show_library(v: &LibraryView) {
     fields(&[
         ("name", v.name.clone()),
-        ("target", v.target.clone()),
+        (
+            "devices",
+            v.devices
+                .iter()
+                .map(|(t, l)| format!("{t} LUN {l}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         (
             "models",
             format!("{} with {} drives", v.library_model, v.drive_model),
@@ -265,8 +275,10 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             drive_model,
             target,
             pool,
+            target_per_device,
         } => {
             let body = CreateLibraryBody {
+                target_per_device,
                 name,
                 slots,
                 drives,

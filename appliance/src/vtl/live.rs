@@ -1,6 +1,6 @@
 //! A library as served: its cartridge store on the store volume, its inventory, a tape
 //! drive per data transfer element, the changer, and the SCSI target with the changer at
-//! LUN 0 and drive n at LUN n.
+//! LUN 0 and drive n at LUN n (or a target per device, each at LUN 0).
 
 use super::error::LibraryError;
 use super::kv::DbKv;
@@ -23,7 +23,8 @@ pub struct LiveLibrary {
     pub inventory: Arc<Inventory>,
     pub changer: Arc<Unit<Changer>>,
     pub drives: Vec<TapeDrive>,
-    pub entry: Arc<vsa_iscsi::TargetEntry>,
+    /// The targets its devices are served on.
+    pub entries: Vec<Arc<vsa_iscsi::TargetEntry>>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> LibraryError {
@@ -77,34 +78,43 @@ impl LiveLibrary {
             )
             .map_err(unit)?,
         );
-        let scsi = Arc::new(vsa_scsi::Target::new());
-        scsi.insert(0, changer.clone() as Arc<dyn LogicalUnit>);
+        let mut units: Vec<Arc<dyn LogicalUnit>> = vec![changer.clone()];
         for (i, d) in drives.iter().enumerate() {
-            let lun = i as u16 + 1;
             let u = Unit::new(
                 d.clone(),
-                drive_model.identity(&r.drive_serial(i), r.naa(lun)),
+                drive_model.identity(&r.drive_serial(i), r.naa(i as u16 + 1)),
                 UnitOptions::default(),
                 Arc::new(MemPrStore::new()),
             )
             .map_err(unit)?;
-            scsi.insert(u64::from(lun), Arc::new(u) as Arc<dyn LogicalUnit>);
+            units.push(Arc::new(u));
         }
-        let entry = Arc::new(vsa_iscsi::TargetEntry {
-            name: r.target.clone(),
-            alias: Some(format!("vsa tape library {}", r.name)),
-            chap: None,
-            mutual_chap: None,
-            acl: Vec::new(),
-            scsi,
-        });
+        let mut entries: Vec<Arc<vsa_iscsi::TargetEntry>> = Vec::new();
+        for ((name, lun), u) in r.device_targets().into_iter().zip(units) {
+            let scsi = match entries.iter().find(|e| e.name == name) {
+                Some(e) => e.scsi.clone(),
+                None => {
+                    let scsi = Arc::new(vsa_scsi::Target::new());
+                    entries.push(Arc::new(vsa_iscsi::TargetEntry {
+                        name: name.clone(),
+                        alias: Some(format!("vsa tape library {}", r.name)),
+                        chap: None,
+                        mutual_chap: None,
+                        acl: Vec::new(),
+                        scsi: scsi.clone(),
+                    }));
+                    scsi
+                }
+            };
+            scsi.insert(lun, u);
+        }
         Ok(LiveLibrary {
             record: r.clone(),
             store,
             inventory,
             changer,
             drives,
-            entry,
+            entries,
         })
     }
 

@@ -34,6 +34,10 @@ pub struct LibraryRecord {
     pub serial: String,
     /// Seconds since the epoch.
     pub created: u64,
+    /// One target per device (`<target>.changer`, `<target>.drive1`, ..., each device at
+    /// LUN 0) instead of one target with the changer at LUN 0 and the drives after it.
+    #[serde(default)]
+    pub per_device: bool,
 }
 
 impl LibraryRecord {
@@ -61,6 +65,28 @@ impl LibraryRecord {
         naa[8..12].copy_from_slice(&h.to_be_bytes());
         naa[14..16].copy_from_slice(&lun.to_be_bytes());
         naa
+    }
+}
+
+impl LibraryRecord {
+    /// The iSCSI names its devices are served on, with the LUN of each device (changer
+    /// first, then the drives).
+    pub fn device_targets(&self) -> Vec<(String, u64)> {
+        if !self.per_device {
+            return (0..=u64::from(self.drives))
+                .map(|lun| (self.target.clone(), lun))
+                .collect();
+        }
+        let mut v = vec![(format!("{}.changer", self.target), 0)];
+        v.extend((1..=self.drives).map(|i| (format!("{}.drive{i}", self.target), 0)));
+        v
+    }
+
+    /// The distinct target names.
+    pub fn target_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.device_targets().into_iter().map(|t| t.0).collect();
+        names.dedup();
+        names
     }
 }
 
@@ -132,7 +158,22 @@ mod tests {
             mailslots: 2,
             serial: serial_base("abc", "lib1"),
             created: 0,
+            per_device: false,
         };
+        assert_eq!(r.target_names(), std::slice::from_ref(&r.target));
+        assert_eq!(r.device_targets()[2], (r.target.clone(), 2));
+        let p = LibraryRecord {
+            per_device: true,
+            ..r.clone()
+        };
+        assert_eq!(
+            p.target_names(),
+            [
+                format!("{}.changer", r.target),
+                format!("{}.drive1", r.target),
+                format!("{}.drive2", r.target)
+            ]
+        );
         assert_eq!(r.drive_serial(0).len(), 10);
         assert!(r.drive_serial(1).ends_with("002"));
         assert_ne!(r.naa(0), r.naa(1));

@@ -76,10 +76,34 @@ impl Libraries {
 
     fn publish(&self, l: &LiveLibrary) -> Result<()> {
         let r = &l.record;
-        self.core
-            .targets()
-            .hold(&r.target, "vtl", &holder(&r.name), Some(l.entry.clone()))
-            .map_err(LibraryError::NameTaken)
+        for e in &l.entries {
+            self.core
+                .targets()
+                .hold(&e.name, "vtl", &holder(&r.name), Some(e.clone()))
+                .map_err(LibraryError::NameTaken)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the names of `r`'s targets (not yet served), all or none.
+    fn hold_names(&self, r: &LibraryRecord) -> Result<()> {
+        let targets = self.core.targets();
+        let names = r.target_names();
+        for (i, n) in names.iter().enumerate() {
+            if let Err(e) = targets.hold(n, "vtl", &holder(&r.name), None) {
+                for taken in &names[..i] {
+                    targets.release(taken, "vtl");
+                }
+                return Err(LibraryError::NameTaken(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn release_names(&self, r: &LibraryRecord) {
+        for n in r.target_names() {
+            self.core.targets().release(&n, "vtl");
+        }
     }
 
     fn get(&self, name: &str) -> Result<Arc<LiveLibrary>> {
@@ -138,36 +162,41 @@ impl Libraries {
         if self.live.read().contains_key(&b.name) {
             return Err(LibraryError::LibraryExists(b.name));
         }
-        let targets = self.core.targets();
-        targets
-            .hold(&target, "vtl", &holder(&b.name), None)
-            .map_err(LibraryError::NameTaken)?;
         let volume = model::store_volume(&b.name);
-        let made = self.make(&b, &target, &volume, library_model, drive_model, mailslots);
-        match made {
+        let mut r = LibraryRecord {
+            name: b.name.clone(),
+            target,
+            volume: volume.clone(),
+            library_model: library_model.to_string(),
+            drive_model: drive_model.to_string(),
+            drives: b.drives,
+            slots: b.slots,
+            mailslots,
+            serial: String::new(),
+            created: now(),
+            per_device: b.target_per_device,
+        };
+        self.hold_names(&r)?;
+        match self.make(&mut r, b.pool.as_deref()) {
             Ok(l) => {
                 let v = view(&l, true);
                 self.live.write().insert(b.name.clone(), Arc::new(l));
                 Ok(v)
             }
             Err(e) => {
-                targets.release(&target, "vtl");
+                self.release_names(&r);
                 Err(e)
             }
         }
     }
 
-    fn make(
-        &self,
-        b: &CreateLibraryBody,
-        target: &str,
-        volume: &str,
-        library_model: vsa_vtl::Model,
-        drive_model: vsa_vtl::drive::model::DriveModel,
-        mailslots: u16,
-    ) -> Result<LiveLibrary> {
+    /// Creates `r`'s store volume (its serial numbers come from the volume's id), builds
+    /// the library and saves its record.
+    fn make(&self, r: &mut LibraryRecord, pool: Option<&str>) -> Result<LiveLibrary> {
+        let volume = r.volume.clone();
+        let volume = volume.as_str();
         let vols = self.core.volumes();
-        vols.create_thin(volume, model::STORE_SIZE, b.pool.as_deref())
+        vols.create_thin(volume, model::STORE_SIZE, pool)
             .map_err(LibraryError::Volume)?;
         let undo = |e: LibraryError| {
             self.core.claims().release(volume, "vtl");
@@ -181,26 +210,15 @@ impl Libraries {
         };
         self.core
             .claims()
-            .claim(volume, claim(&b.name))
+            .claim(volume, claim(&r.name))
             .map_err(|e| undo(e.into()))?;
         let uuid = vols
             .open(volume)
             .map_err(|e| undo(LibraryError::Volume(e)))?
             .uuid;
-        let r = LibraryRecord {
-            name: b.name.clone(),
-            target: target.to_owned(),
-            volume: volume.to_owned(),
-            library_model: library_model.to_string(),
-            drive_model: drive_model.to_string(),
-            drives: b.drives,
-            slots: b.slots,
-            mailslots,
-            serial: model::serial_base(&uuid, &b.name),
-            created: now(),
-        };
-        let live = LiveLibrary::build(&self.core, &r).map_err(undo)?;
-        self.persist(&r).map_err(undo)?;
+        r.serial = model::serial_base(&uuid, &r.name);
+        let live = LiveLibrary::build(&self.core, r).map_err(undo)?;
+        self.persist(r).map_err(undo)?;
         self.publish(&live)?;
         Ok(live)
     }
@@ -227,7 +245,7 @@ impl Libraries {
             )));
         }
         let r = &l.record;
-        self.core.targets().release(&r.target, "vtl");
+        self.release_names(r);
         let store = self.core.store();
         let cf = store.cf(CF_VTL).map_err(meta)?;
         let mut b = rocksdb::WriteBatch::default();
@@ -576,6 +594,7 @@ fn view(l: &LiveLibrary, detail: bool) -> LibraryView {
     LibraryView {
         name: r.name.clone(),
         target: r.target.clone(),
+        devices: r.device_targets(),
         volume: r.volume.clone(),
         library_model: r.library_model.clone(),
         drive_model: r.drive_model.clone(),

@@ -48,6 +48,10 @@ pub struct CreateLibraryBody {
     pub target: Option<String>,
     /// The pool its cartridges go to (default: the only pool, or `default`).
     pub pool: Option<String>,
+    /// One target per device (`<target>.changer`, `<target>.drive1`, ..., each device at
+    /// LUN 0) instead of one target with the changer at LUN 0 and drive n at LUN n.
+    #[serde(default)]
+    pub target_per_device: bool,
 }
 
 /// `DELETE /vtl/{name}`.
@@ -132,6 +136,8 @@ pub struct DriveView {
 pub struct LibraryView {
     pub name: String,
     pub target: String,
+    /// Where each device is: (iSCSI name, LUN), the changer first.
+    pub devices: Vec<(String, u64)>,
     pub volume: String,
     pub library_model: String,
     pub drive_model: String,
