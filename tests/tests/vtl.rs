@@ -290,3 +290,66 @@ fn a_library_can_have_a_target_per_device() {
     d.ok(&["vtl", "delete", "lib2"]);
     d.ok(&["target", "create", &format!("{base}.drive1")]);
 }
+
+#[test]
+fn scratch_cartridges_are_created_as_they_are_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    d.ok(&[
+        "vtl",
+        "create",
+        "lib1",
+        "--slots",
+        "6",
+        "--drives",
+        "1",
+        "--scratch",
+        "2",
+        "--scratch-capacity",
+        "1G",
+    ]);
+    let labels = || -> Vec<String> {
+        let v = d.json(&["vtl", "tape", "list", "lib1"]);
+        let mut l: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["barcode"].as_str().unwrap().to_owned())
+            .collect();
+        l.sort();
+        l
+    };
+    assert_eq!(labels(), ["SCR001L8", "SCR002L8"]);
+    // Write to SCR001L8: it is no longer blank, and a third one comes.
+    let mut i = login(&d);
+    good(move_medium(&mut i, 1000, 500));
+    i.clear_unit_attentions(DRIVE).unwrap();
+    good(write(&mut i, &record(1)));
+    good(move_medium(&mut i, 500, 1000));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while labels().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no third scratch cartridge: {:?}",
+            labels()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(labels(), ["SCR001L8", "SCR002L8", "SCR003L8"]);
+    let t = d.json(&["vtl", "tape", "show", "lib1", "SCR003L8"]);
+    assert_eq!(t["capacity"], 1u64 << 30);
+    // Raising the setting creates them at once; a bad prefix is refused.
+    d.ok(&[
+        "vtl",
+        "set",
+        "lib1",
+        "--scratch",
+        "3",
+        "--scratch-prefix",
+        "AB",
+    ]);
+    assert_eq!(labels().len(), 4);
+    assert!(labels().contains(&"AB0001L8".to_owned()));
+    let o = d.cli(&["vtl", "set", "lib1", "--scratch-prefix", "abcd"]);
+    assert!(!o.status.success());
+}

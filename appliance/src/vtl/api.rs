@@ -18,6 +18,9 @@ endpoint!(/// `POST /vtl`.
 endpoint!(/// `GET /vtl/{name}`.
     ShowLibrary: Get "/vtl/{name}", LibraryPath, Empty => LibraryView, OK,
     "Show a tape library: elements, drives");
+endpoint!(/// `PATCH /vtl/{name}`.
+    SetLibrary: Patch "/vtl/{name}", LibraryPath, ScratchBody => LibraryView, OK,
+    "Change a library's automatic scratch cartridges");
 endpoint!(/// `DELETE /vtl/{name}`.
     DeleteLibrary: Delete "/vtl/{name}", LibraryPath, DeleteLibraryBody => Deleted, OK,
     "Delete a tape library (with its cartridges only if forced)");
@@ -52,6 +55,7 @@ pub fn routes() -> Routes<Libraries> {
         .route::<ListLibraries>(|l, _, _| Ok(l.list()))
         .route::<CreateLibrary>(|l, _, b| Ok(l.create(b)?))
         .route::<ShowLibrary>(|l, p, _| Ok(l.show(&p.name)?))
+        .route::<SetLibrary>(|l, p, b| Ok(l.set_scratch(&p.name, b)?))
         .route::<DeleteLibrary>(|l, p, b| Ok(l.delete(&p.name, b.force)?))
         .route::<ListTapes>(|l, p, _| Ok(l.tapes(&p.name)?))
         .route::<CreateTapes>(|l, p, b| Ok(l.create_tapes(&p.name, b)?))

@@ -38,6 +38,14 @@ pub enum VtlCmd {
         /// A target per device (TARGET.changer, TARGET.drive1, ..., each at LUN 0).
         #[arg(long)]
         target_per_device: bool,
+        #[command(flatten)]
+        scratch: ScratchArgs,
+    },
+    /// Change a library's automatic scratch cartridges.
+    Set {
+        name: String,
+        #[command(flatten)]
+        scratch: ScratchArgs,
     },
     /// List libraries.
     List,
@@ -53,6 +61,31 @@ pub enum VtlCmd {
     /// Cartridges.
     #[command(subcommand)]
     Tape(TapeCmd),
+}
+
+/// Automatic scratch cartridges.
+#[derive(Debug, clap::Args)]
+pub struct ScratchArgs {
+    /// Keep this many blank cartridges in the slots, creating new ones as they are used
+    /// (0: off).
+    #[arg(long)]
+    scratch: Option<u16>,
+    /// Their labels' first characters (default SCR: SCR001L8, ...).
+    #[arg(long)]
+    scratch_prefix: Option<String>,
+    /// Their capacity, e.g. 2G (default: native).
+    #[arg(long)]
+    scratch_capacity: Option<String>,
+}
+
+impl ScratchArgs {
+    fn body(self) -> ScratchBody {
+        ScratchBody {
+            scratch: self.scratch,
+            scratch_prefix: self.scratch_prefix,
+            scratch_capacity: size(self.scratch_capacity),
+        }
+    }
 }
 
 /// Cartridge verbs.
@@ -142,7 +175,14 @@ fn show_library(v: &LibraryView) {
                 v.slots, v.free_slots, v.drives, v.mailslots
             ),
         ),
-        ("cartridges", v.cartridges.to_string()),
+        (
+            "cartridges",
+            if v.scratch_min > 0 {
+                format!("{} (at least {} blank kept)", v.cartridges, v.scratch_min)
+            } else {
+                v.cartridges.to_string()
+            },
+        ),
         (
             "store",
             format!(
@@ -276,9 +316,14 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             target,
             pool,
             target_per_device,
+            scratch,
         } => {
+            let s = scratch.body();
             let body = CreateLibraryBody {
                 target_per_device,
+                scratch: s.scratch,
+                scratch_prefix: s.scratch_prefix,
+                scratch_capacity: s.scratch_capacity,
                 name,
                 slots,
                 drives,
@@ -299,6 +344,10 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         VtlCmd::Delete { name, force } => {
             let v = c.call::<DeleteLibrary>(&lib(name), &DeleteLibraryBody { force })?;
             ctx.print(&v, |v| println!("deleted tape library {}", v.deleted));
+        }
+        VtlCmd::Set { name, scratch } => {
+            let v = c.call::<SetLibrary>(&lib(name), &scratch.body())?;
+            ctx.print(&v, show_library);
         }
         VtlCmd::Tape(t) => run_tape(ctx, t)?,
     }

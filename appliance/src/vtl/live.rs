@@ -118,6 +118,18 @@ impl LiveLibrary {
         })
     }
 
+    /// The same library (shared parts) for a changed record.
+    pub fn shallow_clone(&self) -> LiveLibrary {
+        LiveLibrary {
+            record: self.record.clone(),
+            store: self.store.clone(),
+            inventory: self.inventory.clone(),
+            changer: self.changer.clone(),
+            drives: self.drives.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+
     /// Makes what the drives wrote durable.
     pub fn flush(&self) {
         for d in &self.drives {

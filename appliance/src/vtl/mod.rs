@@ -61,6 +61,7 @@ impl Component for VtlComponent {
             &["vtl", "list"],
             &["vtl", "show", "lib1"],
             &["vtl", "delete", "lib1", "--force"],
+            &["vtl", "set", "lib1", "--scratch", "4"],
             &[
                 "vtl",
                 "tape",
@@ -105,11 +106,40 @@ impl Running for VtlRunning {
         api::routes().into_router(self.libraries.clone())
     }
 
+    fn start(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> crate::core::BoxFuture<'_, Result<crate::core::Started, ComponentError>> {
+        let libs = self.libraries.clone();
+        Box::pin(async move {
+            Ok(crate::core::Started {
+                lines: Vec::new(),
+                tasks: vec![tokio::spawn(keep_scratch(libs, stop))],
+            })
+        })
+    }
+
     fn update_metrics(&self) {
         self.metrics.update(&self.libraries);
     }
 
     fn stop(&self) {
         self.libraries.flush();
+    }
+}
+
+/// Tops up the libraries' scratch cartridges every few seconds until the stop signal.
+async fn keep_scratch(libs: Arc<Libraries>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let l = libs.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || l.keep_scratch()).await {
+            tracing::error!("the scratch cartridge task failed: {e}");
+        }
     }
 }

@@ -38,6 +38,35 @@ pub struct LibraryRecord {
     /// LUN 0) instead of one target with the changer at LUN 0 and the drives after it.
     #[serde(default)]
     pub per_device: bool,
+    /// Keep at least this many blank cartridges in the storage slots, creating new ones as
+    /// they are used (0: off).
+    #[serde(default)]
+    pub scratch_min: u16,
+    /// The first characters (1 to 3) of the labels of cartridges created as scratch.
+    #[serde(default = "default_scratch_prefix")]
+    pub scratch_prefix: String,
+    /// Their capacity (default: the native capacity of the drives' generation).
+    #[serde(default)]
+    pub scratch_capacity: Option<u64>,
+}
+
+fn default_scratch_prefix() -> String {
+    "SCR".into()
+}
+
+/// Checks a scratch label prefix: 1 to 3 upper-case letters or digits.
+pub fn check_scratch_prefix(p: &str) -> Result<(), String> {
+    if (1..=3).contains(&p.len())
+        && p.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "scratch prefix '{p}' must be 1 to 3 upper-case letters or digits (labels are the \
+             prefix, a number and the media identifier: SCR001L8)"
+        ))
+    }
 }
 
 impl LibraryRecord {
@@ -159,6 +188,9 @@ mod tests {
             serial: serial_base("abc", "lib1"),
             created: 0,
             per_device: false,
+            scratch_min: 0,
+            scratch_prefix: "SCR".into(),
+            scratch_capacity: None,
         };
         assert_eq!(r.target_names(), std::slice::from_ref(&r.target));
         assert_eq!(r.device_targets()[2], (r.target.clone(), 2));

@@ -175,13 +175,25 @@ impl Libraries {
             serial: String::new(),
             created: now(),
             per_device: b.target_per_device,
+            scratch_min: 0,
+            scratch_prefix: "SCR".into(),
+            scratch_capacity: None,
         };
+        apply_scratch(
+            &mut r,
+            &ScratchBody {
+                scratch: b.scratch,
+                scratch_prefix: b.scratch_prefix.clone(),
+                scratch_capacity: b.scratch_capacity.clone(),
+            },
+        )?;
         self.hold_names(&r)?;
         match self.make(&mut r, b.pool.as_deref()) {
             Ok(l) => {
-                let v = view(&l, true);
-                self.live.write().insert(b.name.clone(), Arc::new(l));
-                Ok(v)
+                let l = Arc::new(l);
+                self.live.write().insert(b.name.clone(), l.clone());
+                keep_scratch(&l);
+                Ok(view(&l, true))
             }
             Err(e) => {
                 self.release_names(&r);
@@ -401,11 +413,137 @@ impl Libraries {
         Ok(view(&l, true))
     }
 
+    /// Changes a library's scratch settings (and creates what they now ask for).
+    pub fn set_scratch(&self, name: &str, b: ScratchBody) -> Result<LibraryView> {
+        let _g = self.change.lock();
+        let l = self.get(name)?;
+        let mut r = l.record.clone();
+        apply_scratch(&mut r, &b)?;
+        self.persist(&r)?;
+        let mut live = self.live.write();
+        let updated = Arc::new(LiveLibrary {
+            record: r,
+            ..l.shallow_clone()
+        });
+        live.insert(name.to_owned(), updated.clone());
+        drop(live);
+        keep_scratch(&updated);
+        Ok(view(&updated, true))
+    }
+
+    /// Tops every library's scratch cartridges up (the background task).
+    pub fn keep_scratch(&self) {
+        for l in self.live() {
+            keep_scratch(&l);
+        }
+    }
+
     /// Makes every drive's writes durable (shutdown).
     pub fn flush(&self) {
         for l in self.live() {
             l.flush();
         }
+    }
+}
+
+/// Applies scratch settings to a record, checked.
+fn apply_scratch(r: &mut LibraryRecord, b: &ScratchBody) -> Result<()> {
+    if let Some(n) = b.scratch {
+        if usize::from(n) > usize::from(r.slots) {
+            return Err(LibraryError::InvalidLibrary(format!(
+                "--scratch {n} is more than the library's {} slots",
+                r.slots
+            )));
+        }
+        r.scratch_min = n;
+    }
+    if let Some(p) = &b.scratch_prefix {
+        model::check_scratch_prefix(p).map_err(LibraryError::InvalidLibrary)?;
+        r.scratch_prefix = p.clone();
+    }
+    if let Some(c) = &b.scratch_capacity {
+        let bytes = c
+            .bytes()
+            .map_err(|e| LibraryError::InvalidLibrary(e.to_string()))?;
+        if bytes < 1 << 20 {
+            return Err(LibraryError::InvalidLibrary(
+                "--scratch-capacity must be at least 1 MiB".into(),
+            ));
+        }
+        r.scratch_capacity = Some(bytes);
+    }
+    Ok(())
+}
+
+/// Creates blank cartridges until the library has `scratch_min` of them in its storage
+/// slots (or no slot is free). Labels: the prefix, the next free number, the media
+/// identifier of the drives' generation.
+fn keep_scratch(l: &LiveLibrary) {
+    let r = &l.record;
+    if r.scratch_min == 0 {
+        return;
+    }
+    let elements = l.inventory.elements();
+    let mut blank = 0usize;
+    let mut free = 0usize;
+    for e in elements.iter().filter(|e| e.kind == ElementType::Storage) {
+        match &e.cartridge {
+            None => free += 1,
+            Some(c) if c.kind != MediaKind::Cleaning => {
+                if l.store.is_blank(c.barcode.as_str()).unwrap_or(false) {
+                    blank += 1;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    let want = usize::from(r.scratch_min).saturating_sub(blank).min(free);
+    if want == 0 {
+        return;
+    }
+    let gen = r
+        .drive_model
+        .parse::<vsa_vtl::drive::model::DriveModel>()
+        .map_or(Generation::Lto8, |m| m.generation);
+    let suffix = gen.label_suffix(false);
+    let width = 6 - r.scratch_prefix.len();
+    let next = l
+        .inventory
+        .cartridges()
+        .iter()
+        .filter_map(|p| {
+            let b = p.cartridge.barcode.as_str();
+            let digits = b
+                .strip_prefix(r.scratch_prefix.as_str())?
+                .strip_suffix(suffix)?;
+            digits.parse::<u64>().ok()
+        })
+        .max()
+        .map_or(1, |n| n + 1);
+    let mut carts = Vec::new();
+    for n in next..next + want as u64 {
+        let label = format!("{}{n:0width$}{suffix}", r.scratch_prefix);
+        match Barcode::parse(&label) {
+            Ok(bc) if label.len() <= Barcode::MAX_LEN => {
+                carts.push(CartridgeInfo::for_barcode(bc, gen, r.scratch_capacity))
+            }
+            _ => {
+                tracing::error!(
+                    library = r.name,
+                    "no scratch labels left after {label}: choose another prefix"
+                );
+                break;
+            }
+        }
+    }
+    let labels: Vec<String> = carts.iter().map(|c| c.barcode.to_string()).collect();
+    match l.inventory.add(carts) {
+        Ok(_) => tracing::info!(
+            library = r.name,
+            cartridges = labels.join(" "),
+            "created scratch cartridges"
+        ),
+        Err(e) => tracing::error!(library = r.name, "cannot create scratch cartridges: {e}"),
     }
 }
 
@@ -603,6 +741,7 @@ fn view(l: &LiveLibrary, detail: bool) -> LibraryView {
         mailslots: r.mailslots,
         cartridges: l.inventory.cartridges().len(),
         free_slots,
+        scratch_min: r.scratch_min,
         segments_used: l.store.segments().0,
         elements: element_views,
         drive_status,

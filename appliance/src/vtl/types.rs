@@ -52,6 +52,24 @@ pub struct CreateLibraryBody {
     /// LUN 0) instead of one target with the changer at LUN 0 and drive n at LUN n.
     #[serde(default)]
     pub target_per_device: bool,
+    /// Blank cartridges to keep in the slots, created as they are used (see
+    /// [`ScratchBody`]).
+    pub scratch: Option<u16>,
+    pub scratch_prefix: Option<String>,
+    pub scratch_capacity: Option<SizeArg>,
+}
+
+/// `PATCH /vtl/{name}`: automatic scratch cartridges, as a cloud tape gateway makes them:
+/// the library keeps at least `scratch` blank cartridges in its storage slots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScratchBody {
+    /// Blank cartridges to keep in the slots (0: off).
+    pub scratch: Option<u16>,
+    /// Their labels' first characters (default `SCR`: SCR001L8, SCR002L8, ...).
+    pub scratch_prefix: Option<String>,
+    /// Their capacity (default: native).
+    pub scratch_capacity: Option<SizeArg>,
 }
 
 /// `DELETE /vtl/{name}`.
@@ -146,6 +164,8 @@ pub struct LibraryView {
     pub mailslots: u16,
     pub cartridges: usize,
     pub free_slots: usize,
+    /// Blank cartridges kept in the slots (0: no automatic scratch cartridges).
+    pub scratch_min: u16,
     /// Pool space the cartridge store has taken, in 32 MiB segments.
     pub segments_used: u64,
     /// Every element (`vsa vtl show`).

@@ -153,6 +153,13 @@ impl Store {
         a.free.extend(segs.iter().copied());
     }
 
+    /// Whether cartridge `barcode` has never been written, or was erased from the
+    /// beginning (it holds no segment): a scratch cartridge. A cartridge in a drive may be
+    /// ahead of its catalog; ask the drive for those.
+    pub fn is_blank(&self, barcode: &str) -> Result<bool> {
+        Ok(self.kv.scan(&seg_prefix(barcode))?.is_empty())
+    }
+
     /// Deletes cartridge `barcode`'s records and returns its space (it must not be open).
     pub fn delete(&self, barcode: &str) -> Result<()> {
         let sp = seg_prefix(barcode);

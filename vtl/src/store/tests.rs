@@ -173,3 +173,15 @@ fn compressed_records_take_less_space_and_read_back() {
     assert!(st.stored_bytes < 8192 + 4096, "{st:?}");
     assert_eq!(read_all(&t), vec![Some(text), Some(noise)]);
 }
+
+#[test]
+fn blank_means_no_segment() {
+    let (_dev, _kv, s) = store(4);
+    assert!(s.is_blank("L1L8").unwrap());
+    let mut t = Tape::open(s.clone(), "L1L8").unwrap();
+    t.append_filemarks(1).unwrap();
+    t.sync().unwrap();
+    assert!(!s.is_blank("L1L8").unwrap());
+    t.truncate(0).unwrap();
+    assert!(s.is_blank("L1L8").unwrap());
+}
