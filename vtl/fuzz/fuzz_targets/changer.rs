@@ -18,9 +18,15 @@ use vsa_vtl::{DriveBay, Inventory, TapeDrive};
 fuzz_target!(|data: &[u8]| {
     let dev = Arc::new(MemDevice::new(2 * SEGMENT, 4096));
     let kv = Arc::new(MemKv::new());
-    let Ok(store) = Store::open(dev, kv.clone()) else { return };
-    let Ok(layout) = Model::StkL700.layout(2, 6, 2) else { return };
-    let Ok(inv) = Inventory::open(kv.clone(), layout) else { return };
+    let Ok(store) = Store::open(dev, kv.clone()) else {
+        return;
+    };
+    let Ok(layout) = Model::StkL700.layout(2, 6, 2) else {
+        return;
+    };
+    let Ok(inv) = Inventory::open(kv.clone(), layout) else {
+        return;
+    };
     let inv = Arc::new(inv);
     let carts: Vec<CartridgeInfo> = ["A00000L8", "A00001L8", "A00002L9", "CLN001CU"]
         .iter()
@@ -31,16 +37,33 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let drives: Vec<Arc<dyn DriveBay>> = (0..2)
-        .map(|i| Arc::new(TapeDrive::new(DriveModel::DEFAULT, &format!("100000000{i}"), store.clone())) as Arc<dyn DriveBay>)
+        .map(|i| {
+            Arc::new(TapeDrive::new(
+                DriveModel::DEFAULT,
+                &format!("100000000{i}"),
+                store.clone(),
+            )) as Arc<dyn DriveBay>
+        })
         .collect();
-    let Ok(changer) = Changer::new(inv.clone(), drives, Model::StkL700) else { return };
+    let Ok(changer) = Changer::new(inv.clone(), drives, Model::StkL700) else {
+        return;
+    };
     let identity = Model::StkL700.identity("C0", [0x60; 16]);
-    let Ok(unit) = Unit::new(changer, identity, UnitOptions::default(), Arc::new(MemPrStore::new())) else {
+    let Ok(unit) = Unit::new(
+        changer,
+        identity,
+        UnitOptions::default(),
+        Arc::new(MemPrStore::new()),
+    ) else {
         return;
     };
     vsa_scsi::selfcheck::commands(&unit, data);
     let placed = inv.cartridges();
     assert_eq!(placed.len(), 4, "no cartridge lost or made");
     let again = Inventory::open(kv, layout).expect("the inventory reopens from its catalog");
-    assert_eq!(again.elements(), inv.elements(), "the catalog holds what the changer shows");
+    assert_eq!(
+        again.elements(),
+        inv.elements(),
+        "the catalog holds what the changer shows"
+    );
 });
