@@ -353,3 +353,45 @@ fn scratch_cartridges_are_created_as_they_are_used() {
     let o = d.cli(&["vtl", "set", "lib1", "--scratch-prefix", "abcd"]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn drives_ask_for_cleaning_and_a_cleaning_cartridge_cleans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    d.ok(&[
+        "vtl",
+        "create",
+        "lib1",
+        "--slots",
+        "4",
+        "--drives",
+        "1",
+        "--clean-every",
+        "1",
+    ]);
+    d.ok(&["vtl", "tape", "create", "lib1", "VSA000L8", "CLN001CU"]);
+    let due = || {
+        d.json(&["vtl", "show", "lib1"])["drive_status"][0]["cleaning_due"]
+            .as_bool()
+            .unwrap()
+    };
+    d.ok(&["vtl", "tape", "move", "lib1", "slot:1", "drive:1"]);
+    assert!(due());
+    // TapeAlert says so to the backup software: flag 20, CLEAN NOW.
+    let mut i = login(&d);
+    i.clear_unit_attentions(DRIVE).unwrap();
+    let page = good(
+        i.command(DRIVE, &[0x4D, 0, 0x2E, 0, 0, 0, 0, 2, 0, 0], &[], 512)
+            .unwrap(),
+    );
+    assert_eq!(page.data[4 + 5 * 19 + 4], 1);
+    d.ok(&["vtl", "tape", "move", "lib1", "drive:1", "slot:1"]);
+    d.ok(&["vtl", "tape", "move", "lib1", "slot:2", "drive:1"]);
+    assert!(!due());
+    let lib = d.json(&["vtl", "show", "lib1"]);
+    assert_eq!(
+        lib["drive_status"][0]["loaded"], false,
+        "the cleaning cartridge is ejected: {lib}"
+    );
+    d.ok(&["vtl", "tape", "move", "lib1", "drive:1", "slot:2"]);
+}

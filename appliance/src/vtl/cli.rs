@@ -41,7 +41,7 @@ pub enum VtlCmd {
         #[command(flatten)]
         scratch: ScratchArgs,
     },
-    /// Change a library's automatic scratch cartridges.
+    /// Change a library's settings (scratch cartridges, cleaning).
     Set {
         name: String,
         #[command(flatten)]
@@ -63,7 +63,7 @@ pub enum VtlCmd {
     Tape(TapeCmd),
 }
 
-/// Automatic scratch cartridges.
+/// A library's settings: automatic scratch cartridges, cleaning.
 #[derive(Debug, clap::Args)]
 pub struct ScratchArgs {
     /// Keep this many blank cartridges in the slots, creating new ones as they are used
@@ -76,6 +76,9 @@ pub struct ScratchArgs {
     /// Their capacity, e.g. 2G (default: native).
     #[arg(long)]
     scratch_capacity: Option<String>,
+    /// Drives ask for cleaning (TapeAlert CLEAN NOW) after this many mounts (0: never).
+    #[arg(long)]
+    clean_every: Option<u64>,
 }
 
 impl ScratchArgs {
@@ -84,6 +87,7 @@ impl ScratchArgs {
             scratch: self.scratch,
             scratch_prefix: self.scratch_prefix,
             scratch_capacity: size(self.scratch_capacity),
+            clean_every: self.clean_every,
         }
     }
 }
@@ -198,14 +202,20 @@ fn show_library(v: &LibraryView) {
             .drive_status
             .iter()
             .map(|d| {
+                let clean = if d.cleaning_due {
+                    " (needs cleaning)"
+                } else {
+                    ""
+                };
+                let cart = match (&d.barcode, d.loaded) {
+                    (Some(b), true) => b.clone(),
+                    (Some(b), false) => format!("{b} (unloaded)"),
+                    (None, _) => "-".into(),
+                };
                 vec![
-                    format!("drive {} (LUN {})", d.number, d.number),
+                    format!("drive {}", d.number),
                     d.serial.clone(),
-                    match (&d.barcode, d.loaded) {
-                        (Some(b), true) => b.clone(),
-                        (Some(b), false) => format!("{b} (unloaded)"),
-                        (None, _) => "-".into(),
-                    },
+                    format!("{cart}{clean}"),
                     format!("file {} object {}", d.file, d.position),
                     if d.block_len == 0 {
                         "variable".into()
@@ -324,6 +334,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 scratch: s.scratch,
                 scratch_prefix: s.scratch_prefix,
                 scratch_capacity: s.scratch_capacity,
+                clean_every: s.clean_every,
                 name,
                 slots,
                 drives,

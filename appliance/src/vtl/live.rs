@@ -50,6 +50,9 @@ impl LiveLibrary {
         let drives: Vec<TapeDrive> = (0..usize::from(r.drives))
             .map(|i| TapeDrive::new(drive_model, &r.drive_serial(i), store.clone()))
             .collect();
+        for d in &drives {
+            d.set_clean_every(r.clean_every);
+        }
         for e in inventory.elements() {
             if e.kind != ElementType::DataTransfer {
                 continue;

@@ -48,6 +48,9 @@ pub struct LibraryRecord {
     /// Their capacity (default: the native capacity of the drives' generation).
     #[serde(default)]
     pub scratch_capacity: Option<u64>,
+    /// Drives ask for cleaning (TapeAlert) after this many mounts (0: never).
+    #[serde(default)]
+    pub clean_every: u64,
 }
 
 fn default_scratch_prefix() -> String {
@@ -191,6 +194,7 @@ mod tests {
             scratch_min: 0,
             scratch_prefix: "SCR".into(),
             scratch_capacity: None,
+            clean_every: 0,
         };
         assert_eq!(r.target_names(), std::slice::from_ref(&r.target));
         assert_eq!(r.device_targets()[2], (r.target.clone(), 2));

@@ -178,6 +178,7 @@ impl Libraries {
             scratch_min: 0,
             scratch_prefix: "SCR".into(),
             scratch_capacity: None,
+            clean_every: 0,
         };
         apply_scratch(
             &mut r,
@@ -185,6 +186,7 @@ impl Libraries {
                 scratch: b.scratch,
                 scratch_prefix: b.scratch_prefix.clone(),
                 scratch_capacity: b.scratch_capacity.clone(),
+                clean_every: b.clean_every,
             },
         )?;
         self.hold_names(&r)?;
@@ -427,6 +429,9 @@ impl Libraries {
         });
         live.insert(name.to_owned(), updated.clone());
         drop(live);
+        for d in &updated.drives {
+            d.set_clean_every(updated.record.clean_every);
+        }
         keep_scratch(&updated);
         Ok(view(&updated, true))
     }
@@ -471,6 +476,9 @@ fn apply_scratch(r: &mut LibraryRecord, b: &ScratchBody) -> Result<()> {
             ));
         }
         r.scratch_capacity = Some(bytes);
+    }
+    if let Some(n) = b.clean_every {
+        r.clean_every = n;
     }
     Ok(())
 }
@@ -723,6 +731,7 @@ fn view(l: &LiveLibrary, detail: bool) -> LibraryView {
                     bytes_written: s.counters.bytes_written,
                     bytes_read: s.counters.bytes_read,
                     mounts: s.counters.mounts,
+                    cleaning_due: s.cleaning_due,
                 }
             })
             .collect()

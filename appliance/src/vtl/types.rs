@@ -57,10 +57,13 @@ pub struct CreateLibraryBody {
     pub scratch: Option<u16>,
     pub scratch_prefix: Option<String>,
     pub scratch_capacity: Option<SizeArg>,
+    /// Drives ask for cleaning after this many mounts.
+    pub clean_every: Option<u64>,
 }
 
-/// `PATCH /vtl/{name}`: automatic scratch cartridges, as a cloud tape gateway makes them:
-/// the library keeps at least `scratch` blank cartridges in its storage slots.
+/// `PATCH /vtl/{name}`: a library's settings. Automatic scratch cartridges, as a cloud
+/// tape gateway makes them: the library keeps at least `scratch` blank cartridges in its
+/// storage slots. Cleaning: drives ask for it after `clean_every` mounts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScratchBody {
@@ -70,6 +73,8 @@ pub struct ScratchBody {
     pub scratch_prefix: Option<String>,
     /// Their capacity (default: native).
     pub scratch_capacity: Option<SizeArg>,
+    /// Drives ask for cleaning (TapeAlert CLEAN NOW) after this many mounts (0: never).
+    pub clean_every: Option<u64>,
 }
 
 /// `DELETE /vtl/{name}`.
@@ -147,6 +152,8 @@ pub struct DriveView {
     pub bytes_written: u64,
     pub bytes_read: u64,
     pub mounts: u64,
+    /// The drive asks to be cleaned (move a CLN cartridge into it).
+    pub cleaning_due: bool,
 }
 
 /// A library.

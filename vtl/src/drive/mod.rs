@@ -74,6 +74,23 @@ pub(crate) struct State {
     pub(crate) counters: DriveCounters,
     /// A unit attention to raise for every nexus.
     pub(crate) attention: Option<Sense>,
+    /// Cleaning: the drive asks for it after this many mounts (0: never), or when told.
+    pub(crate) cleaning: Cleaning,
+}
+
+/// When the drive needs cleaning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cleaning {
+    pub(crate) every: u64,
+    pub(crate) mounts_since: u64,
+    pub(crate) requested: bool,
+}
+
+impl Cleaning {
+    /// Whether TapeAlert raises its clean flags.
+    pub(crate) fn due(&self) -> bool {
+        self.requested || (self.every > 0 && self.mounts_since >= self.every)
+    }
 }
 
 /// What the API shows of a drive.
@@ -90,6 +107,8 @@ pub struct DriveStatus {
     pub compression: bool,
     pub tape: Option<TapeStats>,
     pub counters: DriveCounters,
+    /// The drive asks to be cleaned (TapeAlert flags 20 and 21).
+    pub cleaning_due: bool,
 }
 
 /// A tape drive: a handle, cloned for the SCSI unit that serves it and for the changer
@@ -131,6 +150,7 @@ impl TapeDrive {
                 prevent: BTreeSet::new(),
                 counters: DriveCounters::default(),
                 attention: None,
+                cleaning: Cleaning::default(),
             }),
         };
         TapeDrive {
@@ -162,7 +182,18 @@ impl TapeDrive {
             compression: st.compression,
             tape: m.and_then(|m| m.tape.as_ref().map(Tape::stats)),
             counters: st.counters,
+            cleaning_due: st.cleaning.due(),
         }
+    }
+
+    /// The drive asks for cleaning after `every` mounts (0: never by count).
+    pub fn set_clean_every(&self, every: u64) {
+        self.state.lock().cleaning.every = every;
+    }
+
+    /// The drive asks for cleaning now (until a cleaning cartridge is loaded).
+    pub fn request_cleaning(&self) {
+        self.state.lock().cleaning.requested = true;
     }
 
     /// Makes what the drive wrote durable (the daemon's shutdown).
@@ -371,13 +402,22 @@ impl DriveBay for TapeDrive {
         if st.media.is_some() {
             return Err(Sense::new(vsa_scsi::SenseKey::IllegalRequest, 0x3B, 0x0D));
         }
+        // A cleaning cartridge cleans the drive as it loads, and the drive unloads it for
+        // the robot to take back.
+        let cleaning = cartridge.kind == MediaKind::Cleaning;
         st.media = Some(Media {
             info: cartridge.clone(),
             tape,
-            loaded: true,
+            loaded: !cleaning,
             pos: 0,
         });
         st.counters.mounts += 1;
+        if cleaning {
+            st.cleaning.mounts_since = 0;
+            st.cleaning.requested = false;
+        } else {
+            st.cleaning.mounts_since += 1;
+        }
         st.attention = Some(sense::medium_changed());
         Ok(())
     }

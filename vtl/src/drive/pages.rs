@@ -216,8 +216,12 @@ pub fn log_sense(st: &mut State, cmd: &Command<'_>) -> Result<Response, Sense> {
             }
         }
         0x2E => {
+            // TapeAlert (SSC-4 8.2.3): flag 20 CLEAN NOW and 21 CLEAN PERIODIC while the
+            // drive wants cleaning; they stay set until a cleaning cartridge is loaded.
+            let due = st.cleaning.due();
             for code in 1..=64u16 {
-                param(&mut body, code, &[0]);
+                let set = due && (code == 20 || code == 21);
+                param(&mut body, code, &[u8::from(set)]);
             }
         }
         0x31 => {

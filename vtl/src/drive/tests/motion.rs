@@ -198,3 +198,31 @@ proptest! {
         let _ = r.run(&[0x34, 0x06, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
     }
 }
+
+#[test]
+fn tapealert_asks_for_cleaning_until_a_cleaning_cartridge_loads() {
+    let r = rig_with(DriveModel::DEFAULT);
+    r.drive.set_clean_every(2);
+    let flags = |r: &Rig| {
+        let d = r.good(&[0x4D, 0, 0x2E, 0, 0, 0, 0, 2, 0, 0], &[]).data;
+        // Parameter n (1-based) is 5 bytes at 4 + 5 (n - 1); its value is the last byte.
+        (d[4 + 5 * 19 + 4], d[4 + 5 * 20 + 4])
+    };
+    r.insert("VSA001L8", None);
+    assert_eq!(flags(&r), (0, 0));
+    r.drive.remove().unwrap();
+    r.insert("VSA001L8", None);
+    assert_eq!(flags(&r), (1, 1));
+    assert!(r.drive.status().cleaning_due);
+    r.drive.remove().unwrap();
+    // The cleaning cartridge cleans and is unloaded at once, for the robot to take.
+    let clean =
+        CartridgeInfo::for_barcode(Barcode::parse("CLN001CU").unwrap(), Generation::Lto8, None);
+    r.drive.insert(&clean).unwrap();
+    assert!(r.drive.unloaded());
+    let _ = r.run(&[0; 6], &[]);
+    assert_eq!(sense_of(&r.run(&[0; 6], &[])), (0x2, 0x3A, 0x00));
+    assert_eq!(flags(&r), (0, 0));
+    assert!(!r.drive.status().cleaning_due);
+    r.drive.remove().unwrap();
+}
