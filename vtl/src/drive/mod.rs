@@ -8,6 +8,7 @@
 //!  motion.rs   SPACE(6/16), LOCATE(10/16), REWIND, LOAD UNLOAD, ERASE, READ POSITION
 //!  pages.rs    mode pages, LOG SENSE, REPORT DENSITY SUPPORT, READ BLOCK LIMITS
 //!  opcodes.rs  the opcode table (REPORT SUPPORTED OPERATION CODES, reservations)
+//!  security.rs SECURITY PROTOCOL IN/OUT: tape data encryption
 //!  sense.rs    the sense of each condition
 //! ```
 
@@ -16,6 +17,7 @@ mod motion;
 mod opcodes;
 mod pages;
 mod rw;
+mod security;
 pub mod sense;
 #[cfg(test)]
 mod tests;
@@ -76,6 +78,8 @@ pub(crate) struct State {
     pub(crate) attention: Option<Sense>,
     /// Cleaning: the drive asks for it after this many mounts (0: never), or when told.
     pub(crate) cleaning: Cleaning,
+    /// Data encryption parameters and keys (memory only).
+    pub(crate) crypt: security::Crypt,
 }
 
 /// When the drive needs cleaning.
@@ -151,6 +155,7 @@ impl TapeDrive {
                 counters: DriveCounters::default(),
                 attention: None,
                 cleaning: Cleaning::default(),
+                crypt: security::Crypt::default(),
             }),
         };
         TapeDrive {
@@ -221,6 +226,8 @@ pub(crate) struct Loaded<'a> {
     pub(crate) info: &'a CartridgeInfo,
     pub(crate) tape: &'a mut Tape,
     pub(crate) pos: &'a mut u64,
+    /// How encrypted records are read.
+    pub(crate) key: security::ReadKey<'a>,
 }
 
 /// The cartridge, if one is loaded and the drive reads it, with its records.
@@ -242,7 +249,12 @@ pub(crate) fn ready<'a>(
         info, tape, pos, ..
     } = m;
     let tape = tape.as_mut().ok_or_else(sense::incompatible)?;
-    Ok(Loaded { info, tape, pos })
+    Ok(Loaded {
+        info,
+        tape,
+        pos,
+        key: security::ReadKey::default(),
+    })
 }
 
 impl Device for TapeDrive {
@@ -376,10 +388,13 @@ impl Device for TapeDrive {
     fn reset(&self) {
         let mut st = self.state.lock();
         st.prevent.clear();
+        st.crypt.reset();
     }
 
     fn nexus_lost(&self, nexus: &Nexus) {
-        self.state.lock().prevent.remove(nexus);
+        let mut st = self.state.lock();
+        st.prevent.remove(nexus);
+        st.crypt.nexus_lost(nexus);
     }
 }
 
@@ -434,6 +449,7 @@ impl DriveBay for TapeDrive {
             })?;
         }
         st.media = None;
+        st.crypt.demounted();
         Ok(())
     }
 

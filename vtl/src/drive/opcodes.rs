@@ -2,8 +2,8 @@
 //! OPERATION CODES), how each touches the medium (reservations) and which handler serves
 //! it.
 
-use super::{motion, pages, rw, State, TapeDrive};
-use vsa_scsi::cdb::{byte, PREVENT_ALLOW};
+use super::{motion, pages, rw, security, State, TapeDrive};
+use vsa_scsi::cdb::{byte, PREVENT_ALLOW, SECURITY_PROTOCOL_IN, SECURITY_PROTOCOL_OUT};
 use vsa_scsi::{Access, Command, OpcodeInfo, Response, Sense, UnitCtx};
 
 pub const REWIND: u8 = 0x01;
@@ -78,6 +78,40 @@ pub static OPCODES: &[OpcodeInfo] = &[
         &[LOG_SENSE, 0x01, 0xFF, 0xFF, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x07],
     ),
     op(
+        SECURITY_PROTOCOL_IN,
+        &[
+            SECURITY_PROTOCOL_IN,
+            0xFF,
+            0xFF,
+            0xFF,
+            0x80,
+            0,
+            0xFF,
+            0xFF,
+            0xFF,
+            0xFF,
+            0,
+            0x07,
+        ],
+    ),
+    op(
+        SECURITY_PROTOCOL_OUT,
+        &[
+            SECURITY_PROTOCOL_OUT,
+            0xFF,
+            0xFF,
+            0xFF,
+            0x80,
+            0,
+            0xFF,
+            0xFF,
+            0xFF,
+            0xFF,
+            0,
+            0x07,
+        ],
+    ),
+    op(
         WRITE_FILEMARKS_16,
         &[
             WRITE_FILEMARKS_16,
@@ -123,9 +157,13 @@ pub static OPCODES: &[OpcodeInfo] = &[
 /// How a command touches the medium.
 pub fn access(cdb: &[u8]) -> Access {
     match byte(cdb, 0) {
-        WRITE_6 | WRITE_FILEMARKS_6 | WRITE_FILEMARKS_16 | ERASE_6 | ERASE_16 | LOAD_UNLOAD => {
-            Access::Write
-        }
+        WRITE_6
+        | WRITE_FILEMARKS_6
+        | WRITE_FILEMARKS_16
+        | ERASE_6
+        | ERASE_16
+        | LOAD_UNLOAD
+        | SECURITY_PROTOCOL_OUT => Access::Write,
         READ_6 | SPACE_6 | SPACE_16 | LOCATE_10 | LOCATE_16 | REWIND => Access::Read,
         _ => Access::None,
     }
@@ -146,13 +184,15 @@ pub fn dispatch(
         WRITE_FILEMARKS_6 | WRITE_FILEMARKS_16 => rw::write_filemarks(d, st, cmd, ctx),
         SPACE_6 | SPACE_16 => motion::space(d, st, cmd),
         ERASE_6 | ERASE_16 => motion::erase(d, st, cmd, ctx),
-        LOAD_UNLOAD => motion::load_unload(st, cmd),
+        LOAD_UNLOAD => security::load_unload(st, cmd),
         PREVENT_ALLOW => prevent_allow(st, cmd),
         LOCATE_10 | LOCATE_16 => motion::locate(d, st, cmd),
         READ_POSITION => motion::read_position(d, st, cmd),
         REPORT_DENSITY_SUPPORT => pages::report_density(d, st, cmd),
         LOG_SELECT => pages::log_select(st, cmd),
         LOG_SENSE => pages::log_sense(st, cmd),
+        SECURITY_PROTOCOL_IN => security::security_in(d, st, cmd),
+        SECURITY_PROTOCOL_OUT => security::security_out(st, cmd, ctx),
         _ => return None,
     })
 }

@@ -2,8 +2,8 @@
 //! in fixed- or variable-block mode, with the residuals and sense bits SSC-4 gives each
 //! way a transfer can stop early.
 
-use super::sense;
 use super::{check_with_data, good, ready, Loaded, State, TapeDrive, MAX_BLOCK};
+use super::{security, sense};
 use crate::error::VtlError;
 use crate::media::MediaKind;
 use crate::store::record::HEADER_LEN;
@@ -81,6 +81,7 @@ pub(super) fn write(
     // Nothing written: the residual is the whole transfer (blocks or bytes).
     let residual_all = i64::from(n);
     let compress = st.compression;
+    let seal = st.crypt.seal_key(cmd.nexus)?;
     let mut l = ready(&d.model, &mut st.media)?;
     writable(d, ctx, &l)?;
     let data = cmd
@@ -91,7 +92,7 @@ pub(super) fn write(
         cut(&mut l, residual_all)?;
     }
     let capacity = l.info.capacity;
-    let per = HEADER_LEN + u64::from(rec_len);
+    let per = HEADER_LEN + u64::from(rec_len) + security::overhead(seal.is_some());
     let room = capacity.saturating_sub(l.tape.used()) / per;
     let fit = if fixed { room.min(count) } else { room.min(1) };
     let records: Vec<&[u8]> = data
@@ -100,7 +101,7 @@ pub(super) fn write(
         .collect();
     if !records.is_empty() {
         l.tape
-            .append(&records, compress)
+            .append_sealed(&records, compress, seal)
             .map_err(|e| store_error(&l, &e, residual_all))?;
     }
     *l.pos = l.tape.index().objects();
@@ -195,7 +196,8 @@ pub(super) fn read(
     if n == 0 {
         return Ok(good());
     }
-    let l = ready(&d.model, &mut st.media)?;
+    let key = st.crypt.read_key(cmd.nexus)?;
+    let l = ready(&d.model, &mut st.media)?.decrypting(key);
     let (resp, bytes) = if fixed {
         read_fixed(l, ctx, n, block_len)
     } else {
@@ -224,7 +226,7 @@ fn next(l: &mut Loaded<'_>) -> Result<Option<Option<Vec<u8>>>, crate::store::Rea
         return Ok(None);
     };
     let data = match obj.data {
-        Some(_) => Some(l.tape.read(&obj)?),
+        Some(_) => Some(l.read(&obj)?),
         None => None,
     };
     *l.pos += 1;
@@ -236,7 +238,7 @@ fn read_variable(mut l: Loaded<'_>, ctx: &UnitCtx, n: u32, sili: bool) -> (Respo
     match next(&mut l) {
         Err(e) => {
             tracing::error!(barcode = l.tape.barcode(), "read failed: {e}");
-            (ctx.check(&sense::read_error(want)), 0)
+            (ctx.check(&security::read_failed(&e, want)), 0)
         }
         Ok(None) => (ctx.check(&sense::end_of_data(want)), 0),
         Ok(Some(None)) => (ctx.check(&sense::filemark(want)), 0),
@@ -261,7 +263,7 @@ fn read_fixed(mut l: Loaded<'_>, ctx: &UnitCtx, n: u32, block_len: u32) -> (Resp
         let stop = match next(&mut l) {
             Err(e) => {
                 tracing::error!(barcode = l.tape.barcode(), "read failed: {e}");
-                sense::read_error(left)
+                security::read_failed(&e, left)
             }
             Ok(None) => sense::end_of_data(left),
             Ok(Some(None)) => sense::filemark(left),

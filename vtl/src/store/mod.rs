@@ -10,6 +10,7 @@
 //!  x/<barcode>/<first object: u64 BE>   an extent of the index (index::Extent::encode)
 //! ```
 
+pub mod crypt;
 pub mod index;
 pub mod record;
 mod stream;
@@ -22,7 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use vsa_blockdev::BlockDevice;
 
-pub use tape::{ReadError, Tape, TapeStats};
+pub use tape::{ReadError, Record, Tape, TapeStats};
 
 /// Bytes of a segment.
 pub const SEGMENT: u64 = 32 << 20;

@@ -5,7 +5,8 @@
 //! ```text
 //!  0  magic "VTR1"          16 logical length (u32)
 //!  4  kind (1 data, 2 filemark)   20 stored length (u32, bytes that follow)
-//!  5  flags (bit 0 compressed)    24 CRC-32C of the stored bytes
+//!  5  flags (bit 0 compressed,    24 CRC-32C of the stored bytes
+//!     bit 1 encrypted)
 //!  6  reserved (0)                28 CRC-32C of bytes 0..28
 //!  8  object number (u64)
 //! ```
@@ -26,6 +27,8 @@ pub enum RecordKind {
 pub struct Header {
     pub kind: RecordKind,
     pub compressed: bool,
+    /// The stored bytes are sealed (AES-256-GCM, see [`super::crypt`]).
+    pub encrypted: bool,
     /// The record's logical object number on the tape.
     pub object: u64,
     /// Bytes the initiator wrote.
@@ -38,10 +41,17 @@ pub struct Header {
 
 impl Header {
     /// The header of a data record holding `stored`.
-    pub fn data(object: u64, logical_len: u32, stored: &[u8], compressed: bool) -> Header {
+    pub fn data(
+        object: u64,
+        logical_len: u32,
+        stored: &[u8],
+        compressed: bool,
+        encrypted: bool,
+    ) -> Header {
         Header {
             kind: RecordKind::Data,
             compressed,
+            encrypted,
             object,
             logical_len,
             stored_len: stored.len() as u32,
@@ -54,6 +64,7 @@ impl Header {
         Header {
             kind: RecordKind::Filemark,
             compressed: false,
+            encrypted: false,
             object,
             logical_len: 0,
             stored_len: 0,
@@ -68,7 +79,7 @@ impl Header {
             RecordKind::Data => 1,
             RecordKind::Filemark => 2,
         };
-        h[5] = u8::from(self.compressed);
+        h[5] = self.flags();
         h[8..16].copy_from_slice(&self.object.to_le_bytes());
         h[16..20].copy_from_slice(&self.logical_len.to_le_bytes());
         h[20..24].copy_from_slice(&self.stored_len.to_le_bytes());
@@ -78,7 +89,13 @@ impl Header {
         h
     }
 
-    /// Decodes a header; `None` if it is not one (wrong magic, kind or checksum).
+    /// The flags byte: bit 0 compressed, bit 1 encrypted.
+    pub fn flags(&self) -> u8 {
+        u8::from(self.compressed) | (u8::from(self.encrypted) << 1)
+    }
+
+    /// Decodes a header; `None` if it is not one (wrong magic, kind, checksum, or a flag
+    /// this version does not know).
     pub fn decode(b: &[u8]) -> Option<Header> {
         let b = b.get(..HEADER_LEN as usize)?;
         let le32 = |at: usize| -> Option<u32> {
@@ -92,9 +109,13 @@ impl Header {
             2 => RecordKind::Filemark,
             _ => return None,
         };
+        if b[5] & !0x03 != 0 {
+            return None;
+        }
         Some(Header {
             kind,
             compressed: b[5] & 1 != 0,
+            encrypted: b[5] & 2 != 0,
             object: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
             logical_len: le32(16)?,
             stored_len: le32(20)?,
@@ -110,13 +131,15 @@ mod tests {
 
     #[test]
     fn headers_round_trip_and_damage_is_seen() {
-        let h = Header::data(7, 10, b"0123456789", false);
+        let h = Header::data(7, 10, b"0123456789", false, false);
         let mut b = h.encode();
         assert_eq!(Header::decode(&b), Some(h));
         assert_eq!(
             Header::decode(&Header::filemark(3).encode()),
             Some(Header::filemark(3))
         );
+        let e = Header::data(8, 10, b"sealed", true, true);
+        assert_eq!(Header::decode(&e.encode()).map(|h| h.flags()), Some(3));
         b[9] ^= 1;
         assert_eq!(Header::decode(&b), None);
         assert_eq!(Header::decode(&b[..31]), None);

@@ -4,6 +4,7 @@
 //! never names a record that is not on stable storage. Truncating (a write or ERASE before
 //! the end of data) is a sync of its own before any freed space is reused.
 
+use super::crypt::{Cipher, CryptError};
 use super::index::{Index, Object};
 use super::record::{Header, RecordKind, HEADER_LEN};
 use super::{be64, ext_prefix, key, prefix_end, seg_prefix, stream, Store, SEGMENT};
@@ -25,6 +26,25 @@ pub enum ReadError {
         offset: u64,
         why: &'static str,
     },
+    /// The record is encrypted and no key was given to open it.
+    #[error("record {object} is encrypted")]
+    Sealed { object: u64 },
+    /// The record is not encrypted and the drive reads encrypted records only (decryption
+    /// mode DECRYPT).
+    #[error("record {object} is not encrypted")]
+    Unencrypted { object: u64 },
+    /// The record is encrypted and does not open with the key given (its checksum holds,
+    /// so the bytes are as written: the key is another).
+    #[error("record {object} does not open with the key given")]
+    WrongKey { object: u64 },
+}
+
+/// A data record as read: its bytes as the initiator wrote them, and whether they were
+/// stored encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub data: Vec<u8>,
+    pub encrypted: bool,
 }
 
 /// What a cartridge holds, for the API.
@@ -151,8 +171,15 @@ impl Tape {
     }
 
     /// The bytes of data record `obj` (as the index gives it) as they were written,
-    /// checked against its header and decompressed.
+    /// checked against its header and decompressed; an encrypted record is refused
+    /// ([`ReadError::Sealed`]).
     pub fn read(&self, obj: &Object) -> Result<Vec<u8>, ReadError> {
+        self.read_record(obj, None).map(|r| r.data)
+    }
+
+    /// Data record `obj` checked against its header, opened with `key` if it is
+    /// encrypted, and decompressed.
+    pub fn read_record(&self, obj: &Object, key: Option<&Cipher>) -> Result<Record, ReadError> {
         let stored = obj.data.map_or(0, |d| d.1);
         let mut b = stream::read(
             self.store.device().as_ref(),
@@ -183,30 +210,81 @@ impl Tape {
         if crc32c::crc32c(&b) != h.crc {
             return Err(damaged("checksum mismatch"));
         }
-        if !h.compressed {
-            return Ok(b);
+        if h.encrypted {
+            let key = key.ok_or(ReadError::Sealed { object: obj.number })?;
+            b = key
+                .open(obj.number, logical, h.flags(), &b)
+                .map_err(|e| match e {
+                    CryptError::Open => ReadError::WrongKey { object: obj.number },
+                    _ => damaged("the sealed bytes are truncated"),
+                })?;
         }
-        match lz4_flex::block::decompress(&b, logical as usize) {
-            Ok(d) if d.len() == logical as usize => Ok(d),
-            _ => Err(damaged("the compressed bytes do not decompress")),
-        }
+        let data = if !h.compressed {
+            b
+        } else {
+            match lz4_flex::block::decompress(&b, logical as usize) {
+                Ok(d) if d.len() == logical as usize => d,
+                _ => return Err(damaged("the compressed bytes do not decompress")),
+            }
+        };
+        Ok(Record {
+            data,
+            encrypted: h.encrypted,
+        })
     }
 
     /// Appends data records (one per slice), each compressed (LZ4) when `compress` is set
     /// and that makes it smaller; returns the first one's object number.
     pub fn append(&mut self, records: &[&[u8]], compress: bool) -> Result<u64> {
+        self.append_sealed(records, compress, None)
+    }
+
+    /// As [`Tape::append`], each record then sealed with `seal` if given (compression
+    /// comes first: ciphertext does not compress).
+    pub fn append_sealed(
+        &mut self,
+        records: &[&[u8]],
+        compress: bool,
+        mut seal: Option<&mut Cipher>,
+    ) -> Result<u64> {
         let first = self.index.objects();
-        let total: usize = records.iter().map(|r| r.len() + HEADER_LEN as usize).sum();
+        let per = HEADER_LEN as usize
+            + if seal.is_some() {
+                super::crypt::OVERHEAD
+            } else {
+                0
+            };
+        let total: usize = records.iter().map(|r| r.len() + per).sum();
         let mut buf = Vec::with_capacity(total);
-        for r in records {
-            let len = u32::try_from(r.len())
-                .map_err(|_| VtlError::Invalid("a record longer than 4 GiB".into()))?;
+        for (i, r) in records.iter().enumerate() {
+            let Ok(len) = u32::try_from(r.len()) else {
+                self.index.truncate(first);
+                return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
+            };
             let packed = compress
                 .then(|| lz4_flex::block::compress(r))
                 .filter(|c| c.len() < r.len());
-            let stored: &[u8] = packed.as_deref().unwrap_or(r);
+            let compressed = packed.is_some();
+            let plain: &[u8] = packed.as_deref().unwrap_or(r);
+            let number = first + i as u64;
+            let sealed = match seal.as_deref_mut() {
+                Some(c) => {
+                    let flags = Header::data(number, len, &[], compressed, true).flags();
+                    match c.seal(number, len, flags, plain) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            self.index.truncate(first);
+                            return Err(VtlError::Invalid(format!(
+                                "record {number} cannot be encrypted: {e}"
+                            )));
+                        }
+                    }
+                }
+                None => None,
+            };
+            let stored: &[u8] = sealed.as_deref().unwrap_or(plain);
             let obj = self.index.push_data(len, stored.len() as u32);
-            let header = Header::data(obj.number, len, stored, packed.is_some());
+            let header = Header::data(obj.number, len, stored, compressed, sealed.is_some());
             buf.extend_from_slice(&header.encode());
             buf.extend_from_slice(stored);
         }

@@ -4,6 +4,7 @@
 
 mod motion;
 mod rw;
+mod security;
 
 use super::model::DriveModel;
 use super::TapeDrive;
