@@ -250,7 +250,12 @@ fn bad_requests_name_the_problem() {
     d.ok(&["vtl", "tape", "import", "lib1", "VSA001L8"]);
     let t = d.json(&["vtl", "tape", "show", "lib1", "VSA001L8"]);
     assert_eq!(t["location"], "mail 1");
+    let mut session = login(&d);
     d.ok(&["vtl", "delete", "lib1", "--force"]);
+    assert!(
+        session.command(CHANGER, &[0; 6], &[], 0).is_err(),
+        "the library's sessions end with it"
+    );
     assert!(d.json(&["volume", "list"]).as_array().unwrap().is_empty());
     assert!(d.json(&["vtl", "list"]).as_array().unwrap().is_empty());
 }

@@ -27,10 +27,22 @@ pub struct NameTaken {
     pub what: String,
 }
 
+/// Ends the sessions of a target that stops being served (the iSCSI portal's).
+pub type SessionDropper = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The appliance's target names.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TargetNames {
     names: RwLock<BTreeMap<String, Holder>>,
+    dropper: RwLock<Option<SessionDropper>>,
+}
+
+impl std::fmt::Debug for TargetNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetNames")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TargetNames {
@@ -63,13 +75,25 @@ impl TargetNames {
         Ok(())
     }
 
-    /// Gives `name` up (if `owner` holds it).
+    /// Gives `name` up (if `owner` holds it); the sessions of a published target end.
     pub fn release(&self, name: &str, owner: &'static str) {
         let mut names = self.names.write();
         let key = name.to_ascii_lowercase();
-        if names.get(&key).is_some_and(|h| h.owner == owner) {
-            names.remove(&key);
+        if names.get(&key).is_none_or(|h| h.owner != owner) {
+            return;
         }
+        let published = names.remove(&key).is_some_and(|h| h.entry.is_some());
+        drop(names);
+        if published {
+            if let Some(drop_sessions) = self.dropper.read().clone() {
+                drop_sessions(name);
+            }
+        }
+    }
+
+    /// Sets (or clears) what ends a target's sessions: the running iSCSI portal's.
+    pub fn set_session_dropper(&self, dropper: Option<SessionDropper>) {
+        *self.dropper.write() = dropper;
     }
 
     /// The published target called `name` (iSCSI names compare case-insensitively).

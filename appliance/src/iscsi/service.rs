@@ -91,6 +91,13 @@ impl Targets {
     /// Sets the running iSCSI server (for sessions and for dropping sessions of deleted
     /// targets).
     pub fn set_server(&self, server: Option<vsa_iscsi::server::ServerHandle>) {
+        // Targets other components publish end their sessions through the portal too.
+        let dropper = server.clone().map(|s| {
+            Arc::new(move |name: &str| {
+                s.drop_target_sessions(name);
+            }) as crate::core::targets::SessionDropper
+        });
+        self.core.targets().set_session_dropper(dropper);
         *self.server.write() = server;
     }
 
