@@ -81,7 +81,7 @@ fn guest(d: &Daemon, conf: &str) -> Guest {
         .lun(&format!("iscsi://{addr}/{TARGET}/0"))
         .lun(&format!("iscsi://{addr}/{TARGET}/1"))
         .wait_for(&["/dev/sch0", "/dev/nst0"])
-        .binaries(&["btape", "mt", "mtx", "sg_logs"])
+        .binaries(&["btape", "mt", "mtx"])
         .file("/etc/bacula/bacula-sd.conf", conf)
         .memory_mb(768)
         .timeout(Duration::from_secs(3600))
@@ -144,6 +144,8 @@ fn assert_clean(out: &str, d: &Daemon) {
         "btape failed:\n{}",
         context(out, d)
     );
+    // Nothing went wrong in the drive or the store underneath.
+    assert!(!d.log().contains("ERROR"), "{}", context(out, d));
 }
 
 #[test]
