@@ -329,7 +329,19 @@ impl Device for TapeDrive {
     fn execute(&self, cmd: &Command<'_>, ctx: &UnitCtx) -> Option<Response> {
         let mut st = self.state.lock();
         let r = opcodes::dispatch(self, &mut st, cmd, ctx)?;
-        Some(r.unwrap_or_else(|s| ctx.check(&s)))
+        let r = r.unwrap_or_else(|s| ctx.check(&s));
+        // What an initiator asked and what it got: the first thing to read when a
+        // backup application and the drive disagree (RUST_LOG=vsa_vtl=debug).
+        tracing::debug!(
+            serial = %self.serial,
+            cdb = %Hex(cmd.cdb),
+            status = ?r.status,
+            sense = %Hex(r.sense.as_deref().unwrap_or_default()),
+            data_in = r.data.len(),
+            position = st.media.as_ref().map_or(0, |m| m.pos),
+            "tape command"
+        );
+        Some(r)
     }
 
     fn pending_attention(&self) -> Option<Sense> {
@@ -393,6 +405,15 @@ impl DriveBay for TapeDrive {
 
     fn unloaded(&self) -> bool {
         self.state.lock().media.as_ref().is_some_and(|m| !m.loaded)
+    }
+}
+
+/// Bytes as hex digits, for the log.
+struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
