@@ -369,7 +369,10 @@ impl Guest {
             cpio.dir(dir);
         }
         cpio.file("bin/busybox", &read(busybox)?, 0o755);
-        cpio.symlink("bin/sh", "busybox");
+        // /bin/sh is dash, as on Debian: a `#!/bin/sh` script (Bacula's mtx-changer) runs
+        // the host programs added (mt-st's `mt`) rather than busybox's applets of the same
+        // name, which busybox's own shell would prefer.
+        cpio.symlink("bin/sh", "../usr/bin/dash");
         cpio.file(
             "etc/passwd",
             b"root:x:0:0:root:/root:/bin/sh\nbacula:x:101:26::/var/lib/bacula:/bin/sh\n",

@@ -110,7 +110,11 @@ pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {
         .args(["--api", "127.0.0.1:0", "--iscsi", "127.0.0.1:0"])
         .args(["--default-member-size", "64M"])
         .args(extra)
-        .env("RUST_LOG", "info")
+        // VSA_E2E_RUST_LOG=vsa_vtl=debug,info shows a test's daemon in more detail.
+        .env(
+            "RUST_LOG",
+            std::env::var("VSA_E2E_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
         .stdin(Stdio::null())
         .stdout(log_file(data_dir, "stdout.log"))
         .stderr(Stdio::piped())

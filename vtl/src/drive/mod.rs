@@ -378,6 +378,17 @@ impl Device for TapeDrive {
         if let Some(key) = sense_key(&r) {
             st.counters.sense_keys[usize::from(key)] += 1;
         }
+        // What an initiator asked and what it got: the first thing to read when a
+        // backup application and the drive disagree (RUST_LOG=vsa_vtl=debug).
+        tracing::debug!(
+            serial = %self.serial,
+            cdb = %Hex(cmd.cdb),
+            status = ?r.status,
+            sense = %Hex(r.sense.as_deref().unwrap_or_default()),
+            data_in = r.data.len(),
+            position = st.media.as_ref().map_or(0, |m| m.pos),
+            "tape command"
+        );
         Some(r)
     }
 
@@ -466,6 +477,15 @@ fn sense_key(r: &Response) -> Option<u8> {
         _ => s.get(1)?,
     };
     Some(key & 0x0F)
+}
+
+/// Bytes as hex digits, for the log.
+struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 /// GOOD with no data: the status of a command that did what it was asked.
