@@ -5,6 +5,7 @@
 //! ```text
 //!  mod.rs      the Component: open (records → live libraries), stop (drives flushed)
 //!  service.rs  Libraries: typed methods over the records and the live libraries
+//!  scratch.rs  automatic scratch cartridges;  views.rs  what the API shows
 //!  model.rs    the durable record, names, serial numbers, NAA designators
 //!  live.rs     a library as served: store, inventory, drives, changer, SCSI target
 //!  kv.rs       a library's catalog in the column family (vsa_vtl's Kv)
@@ -22,8 +23,10 @@ pub mod kv;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod scratch;
 pub mod service;
 pub mod types;
+pub mod views;
 
 use crate::core::endpoint::RouteInfo;
 use crate::core::{CliCtx, Component, ComponentConfig, ComponentError, Core, Running};
