@@ -400,3 +400,33 @@ fn drives_ask_for_cleaning_and_a_cleaning_cartridge_cleans() {
     );
     d.ok(&["vtl", "tape", "move", "lib1", "drive:1", "slot:2"]);
 }
+
+#[test]
+fn a_drive_keeps_aptpl_reservations_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = Daemon::start(&dir, &[]);
+    d.ok(&["vtl", "create", "lib1", "--slots", "2", "--drives", "1"]);
+    let mut i = login(&d);
+    let _ = i.command(DRIVE, &[0; 6], &[], 0).unwrap();
+    // PERSISTENT RESERVE OUT, REGISTER key 0x1234 with APTPL.
+    let mut params = [0u8; 24];
+    params[8..16].copy_from_slice(&0x1234u64.to_be_bytes());
+    params[20] = 0x01;
+    good(
+        i.command(DRIVE, &[0x5F, 0x00, 0, 0, 0, 0, 0, 0, 24, 0], &params, 0)
+            .unwrap(),
+    );
+    drop(i);
+    assert!(d.stop().success());
+    let d = Daemon::start(&dir, &[]);
+    let mut i = login(&d);
+    let _ = i.command(DRIVE, &[0; 6], &[], 0).unwrap();
+    // PERSISTENT RESERVE IN, READ KEYS.
+    let keys = good(
+        i.command(DRIVE, &[0x5E, 0x00, 0, 0, 0, 0, 0, 0, 64, 0], &[], 64)
+            .unwrap(),
+    );
+    assert_eq!(&keys.data[4..8], &[0, 0, 0, 8], "one key");
+    assert_eq!(&keys.data[8..16], &0x1234u64.to_be_bytes());
+}

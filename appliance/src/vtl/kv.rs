@@ -56,3 +56,27 @@ impl Kv for DbKv {
         self.store.commit(b, sync).map_err(err)
     }
 }
+
+/// A device's persistent reservations in its library's catalog (`pr/<lun>`), so those
+/// registered with APTPL survive restarts as they do on the iSCSI component's LUNs.
+#[derive(Debug)]
+pub struct KvPrStore {
+    pub kv: Arc<DbKv>,
+    pub key: Vec<u8>,
+}
+
+impl vsa_scsi::spc::PrStore for KvPrStore {
+    fn load(&self) -> Result<Option<Vec<u8>>, vsa_scsi::spc::PrStoreError> {
+        self.kv
+            .get(&self.key)
+            .map_err(|e| vsa_scsi::spc::PrStoreError::Io(e.to_string()))
+    }
+
+    fn save(&self, state: &[u8]) -> Result<(), vsa_scsi::spc::PrStoreError> {
+        let mut b = Batch::default();
+        b.put(self.key.clone(), state.to_vec());
+        self.kv
+            .commit(b, true)
+            .map_err(|e| vsa_scsi::spc::PrStoreError::Io(e.to_string()))
+    }
+}

@@ -3,11 +3,11 @@
 //! LUN 0 and drive n at LUN n (or a target per device, each at LUN 0).
 
 use super::error::LibraryError;
-use super::kv::DbKv;
+use super::kv::{DbKv, KvPrStore};
 use super::model::{self, LibraryRecord};
 use crate::core::Core;
 use std::sync::Arc;
-use vsa_scsi::spc::{MemPrStore, Unit, UnitOptions};
+use vsa_scsi::spc::{Unit, UnitOptions};
 use vsa_scsi::LogicalUnit;
 use vsa_vtl::changer::{Changer, Model};
 use vsa_vtl::drive::model::DriveModel;
@@ -46,7 +46,7 @@ impl LiveLibrary {
             .map_err(LibraryError::Volume)?;
         let kv = Arc::new(DbKv::new(core.store().clone(), model::data_prefix(&r.name)));
         let store = Store::open(vol.device, kv.clone())?;
-        let inventory = Arc::new(Inventory::open(kv, layout)?);
+        let inventory = Arc::new(Inventory::open(kv.clone(), layout)?);
         let drives: Vec<TapeDrive> = (0..usize::from(r.drives))
             .map(|i| TapeDrive::new(drive_model, &r.drive_serial(i), store.clone()))
             .collect();
@@ -71,13 +71,19 @@ impl LiveLibrary {
             .map(|d| Arc::new(d.clone()) as Arc<dyn DriveBay>)
             .collect();
         let changer = Changer::new(inventory.clone(), bays, model)?;
+        let pr = |lun: u16| {
+            Arc::new(KvPrStore {
+                kv: kv.clone(),
+                key: format!("pr/{lun}").into_bytes(),
+            })
+        };
         let unit = |e: vsa_scsi::spc::PrStoreError| LibraryError::Internal(e.to_string());
         let changer = Arc::new(
             Unit::new(
                 changer,
                 model.identity(r.changer_serial(), r.naa(0)),
                 UnitOptions::default(),
-                Arc::new(MemPrStore::new()),
+                pr(0),
             )
             .map_err(unit)?,
         );
@@ -87,7 +93,7 @@ impl LiveLibrary {
                 d.clone(),
                 drive_model.identity(&r.drive_serial(i), r.naa(i as u16 + 1)),
                 UnitOptions::default(),
-                Arc::new(MemPrStore::new()),
+                pr(i as u16 + 1),
             )
             .map_err(unit)?;
             units.push(Arc::new(u));
