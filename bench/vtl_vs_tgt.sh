@@ -47,7 +47,7 @@ if [[ -n ${VSA_BIN:-} ]]; then
     VSA_WHAT=$VSA_BIN
 else
     VSA_WHAT="release build of $(git describe --always --dirty 2>/dev/null || echo '?')"
-    cargo build --release -q -p vsa-appliance
+    cargo build --release --locked -q -p vsa-appliance
     target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
     VSA="$target_dir/release/vsa"
 fi
