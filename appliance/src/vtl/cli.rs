@@ -420,8 +420,9 @@ fn run_tape(ctx: &CliCtx, t: TapeCmd) -> anyhow::Result<()> {
             let v = c.call::<ExportTape>(&tape_path(library, barcode), &Empty {})?;
             ctx.print(&v, |t| {
                 println!(
-                    "{} is in {}; take it out to put it on the shelf",
-                    t.barcode, t.location
+                    "{} left the library through a mail slot and is on the shelf (`vsa vtl \
+                     tape import` brings it back)",
+                    t.barcode
                 )
             });
         }
