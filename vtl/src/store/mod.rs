@@ -8,9 +8,13 @@
 //!  catalog keys                         value
 //!  s/<barcode>/<ordinal: u64 BE>        segment number (u64 BE): the ordinal-th 32 MiB of the stream
 //!  x/<barcode>/<first object: u64 BE>   an extent of the index (index::Extent::encode)
+//!  u/<barcode>                          the cartridge's usage (tape::Usage::encode)
+//!  c/<SHA-256>, k/<segment: u64 BE>     deduplicated chunks and their segments (dedup)
 //! ```
 
+mod chunked;
 pub mod crypt;
+pub mod dedup;
 pub mod index;
 pub mod record;
 mod stream;
@@ -18,8 +22,10 @@ pub mod tape;
 
 use crate::error::{Result, VtlError};
 use crate::kv::{Batch, Kv};
+use dedup::{Chunks, DedupStats};
 use parking_lot::Mutex;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vsa_blockdev::BlockDevice;
 
@@ -31,6 +37,11 @@ pub const SEGMENT: u64 = 32 << 20;
 /// The catalog key prefix of a cartridge's segments.
 fn seg_prefix(barcode: &str) -> Vec<u8> {
     format!("s/{barcode}/").into_bytes()
+}
+
+/// The catalog key of a cartridge's usage.
+fn usage_key(barcode: &str) -> Vec<u8> {
+    format!("u/{barcode}/").into_bytes()
 }
 
 /// The catalog key prefix of a cartridge's extents.
@@ -70,6 +81,10 @@ pub struct Store {
     dev: Arc<dyn BlockDevice>,
     kv: Arc<dyn Kv>,
     alloc: Mutex<Alloc>,
+    /// Deduplicated chunks (lock order: `chunks` before `alloc`).
+    chunks: Mutex<Chunks>,
+    /// New data records are deduplicated (the library's setting; on by default).
+    dedup: AtomicBool,
 }
 
 impl Store {
@@ -93,6 +108,13 @@ impl Store {
                 return Err(corrupt(&k, &format!("segment {seg} is claimed twice")));
             }
         }
+        let (chunks, sweep, freed) = Chunks::load(kv.as_ref())?;
+        for seg in chunks.segments() {
+            if !used.insert(seg) {
+                let k = dedup::seg_key(seg);
+                return Err(corrupt(&k, &format!("segment {seg} is claimed twice")));
+            }
+        }
         let total = dev.size() / SEGMENT;
         let high = used.iter().next_back().map_or(0, |s| s + 1);
         if high > total {
@@ -104,11 +126,48 @@ impl Store {
             )));
         }
         let free = (0..high).filter(|s| !used.contains(s)).collect();
-        Ok(Arc::new(Store {
+        if !sweep.is_empty() {
+            kv.commit(sweep, true)?;
+        }
+        let store = Arc::new(Store {
             dev,
             kv,
             alloc: Mutex::new(Alloc { total, high, free }),
-        }))
+            chunks: Mutex::new(chunks),
+            dedup: AtomicBool::new(true),
+        });
+        store.unmap_regions(&freed.regions);
+        for s in freed.segments {
+            if let Err(e) = store.dev.unmap(s * SEGMENT, SEGMENT) {
+                tracing::warn!(segment = s, "could not unmap a freed segment: {e}");
+            }
+        }
+        Ok(store)
+    }
+
+    /// Whether new data records are deduplicated.
+    pub fn dedup(&self) -> bool {
+        self.dedup.load(Ordering::Relaxed)
+    }
+
+    /// Turns deduplication of new data records on or off (records already written stay
+    /// as they are).
+    pub fn set_dedup(&self, on: bool) {
+        self.dedup.store(on, Ordering::Relaxed);
+    }
+
+    /// The library's deduplication saving.
+    pub fn dedup_stats(&self) -> DedupStats {
+        self.chunks.lock().stats()
+    }
+
+    /// Unmaps 1 MiB regions of the volume (their chunks are gone).
+    fn unmap_regions(&self, regions: &[u64]) {
+        for &r in regions {
+            if let Err(e) = self.dev.unmap(r << 20, 1 << 20) {
+                tracing::warn!(region = r, "could not unmap a freed chunk region: {e}");
+            }
+        }
     }
 
     /// The volume.
@@ -161,8 +220,13 @@ impl Store {
         Ok(self.kv.scan(&seg_prefix(barcode))?.is_empty())
     }
 
-    /// Deletes cartridge `barcode`'s records and returns its space (it must not be open).
-    pub fn delete(&self, barcode: &str) -> Result<()> {
+    /// Deletes cartridge `barcode`'s records and returns its space (it must not be open):
+    /// the references of its deduplicated records are dropped, and chunks no cartridge
+    /// refers to any more are freed.
+    pub fn delete(self: &Arc<Self>, barcode: &str) -> Result<()> {
+        if !self.chunks.lock().is_empty() {
+            tape::Tape::open(self.clone(), barcode)?.truncate(0)?;
+        }
         let sp = seg_prefix(barcode);
         let segs = self
             .kv
@@ -174,6 +238,7 @@ impl Store {
         let mut b = Batch::default();
         b.delete_range(sp.clone(), prefix_end(&sp));
         b.delete_range(xp.clone(), prefix_end(&xp));
+        b.delete(usage_key(barcode));
         self.kv.commit(b, true)?;
         self.release(&segs);
         Ok(())

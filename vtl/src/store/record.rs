@@ -6,7 +6,7 @@
 //!  0  magic "VTR1"          16 logical length (u32)
 //!  4  kind (1 data, 2 filemark)   20 stored length (u32, bytes that follow)
 //!  5  flags (bit 0 compressed,    24 CRC-32C of the stored bytes
-//!     bit 1 encrypted)
+//!     bit 1 encrypted, bit 2 chunk list)
 //!  6  reserved (0)                28 CRC-32C of bytes 0..28
 //!  8  object number (u64)
 //! ```
@@ -29,6 +29,9 @@ pub struct Header {
     pub compressed: bool,
     /// The stored bytes are sealed (AES-256-GCM, see [`super::crypt`]).
     pub encrypted: bool,
+    /// The stored bytes are the record's chunk list (deduplicated, see
+    /// [`super::dedup::chunk`]).
+    pub chunked: bool,
     /// The record's logical object number on the tape.
     pub object: u64,
     /// Bytes the initiator wrote.
@@ -52,10 +55,19 @@ impl Header {
             kind: RecordKind::Data,
             compressed,
             encrypted,
+            chunked: false,
             object,
             logical_len,
             stored_len: stored.len() as u32,
             crc: crc32c::crc32c(stored),
+        }
+    }
+
+    /// The header of a deduplicated data record whose stored bytes are chunk list `refs`.
+    pub fn chunk_list(object: u64, logical_len: u32, refs: &[u8]) -> Header {
+        Header {
+            chunked: true,
+            ..Header::data(object, logical_len, refs, false, false)
         }
     }
 
@@ -65,6 +77,7 @@ impl Header {
             kind: RecordKind::Filemark,
             compressed: false,
             encrypted: false,
+            chunked: false,
             object,
             logical_len: 0,
             stored_len: 0,
@@ -89,9 +102,9 @@ impl Header {
         h
     }
 
-    /// The flags byte: bit 0 compressed, bit 1 encrypted.
+    /// The flags byte: bit 0 compressed, bit 1 encrypted, bit 2 chunk list.
     pub fn flags(&self) -> u8 {
-        u8::from(self.compressed) | (u8::from(self.encrypted) << 1)
+        u8::from(self.compressed) | (u8::from(self.encrypted) << 1) | (u8::from(self.chunked) << 2)
     }
 
     /// Decodes a header; `None` if it is not one (wrong magic, kind, checksum, or a flag
@@ -109,13 +122,15 @@ impl Header {
             2 => RecordKind::Filemark,
             _ => return None,
         };
-        if b[5] & !0x03 != 0 {
+        // A chunk list is neither compressed nor sealed as a whole (its chunks may be).
+        if b[5] & !0x07 != 0 || (b[5] & 4 != 0 && b[5] & 3 != 0) {
             return None;
         }
         Some(Header {
             kind,
             compressed: b[5] & 1 != 0,
             encrypted: b[5] & 2 != 0,
+            chunked: b[5] & 4 != 0,
             object: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
             logical_len: le32(16)?,
             stored_len: le32(20)?,
@@ -140,6 +155,9 @@ mod tests {
         );
         let e = Header::data(8, 10, b"sealed", true, true);
         assert_eq!(Header::decode(&e.encode()).map(|h| h.flags()), Some(3));
+        let c = Header::chunk_list(9, 70_000, &[1; 56]);
+        assert_eq!(Header::decode(&c.encode()), Some(c));
+        assert_eq!(c.flags(), 4);
         b[9] ^= 1;
         assert_eq!(Header::decode(&b), None);
         assert_eq!(Header::decode(&b[..31]), None);

@@ -5,11 +5,14 @@
 //! the end of data) is a sync of its own before any freed space is reused.
 
 use super::crypt::{Cipher, CryptError};
+use super::dedup::chunk::Hash;
+use super::dedup::{Delta, Writer};
 use super::index::{Index, Object};
 use super::record::{Header, RecordKind, HEADER_LEN};
-use super::{be64, ext_prefix, key, prefix_end, seg_prefix, stream, Store, SEGMENT};
+use super::{be64, ext_prefix, key, prefix_end, seg_prefix, stream, usage_key, Store, SEGMENT};
 use crate::error::{Result, VtlError};
 use crate::kv::Batch;
+use std::collections::HashMap;
 use std::sync::Arc;
 use vsa_blockdev::BlockError;
 
@@ -56,17 +59,43 @@ pub struct TapeStats {
     /// Bytes initiators wrote, and bytes stored for them.
     pub logical_bytes: u64,
     pub stored_bytes: u64,
-    /// Stream bytes, headers included (what counts against the cartridge's capacity).
+    /// Bytes the records take on the cartridge, 32 per record and each data record as
+    /// stored without deduplication (what counts against the capacity).
     pub used: u64,
+    /// Bytes of chunks this cartridge's records refer to that the library held already
+    /// when they were written (the space deduplication saved).
+    pub dedup_saved: u64,
     pub extents: usize,
+}
+
+/// A cartridge's usage, kept in the catalog with its index (`u/<barcode>`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// [`TapeStats::used`].
+    pub charged: u64,
+    /// [`TapeStats::dedup_saved`].
+    pub dedup_saved: u64,
+}
+
+impl Usage {
+    fn encode(&self) -> Vec<u8> {
+        [self.charged.to_le_bytes(), self.dedup_saved.to_le_bytes()].concat()
+    }
+
+    fn decode(b: &[u8]) -> Option<Usage> {
+        Some(Usage {
+            charged: u64::from_le_bytes(b.get(0..8)?.try_into().ok()?),
+            dedup_saved: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+        })
+    }
 }
 
 /// One cartridge's records, open for reading and writing.
 #[derive(Debug)]
 pub struct Tape {
-    store: Arc<Store>,
+    pub(super) store: Arc<Store>,
     barcode: String,
-    index: Index,
+    pub(super) index: Index,
     /// The stream's segments, in order.
     pub(super) segments: Vec<u64>,
     /// How many of `segments` the catalog has.
@@ -76,6 +105,12 @@ pub struct Tape {
     /// Set when a truncation could not be saved: the catalog and the stream disagree
     /// until the cartridge is opened again, so nothing more is written.
     poisoned: bool,
+    /// Where new chunks of deduplicated records go.
+    pub(super) writer: Option<Writer>,
+    /// Chunk references not yet in the catalog.
+    pub(super) deltas: HashMap<Hash, Delta>,
+    pub(super) usage: Usage,
+    saved_usage: Usage,
 }
 
 impl Tape {
@@ -113,6 +148,15 @@ impl Tape {
             });
         }
         let saved_segments = segments.len();
+        let usage = match kv.get(&usage_key(barcode))? {
+            Some(v) => Usage::decode(&v)
+                .ok_or_else(|| super::corrupt(&usage_key(barcode), "not a usage"))?,
+            // Written before deduplication: every record is in the stream.
+            None => Usage {
+                charged: index.end(),
+                dedup_saved: 0,
+            },
+        };
         let mut tape = Tape {
             store,
             barcode: barcode.to_owned(),
@@ -121,6 +165,10 @@ impl Tape {
             saved_segments,
             tail: Vec::new(),
             poisoned: false,
+            writer: None,
+            deltas: HashMap::new(),
+            usage,
+            saved_usage: usage,
         };
         tape.tail = tape.read_tail()?;
         Ok(tape)
@@ -135,19 +183,21 @@ impl Tape {
         &self.index
     }
 
-    /// Stream bytes used (what counts against the capacity).
+    /// Bytes counted against the capacity ([`TapeStats::used`]).
     pub fn used(&self) -> u64 {
-        self.index.end()
+        self.usage.charged
     }
 
     pub fn stats(&self) -> TapeStats {
-        let (logical_bytes, stored_bytes) = self.index.data_bytes();
+        let (logical_bytes, _) = self.index.data_bytes();
+        let objects = self.index.objects();
         TapeStats {
-            objects: self.index.objects(),
+            objects,
             filemarks: self.index.filemarks_before(u64::MAX),
             logical_bytes,
-            stored_bytes,
-            used: self.index.end(),
+            stored_bytes: self.usage.charged.saturating_sub(objects * HEADER_LEN),
+            used: self.usage.charged,
+            dedup_saved: self.usage.dedup_saved,
             extents: self.index.extent_count(),
         }
     }
@@ -210,6 +260,12 @@ impl Tape {
         if crc32c::crc32c(&b) != h.crc {
             return Err(damaged("checksum mismatch"));
         }
+        if h.chunked {
+            return Ok(Record {
+                data: self.read_chunks(obj, logical, &b)?,
+                encrypted: false,
+            });
+        }
         if h.encrypted {
             let key = key.ok_or(ReadError::Sealed { object: obj.number })?;
             b = key
@@ -247,6 +303,10 @@ impl Tape {
         compress: bool,
         mut seal: Option<&mut Cipher>,
     ) -> Result<u64> {
+        self.writable()?;
+        if seal.is_none() && self.store.dedup() {
+            return self.append_chunked(records, compress);
+        }
         let first = self.index.objects();
         let per = HEADER_LEN as usize
             + if seal.is_some() {
@@ -293,6 +353,7 @@ impl Tape {
             self.index.truncate(first);
             return Err(e);
         }
+        self.usage.charged += buf.len() as u64;
         Ok(first)
     }
 
@@ -308,10 +369,11 @@ impl Tape {
             self.index.truncate(first);
             return Err(e);
         }
+        self.usage.charged += buf.len() as u64;
         Ok(())
     }
 
-    fn writable(&self) -> Result<()> {
+    pub(super) fn writable(&self) -> Result<()> {
         if self.poisoned {
             return Err(VtlError::Conflict(format!(
                 "cartridge {} could not save a truncation; unload and load it again",
@@ -322,7 +384,7 @@ impl Tape {
     }
 
     /// Writes `bytes`, which the index already counts, at the old end of the stream.
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<()> {
         self.writable()?;
         let end = self.index.end();
         let bs = self.bs();
@@ -357,10 +419,23 @@ impl Tape {
         for (i, s) in self.segments.iter().enumerate().skip(self.saved_segments) {
             b.put(key(&sp, i as u64), s.to_be_bytes().to_vec());
         }
-        if !b.is_empty() {
-            self.store.kv().commit(b, true)?;
+        if self.usage != self.saved_usage {
+            b.put(usage_key(&self.barcode), self.usage.encode());
         }
+        let store = self.store.clone();
+        let mut table = store.chunks.lock();
+        let mut plan = table.plan(store.kv().as_ref(), &self.deltas)?;
+        b.extend(plan.take_batch());
+        if !b.is_empty() {
+            store.kv().commit(b, true)?;
+        }
+        let freed = table.apply(plan);
+        store.unmap_regions(&freed.regions);
+        store.release(&freed.segments);
+        drop(table);
+        self.deltas.clear();
         self.saved_segments = self.segments.len();
+        self.saved_usage = self.usage;
         Ok(())
     }
 
@@ -371,6 +446,9 @@ impl Tape {
             return Ok(());
         }
         self.writable()?;
+        let (charged, saved) = self.cut_refs(n)?;
+        self.usage.charged = self.usage.charged.saturating_sub(charged);
+        self.usage.dedup_saved = self.usage.dedup_saved.saturating_sub(saved);
         self.index.truncate(n);
         let end = self.index.end();
         let keep = end.div_ceil(SEGMENT) as usize;
@@ -405,5 +483,22 @@ impl Tape {
         }
         self.store.release(&freed);
         Ok(())
+    }
+}
+
+impl Drop for Tape {
+    /// References never committed (the cartridge leaves without a sync, after an error)
+    /// stop holding their chunks; the chunk segment being filled is given up.
+    fn drop(&mut self) {
+        let mut table = self.store.chunks.lock();
+        let mut freed = table.abandon(&self.deltas);
+        if let Some(w) = self.writer.take() {
+            table.deactivate(w.segment());
+            if table.unused(w.segment()) {
+                freed.segments.push(w.segment());
+            }
+        }
+        self.store.unmap_regions(&freed.regions);
+        self.store.release(&freed.segments);
     }
 }

@@ -8,6 +8,8 @@ fn store(segments: u64) -> (Arc<MemDevice>, Arc<MemKv>, Arc<Store>) {
     let dev = Arc::new(MemDevice::new(segments * SEGMENT, 4096));
     let kv = Arc::new(MemKv::new());
     let s = Store::open(dev.clone(), kv.clone()).unwrap();
+    // These tests are about the stream; deduplicated records are in `dedup/tests.rs`.
+    s.set_dedup(false);
     (dev, kv, s)
 }
 
@@ -39,6 +41,7 @@ fn records_read_back_after_reopening_and_unsynced_ones_are_gone() {
     drop(t);
     // A crash: the catalog as committed, a fresh store over the same volume.
     let s2 = Store::open(dev.clone(), Arc::new(kv.snapshot())).unwrap();
+    s2.set_dedup(false);
     let t2 = Tape::open(s2, "VSA001L8").unwrap();
     assert_eq!(t2.index().objects(), 5);
     assert_eq!(read_all(&t2), want[..5].to_vec());

@@ -1,0 +1,298 @@
+//! Deduplicated records of a [`Tape`]: writing them as chunk lists (new chunks to the
+//! cartridge's chunk segment, known ones referred to), reading them back, and dropping
+//! their references when they are cut off.
+
+use super::dedup::chunk::{self, ChunkRef, Hash, Loc};
+use super::dedup::{Delta, Writer};
+use super::index::Object;
+use super::record::{Header, HEADER_LEN};
+use super::tape::{ReadError, Tape};
+use super::{stream, SEGMENT};
+use crate::error::{Result, VtlError};
+use std::collections::HashMap;
+use vsa_blockdev::BlockDevice;
+
+/// A record cut into named chunks.
+struct Cut<'a> {
+    len: u32,
+    chunks: Vec<(Hash, &'a [u8])>,
+}
+
+impl Tape {
+    /// Appends data records as chunk lists: each record is cut into chunks, the ones the
+    /// library does not hold yet are written (LZ4 when `compress` makes them smaller),
+    /// and the record stores its list. Returns the first record's object number.
+    pub(super) fn append_chunked(&mut self, records: &[&[u8]], compress: bool) -> Result<u64> {
+        let mut cuts = Vec::with_capacity(records.len());
+        for r in records {
+            let len = u32::try_from(r.len())
+                .map_err(|_| VtlError::Invalid("a record longer than 4 GiB".into()))?;
+            let chunks = chunk::split(r).map(|c| (chunk::hash(c), c)).collect();
+            cuts.push(Cut { len, chunks });
+        }
+        let store = self.store.clone();
+        let mut table = store.chunks.lock();
+        let mut made: HashMap<Hash, Loc> = HashMap::new();
+        let mut lists = Vec::with_capacity(cuts.len());
+        let mut charge = 0;
+        let mut saved = 0;
+        let mut placed = || -> Result<()> {
+            for cut in &cuts {
+                let mut list = Vec::with_capacity(cut.chunks.len() * chunk::REF_LEN);
+                for (h, bytes) in &cut.chunks {
+                    let known = match made.get(h) {
+                        Some(l) => Some(*l),
+                        None => table.lookup(store.kv().as_ref(), h)?,
+                    };
+                    let (loc, dup) = match known {
+                        Some(l) => (l, true),
+                        None => {
+                            let l = self.place_chunk(&mut table, bytes, compress)?;
+                            made.insert(*h, l);
+                            (l, false)
+                        }
+                    };
+                    charge += u64::from(loc.stored);
+                    saved += if dup { u64::from(loc.stored) } else { 0 };
+                    ChunkRef { hash: *h, loc, dup }.encode_into(&mut list);
+                }
+                lists.push(list);
+            }
+            match self.writer.as_mut() {
+                Some(w) => Ok(w.flush(store.device().as_ref())?),
+                None => Ok(()),
+            }
+        };
+        if let Err(e) = placed() {
+            // What was staged is referred to by nothing: give the segment up (its live
+            // chunks stay; the rest goes with them).
+            if let Some(w) = self.writer.take() {
+                table.deactivate(w.segment());
+                if table.unused(w.segment()) {
+                    store.release(&[w.segment()]);
+                }
+            }
+            return Err(e);
+        }
+        for (h, l) in &made {
+            table.add_fresh(*h, *l);
+        }
+        for cut in &cuts {
+            for (h, _) in &cut.chunks {
+                table.hold(*h);
+            }
+        }
+        drop(table);
+        for list in &lists {
+            for r in ChunkRef::decode_list(list).unwrap_or_default() {
+                self.delta(&r).added += 1;
+            }
+        }
+        let first = self.index.objects();
+        let mut buf = Vec::new();
+        for (cut, list) in cuts.iter().zip(&lists) {
+            let obj = self.index.push_data(cut.len, list.len() as u32);
+            buf.extend_from_slice(&Header::chunk_list(obj.number, cut.len, list).encode());
+            buf.extend_from_slice(list);
+        }
+        if let Err(e) = self.put(&buf) {
+            self.index.truncate(first);
+            // The references were never on the tape: the next commit drops them.
+            for list in &lists {
+                for r in ChunkRef::decode_list(list).unwrap_or_default() {
+                    self.delta(&r).removed += 1;
+                }
+            }
+            return Err(e);
+        }
+        self.usage.charged += HEADER_LEN * cuts.len() as u64 + charge;
+        self.usage.dedup_saved += saved;
+        Ok(first)
+    }
+
+    fn delta(&mut self, r: &ChunkRef) -> &mut Delta {
+        self.deltas.entry(r.hash).or_insert(Delta {
+            loc: r.loc,
+            added: 0,
+            removed: 0,
+        })
+    }
+
+    /// Stages a new chunk in this cartridge's chunk segment (taking a new one when it is
+    /// full); its location.
+    fn place_chunk(
+        &mut self,
+        table: &mut super::dedup::Chunks,
+        bytes: &[u8],
+        compress: bool,
+    ) -> Result<Loc> {
+        let packed = compress
+            .then(|| lz4_flex::block::compress(bytes))
+            .filter(|c| c.len() < bytes.len());
+        let stored: &[u8] = packed.as_deref().unwrap_or(bytes);
+        let at = match self.writer.as_mut().and_then(|w| w.stage(stored)) {
+            Some(at) => at,
+            None => {
+                // Chunks staged in this call are not counted yet: the full segment is
+                // never freed here.
+                if let Some(w) = self.writer.as_mut() {
+                    w.flush(self.store.device().as_ref())?;
+                    table.deactivate(w.segment());
+                }
+                let seg = self.store.allocate()?;
+                table.activate(seg);
+                let w = self.writer.insert(Writer::new(seg));
+                w.stage(stored)
+                    .ok_or_else(|| VtlError::Invalid("a chunk larger than a segment".into()))?
+            }
+        };
+        Ok(Loc {
+            at,
+            stored: stored.len() as u32,
+            logical: bytes.len() as u32,
+            crc: crc32c::crc32c(stored),
+            compressed: packed.is_some(),
+        })
+    }
+
+    /// The bytes of deduplicated record `obj` from its chunk list `list`: each chunk read
+    /// (neighbours in one read), checked and decompressed.
+    pub(super) fn read_chunks(
+        &self,
+        obj: &Object,
+        logical: u32,
+        list: &[u8],
+    ) -> Result<Vec<u8>, ReadError> {
+        let damaged = |why| ReadError::Damaged {
+            object: obj.number,
+            offset: obj.offset,
+            why,
+        };
+        let refs = ChunkRef::decode_list(list).ok_or_else(|| damaged("not a chunk list"))?;
+        let mut data = Vec::with_capacity(logical as usize);
+        let dev = self.store.device().as_ref();
+        let mut i = 0;
+        while i < refs.len() {
+            // A run of chunks lying back to back on the volume.
+            let mut j = i + 1;
+            while j < refs.len()
+                && refs[j].loc.at == refs[j - 1].loc.at + u64::from(refs[j - 1].loc.stored)
+            {
+                j += 1;
+            }
+            let start = refs[i].loc.at;
+            let end = refs[j - 1].loc.at + u64::from(refs[j - 1].loc.stored);
+            let bytes = read_volume(dev, start, end - start)?;
+            for r in &refs[i..j] {
+                let from = (r.loc.at - start) as usize;
+                let stored = &bytes[from..from + r.loc.stored as usize];
+                if crc32c::crc32c(stored) != r.loc.crc {
+                    return Err(damaged("a chunk's checksum does not match"));
+                }
+                if r.loc.compressed {
+                    match lz4_flex::block::decompress(stored, r.loc.logical as usize) {
+                        Ok(d) if d.len() == r.loc.logical as usize => data.extend_from_slice(&d),
+                        _ => return Err(damaged("a chunk does not decompress")),
+                    }
+                } else if r.loc.stored == r.loc.logical {
+                    data.extend_from_slice(stored);
+                } else {
+                    return Err(damaged("a chunk's lengths disagree"));
+                }
+            }
+            i = j;
+        }
+        if data.len() != logical as usize {
+            return Err(damaged("the chunks do not add up to the record"));
+        }
+        Ok(data)
+    }
+
+    /// Objects `n..` are being cut off: drops the references of their chunk lists (to
+    /// commit with the truncation) and returns the usage they took (charged bytes, dedup
+    /// saving).
+    pub(super) fn cut_refs(&mut self, n: u64) -> Result<(u64, u64)> {
+        let end = self.index.objects();
+        let Some(from) = self.index.get(n) else {
+            return Ok((0, 0));
+        };
+        if self.store.chunks.lock().is_empty() && self.deltas.is_empty() {
+            return Ok((self.index.end() - from.offset, 0));
+        }
+        let mut window = Window::default();
+        let (mut charged, mut saved) = (0, 0);
+        let mut dropped = Vec::new();
+        for o in n..end {
+            let Some(obj) = self.index.get(o) else { break };
+            let stored = obj.data.map_or(0, |d| d.1);
+            charged += HEADER_LEN;
+            let h = window.get(self, obj.offset, HEADER_LEN)?;
+            let h = Header::decode(h).ok_or_else(|| VtlError::Corrupt {
+                key: self.barcode().to_owned(),
+                why: format!("record {o} at stream byte {} has no header", obj.offset),
+            })?;
+            if !h.chunked {
+                charged += u64::from(stored);
+                continue;
+            }
+            let list = window.get(self, obj.offset + HEADER_LEN, u64::from(stored))?;
+            let refs = ChunkRef::decode_list(list).ok_or_else(|| VtlError::Corrupt {
+                key: self.barcode().to_owned(),
+                why: format!("record {o} has a damaged chunk list"),
+            })?;
+            for r in refs {
+                charged += u64::from(r.loc.stored);
+                saved += if r.dup { u64::from(r.loc.stored) } else { 0 };
+                dropped.push(r);
+            }
+        }
+        for r in &dropped {
+            self.delta(r).removed += 1;
+        }
+        Ok((charged, saved))
+    }
+}
+
+/// Reads volume bytes `at..at + len` (any alignment).
+fn read_volume(
+    dev: &dyn BlockDevice,
+    at: u64,
+    len: u64,
+) -> Result<Vec<u8>, vsa_blockdev::BlockError> {
+    let bs = u64::from(dev.block_size());
+    let start = at - at % bs;
+    let end = (at + len).div_ceil(bs) * bs;
+    let mut buf = vec![0u8; (end - start) as usize];
+    dev.read_at(&mut buf, start)?;
+    buf.drain(..(at - start) as usize);
+    buf.truncate(len as usize);
+    Ok(buf)
+}
+
+/// Stream bytes read ahead, for walking many small records.
+#[derive(Default)]
+struct Window {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    const AHEAD: u64 = 64 << 10;
+
+    fn get(&mut self, tape: &Tape, off: u64, len: u64) -> Result<&[u8]> {
+        let have = off >= self.start && off + len <= self.start + self.bytes.len() as u64;
+        if !have {
+            let want = len
+                .max(Self::AHEAD)
+                .min(tape.index().end().saturating_sub(off))
+                .max(len);
+            self.bytes = stream::read(tape.store.device().as_ref(), &tape.segments, off, want)?;
+            self.start = off;
+        }
+        let at = (off - self.start) as usize;
+        Ok(&self.bytes[at..at + len as usize])
+    }
+}
+
+// Chunk regions (1 MiB) never straddle segments.
+const _: () = assert!(SEGMENT % (1 << 20) == 0);
