@@ -79,6 +79,17 @@ pub struct ScratchArgs {
     /// Drives ask for cleaning (TapeAlert CLEAN NOW) after this many mounts (0: never).
     #[arg(long)]
     clean_every: Option<u64>,
+    /// Deduplicate new records across the library's cartridges: on (the default) or off.
+    #[arg(long, value_parser = on_off)]
+    dedup: Option<bool>,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{s}' is not on or off")),
+    }
 }
 
 impl ScratchArgs {
@@ -88,6 +99,7 @@ impl ScratchArgs {
             scratch_prefix: self.scratch_prefix,
             scratch_capacity: size(self.scratch_capacity),
             clean_every: self.clean_every,
+            dedup: self.dedup,
         }
     }
 }
@@ -195,6 +207,17 @@ fn show_library(v: &LibraryView) {
                 bytes(v.segments_used * super::service::SEGMENT_BYTES)
             ),
         ),
+        (
+            "dedup",
+            format!(
+                "{}, {:.2}x: {} saved, {} distinct chunks in {}",
+                if v.dedup { "on" } else { "off" },
+                v.dedup_ratio,
+                bytes(v.dedup_saved_bytes),
+                v.dedup_chunks,
+                bytes(v.dedup_unique_bytes)
+            ),
+        ),
     ]);
     if !v.drive_status.is_empty() {
         println!();
@@ -289,6 +312,7 @@ fn list_tapes(v: &[TapeView]) {
                 t.location.clone(),
                 bytes(t.logical_bytes),
                 ratio,
+                bytes(t.dedup_saved),
                 t.filemarks.to_string(),
                 bytes(t.capacity),
             ]
@@ -301,6 +325,7 @@ fn list_tapes(v: &[TapeView]) {
             "WHERE",
             "DATA",
             "RATIO",
+            "DEDUP SAVED",
             "FILEMARKS",
             "CAPACITY",
         ],
@@ -335,6 +360,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 scratch_prefix: s.scratch_prefix,
                 scratch_capacity: s.scratch_capacity,
                 clean_every: s.clean_every,
+                dedup: s.dedup,
                 name,
                 slots,
                 drives,

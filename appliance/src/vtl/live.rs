@@ -46,6 +46,7 @@ impl LiveLibrary {
             .map_err(LibraryError::Volume)?;
         let kv = Arc::new(DbKv::new(core.store().clone(), model::data_prefix(&r.name)));
         let store = Store::open(vol.device, kv.clone())?;
+        store.set_dedup(r.dedup);
         let inventory = Arc::new(Inventory::open(kv.clone(), layout)?);
         let drives: Vec<TapeDrive> = (0..usize::from(r.drives))
             .map(|i| TapeDrive::new(drive_model, &r.drive_serial(i), store.clone()))

@@ -9,9 +9,13 @@
 //! | `vsa_vtl_drive_bytes_written_total`, `vsa_vtl_drive_bytes_read_total` | library, drive | bytes initiators wrote and read |
 //! | `vsa_vtl_drive_mounts_total`, `vsa_vtl_drive_positioning_total` | library, drive | cartridges loaded; SPACE, LOCATE and REWIND commands |
 //! | `vsa_vtl_drive_errors_total` | library, drive, sense_key | CHECK CONDITIONs by sense key (`0x8`: BLANK CHECK at end of data is normal) |
+//! | `vsa_vtl_dedup_ratio` | library | bytes its deduplicated records refer to / bytes their distinct chunks take (1: nothing repeats) |
+//! | `vsa_vtl_dedup_saved_bytes` | library | pool space deduplication saves |
+//! | `vsa_vtl_compression_ratio` | library | bytes of deduplicated records as written / as stored |
 //! | `vsa_vtl_drive_compression_ratio` | library, drive | bytes written / bytes stored on the loaded cartridge (1 without compression) |
 
 use super::service::Libraries;
+use super::views::ratio;
 use crate::core::metrics::Metrics;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 use vsa_vtl::inventory::ElementType;
@@ -30,6 +34,9 @@ pub struct VtlMetrics {
     positioning: IntCounterVec,
     errors: IntCounterVec,
     ratio: GaugeVec,
+    dedup_ratio: GaugeVec,
+    dedup_saved: IntGaugeVec,
+    lib_compression: GaugeVec,
 }
 
 fn catch_up(c: &prometheus::IntCounter, total: u64) {
@@ -93,6 +100,25 @@ impl VtlMetrics {
                 ),
                 drive,
             )?,
+            dedup_ratio: GaugeVec::new(
+                Opts::new(
+                    "vsa_vtl_dedup_ratio",
+                    "Bytes deduplicated records refer to / bytes their distinct chunks take",
+                ),
+                lib,
+            )?,
+            dedup_saved: gauge(
+                "vsa_vtl_dedup_saved_bytes",
+                "Pool space deduplication saves in a library",
+                lib,
+            )?,
+            lib_compression: GaugeVec::new(
+                Opts::new(
+                    "vsa_vtl_compression_ratio",
+                    "Bytes of a library's deduplicated records as written / as stored",
+                ),
+                lib,
+            )?,
         };
         r.register(Box::new(me.libraries.clone()))?;
         r.register(Box::new(me.slots.clone()))?;
@@ -104,6 +130,9 @@ impl VtlMetrics {
         r.register(Box::new(me.positioning.clone()))?;
         r.register(Box::new(me.errors.clone()))?;
         r.register(Box::new(me.ratio.clone()))?;
+        r.register(Box::new(me.dedup_ratio.clone()))?;
+        r.register(Box::new(me.dedup_saved.clone()))?;
+        r.register(Box::new(me.lib_compression.clone()))?;
         Ok(me)
     }
 
@@ -115,6 +144,9 @@ impl VtlMetrics {
         self.cartridges.reset();
         self.store_bytes.reset();
         self.ratio.reset();
+        self.dedup_ratio.reset();
+        self.dedup_saved.reset();
+        self.lib_compression.reset();
         for l in all {
             let name = l.record.name.as_str();
             let storage: Vec<_> = l
@@ -136,6 +168,16 @@ impl VtlMetrics {
             self.store_bytes
                 .with_label_values(&[name])
                 .set((l.store.segments().0 * SEGMENT) as i64);
+            let dd = l.store.dedup_stats();
+            self.dedup_ratio
+                .with_label_values(&[name])
+                .set(ratio(dd.referenced_bytes, dd.unique_bytes));
+            self.dedup_saved
+                .with_label_values(&[name])
+                .set(dd.referenced_bytes.saturating_sub(dd.unique_bytes) as i64);
+            self.lib_compression
+                .with_label_values(&[name])
+                .set(ratio(dd.referenced_logical, dd.referenced_bytes));
             for (i, d) in l.drives.iter().enumerate() {
                 let s = d.status();
                 let n = (i + 1).to_string();
@@ -154,14 +196,10 @@ impl VtlMetrics {
                         *count,
                     );
                 }
-                let ratio = s.tape.map_or(1.0, |t| {
-                    if t.stored_bytes == 0 {
-                        1.0
-                    } else {
-                        t.logical_bytes as f64 / t.stored_bytes as f64
-                    }
-                });
-                self.ratio.with_label_values(&labels).set(ratio);
+                let r = s
+                    .tape
+                    .map_or(1.0, |t| ratio(t.logical_bytes, t.stored_bytes));
+                self.ratio.with_label_values(&labels).set(r);
             }
         }
     }

@@ -51,6 +51,13 @@ pub struct LibraryRecord {
     /// Drives ask for cleaning (TapeAlert) after this many mounts (0: never).
     #[serde(default)]
     pub clean_every: u64,
+    /// New data records are deduplicated across the library's cartridges.
+    #[serde(default = "on")]
+    pub dedup: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 fn default_scratch_prefix() -> String {
@@ -195,6 +202,7 @@ mod tests {
             scratch_prefix: "SCR".into(),
             scratch_capacity: None,
             clean_every: 0,
+            dedup: true,
         };
         assert_eq!(r.target_names(), std::slice::from_ref(&r.target));
         assert_eq!(r.device_targets()[2], (r.target.clone(), 2));

@@ -39,6 +39,9 @@ pub fn apply_scratch(r: &mut LibraryRecord, b: &ScratchBody) -> Result<()> {
     if let Some(n) = b.clean_every {
         r.clean_every = n;
     }
+    if let Some(d) = b.dedup {
+        r.dedup = d;
+    }
     Ok(())
 }
 

@@ -181,6 +181,7 @@ impl Libraries {
             scratch_prefix: "SCR".into(),
             scratch_capacity: None,
             clean_every: 0,
+            dedup: true,
         };
         apply_scratch(
             &mut r,
@@ -189,6 +190,7 @@ impl Libraries {
                 scratch_prefix: b.scratch_prefix.clone(),
                 scratch_capacity: b.scratch_capacity.clone(),
                 clean_every: b.clean_every,
+                dedup: b.dedup,
             },
         )?;
         self.hold_names(&r)?;
@@ -434,6 +436,7 @@ impl Libraries {
         for d in &updated.drives {
             d.set_clean_every(updated.record.clean_every);
         }
+        updated.store.set_dedup(updated.record.dedup);
         keep_scratch(&updated);
         Ok(view(&updated, true))
     }

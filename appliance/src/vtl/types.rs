@@ -59,6 +59,8 @@ pub struct CreateLibraryBody {
     pub scratch_capacity: Option<SizeArg>,
     /// Drives ask for cleaning after this many mounts.
     pub clean_every: Option<u64>,
+    /// Deduplicate new records across the library's cartridges (default on).
+    pub dedup: Option<bool>,
 }
 
 /// `PATCH /vtl/{name}`: a library's settings. Automatic scratch cartridges, as a cloud
@@ -75,6 +77,9 @@ pub struct ScratchBody {
     pub scratch_capacity: Option<SizeArg>,
     /// Drives ask for cleaning (TapeAlert CLEAN NOW) after this many mounts (0: never).
     pub clean_every: Option<u64>,
+    /// Deduplicate new records across the library's cartridges (records already written
+    /// stay as they are).
+    pub dedup: Option<bool>,
 }
 
 /// `DELETE /vtl/{name}`.
@@ -175,6 +180,15 @@ pub struct LibraryView {
     pub scratch_min: u16,
     /// Pool space the cartridge store has taken, in 32 MiB segments.
     pub segments_used: u64,
+    /// New records are deduplicated.
+    pub dedup: bool,
+    /// Distinct chunks of deduplicated records, and the bytes they take.
+    pub dedup_chunks: u64,
+    pub dedup_unique_bytes: u64,
+    /// Bytes deduplicated records would take without deduplication, less what they take.
+    pub dedup_saved_bytes: u64,
+    /// Bytes referred to / bytes stored (1 when nothing repeats).
+    pub dedup_ratio: f64,
     /// Every element (`vsa vtl show`).
     pub elements: Vec<ElementView>,
     pub drive_status: Vec<DriveView>,
@@ -200,4 +214,7 @@ pub struct TapeView {
     pub stored_bytes: u64,
     /// Bytes of the cartridge used (records and their headers).
     pub used: u64,
+    /// Bytes of its records' chunks the library held already when they were written:
+    /// the space deduplication saved.
+    pub dedup_saved: u64,
 }

@@ -95,6 +95,7 @@ pub fn tape_view(l: &LiveLibrary, bc: &Barcode) -> Result<TapeView> {
         logical_bytes: stats.logical_bytes,
         stored_bytes: stats.stored_bytes,
         used: stats.used,
+        dedup_saved: stats.dedup_saved,
     })
 }
 
@@ -146,6 +147,7 @@ pub fn view(l: &LiveLibrary, detail: bool) -> LibraryView {
     } else {
         Vec::new()
     };
+    let dd = l.store.dedup_stats();
     LibraryView {
         name: r.name.clone(),
         target: r.target.clone(),
@@ -160,7 +162,21 @@ pub fn view(l: &LiveLibrary, detail: bool) -> LibraryView {
         free_slots,
         scratch_min: r.scratch_min,
         segments_used: l.store.segments().0,
+        dedup: r.dedup,
+        dedup_chunks: dd.chunks,
+        dedup_unique_bytes: dd.unique_bytes,
+        dedup_saved_bytes: dd.referenced_bytes.saturating_sub(dd.unique_bytes),
+        dedup_ratio: ratio(dd.referenced_bytes, dd.unique_bytes),
         elements: element_views,
         drive_status,
+    }
+}
+
+/// `a / b`, 1 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
     }
 }
