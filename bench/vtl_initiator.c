@@ -3,7 +3,8 @@
  *
  *   vtl_initiator [--compress] write URL BLOCKSIZE COUNT
  *       REWIND; COUNT WRITE(6) variable blocks of BLOCKSIZE (the first 8 bytes of block n
- *       hold n, big-endian; the rest is random, so incompressible); WRITE FILEMARKS(6) 1
+ *       hold n, big-endian; the rest is random and never repeats, so neither compression
+ *       nor deduplication gains anything); WRITE FILEMARKS(6) 1
  *       without IMMED, so the time includes making the data durable.
  *   vtl_initiator read URL BLOCKSIZE COUNT
  *       REWIND; COUNT READ(6) variable blocks, each checked to be block n.
@@ -252,10 +253,11 @@ static void set_compression(void)
 	must(select_cdb, 6, SCSI_XFER_WRITE, buf, len, "set DCE");
 }
 
-/* The data of the write mode: random bytes, so compression gains nothing. */
+/* The data of the write mode: random bytes that go on from block to block, so neither
+ * compression nor deduplication gains anything. */
 static void fill_random(uint8_t *buf, size_t len)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	static uint64_t x = 0x9e3779b97f4a7c15ULL;
 
 	for (size_t i = 0; i + 8 <= len; i += 8) {
 		x ^= x << 13;
@@ -309,15 +311,13 @@ int main(int argc, char **argv)
 
 		if (!buf || bs < 8)
 			die("bad block size");
-		if (writing) {
-			fill_random(buf, bs);
-			if (compress)
-				set_compression();
-		}
+		if (writing && compress)
+			set_compression();
 		rewind_tape();
 		t0 = now();
 		for (uint32_t n = 0; n < count; n++) {
 			if (writing) {
+				fill_random(buf, bs);
 				put_be(buf, n, 8);
 				write_block(buf, bs);
 			} else {

@@ -13,8 +13,9 @@
 #   locate   LOCATES times LOCATE(10) to a random block (a fixed sequence) + READ(6) of it
 #   space    the same blocks, positioned with SPACE(6) over blocks from the current position
 #            (tgt has no LOCATE, so this row is the one both can run)
-# Then the space saving of compression on vsa: one tar stream of TAR_SRC, written twice as
-# two files to a fresh cartridge with DCE set, against the pool space that took.
+# Then the space saving of compression and deduplication on vsa: one tar stream of TAR_SRC,
+# written twice as two files to a fresh cartridge with DCE set, against the pool space that
+# took.
 #
 # Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] [TAR_SRC="/usr/lib/x86_64-linux-gnu"]
 #        bench/vtl_vs_tgt.sh [SIZE_MIB=2048] [ROUNDS=3] [LOCATES=2000] [CAPACITY_GIB=8]
@@ -218,12 +219,12 @@ echo
 awk -v u="$space_used" -v w="$written" -v r="$space_rate" -v src="$TAR_SRC" 'BEGIN {
     printf "space: two identical tar streams of %s, %.0f MiB written with DCE set (%.0f MB/s)\n",
         src, w / 1048576, r
-    printf "  pool space used: %.0f MiB, saving %.1f%% (compression only: deduplication does not exist yet,\n",
-        u / 1048576, 100 * (1 - u / w)
-    printf "  so the second copy is stored again in full)\n" }'
+    printf "  pool space used: %.0f MiB, saving %.1f%% (compression and deduplication)\n",
+        u / 1048576, 100 * (1 - u / w) }'
 jq -r '"  cartridge \(.barcode): \(.objects) objects, \(.filemarks) filemarks, " +
-    "\(.logical_bytes) bytes written, \(.stored_bytes) stored after compression " +
-    "(LZ4, \(.logical_bytes / .stored_bytes * 100 | round / 100):1)"' <<<"$tape_json"
+    "\(.logical_bytes) bytes written, \(.stored_bytes) after compression " +
+    "(LZ4, \(.logical_bytes / .stored_bytes * 100 | round / 100):1), " +
+    "\(.dedup_saved) of them already stored (deduplication)"' <<<"$tape_json"
 echo
 echo "load before: $uptime_before"
 echo "load after:  $uptime_after"

@@ -2,15 +2,16 @@
 //! cartridge's chunk segment, known ones referred to), reading them back, and dropping
 //! their references when they are cut off.
 
+use super::ahead::Ahead;
 use super::dedup::chunk::{self, ChunkRef, Hash, Loc};
-use super::dedup::{Delta, Writer};
+use super::dedup::Delta;
 use super::index::Object;
 use super::record::{Header, HEADER_LEN};
 use super::tape::{ReadError, Tape};
-use super::{stream, SEGMENT};
+use super::SEGMENT;
 use crate::error::{Result, VtlError};
 use std::collections::HashMap;
-use vsa_blockdev::BlockDevice;
+use vsa_blockdev::{BlockDevice, BlockError};
 
 /// A record cut into named chunks.
 struct Cut<'a> {
@@ -48,6 +49,9 @@ impl Tape {
                         Some(l) => (l, true),
                         None => {
                             let l = self.place_chunk(&mut table, bytes, compress)?;
+                            // Counted at once, so writing the segment never takes its
+                            // region for a free one.
+                            table.add_fresh(*h, l);
                             made.insert(*h, l);
                             (l, false)
                         }
@@ -58,24 +62,20 @@ impl Tape {
                 }
                 lists.push(list);
             }
-            match self.writer.as_mut() {
-                Some(w) => Ok(w.flush(store.device().as_ref())?),
-                None => Ok(()),
-            }
+            Ok(())
         };
-        if let Err(e) = placed() {
-            // What was staged is referred to by nothing: give the segment up (its live
-            // chunks stay; the rest goes with them).
-            if let Some(w) = self.writer.take() {
-                table.deactivate(w.segment());
-                if table.unused(w.segment()) {
-                    store.release(&[w.segment()]);
-                }
-            }
-            return Err(e);
+        let mut done = placed();
+        if let (Ok(()), Some(seg)) = (&done, self.writer) {
+            done = table.write_behind(seg, store.device().as_ref(), super::tape::WRITE_BEHIND);
         }
-        for (h, l) in &made {
-            table.add_fresh(*h, *l);
+        if let Err(e) = done {
+            // What this call staged is referred to by nothing (and no one else could see
+            // it: the table was locked): forgotten, its regions given back if nothing
+            // else is there.
+            let freed = table.forget_fresh(made.keys());
+            store.unmap_regions(&freed.regions);
+            store.release(&freed.segments);
+            return Err(e);
         }
         for cut in &cuts {
             for (h, _) in &cut.chunks {
@@ -130,19 +130,22 @@ impl Tape {
             .then(|| lz4_flex::block::compress(bytes))
             .filter(|c| c.len() < bytes.len());
         let stored: &[u8] = packed.as_deref().unwrap_or(bytes);
-        let at = match self.writer.as_mut().and_then(|w| w.stage(stored)) {
+        let dev = self.store.device().as_ref();
+        let staged = self.writer.and_then(|seg| table.stage(seg, stored));
+        let at = match staged {
             Some(at) => at,
             None => {
-                // Chunks staged in this call are not counted yet: the full segment is
-                // never freed here.
-                if let Some(w) = self.writer.as_mut() {
-                    w.flush(self.store.device().as_ref())?;
-                    table.deactivate(w.segment());
+                // The segment is full. (Chunks staged in this call are not counted yet:
+                // it is never freed here.)
+                if let Some(seg) = self.writer {
+                    table.close_writer(seg, dev)?;
+                    self.writer = None;
                 }
                 let seg = self.store.allocate()?;
-                table.activate(seg);
-                let w = self.writer.insert(Writer::new(seg));
-                w.stage(stored)
+                table.open_writer(seg);
+                self.writer = Some(seg);
+                table
+                    .stage(seg, stored)
                     .ok_or_else(|| VtlError::Invalid("a chunk larger than a segment".into()))?
             }
         };
@@ -170,7 +173,6 @@ impl Tape {
         };
         let refs = ChunkRef::decode_list(list).ok_or_else(|| damaged("not a chunk list"))?;
         let mut data = Vec::with_capacity(logical as usize);
-        let dev = self.store.device().as_ref();
         let mut i = 0;
         while i < refs.len() {
             // A run of chunks lying back to back on the volume.
@@ -182,13 +184,24 @@ impl Tape {
             }
             let start = refs[i].loc.at;
             let end = refs[j - 1].loc.at + u64::from(refs[j - 1].loc.stored);
-            let bytes = read_volume(dev, start, end - start)?;
+            let mut bytes = self.chunk_bytes(start, end - start, false)?;
+            let crc_ok = |b: &[u8]| {
+                refs[i..j].iter().all(|r| {
+                    let from = (r.loc.at - start) as usize;
+                    let s = &b[from..from + r.loc.stored as usize];
+                    crc32c::crc32c(s) == r.loc.crc
+                })
+            };
+            if !crc_ok(&bytes) {
+                // The read-ahead window may be older than the chunks: read them again.
+                bytes = self.chunk_bytes(start, end - start, true)?;
+                if !crc_ok(&bytes) {
+                    return Err(damaged("a chunk's checksum does not match"));
+                }
+            }
             for r in &refs[i..j] {
                 let from = (r.loc.at - start) as usize;
                 let stored = &bytes[from..from + r.loc.stored as usize];
-                if crc32c::crc32c(stored) != r.loc.crc {
-                    return Err(damaged("a chunk's checksum does not match"));
-                }
                 if r.loc.compressed {
                     match lz4_flex::block::decompress(stored, r.loc.logical as usize) {
                         Ok(d) if d.len() == r.loc.logical as usize => data.extend_from_slice(&d),
@@ -206,6 +219,32 @@ impl Tape {
             return Err(damaged("the chunks do not add up to the record"));
         }
         Ok(data)
+    }
+
+    /// Volume bytes `at..at + len` of chunks: staged in a writer, in the read-ahead
+    /// window (unless `fresh`), or read from the volume with [`Ahead::LEN`] more.
+    fn chunk_bytes(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
+        if let Some(b) = self.store.chunks.lock().staged(at, len) {
+            return Ok(b);
+        }
+        let mut w = self.chunk_ahead.lock();
+        if !fresh {
+            if let Some(b) = w.get(at, len) {
+                return Ok(b.to_vec());
+            }
+        }
+        let dev = self.store.device().as_ref();
+        let want = len
+            .max(Ahead::LEN)
+            .min(dev.size().saturating_sub(at))
+            .max(len);
+        let bytes = read_volume(dev, at, want)?;
+        let out = bytes
+            .get(..len as usize)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        w.fill(at, bytes);
+        Ok(out)
     }
 
     /// Objects `n..` are being cut off: drops the references of their chunk lists (to
@@ -286,7 +325,7 @@ impl Window {
                 .max(Self::AHEAD)
                 .min(tape.index().end().saturating_sub(off))
                 .max(len);
-            self.bytes = stream::read(tape.store.device().as_ref(), &tape.segments, off, want)?;
+            self.bytes = tape.read_stream(off, want)?;
             self.start = off;
         }
         let at = (off - self.start) as usize;

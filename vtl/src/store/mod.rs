@@ -12,6 +12,7 @@
 //!  c/<SHA-256>, k/<segment: u64 BE>     deduplicated chunks and their segments (dedup)
 //! ```
 
+mod ahead;
 mod chunked;
 pub mod crypt;
 pub mod dedup;

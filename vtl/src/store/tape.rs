@@ -6,7 +6,7 @@
 
 use super::crypt::{Cipher, CryptError};
 use super::dedup::chunk::Hash;
-use super::dedup::{Delta, Writer};
+use super::dedup::Delta;
 use super::index::{Index, Object};
 use super::record::{Header, RecordKind, HEADER_LEN};
 use super::{be64, ext_prefix, key, prefix_end, seg_prefix, stream, usage_key, Store, SEGMENT};
@@ -15,6 +15,12 @@ use crate::kv::Batch;
 use std::collections::HashMap;
 use std::sync::Arc;
 use vsa_blockdev::BlockError;
+
+pub use super::ahead::Ahead;
+
+/// Stream bytes gathered in memory before they are written (and the most a drive's
+/// buffer holds that is not on the volume); a sync writes them at once.
+pub const WRITE_BEHIND: usize = 8 << 20;
 
 /// Why a record could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -100,13 +106,20 @@ pub struct Tape {
     pub(super) segments: Vec<u64>,
     /// How many of `segments` the catalog has.
     saved_segments: usize,
-    /// The bytes of the stream's last, partial device block.
-    tail: Vec<u8>,
+    /// Stream bytes from the last block boundary written to the end of data: written to
+    /// the volume when [`WRITE_BEHIND`] bytes gather or at a sync, so the pool gets large
+    /// writes (the last, partial block stays here and is rewritten as the stream grows).
+    pending: Vec<u8>,
+    /// Stream bytes read ahead (reads of consecutive records cost one volume read).
+    pub(super) ahead: parking_lot::Mutex<Ahead>,
     /// Set when a truncation could not be saved: the catalog and the stream disagree
     /// until the cartridge is opened again, so nothing more is written.
     poisoned: bool,
-    /// Where new chunks of deduplicated records go.
-    pub(super) writer: Option<Writer>,
+    /// The chunk segment new chunks of deduplicated records go to (its writer is in the
+    /// library's chunk table, so every cartridge can read what it has not written yet).
+    pub(super) writer: Option<u64>,
+    /// Chunk bytes read ahead.
+    pub(super) chunk_ahead: parking_lot::Mutex<Ahead>,
     /// Chunk references not yet in the catalog.
     pub(super) deltas: HashMap<Hash, Delta>,
     pub(super) usage: Usage,
@@ -163,14 +176,16 @@ impl Tape {
             index,
             segments,
             saved_segments,
-            tail: Vec::new(),
+            pending: Vec::new(),
+            ahead: Default::default(),
             poisoned: false,
             writer: None,
+            chunk_ahead: Default::default(),
             deltas: HashMap::new(),
             usage,
             saved_usage: usage,
         };
-        tape.tail = tape.read_tail()?;
+        tape.pending = tape.read_tail()?;
         Ok(tape)
     }
 
@@ -206,6 +221,54 @@ impl Tape {
         u64::from(self.store.device().block_size())
     }
 
+    /// Stream bytes `off..off + len`, from the volume or from what is not written yet.
+    pub(super) fn read_stream(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
+        let end = self.index.end();
+        let from = end - self.pending.len() as u64;
+        let dev = self.store.device().as_ref();
+        if off + len <= from {
+            return stream::read(dev, &self.segments, off, len);
+        }
+        let mut out = if off < from {
+            stream::read(dev, &self.segments, off, from - off)?
+        } else {
+            Vec::with_capacity(len as usize)
+        };
+        let a = (off.max(from) - from) as usize;
+        let b = (off + len - from) as usize;
+        let part = self.pending.get(a..b).ok_or_else(|| {
+            BlockError::new(
+                vsa_blockdev::ErrorKind::Corrupt,
+                vsa_blockdev::Op::Read,
+                off,
+                len,
+            )
+            .with_detail("the range lies past the end of data")
+        })?;
+        out.extend_from_slice(part);
+        Ok(out)
+    }
+
+    /// Stream bytes `off..off + len` through the read-ahead window: when they are not in
+    /// it, the window moves to `off` and takes [`Ahead::LEN`] bytes (or to the end of data).
+    pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
+        let mut w = self.ahead.lock();
+        if let Some(b) = w.get(off, len) {
+            return Ok(b.to_vec());
+        }
+        let want = len
+            .max(Ahead::LEN)
+            .min(self.index.end().saturating_sub(off))
+            .max(len);
+        let bytes = self.read_stream(off, want)?;
+        let out = bytes
+            .get(..len as usize)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        w.fill(off, bytes);
+        Ok(out)
+    }
+
     fn read_tail(&self) -> Result<Vec<u8>> {
         let end = self.index.end();
         let part = end % self.bs();
@@ -231,12 +294,7 @@ impl Tape {
     /// encrypted, and decompressed.
     pub fn read_record(&self, obj: &Object, key: Option<&Cipher>) -> Result<Record, ReadError> {
         let stored = obj.data.map_or(0, |d| d.1);
-        let mut b = stream::read(
-            self.store.device().as_ref(),
-            &self.segments,
-            obj.offset,
-            HEADER_LEN + u64::from(stored),
-        )?;
+        let mut b = self.read_stream_ahead(obj.offset, HEADER_LEN + u64::from(stored))?;
         let damaged = |why| ReadError::Damaged {
             object: obj.number,
             offset: obj.offset,
@@ -383,23 +441,43 @@ impl Tape {
         Ok(())
     }
 
-    /// Writes `bytes`, which the index already counts, at the old end of the stream.
+    /// Adds `bytes`, which the index already counts, at the old end of the stream (to
+    /// the volume once [`WRITE_BEHIND`] bytes gather).
     pub(super) fn put(&mut self, bytes: &[u8]) -> Result<()> {
         self.writable()?;
         let end = self.index.end();
-        let bs = self.bs();
-        let start = end - bytes.len() as u64 - self.tail.len() as u64;
         while (self.segments.len() as u64) * SEGMENT < end {
             let s = self.store.allocate()?;
             self.segments.push(s);
         }
-        let mut buf = self.tail.clone();
-        buf.extend_from_slice(bytes);
-        let keep = (buf.len() as u64 % bs) as usize;
-        let tail = buf[buf.len() - keep..].to_vec();
-        buf.resize((buf.len() as u64).div_ceil(bs) as usize * bs as usize, 0);
-        stream::write(self.store.device().as_ref(), &self.segments, start, &buf)?;
-        self.tail = tail;
+        self.ahead.get_mut().clear();
+        let had = self.pending.len();
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= WRITE_BEHIND {
+            if let Err(e) = self.write_out(false) {
+                self.pending.truncate(had);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the pending stream bytes' whole blocks to the volume, and with `all` the
+    /// last partial one too (padded with zeros; it stays pending).
+    fn write_out(&mut self, all: bool) -> Result<()> {
+        let bs = self.bs() as usize;
+        let start = self.index.end() - self.pending.len() as u64;
+        let full = self.pending.len() / bs * bs;
+        let dev = self.store.device().as_ref();
+        if full > 0 {
+            stream::write(dev, &self.segments, start, &self.pending[..full])?;
+        }
+        if all && self.pending.len() > full {
+            let mut last = self.pending[full..].to_vec();
+            last.resize(bs, 0);
+            stream::write(dev, &self.segments, start + full as u64, &last)?;
+        }
+        self.pending.drain(..full);
         Ok(())
     }
 
@@ -410,7 +488,11 @@ impl Tape {
     }
 
     fn commit(&mut self, mut b: Batch) -> Result<()> {
-        self.store.device().flush()?;
+        self.write_out(true)?;
+        let store = self.store.clone();
+        let mut table = store.chunks.lock();
+        table.write_out(store.device().as_ref())?;
+        store.device().flush()?;
         let xp = ext_prefix(&self.barcode);
         for (first, e) in self.index.take_dirty() {
             b.put(key(&xp, first), e.encode());
@@ -422,8 +504,6 @@ impl Tape {
         if self.usage != self.saved_usage {
             b.put(usage_key(&self.barcode), self.usage.encode());
         }
-        let store = self.store.clone();
-        let mut table = store.chunks.lock();
         let mut plan = table.plan(store.kv().as_ref(), &self.deltas)?;
         b.extend(plan.take_batch());
         if !b.is_empty() {
@@ -449,8 +529,16 @@ impl Tape {
         let (charged, saved) = self.cut_refs(n)?;
         self.usage.charged = self.usage.charged.saturating_sub(charged);
         self.usage.dedup_saved = self.usage.dedup_saved.saturating_sub(saved);
+        let from = self.index.end() - self.pending.len() as u64;
         self.index.truncate(n);
         let end = self.index.end();
+        self.ahead.get_mut().clear();
+        if end >= from {
+            self.pending.truncate((end - from) as usize);
+        } else {
+            // Everything before `from` is on the volume.
+            self.pending = self.read_tail()?;
+        }
         let keep = end.div_ceil(SEGMENT) as usize;
         let freed = self.segments.split_off(keep.min(self.segments.len()));
         let xp = ext_prefix(&self.barcode);
@@ -466,7 +554,6 @@ impl Tape {
             self.poisoned = true;
             return Err(e);
         }
-        self.tail = self.read_tail()?;
         // Unmap the rest of the last kept segment, then return the freed ones.
         if let Some(&last) = self.segments.last() {
             let from = end.div_ceil(1 << 20) << 20;
@@ -492,10 +579,16 @@ impl Drop for Tape {
     fn drop(&mut self) {
         let mut table = self.store.chunks.lock();
         let mut freed = table.abandon(&self.deltas);
-        if let Some(w) = self.writer.take() {
-            table.deactivate(w.segment());
-            if table.unused(w.segment()) {
-                freed.segments.push(w.segment());
+        if let Some(seg) = self.writer.take() {
+            // Other cartridges may refer to chunks it holds: they are written first.
+            if let Err(e) = table.close_writer(seg, self.store.device().as_ref()) {
+                tracing::error!(
+                    segment = seg,
+                    "cannot write the chunks a cartridge left: {e}"
+                );
+            }
+            if table.unused(seg) {
+                freed.segments.push(seg);
             }
         }
         self.store.unmap_regions(&freed.regions);

@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::kv::{Batch, Kv};
 use chunk::{Entry, Hash, Loc};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use vsa_blockdev::BlockDevice;
 
 /// The catalog key of a chunk.
 pub fn chunk_key(h: &Hash) -> Vec<u8> {
@@ -65,8 +66,9 @@ pub struct Chunks {
     segs: HashMap<u64, u32>,
     /// Chunk segments the catalog names (`k/`).
     registered: BTreeSet<u64>,
-    /// Chunk segments cartridges are filling.
+    /// Chunk segments cartridges are filling, and their writers.
     active: HashSet<u64>,
+    writers: HashMap<u64, Writer>,
     stats: DedupStats,
 }
 
@@ -195,14 +197,71 @@ impl Chunks {
         self.fresh.insert(h, loc);
     }
 
-    /// A cartridge starts filling chunk segment `seg`.
-    pub fn activate(&mut self, seg: u64) {
+    /// A cartridge starts filling chunk segment `seg` (empty).
+    pub fn open_writer(&mut self, seg: u64) {
         self.active.insert(seg);
+        self.writers.insert(seg, Writer::new(seg));
     }
 
-    /// A cartridge stops filling chunk segment `seg`.
-    pub fn deactivate(&mut self, seg: u64) {
+    /// Stages a chunk's stored bytes in segment `seg`; its volume offset, or `None` when
+    /// the segment is full (or has no writer).
+    pub fn stage(&mut self, seg: u64, bytes: &[u8]) -> Option<u64> {
+        self.writers.get_mut(&seg)?.stage(bytes)
+    }
+
+    /// Writes what segment `seg`'s writer holds once it holds `limit` bytes or more.
+    pub fn write_behind(&mut self, seg: u64, dev: &dyn BlockDevice, limit: usize) -> Result<()> {
+        match self.writers.get(&seg) {
+            Some(w) if w.held() >= limit => self.write_writer(seg, dev),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes every writer's staged chunks (before a sync flushes the volume: a chunk
+    /// the catalog is about to name must be on it).
+    pub fn write_out(&mut self, dev: &dyn BlockDevice) -> Result<()> {
+        let segs: Vec<u64> = self.writers.keys().copied().collect();
+        for seg in segs {
+            self.write_writer(seg, dev)?;
+        }
+        Ok(())
+    }
+
+    fn write_writer(&mut self, seg: u64, dev: &dyn BlockDevice) -> Result<()> {
+        let Some(w) = self.writers.get_mut(&seg) else {
+            return Ok(());
+        };
+        let Some((at, len)) = w.flush(dev)? else {
+            return Ok(());
+        };
+        // Chunks that died while they waited in memory were written again: give their
+        // regions back again.
+        let dead: Vec<u64> = ((at >> 20)..=((at + len - 1) >> 20))
+            .filter(|r| !self.regions.contains_key(r))
+            .collect();
+        for r in dead {
+            if let Err(e) = dev.unmap(r << 20, 1 << 20) {
+                tracing::warn!(region = r, "could not unmap a freed chunk region: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// A cartridge stops filling chunk segment `seg`: what it staged is written, and
+    /// the writer goes.
+    pub fn close_writer(&mut self, seg: u64, dev: &dyn BlockDevice) -> Result<()> {
+        self.write_writer(seg, dev)?;
+        self.writers.remove(&seg);
         self.active.remove(&seg);
+        Ok(())
+    }
+
+    /// Chunk bytes `at..at + len` if they are staged and not written yet.
+    pub fn staged(&self, at: u64, len: u64) -> Option<Vec<u8>> {
+        self.writers
+            .get(&(at / SEGMENT))?
+            .holds(at, len)
+            .map(<[u8]>::to_vec)
     }
 
     /// Whether chunk segment `seg` holds no chunk, no cartridge fills it and the catalog
@@ -319,6 +378,20 @@ impl Chunks {
             self.registered.remove(&seg);
             freed.segments.push(seg);
         }
+    }
+
+    /// Chunks just staged that nothing refers to (the write that made them failed).
+    pub fn forget_fresh<'a>(&mut self, hashes: impl Iterator<Item = &'a Hash>) -> Freed {
+        let mut freed = Freed::default();
+        for h in hashes {
+            if self.held.contains_key(h) {
+                continue;
+            }
+            if let Some(loc) = self.fresh.remove(h) {
+                self.kill(&loc, &mut freed);
+            }
+        }
+        freed
     }
 
     /// A cartridge goes without committing `deltas`: its references stop holding their

@@ -45,24 +45,41 @@ impl Writer {
         Some(at)
     }
 
-    /// Writes the staged chunks (with the partial block before them) to the volume.
-    pub fn flush(&mut self, dev: &dyn BlockDevice) -> Result<(), BlockError> {
+    /// Bytes held in memory.
+    pub fn held(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Volume bytes `at..at + len` if they are among those held (not written since
+    /// staged, or the partial block written but kept).
+    pub fn holds(&self, at: u64, len: u64) -> Option<&[u8]> {
+        let from = at.checked_sub(self.seg * SEGMENT + self.base)?;
+        let to = from.checked_add(len)?;
+        self.buf
+            .get(usize::try_from(from).ok()?..usize::try_from(to).ok()?)
+    }
+
+    /// Writes the staged chunks (with the partial block before them) to the volume;
+    /// the volume range written, if any. The last partial block stays held.
+    pub fn flush(&mut self, dev: &dyn BlockDevice) -> Result<Option<(u64, u64)>, BlockError> {
         let bs = dev.block_size() as usize;
         if self.buf.is_empty() || bs == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let len = self.buf.len();
         let keep = len % bs;
-        let mut out = std::mem::take(&mut self.buf);
-        out.resize(len.div_ceil(bs) * bs, 0);
-        let r = dev.write_at(&out, self.seg * SEGMENT + self.base);
-        out.truncate(len);
-        if r.is_err() {
-            self.buf = out;
-            return r;
+        let at = self.seg * SEGMENT + self.base;
+        let full = len - keep;
+        if full > 0 {
+            dev.write_at(&self.buf[..full], at)?;
         }
-        self.base += (len - keep) as u64;
-        self.buf = out.split_off(len - keep);
-        Ok(())
+        if keep > 0 {
+            let mut last = self.buf[full..].to_vec();
+            last.resize(bs, 0);
+            dev.write_at(&last, at + full as u64)?;
+        }
+        self.base += full as u64;
+        self.buf.drain(..full);
+        Ok(Some((at, len as u64)))
     }
 }
