@@ -6,6 +6,8 @@
 pub struct Ahead {
     start: u64,
     bytes: Vec<u8>,
+    /// Where the last request ended: a request starting there is sequential.
+    next: u64,
 }
 
 impl Ahead {
@@ -18,6 +20,20 @@ impl Ahead {
         let b = a.checked_add(len)?;
         self.bytes
             .get(usize::try_from(a).ok()?..usize::try_from(b).ok()?)
+    }
+
+    /// Notes a request of `off..off + len` (ask before [`Ahead::get`]); how much to read
+    /// if the window does not hold it: [`Ahead::LEN`] when it follows the last request
+    /// (reading in sequence), else only what is asked (positioning: reading ahead would
+    /// waste the read).
+    pub fn want(&mut self, off: u64, len: u64) -> u64 {
+        let sequential = off == self.next;
+        self.next = off.saturating_add(len);
+        if sequential {
+            len.max(Self::LEN)
+        } else {
+            len
+        }
     }
 
     /// Holds `bytes`, read from `start`.
@@ -39,6 +55,9 @@ mod tests {
     #[test]
     fn gives_what_it_holds_only() {
         let mut a = Ahead::default();
+        assert_eq!(a.want(0, 10), Ahead::LEN, "from the start is in sequence");
+        assert_eq!(a.want(5, 10), 10);
+        assert_eq!(a.want(15, 10), Ahead::LEN);
         assert_eq!(a.get(0, 0), Some(&[][..]));
         assert_eq!(a.get(0, 1), None);
         a.fill(10, vec![1, 2, 3, 4]);
@@ -46,6 +65,8 @@ mod tests {
         assert_eq!(a.get(9, 2), None);
         assert_eq!(a.get(12, 3), None);
         assert_eq!(a.get(u64::MAX, 2), None);
+        assert_eq!(a.want(11, 2), 2);
+        assert_eq!(a.want(13, 100), Ahead::LEN);
         a.clear();
         assert_eq!(a.get(10, 1), None);
     }

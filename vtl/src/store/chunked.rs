@@ -2,7 +2,6 @@
 //! cartridge's chunk segment, known ones referred to), reading them back, and dropping
 //! their references when they are cut off.
 
-use super::ahead::Ahead;
 use super::dedup::chunk::{self, ChunkRef, Hash, Loc};
 use super::dedup::Delta;
 use super::index::Object;
@@ -222,22 +221,21 @@ impl Tape {
     }
 
     /// Volume bytes `at..at + len` of chunks: staged in a writer, in the read-ahead
-    /// window (unless `fresh`), or read from the volume with [`Ahead::LEN`] more.
+    /// window (unless `fresh`), or read from the volume (with more when reading in
+    /// sequence, [`Ahead::want`]).
     fn chunk_bytes(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
         if let Some(b) = self.store.chunks.lock().staged(at, len) {
             return Ok(b);
         }
         let mut w = self.chunk_ahead.lock();
+        let want = w.want(at, len);
         if !fresh {
             if let Some(b) = w.get(at, len) {
                 return Ok(b.to_vec());
             }
         }
         let dev = self.store.device().as_ref();
-        let want = len
-            .max(Ahead::LEN)
-            .min(dev.size().saturating_sub(at))
-            .max(len);
+        let want = want.min(dev.size().saturating_sub(at)).max(len);
         let bytes = read_volume(dev, at, want)?;
         let out = bytes
             .get(..len as usize)

@@ -250,16 +250,15 @@ impl Tape {
     }
 
     /// Stream bytes `off..off + len` through the read-ahead window: when they are not in
-    /// it, the window moves to `off` and takes [`Ahead::LEN`] bytes (or to the end of data).
+    /// it, the window moves to `off` and takes what [`Ahead::want`] says (never past the
+    /// end of data).
     pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
         let mut w = self.ahead.lock();
+        let want = w.want(off, len);
         if let Some(b) = w.get(off, len) {
             return Ok(b.to_vec());
         }
-        let want = len
-            .max(Ahead::LEN)
-            .min(self.index.end().saturating_sub(off))
-            .max(len);
+        let want = want.min(self.index.end().saturating_sub(off)).max(len);
         let bytes = self.read_stream(off, want)?;
         let out = bytes
             .get(..len as usize)
