@@ -300,7 +300,7 @@ fn read_volume(
     let start = at - at % bs;
     let end = (at + len).div_ceil(bs) * bs;
     let mut buf = vec![0u8; (end - start) as usize];
-    dev.read_at(&mut buf, start)?;
+    super::par::read_at(dev, &mut buf, start)?;
     buf.drain(..(at - start) as usize);
     buf.truncate(len as usize);
     Ok(buf)

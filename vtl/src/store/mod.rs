@@ -17,6 +17,7 @@ mod chunked;
 pub mod crypt;
 pub mod dedup;
 pub mod index;
+mod par;
 pub mod record;
 mod stream;
 pub mod tape;

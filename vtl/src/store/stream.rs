@@ -43,7 +43,7 @@ pub fn read(
     for (dev_off, at, n) in
         pieces(segments, start, end - start).ok_or_else(|| past_segments(Op::Read, off, len))?
     {
-        dev.read_at(&mut buf[at..at + n], dev_off)?;
+        super::par::read_at(dev, &mut buf[at..at + n], dev_off)?;
     }
     let skip = (off - start) as usize;
     buf.drain(..skip);
@@ -62,7 +62,7 @@ pub fn write(
     for (dev_off, at, n) in
         pieces(segments, start, len).ok_or_else(|| past_segments(Op::Write, start, len))?
     {
-        dev.write_at(&buf[at..at + n], dev_off)?;
+        super::par::write_at(dev, &buf[at..at + n], dev_off)?;
     }
     Ok(())
 }

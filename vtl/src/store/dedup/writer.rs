@@ -71,7 +71,7 @@ impl Writer {
         let at = self.seg * SEGMENT + self.base;
         let full = len - keep;
         if full > 0 {
-            dev.write_at(&self.buf[..full], at)?;
+            super::super::par::write_at(dev, &self.buf[..full], at)?;
         }
         if keep > 0 {
             let mut last = self.buf[full..].to_vec();
