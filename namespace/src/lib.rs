@@ -2,11 +2,14 @@
 //! servers, and referral resolution.
 //!
 //! - [`path`]: logical paths inside a namespace (`eng/docs`), compared without case.
+//! - [`target`]: link targets (`smb://`, `nfs://`, `file://` URLs), health and priority.
 //! - [`error`]: the typed errors, each saying what is wrong and how to fix it.
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod path;
+pub mod target;
 
-pub use error::PathError;
+pub use error::{PathError, TargetError};
 pub use path::LogicalPath;
+pub use target::{Health, Priority, PriorityClass, Scheme, Target, TargetUrl};
