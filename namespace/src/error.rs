@@ -188,6 +188,9 @@ pub enum SiteError {
         /// The site it belongs to.
         site: String,
     },
+    /// A cost from a site to itself, which is always 0.
+    #[error("the cost from site '{0}' to itself is always 0 and cannot be set")]
+    SameSite(String),
     /// A cost of 0 between two different sites.
     #[error("the cost between different sites '{0}' and '{1}' must be at least 1; cost 0 means the same site")]
     ZeroCost(String, String),

@@ -3,13 +3,16 @@
 //!
 //! - [`path`]: logical paths inside a namespace (`eng/docs`), compared without case.
 //! - [`target`]: link targets (`smb://`, `nfs://`, `file://` URLs), health and priority.
+//! - [`site`]: sites (client subnets) and the costs between them.
 //! - [`error`]: the typed errors, each saying what is wrong and how to fix it.
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod path;
+pub mod site;
 pub mod target;
 
-pub use error::{PathError, TargetError};
+pub use error::{PathError, SiteError, TargetError};
 pub use path::LogicalPath;
+pub use site::{Sites, Subnet, UNKNOWN_COST};
 pub use target::{Health, Priority, PriorityClass, Scheme, Target, TargetUrl};
