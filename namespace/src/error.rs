@@ -212,7 +212,7 @@ pub enum NamespaceError {
         why: String,
     },
     /// A link would sit inside or above another link, or on a folder.
-    #[error("'{path}' overlaps the {kind} '{existing}'; links may not be inside or above other links, so pick a path beside it or remove '{existing}' first")]
+    #[error("'{path}' overlaps the {kind} '{existing}': nothing may be inside a link, and a link may not be above a link or folder; pick a path beside it or remove '{existing}' first")]
     Overlap {
         /// The path asked for.
         path: String,

@@ -4,15 +4,21 @@
 //! - [`path`]: logical paths inside a namespace (`eng/docs`), compared without case.
 //! - [`target`]: link targets (`smb://`, `nfs://`, `file://` URLs), health and priority.
 //! - [`site`]: sites (client subnets) and the costs between them.
+//! - [`link`]: links, their targets and settings.
+//! - [`tree`]: the namespace: folders, links, changes and lookups.
 //! - [`error`]: the typed errors, each saying what is wrong and how to fix it.
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod link;
 pub mod path;
 pub mod site;
 pub mod target;
+pub mod tree;
 
-pub use error::{PathError, SiteError, TargetError};
+pub use error::{NamespaceError, PathError, SiteError, TargetError};
+pub use link::{Link, LinkSettings, TieOrder};
 pub use path::LogicalPath;
 pub use site::{Sites, Subnet, UNKNOWN_COST};
 pub use target::{Health, Priority, PriorityClass, Scheme, Target, TargetUrl};
+pub use tree::Namespace;
