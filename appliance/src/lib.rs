@@ -11,6 +11,7 @@
 //!  pool/          component: pools and volumes (`vsa pool`, `vsa volume`)
 //!  iscsi/         component: iSCSI targets (`vsa target`)
 //!  vtl/           component: tape libraries (`vsa vtl`), served on the iSCSI portal
+//!  ns/            component: the global namespace (`vsa ns`): folders, links, sites, referrals
 //! ```
 //!
 //! Dependencies point one way: components use `core`; `core` never names a component
@@ -21,5 +22,6 @@
 pub mod components;
 pub mod core;
 pub mod iscsi;
+pub mod ns;
 pub mod pool;
 pub mod vtl;

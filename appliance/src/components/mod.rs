@@ -10,6 +10,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
         Box::new(crate::pool::PoolComponent),
         Box::new(crate::iscsi::IscsiComponent),
         Box::new(crate::vtl::VtlComponent),
+        Box::new(crate::ns::NsComponent),
     ]
 }
 

@@ -1,0 +1,81 @@
+//! The namespace component's API: `/ns` (namespaces, folders, links, targets, referrals)
+//! and `/ns-sites` (the appliance's sites). One type per operation; the route table binds
+//! each to a [`Namespaces`] method. Link paths and target URLs inside a request path are
+//! one percent-encoded segment each (`eng%2Fdocs`).
+
+use super::service::Namespaces;
+use super::types::*;
+use crate::core::endpoint::endpoint;
+use crate::core::{Deleted, Empty, NoParams, Routes};
+use axum::http::StatusCode;
+
+const OK: StatusCode = StatusCode::OK;
+const CREATED: StatusCode = StatusCode::CREATED;
+
+endpoint!(/// `GET /ns`.
+    ListNs: Get "/ns", NoParams, Empty => Vec<NsSummary>, OK, "List namespaces");
+endpoint!(/// `POST /ns`.
+    CreateNs: Post "/ns", NoParams, CreateNsBody => NsView, CREATED, "Create a namespace");
+endpoint!(/// `GET /ns/{name}`.
+    ShowNs: Get "/ns/{name}", NsPath, Empty => NsView, OK,
+    "Show a namespace: folders, links and their targets");
+endpoint!(/// `DELETE /ns/{name}`.
+    DeleteNs: Delete "/ns/{name}", NsPath, Empty => Deleted, OK,
+    "Delete a namespace (the targets' data stays where it is)");
+endpoint!(/// `POST /ns/{name}/folders`.
+    AddFolder: Post "/ns/{name}/folders", NsPath, FolderBody => NsView, CREATED,
+    "Add a folder");
+endpoint!(/// `DELETE /ns/{name}/folders/{path}`.
+    RemoveFolder: Delete "/ns/{name}/folders/{path}", NodePath, Empty => NsView, OK,
+    "Remove an empty folder");
+endpoint!(/// `POST /ns/{name}/links`.
+    AddLink: Post "/ns/{name}/links", NsPath, AddLinkBody => LinkView, CREATED,
+    "Add a link to one or more targets (each checked for reachability unless forced)");
+endpoint!(/// `DELETE /ns/{name}/links/{path}`.
+    RemoveLink: Delete "/ns/{name}/links/{path}", NodePath, Empty => Deleted, OK,
+    "Remove a link");
+endpoint!(/// `POST /ns/{name}/links/{path}/targets`.
+    AddTarget: Post "/ns/{name}/links/{path}/targets", NodePath, AddTargetBody => LinkView,
+    CREATED, "Add a target to a link (checked for reachability unless forced)");
+endpoint!(/// `DELETE /ns/{name}/links/{path}/targets/{target}`.
+    RemoveTarget: Delete "/ns/{name}/links/{path}/targets/{target}", TargetPath, Empty => LinkView,
+    OK, "Remove a target from a link (not its last)");
+endpoint!(/// `POST /ns/{name}/links/{path}/targets/{target}/enable`.
+    EnableTarget: Post "/ns/{name}/links/{path}/targets/{target}/enable", TargetPath, Empty
+    => LinkView, OK, "Enable a target (referrals include it again)");
+endpoint!(/// `POST /ns/{name}/links/{path}/targets/{target}/disable`.
+    DisableTarget: Post "/ns/{name}/links/{path}/targets/{target}/disable", TargetPath, Empty
+    => LinkView, OK, "Disable a target (referrals leave it out)");
+endpoint!(/// `POST /ns/{name}/resolve`.
+    Resolve: Post "/ns/{name}/resolve", NsPath, ResolveBody => ReferralView, OK,
+    "Resolve a path for a client: the covering link and its targets in referral order");
+endpoint!(/// `GET /ns-sites`.
+    ListSites: Get "/ns-sites", NoParams, Empty => Vec<SiteView>, OK,
+    "List sites (client subnets and costs between sites)");
+endpoint!(/// `POST /ns-sites`.
+    AddSite: Post "/ns-sites", NoParams, AddSiteBody => SiteView, CREATED,
+    "Add a site with its subnets and its costs to other sites");
+endpoint!(/// `DELETE /ns-sites/{site}`.
+    RemoveSite: Delete "/ns-sites/{site}", SitePath, Empty => Deleted, OK,
+    "Remove a site no target is in");
+
+/// The namespace component's routes.
+pub fn routes() -> Routes<Namespaces> {
+    Routes::<Namespaces>::default()
+        .route::<ListNs>(|n, _, _| Ok(n.list()))
+        .route::<CreateNs>(|n, _, b| Ok(n.create(b)?))
+        .route::<ShowNs>(|n, p, _| Ok(n.show(&p.name)?))
+        .route::<DeleteNs>(|n, p, _| Ok(n.delete(&p.name)?))
+        .route::<AddFolder>(|n, p, b| Ok(n.add_folder(&p.name, b)?))
+        .route::<RemoveFolder>(|n, p, _| Ok(n.remove_folder(&p.name, &p.path)?))
+        .route::<AddLink>(|n, p, b| Ok(n.add_link(&p.name, b)?))
+        .route::<RemoveLink>(|n, p, _| Ok(n.remove_link(&p.name, &p.path)?))
+        .route::<AddTarget>(|n, p, b| Ok(n.add_target(&p.name, &p.path, b)?))
+        .route::<RemoveTarget>(|n, p, _| Ok(n.remove_target(&p.name, &p.path, &p.target)?))
+        .route::<EnableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, true)?))
+        .route::<DisableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, false)?))
+        .route::<Resolve>(|n, p, b| Ok(n.resolve(&p.name, b)?))
+        .route::<ListSites>(|n, _, _| Ok(n.sites()))
+        .route::<AddSite>(|n, _, b| Ok(n.add_site(b)?))
+        .route::<RemoveSite>(|n, p, _| Ok(n.remove_site(&p.site)?))
+}

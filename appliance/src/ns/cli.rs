@@ -1,0 +1,432 @@
+//! `vsa ns ...`: namespaces, their folders, links and targets, sites, and referrals.
+
+use super::api::*;
+use super::types::*;
+use crate::core::output::{fields, list, or_dash, table};
+use crate::core::{CliCtx, Empty, NoParams};
+use clap::{FromArgMatches, Subcommand};
+use std::collections::BTreeMap;
+
+/// Namespace verbs.
+#[derive(Debug, Subcommand)]
+pub enum NsCmd {
+    /// Create a namespace, e.g. `vsa ns create corp`.
+    Create {
+        /// Its root name.
+        ns: String,
+    },
+    /// List namespaces.
+    List,
+    /// Show a namespace as a tree: folders, links, each target with its state.
+    Show { ns: String },
+    /// Delete a namespace with its folders and links (the targets' data stays).
+    Delete { ns: String },
+    /// Folders: the shape of the tree.
+    #[command(subcommand)]
+    Folder(FolderCmd),
+    /// Links: where the tree leaves for file servers.
+    #[command(subcommand)]
+    Link(LinkCmd),
+    /// A link's targets.
+    #[command(subcommand)]
+    Target(TargetCmd),
+    /// Sites: client subnets, and costs between sites.
+    #[command(subcommand)]
+    Site(SiteCmd),
+    /// Resolve a path as a client would: the covering link and its targets in order.
+    Resolve {
+        ns: String,
+        /// A path inside the namespace, e.g. eng/docs/specs/a.txt.
+        path: String,
+        /// The client's IP address (its site decides the order).
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+/// Folder verbs.
+#[derive(Debug, Subcommand)]
+pub enum FolderCmd {
+    /// Add a folder, e.g. `vsa ns folder add corp eng`.
+    Add { ns: String, path: String },
+    /// Remove an empty folder.
+    Remove { ns: String, path: String },
+}
+
+/// Where added targets go in referrals.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlacementArgs {
+    /// CLASS[:RANK]: global-high, site-cost-high, site-cost-normal (default),
+    /// site-cost-low or global-low; rank 0 (best) to 255.
+    #[arg(long, value_name = "CLASS[:RANK]")]
+    priority: Option<String>,
+    /// The site the servers are in (see `vsa ns site list`).
+    #[arg(long)]
+    site: Option<String>,
+    /// Add targets that fail the reachability check (a server still being set up).
+    #[arg(long)]
+    force: bool,
+}
+
+/// Link verbs.
+#[derive(Debug, Subcommand)]
+pub enum LinkCmd {
+    /// Add a link, e.g. `vsa ns link add corp eng/docs smb://fs1/docs smb://fs2/docs`.
+    Add {
+        ns: String,
+        path: String,
+        /// Target URLs in referral order: smb://server/share[/path],
+        /// nfs://server/export[/path], file:///local/dir.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        placement: PlacementArgs,
+        /// Keep equal targets in the given order instead of spreading clients over them.
+        #[arg(long)]
+        stable: bool,
+        /// How long clients may cache a referral, in seconds (default 300).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<u32>,
+        /// Refer clients of a known site only to targets in their site.
+        #[arg(long)]
+        in_site_only: bool,
+    },
+    /// Remove a link.
+    Remove { ns: String, path: String },
+}
+
+/// Target verbs.
+#[derive(Debug, Subcommand)]
+pub enum TargetCmd {
+    /// Add a target to a link (after its other targets).
+    Add {
+        ns: String,
+        path: String,
+        target: String,
+        #[command(flatten)]
+        placement: PlacementArgs,
+    },
+    /// Remove a target from a link (not its last: remove the link instead).
+    Remove {
+        ns: String,
+        path: String,
+        target: String,
+    },
+    /// Enable a target: referrals include it again.
+    Enable {
+        ns: String,
+        path: String,
+        target: String,
+    },
+    /// Disable a target: referrals leave it out.
+    Disable {
+        ns: String,
+        path: String,
+        target: String,
+    },
+}
+
+/// Site verbs.
+#[derive(Debug, Subcommand)]
+pub enum SiteCmd {
+    /// Add a site, e.g. `vsa ns site add paris 10.1.0.0/16 --cost lyon=10`.
+    Add {
+        name: String,
+        /// Its client subnets.
+        #[arg(required = true)]
+        subnets: Vec<String>,
+        /// The cost of reaching another site from it (both ways unless set the other way).
+        #[arg(long = "cost", value_name = "SITE=N", value_parser = parse_cost)]
+        costs: Vec<(String, u32)>,
+    },
+    /// List sites.
+    List,
+    /// Remove a site no target is in.
+    Remove { name: String },
+}
+
+fn parse_cost(s: &str) -> Result<(String, u32), String> {
+    let bad = || format!("'{s}' is not SITE=COST, e.g. lyon=10");
+    let (site, cost) = s.split_once('=').ok_or_else(bad)?;
+    let cost = cost.trim().parse::<u32>().map_err(|_| bad())?;
+    Ok((site.trim().to_owned(), cost))
+}
+
+/// The `ns` noun.
+pub fn command() -> clap::Command {
+    NsCmd::augment_subcommands(clap::Command::new("ns"))
+        .about("The global namespace: folders and links over file servers, sites, referrals")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+fn ns(name: String) -> NsPath {
+    NsPath { name }
+}
+
+fn node(name: String, path: String) -> NodePath {
+    NodePath { name, path }
+}
+
+fn target_line(t: &TargetView) -> String {
+    let rank = if t.rank > 0 {
+        format!(":{}", t.rank)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}  {}, {}, {}{rank}, site {}",
+        t.url,
+        if t.enabled { "enabled" } else { "disabled" },
+        t.health,
+        t.priority,
+        or_dash(t.site.as_ref())
+    )
+}
+
+fn link_text(l: &LinkView) -> String {
+    let mut s = format!("link, ttl {} s, {}", l.ttl_secs, l.ordering);
+    if l.in_site_only {
+        s.push_str(", in-site only");
+    }
+    s
+}
+
+/// Prints the namespace as an indented tree: folders end in `/`, links list their targets.
+fn show_tree(v: &NsView) {
+    enum Node<'a> {
+        Folder(String),
+        Link(&'a LinkView),
+    }
+    let mut nodes: BTreeMap<Vec<String>, Node<'_>> = BTreeMap::new();
+    let ancestors = |path: &str, nodes: &mut BTreeMap<Vec<String>, Node<'_>>| {
+        let names: Vec<&str> = path.split('/').collect();
+        for n in 1..names.len() {
+            let key = names[..n].iter().map(|s| s.to_lowercase()).collect();
+            nodes
+                .entry(key)
+                .or_insert_with(|| Node::Folder(names[n - 1].to_owned()));
+        }
+        names.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>()
+    };
+    for f in &v.folders {
+        let key = ancestors(f, &mut nodes);
+        let name = f.rsplit('/').next().unwrap_or(f).to_owned();
+        nodes.insert(key, Node::Folder(name));
+    }
+    for l in &v.links {
+        let key = ancestors(&l.path, &mut nodes);
+        nodes.insert(key, Node::Link(l));
+    }
+    println!(
+        "{}  (version {}, {} links)",
+        v.name,
+        v.version,
+        v.links.len()
+    );
+    for (key, node) in &nodes {
+        let indent = "  ".repeat(key.len());
+        match node {
+            Node::Folder(name) => println!("{indent}{name}/"),
+            Node::Link(l) => {
+                let name = l.path.rsplit('/').next().unwrap_or(&l.path);
+                println!("{indent}{name}  -> {}", link_text(l));
+                for (i, t) in l.targets.iter().enumerate() {
+                    println!("{indent}     {}. {}", i + 1, target_line(t));
+                }
+            }
+        }
+    }
+}
+
+fn show_link(l: &LinkView) {
+    println!(
+        "{}/{}  -> {}  (version {})",
+        l.namespace,
+        l.path,
+        link_text(l),
+        l.version
+    );
+    for (i, t) in l.targets.iter().enumerate() {
+        println!("  {}. {}", i + 1, target_line(t));
+    }
+}
+
+fn list_ns(v: &[NsSummary]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.version.to_string(),
+                n.folders.to_string(),
+                n.links.to_string(),
+                n.targets.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &["NAMESPACE", "VERSION", "FOLDERS", "LINKS", "TARGETS"],
+        &rows,
+    );
+}
+
+fn costs_text(s: &SiteView) -> String {
+    let c: Vec<String> = s.costs.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    list(&c, ", ")
+}
+
+fn list_sites(v: &[SiteView]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|s| vec![s.name.clone(), list(&s.subnets, ", "), costs_text(s)])
+        .collect();
+    table(&["SITE", "SUBNETS", "COSTS"], &rows);
+}
+
+fn show_referral(r: &ReferralView) {
+    let client = match (&r.client, &r.client_site) {
+        (Some(c), Some(s)) => format!("{c}, site {s}"),
+        (Some(c), None) => format!("{c}, in no site"),
+        (None, _) => "-".into(),
+    };
+    fields(&[
+        ("link", r.link.clone()),
+        ("remainder", or_dash(r.remainder.as_ref())),
+        ("ttl", format!("{} s", r.ttl_secs)),
+        ("client", client),
+    ]);
+    let rows: Vec<Vec<String>> = r
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            vec![
+                (i + 1).to_string(),
+                t.url.clone(),
+                or_dash(t.site.as_ref()),
+                t.why.clone(),
+            ]
+        })
+        .collect();
+    table(&["#", "TARGET", "SITE", "WHY"], &rows);
+}
+
+/// Runs a namespace verb.
+pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match NsCmd::from_arg_matches(m)? {
+        NsCmd::Create { ns: name } => {
+            let v = c.call::<CreateNs>(&NoParams {}, &CreateNsBody { name })?;
+            ctx.print(&v, |v| println!("created namespace {}", v.name));
+        }
+        NsCmd::List => ctx.print(&c.call::<ListNs>(&NoParams {}, &Empty {})?, |v| list_ns(v)),
+        NsCmd::Show { ns: name } => ctx.print(&c.call::<ShowNs>(&ns(name), &Empty {})?, show_tree),
+        NsCmd::Delete { ns: name } => {
+            let v = c.call::<DeleteNs>(&ns(name), &Empty {})?;
+            ctx.print(&v, |v| println!("deleted namespace {}", v.deleted));
+        }
+        NsCmd::Folder(FolderCmd::Add { ns: name, path }) => {
+            let v = c.call::<AddFolder>(&ns(name), &FolderBody { path })?;
+            ctx.print(&v, show_tree);
+        }
+        NsCmd::Folder(FolderCmd::Remove { ns: name, path }) => {
+            let v = c.call::<RemoveFolder>(&node(name, path), &Empty {})?;
+            ctx.print(&v, show_tree);
+        }
+        NsCmd::Link(LinkCmd::Add {
+            ns: name,
+            path,
+            targets,
+            placement,
+            stable,
+            ttl,
+            in_site_only,
+        }) => {
+            let body = AddLinkBody {
+                path,
+                targets,
+                priority: placement.priority,
+                site: placement.site,
+                stable,
+                ttl_secs: ttl,
+                in_site_only,
+                force: placement.force,
+            };
+            ctx.print(&c.call::<AddLink>(&ns(name), &body)?, show_link);
+        }
+        NsCmd::Link(LinkCmd::Remove { ns: name, path }) => {
+            let v = c.call::<RemoveLink>(&node(name, path), &Empty {})?;
+            ctx.print(&v, |v| println!("removed link {}", v.deleted));
+        }
+        NsCmd::Target(TargetCmd::Add {
+            ns: name,
+            path,
+            target,
+            placement,
+        }) => {
+            let body = AddTargetBody {
+                target,
+                priority: placement.priority,
+                site: placement.site,
+                force: placement.force,
+            };
+            ctx.print(&c.call::<AddTarget>(&node(name, path), &body)?, show_link);
+        }
+        NsCmd::Target(TargetCmd::Remove { ns, path, target }) => {
+            let p = TargetPath {
+                name: ns,
+                path,
+                target,
+            };
+            ctx.print(&c.call::<RemoveTarget>(&p, &Empty {})?, show_link);
+        }
+        NsCmd::Target(TargetCmd::Enable { ns, path, target }) => {
+            let p = TargetPath {
+                name: ns,
+                path,
+                target,
+            };
+            ctx.print(&c.call::<EnableTarget>(&p, &Empty {})?, show_link);
+        }
+        NsCmd::Target(TargetCmd::Disable { ns, path, target }) => {
+            let p = TargetPath {
+                name: ns,
+                path,
+                target,
+            };
+            ctx.print(&c.call::<DisableTarget>(&p, &Empty {})?, show_link);
+        }
+        NsCmd::Site(SiteCmd::Add {
+            name,
+            subnets,
+            costs,
+        }) => {
+            let body = AddSiteBody {
+                name,
+                subnets,
+                costs: costs.into_iter().collect(),
+            };
+            let v = c.call::<AddSite>(&NoParams {}, &body)?;
+            ctx.print(&v, |v| list_sites(std::slice::from_ref(v)));
+        }
+        NsCmd::Site(SiteCmd::List) => {
+            ctx.print(&c.call::<ListSites>(&NoParams {}, &Empty {})?, |v| {
+                list_sites(v)
+            });
+        }
+        NsCmd::Site(SiteCmd::Remove { name }) => {
+            let v = c.call::<RemoveSite>(&SitePath { site: name }, &Empty {})?;
+            ctx.print(&v, |v| println!("removed site {}", v.deleted));
+        }
+        NsCmd::Resolve {
+            ns: name,
+            path,
+            client,
+        } => {
+            let v = c.call::<Resolve>(&ns(name), &ResolveBody { path, client })?;
+            ctx.print(&v, show_referral);
+        }
+    }
+    Ok(())
+}

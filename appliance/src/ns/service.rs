@@ -1,0 +1,767 @@
+//! [`Namespaces`]: the namespaces of the appliance and its sites, kept in memory and in the
+//! `namespace` column family (`model.rs`).
+//!
+//! A change is made on a copy of the namespace (or of the sites); if `vsa_namespace`
+//! refuses it, nothing changed. Otherwise the copy is written in one synced batch and then
+//! replaces the one in memory, before the API answers. Adding targets runs their
+//! reachability check (`probe.rs`) after the change has been tried on a copy and before it
+//! is made, outside the lock, so a slow server holds up no other request.
+
+use super::error::{meta, NsError};
+use super::model::{ns_key, CF_NAMESPACE, NS_PREFIX, SITES_KEY};
+use super::probe;
+use super::types::*;
+use crate::core::{Core, Deleted};
+use parking_lot::RwLock;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use vsa_namespace::{
+    resolve, Health, Link, LinkSettings, LogicalPath, Namespace, PriorityClass, Sites, Subnet,
+    Target, TargetUrl, TieOrder, UNKNOWN_COST,
+};
+use vsa_pool::MetaStore;
+
+type Result<T> = std::result::Result<T, NsError>;
+
+/// What the service holds: every namespace by folded root name, and the sites.
+#[derive(Debug, Clone, Default)]
+struct State {
+    namespaces: BTreeMap<String, Namespace>,
+    sites: Sites,
+}
+
+/// The namespaces and sites of the appliance.
+#[derive(Debug)]
+pub struct Namespaces {
+    core: Arc<Core>,
+    state: RwLock<State>,
+}
+
+/// Per namespace, for the metrics: links, and targets by health
+/// (healthy, unhealthy, unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub namespace: String,
+    pub links: usize,
+    pub targets: [usize; 3],
+}
+
+/// A value's serde name (`site-cost-normal`, `healthy`, `stable`).
+fn kebab<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// Parses `CLASS[:RANK]`.
+pub fn parse_priority(text: &str) -> Result<vsa_namespace::Priority> {
+    let bad = || {
+        NsError::Priority(format!(
+            "priority '{text}' is not CLASS[:RANK]: the class is one of global-high, \
+             site-cost-high, site-cost-normal, site-cost-low, global-low, the rank 0 (best) \
+             to 255, e.g. site-cost-high:2"
+        ))
+    };
+    let (class, rank) = match text.split_once(':') {
+        Some((c, r)) => (c, r.parse::<u8>().map_err(|_| bad())?),
+        None => (text, 0),
+    };
+    let class: PriorityClass =
+        serde_json::from_value(serde_json::Value::String(class.to_owned())).map_err(|_| bad())?;
+    Ok(vsa_namespace::Priority { class, rank })
+}
+
+/// The folded key of namespace `name`, or "no such namespace" if it cannot be one.
+fn ns_key_of(name: &str) -> Result<String> {
+    match LogicalPath::parse(name) {
+        Ok(p) if p.depth() == 1 => Ok(p.key().to_owned()),
+        _ => Err(NsError::NoSuchNamespace(name.to_owned())),
+    }
+}
+
+fn path(text: &str) -> Result<LogicalPath> {
+    Ok(LogicalPath::parse(text)?)
+}
+
+fn url(text: &str) -> Result<TargetUrl> {
+    Ok(TargetUrl::parse(text)?)
+}
+
+fn check_site(sites: &Sites, site: Option<&str>) -> Result<()> {
+    match site {
+        Some(s) if sites.subnets(s).is_none() => {
+            Err(vsa_namespace::SiteError::UnknownSite(s.to_owned()).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn target_view(t: &Target) -> TargetView {
+    TargetView {
+        url: t.url.to_string(),
+        enabled: t.enabled,
+        health: kebab(&t.health),
+        priority: kebab(&t.priority.class),
+        rank: t.priority.rank,
+        site: t.site.clone(),
+    }
+}
+
+fn link_view(ns: &Namespace, l: &Link) -> LinkView {
+    LinkView {
+        namespace: ns.root().to_owned(),
+        version: ns.version(),
+        path: l.path().to_string(),
+        ttl_secs: l.settings().ttl_secs,
+        ordering: kebab(&l.settings().ordering),
+        in_site_only: l.settings().in_site_only,
+        targets: l.targets().iter().map(target_view).collect(),
+    }
+}
+
+fn ns_view(ns: &Namespace) -> NsView {
+    let mut folders: Vec<&LogicalPath> = ns.folders().collect();
+    folders.sort();
+    let mut links: Vec<&Link> = ns.links().collect();
+    links.sort_by(|a, b| a.path().cmp(b.path()));
+    NsView {
+        name: ns.root().to_owned(),
+        version: ns.version(),
+        folders: folders.iter().map(|f| f.to_string()).collect(),
+        links: links.iter().map(|l| link_view(ns, l)).collect(),
+    }
+}
+
+fn summary(ns: &Namespace) -> NsSummary {
+    NsSummary {
+        name: ns.root().to_owned(),
+        version: ns.version(),
+        folders: ns.folders().count(),
+        links: ns.link_count(),
+        targets: ns.links().map(|l| l.targets().len()).sum(),
+    }
+}
+
+fn site_view(sites: &Sites, name: &str) -> SiteView {
+    let costs = sites
+        .names()
+        .filter(|o| *o != name)
+        .map(|o| (o.to_owned(), sites.cost(name, o)))
+        .filter(|(_, c)| *c != UNKNOWN_COST)
+        .collect();
+    SiteView {
+        name: name.to_owned(),
+        subnets: sites
+            .subnets(name)
+            .unwrap_or_default()
+            .iter()
+            .map(Subnet::to_string)
+            .collect(),
+        costs,
+    }
+}
+
+/// The tie-break seed of a client: its address, so each client keeps to one target.
+fn seed(client: Option<IpAddr>) -> u64 {
+    match client.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => u64::from(u32::from(v4)),
+        Some(IpAddr::V6(v6)) => {
+            let n = u128::from(v6);
+            (n >> 64) as u64 ^ n as u64
+        }
+        None => 0,
+    }
+}
+
+/// Targets for `urls` with this priority and site; health is unknown unless checked.
+fn targets(
+    urls: &[TargetUrl],
+    priority: Option<&str>,
+    site: Option<&str>,
+    checked: bool,
+) -> Result<Vec<Target>> {
+    let priority = priority
+        .map(parse_priority)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(urls
+        .iter()
+        .map(|u| {
+            let mut t = Target::new(u.clone());
+            t.priority = priority;
+            t.site = site.map(str::to_owned);
+            t.health = if checked {
+                Health::Healthy
+            } else {
+                Health::Unknown
+            };
+            t
+        })
+        .collect())
+}
+
+/// Runs the reachability check unless forced.
+fn reachable(urls: &[TargetUrl], force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    probe::check_all(urls).map_err(|(url, why)| NsError::Unreachable {
+        target: url.to_string(),
+        why,
+    })
+}
+
+impl Namespaces {
+    /// Reads every namespace and the sites. A record that does not hold together stops
+    /// the component with its key named.
+    pub fn open(core: Arc<Core>) -> Result<Namespaces> {
+        let store = core.store();
+        let mut state = State::default();
+        for (k, v) in store.scan(CF_NAMESPACE, NS_PREFIX).map_err(meta)? {
+            let ns: Namespace = MetaStore::decode(&k, &v).map_err(meta)?;
+            state.namespaces.insert(ns_key_of(ns.root())?, ns);
+        }
+        if let Some(v) = store.get(CF_NAMESPACE, SITES_KEY).map_err(meta)? {
+            state.sites = MetaStore::decode(SITES_KEY, &v).map_err(meta)?;
+        }
+        Ok(Namespaces {
+            core,
+            state: RwLock::new(state),
+        })
+    }
+
+    /// Writes `put` and `delete` in one synced batch.
+    fn persist(&self, put: &[(Vec<u8>, Vec<u8>)], delete: &[Vec<u8>]) -> Result<()> {
+        let store = self.core.store();
+        let cf = store.cf(CF_NAMESPACE).map_err(meta)?;
+        let mut b = rocksdb::WriteBatch::default();
+        for (k, v) in put {
+            b.put_cf(cf, k, v);
+        }
+        for k in delete {
+            b.delete_cf(cf, k);
+        }
+        store.commit(b, true).map_err(meta)
+    }
+
+    /// Tries `f` on a copy of namespace `name`, changing nothing.
+    fn try_change<T>(
+        &self,
+        name: &str,
+        f: impl Fn(&mut Namespace, &Sites) -> Result<T>,
+    ) -> Result<()> {
+        let key = ns_key_of(name)?;
+        let state = self.state.read();
+        let mut ns = state
+            .namespaces
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+        f(&mut ns, &state.sites).map(|_| ())
+    }
+
+    /// Applies `f` to a copy of namespace `name`, stores the copy, and keeps it; returns
+    /// what `f` gave and a view made from the new namespace.
+    fn change<T, V>(
+        &self,
+        name: &str,
+        f: impl Fn(&mut Namespace, &Sites) -> Result<T>,
+        view: impl FnOnce(&Namespace, T) -> V,
+    ) -> Result<V> {
+        let key = ns_key_of(name)?;
+        let mut state = self.state.write();
+        let mut ns = state
+            .namespaces
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+        let out = f(&mut ns, &state.sites)?;
+        self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
+        let v = view(&ns, out);
+        state.namespaces.insert(key, ns);
+        Ok(v)
+    }
+
+    fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &Sites) -> Result<T>) -> Result<T> {
+        let key = ns_key_of(name)?;
+        let state = self.state.read();
+        let ns = state
+            .namespaces
+            .get(&key)
+            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+        f(ns, &state.sites)
+    }
+
+    /// Every namespace, by name.
+    pub fn list(&self) -> Vec<NsSummary> {
+        self.state.read().namespaces.values().map(summary).collect()
+    }
+
+    pub fn show(&self, name: &str) -> Result<NsView> {
+        self.read(name, |ns, _| Ok(ns_view(ns)))
+    }
+
+    /// Creates an empty namespace.
+    pub fn create(&self, b: CreateNsBody) -> Result<NsView> {
+        let ns = Namespace::new(&b.name)?;
+        let key = ns_key_of(ns.root())?;
+        let mut state = self.state.write();
+        if let Some(old) = state.namespaces.get(&key) {
+            return Err(NsError::NamespaceExists(old.root().to_owned()));
+        }
+        self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
+        let v = ns_view(&ns);
+        state.namespaces.insert(key, ns);
+        Ok(v)
+    }
+
+    /// Deletes a namespace with its folders and links (the targets' data stays where it
+    /// is).
+    pub fn delete(&self, name: &str) -> Result<Deleted> {
+        let key = ns_key_of(name)?;
+        let mut state = self.state.write();
+        let Some(ns) = state.namespaces.get(&key) else {
+            return Err(NsError::NoSuchNamespace(name.to_owned()));
+        };
+        let deleted = ns.root().to_owned();
+        self.persist(&[], &[ns_key(&key)])?;
+        state.namespaces.remove(&key);
+        Ok(Deleted { deleted })
+    }
+
+    pub fn add_folder(&self, name: &str, b: FolderBody) -> Result<NsView> {
+        let p = path(&b.path)?;
+        self.change(name, |ns, _| Ok(ns.add_folder(&p)?), |ns, ()| ns_view(ns))
+    }
+
+    pub fn remove_folder(&self, name: &str, folder: &str) -> Result<NsView> {
+        let p = path(folder)?;
+        self.change(
+            name,
+            |ns, _| Ok(ns.remove_folder(&p)?),
+            |ns, ()| ns_view(ns),
+        )
+    }
+
+    /// Adds a link to targets that pass their reachability check (any, when forced).
+    pub fn add_link(&self, name: &str, b: AddLinkBody) -> Result<LinkView> {
+        let p = path(&b.path)?;
+        if b.targets.is_empty() {
+            return Err(NsError::Invalid(format!(
+                "link '{p}' needs at least one target, e.g. smb://server/share"
+            )));
+        }
+        let urls = b
+            .targets
+            .iter()
+            .map(|t| url(t))
+            .collect::<Result<Vec<_>>>()?;
+        let targets = targets(&urls, b.priority.as_deref(), b.site.as_deref(), !b.force)?;
+        let settings = LinkSettings {
+            ordering: if b.stable {
+                TieOrder::Stable
+            } else {
+                TieOrder::Shuffled
+            },
+            ttl_secs: b.ttl_secs.unwrap_or(vsa_namespace::DEFAULT_TTL_SECS),
+            in_site_only: b.in_site_only,
+            ..LinkSettings::default()
+        };
+        let f = |ns: &mut Namespace, sites: &Sites| {
+            check_site(sites, b.site.as_deref())?;
+            Ok(ns.add_link(&p, targets.clone(), settings)?)
+        };
+        self.try_change(name, f)?;
+        reachable(&urls, b.force)?;
+        self.change(name, f, |ns, ()| self.link_of(ns, &p))
+    }
+
+    fn link_of(&self, ns: &Namespace, p: &LogicalPath) -> LinkView {
+        match ns.link(p) {
+            Some(l) => link_view(ns, l),
+            None => LinkView {
+                namespace: ns.root().to_owned(),
+                version: ns.version(),
+                path: p.to_string(),
+                ttl_secs: 0,
+                ordering: String::new(),
+                in_site_only: false,
+                targets: Vec::new(),
+            },
+        }
+    }
+
+    pub fn remove_link(&self, name: &str, link: &str) -> Result<Deleted> {
+        let p = path(link)?;
+        self.change(
+            name,
+            |ns, _| Ok(ns.remove_link(&p)?),
+            |_, l| Deleted {
+                deleted: l.path().to_string(),
+            },
+        )
+    }
+
+    /// Adds a target to a link, after its reachability check (none when forced).
+    pub fn add_target(&self, name: &str, link: &str, b: AddTargetBody) -> Result<LinkView> {
+        let p = path(link)?;
+        let urls = [url(&b.target)?];
+        let target = targets(&urls, b.priority.as_deref(), b.site.as_deref(), !b.force)?;
+        let f = |ns: &mut Namespace, sites: &Sites| {
+            check_site(sites, b.site.as_deref())?;
+            for t in &target {
+                ns.add_target(&p, t.clone())?;
+            }
+            Ok(())
+        };
+        self.try_change(name, f)?;
+        reachable(&urls, b.force)?;
+        self.change(name, f, |ns, ()| self.link_of(ns, &p))
+    }
+
+    pub fn remove_target(&self, name: &str, link: &str, target: &str) -> Result<LinkView> {
+        let (p, u) = (path(link)?, url(target)?);
+        self.change(
+            name,
+            |ns, _| Ok(ns.remove_target(&p, &u)?),
+            |ns, _| self.link_of(ns, &p),
+        )
+    }
+
+    /// Enables or disables a target (referrals leave disabled ones out).
+    pub fn set_enabled(
+        &self,
+        name: &str,
+        link: &str,
+        target: &str,
+        enabled: bool,
+    ) -> Result<LinkView> {
+        let (p, u) = (path(link)?, url(target)?);
+        self.change(
+            name,
+            |ns, _| Ok(ns.set_enabled(&p, &u, enabled)?),
+            |ns, ()| self.link_of(ns, &p),
+        )
+    }
+
+    /// The referral for a path: the covering link and its targets in the order a client
+    /// at `client` should try them.
+    pub fn resolve(&self, name: &str, b: ResolveBody) -> Result<ReferralView> {
+        let p = path(&b.path)?;
+        let client = match &b.client {
+            Some(c) => Some(
+                c.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| NsError::Client(c.clone()))?,
+            ),
+            None => None,
+        };
+        self.read(name, |ns, sites| {
+            let r = resolve(ns, &p, client, sites, seed(client))?;
+            Ok(ReferralView {
+                namespace: ns.root().to_owned(),
+                path: p.to_string(),
+                link: r.link.to_string(),
+                remainder: r.remainder.as_ref().map(LogicalPath::to_string),
+                ttl_secs: r.ttl_secs,
+                client: client.map(|c| c.to_string()),
+                client_site: r.client_site.map(str::to_owned),
+                targets: r
+                    .targets
+                    .iter()
+                    .map(|t| RankedView {
+                        url: t.target.url.to_string(),
+                        site: t.target.site.clone(),
+                        reason: t.reason.to_string(),
+                        why: t.to_string(),
+                        health: kebab(&t.target.health),
+                        unhealthy: t.unhealthy,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Every site.
+    pub fn sites(&self) -> Vec<SiteView> {
+        let state = self.state.read();
+        let sites = &state.sites;
+        sites.names().map(|n| site_view(sites, n)).collect()
+    }
+
+    /// Adds a site with its subnets and its costs to other sites, all or nothing.
+    pub fn add_site(&self, b: AddSiteBody) -> Result<SiteView> {
+        let subnets = b
+            .subnets
+            .iter()
+            .map(|s| Subnet::parse(s.trim()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut state = self.state.write();
+        let mut sites = state.sites.clone();
+        sites.add_site(&b.name)?;
+        for s in subnets {
+            sites.add_subnet(&b.name, s)?;
+        }
+        for (other, cost) in &b.costs {
+            sites.set_cost(&b.name, other, *cost)?;
+        }
+        self.persist(&[(SITES_KEY.to_vec(), MetaStore::encode(&sites))], &[])?;
+        let v = site_view(&sites, &b.name);
+        state.sites = sites;
+        Ok(v)
+    }
+
+    /// Removes a site no target names.
+    pub fn remove_site(&self, name: &str) -> Result<Deleted> {
+        let mut state = self.state.write();
+        for ns in state.namespaces.values() {
+            for l in ns.links() {
+                if let Some(t) = l.targets().iter().find(|t| t.site.as_deref() == Some(name)) {
+                    return Err(NsError::SiteInUse {
+                        site: name.to_owned(),
+                        namespace: ns.root().to_owned(),
+                        link: l.path().to_string(),
+                        target: t.url.to_string(),
+                    });
+                }
+            }
+        }
+        let mut sites = state.sites.clone();
+        sites.remove_site(name)?;
+        self.persist(&[(SITES_KEY.to_vec(), MetaStore::encode(&sites))], &[])?;
+        state.sites = sites;
+        Ok(Deleted {
+            deleted: name.to_owned(),
+        })
+    }
+
+    /// Links and targets by health, per namespace.
+    pub fn counts(&self) -> Vec<Counts> {
+        let state = self.state.read();
+        state
+            .namespaces
+            .values()
+            .map(|ns| {
+                let mut targets = [0; 3];
+                for t in ns.links().flat_map(Link::targets) {
+                    let i = match t.health {
+                        Health::Healthy => 0,
+                        Health::Unhealthy => 1,
+                        _ => 2,
+                    };
+                    targets[i] += 1;
+                }
+                Counts {
+                    namespace: ns.root().to_owned(),
+                    links: ns.link_count(),
+                    targets,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::core::{Appliance, ConfigFile, ErrorCode, OpenOptions};
+
+    /// The namespace service over a metadata store in `dir` (only this component).
+    fn open(dir: &std::path::Path) -> (Appliance, Namespaces) {
+        let components: Vec<Box<dyn crate::core::Component>> =
+            vec![Box::new(super::super::NsComponent)];
+        let args = crate::core::serve::command(&components)
+            .try_get_matches_from(["serve"])
+            .unwrap();
+        let (app, _) = Appliance::open(
+            components,
+            OpenOptions {
+                data_dir: dir.to_owned(),
+                config: ConfigFile::default(),
+                args,
+            },
+        )
+        .unwrap();
+        let ns = Namespaces::open(app.core().clone()).unwrap();
+        (app, ns)
+    }
+
+    fn link(path: &str, targets: &[&str], force: bool) -> AddLinkBody {
+        AddLinkBody {
+            path: path.into(),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            priority: None,
+            site: None,
+            stable: true,
+            ttl_secs: None,
+            in_site_only: false,
+            force,
+        }
+    }
+
+    #[test]
+    fn changes_are_stored_and_refused_ones_change_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let share = tmp.path().join("share");
+        std::fs::create_dir_all(&share).unwrap();
+        let local = format!("file://{}", share.display());
+        // Nothing listens on port 445 here: a server still being set up.
+        let absent = "smb://127.0.0.1/docs";
+        let (app, n) = open(&data);
+        n.create(CreateNsBody {
+            name: "Corp".into(),
+        })
+        .unwrap();
+        let e = n
+            .create(CreateNsBody {
+                name: "corp".into(),
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), "namespace_exists");
+        n.add_site(AddSiteBody {
+            name: "paris".into(),
+            subnets: vec!["10.1.0.0/16".into()],
+            costs: BTreeMap::new(),
+        })
+        .unwrap();
+        let e = n
+            .add_site(AddSiteBody {
+                name: "lyon".into(),
+                subnets: vec!["10.2.0.0/16".into(), "10.2.0.1/16".into()],
+                costs: BTreeMap::new(),
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_subnet");
+        assert_eq!(n.sites().len(), 1, "a refused site adds nothing");
+        n.add_folder("corp", FolderBody { path: "eng".into() })
+            .unwrap();
+        let v = n
+            .add_link("corp", link("eng/docs", &[&local], false))
+            .unwrap();
+        assert_eq!(v.targets[0].health, "healthy", "{v:?}");
+        let before = n.show("corp").unwrap();
+
+        let refused = [
+            n.add_link("corp", link("eng/docs/old", &[&local], true))
+                .unwrap_err(),
+            n.add_link("corp", link("eng/../x", &[&local], true))
+                .unwrap_err(),
+            n.add_link("corp", link("eng/wiki", &[absent], false))
+                .unwrap_err(),
+            n.add_link("corp", link("eng/wiki", &[], true)).unwrap_err(),
+            n.add_folder("ghost", FolderBody { path: "a".into() })
+                .unwrap_err(),
+            n.remove_folder("corp", "eng").unwrap_err(),
+            n.remove_target("corp", "eng/docs", &local).unwrap_err(),
+            n.add_target(
+                "corp",
+                "eng/docs",
+                AddTargetBody {
+                    target: absent.into(),
+                    priority: Some("high".into()),
+                    site: None,
+                    force: true,
+                },
+            )
+            .unwrap_err(),
+        ];
+        let codes: Vec<&str> = refused.iter().map(ErrorCode::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "overlap",
+                "invalid_path",
+                "target_unreachable",
+                "invalid_request",
+                "no_such_namespace",
+                "folder_not_empty",
+                "last_target",
+                "invalid_priority"
+            ]
+        );
+        assert!(refused[2].to_string().contains("smb://127.0.0.1/docs"));
+        assert!(refused[2].to_string().contains("--force"));
+        assert_eq!(n.show("corp").unwrap(), before, "nothing changed");
+
+        let v = n
+            .add_target(
+                "corp",
+                "eng/docs",
+                AddTargetBody {
+                    target: absent.into(),
+                    priority: Some("global-low".into()),
+                    site: Some("paris".into()),
+                    force: true,
+                },
+            )
+            .unwrap();
+        assert_eq!(v.targets[1].health, "unknown");
+        assert_eq!(v.version, before.version + 1);
+        n.set_enabled("corp", "eng/docs", &local, false).unwrap();
+        let e = n.remove_site("paris").unwrap_err();
+        assert_eq!(e.code(), "site_in_use");
+        let r = n
+            .resolve(
+                "corp",
+                ResolveBody {
+                    path: "ENG/docs/a/b.txt".into(),
+                    client: Some("10.1.2.3".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(r.link, "eng/docs");
+        assert_eq!(r.remainder.as_deref(), Some("a/b.txt"));
+        assert_eq!(r.client_site.as_deref(), Some("paris"));
+        assert_eq!(r.targets.len(), 1, "the disabled target is left out");
+        assert_eq!(r.targets[0].reason, "global low");
+        let after = n.show("corp").unwrap();
+        assert_eq!(
+            n.counts()[0].targets,
+            [1, 0, 1],
+            "healthy, unhealthy, unknown"
+        );
+        drop(n);
+        drop(app);
+
+        let (_app, n) = open(&data);
+        assert_eq!(n.show("corp").unwrap(), after, "the same after reopening");
+        assert_eq!(n.sites()[0].subnets, ["10.1.0.0/16"]);
+    }
+
+    #[test]
+    fn priorities_parse() {
+        let p = parse_priority("site-cost-high:2").unwrap();
+        assert_eq!((p.class, p.rank), (PriorityClass::SiteCostHigh, 2));
+        assert_eq!(
+            parse_priority("global-low").unwrap().class,
+            PriorityClass::GlobalLow
+        );
+        for bad in [
+            "",
+            "high",
+            "global-low:256",
+            "global-low:-1",
+            "global-low:x",
+        ] {
+            let e = parse_priority(bad).unwrap_err();
+            assert_eq!(
+                crate::core::ErrorCode::code(&e),
+                "invalid_priority",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn seeds_follow_the_client() {
+        let a: IpAddr = "10.1.2.3".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(seed(Some(a)), seed(Some(mapped)));
+        assert_ne!(seed(Some(a)), seed(None));
+    }
+}

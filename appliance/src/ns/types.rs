@@ -1,0 +1,256 @@
+//! The namespace component's request and reply bodies, shared by the handlers, the CLI and
+//! the OpenAPI document. Paths and target URLs travel as text and are parsed by the
+//! service (`vsa_namespace` refuses bad ones with a message saying how to fix them).
+
+use crate::core::PathParams;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// `{name}`: a namespace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NsPath {
+    pub name: String,
+}
+
+impl PathParams for NsPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("name", "namespace (root name)")];
+}
+
+/// `{name}/folders/{path}` or `{name}/links/{path}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodePath {
+    pub name: String,
+    pub path: String,
+}
+
+impl PathParams for NodePath {
+    const DOC: &'static [(&'static str, &'static str)] = &[
+        ("name", "namespace (root name)"),
+        ("path", "folder or link path inside it, e.g. eng%2Fdocs"),
+    ];
+}
+
+/// `{name}/links/{path}/targets/{target}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetPath {
+    pub name: String,
+    pub path: String,
+    pub target: String,
+}
+
+impl PathParams for TargetPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[
+        ("name", "namespace (root name)"),
+        ("path", "link path, e.g. eng%2Fdocs"),
+        ("target", "target URL, e.g. smb%3A%2F%2Ffs1%2Fdocs"),
+    ];
+}
+
+/// `{site}`: a site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SitePath {
+    pub site: String,
+}
+
+impl PathParams for SitePath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("site", "site name")];
+}
+
+/// `POST /ns`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNsBody {
+    /// The root name, one name such as `corp`.
+    pub name: String,
+}
+
+/// `POST /ns/{name}/folders`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FolderBody {
+    /// The folder's path from the root, e.g. `eng`.
+    pub path: String,
+}
+
+/// `POST /ns/{name}/links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLinkBody {
+    /// The link's path from the root, e.g. `eng/docs`.
+    pub path: String,
+    /// Target URLs in referral order: `smb://server/share[/path]`,
+    /// `nfs://server/export[/path]`, `file:///local/dir`.
+    pub targets: Vec<String>,
+    /// `CLASS[:RANK]`: class `global-high`, `site-cost-high`, `site-cost-normal`
+    /// (default), `site-cost-low` or `global-low`; rank 0 (default, best) to 255.
+    pub priority: Option<String>,
+    /// The site the servers are in (one of `vsa ns site list`).
+    pub site: Option<String>,
+    /// Keep equal targets in the configured order instead of shuffling them per client.
+    #[serde(default)]
+    pub stable: bool,
+    /// How long clients may cache a referral, in seconds (default 300).
+    pub ttl_secs: Option<u32>,
+    /// Refer clients of a known site only to targets in their site.
+    #[serde(default)]
+    pub in_site_only: bool,
+    /// Add targets that fail the reachability check (with unknown health).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /ns/{name}/links/{path}/targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddTargetBody {
+    /// The target URL.
+    pub target: String,
+    /// `CLASS[:RANK]`: class `global-high`, `site-cost-high`, `site-cost-normal`
+    /// (default), `site-cost-low` or `global-low`; rank 0 (default, best) to 255.
+    pub priority: Option<String>,
+    /// The site the servers are in (one of `vsa ns site list`).
+    pub site: Option<String>,
+    /// Add it even if it fails the reachability check (with unknown health).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /ns/{name}/resolve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    /// A path inside the namespace, e.g. `eng/docs/specs/a.txt`.
+    pub path: String,
+    /// The client's IP address (decides its site, and seeds the order of equal targets).
+    pub client: Option<String>,
+}
+
+/// `POST /ns-sites`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddSiteBody {
+    /// The site's name, e.g. `paris`.
+    pub name: String,
+    /// Its client subnets, e.g. `10.1.0.0/16`.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// The cost of reaching other sites from it (and back, unless set the other way).
+    #[serde(default)]
+    pub costs: BTreeMap<String, u32>,
+}
+
+/// A namespace in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NsSummary {
+    /// The root name.
+    pub name: String,
+    /// Changes made so far.
+    pub version: u64,
+    /// Folders added explicitly.
+    pub folders: usize,
+    /// Links.
+    pub links: usize,
+    /// Targets of all links.
+    pub targets: usize,
+}
+
+/// One target of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TargetView {
+    /// The URL.
+    pub url: String,
+    /// Disabled targets are left out of referrals.
+    pub enabled: bool,
+    /// `healthy`, `unhealthy` or `unknown`.
+    pub health: String,
+    /// The priority class (`site-cost-normal`, ...).
+    pub priority: String,
+    /// The rank within the class (0 is best).
+    pub rank: u8,
+    /// The site of its server, if set.
+    pub site: Option<String>,
+}
+
+/// A link and its targets in configured order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LinkView {
+    /// The namespace.
+    pub namespace: String,
+    /// The namespace's version after the change.
+    pub version: u64,
+    /// The link's path.
+    pub path: String,
+    /// Referral time-to-live, seconds.
+    pub ttl_secs: u32,
+    /// `shuffled` or `stable`.
+    pub ordering: String,
+    /// Clients of a known site are referred only in their site.
+    pub in_site_only: bool,
+    /// The targets, in configured order.
+    pub targets: Vec<TargetView>,
+}
+
+/// A namespace: its folders and links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NsView {
+    /// The root name.
+    pub name: String,
+    /// Changes made so far.
+    pub version: u64,
+    /// Folders added explicitly, sorted.
+    pub folders: Vec<String>,
+    /// Links, sorted by path.
+    pub links: Vec<LinkView>,
+}
+
+/// A site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SiteView {
+    /// Its name.
+    pub name: String,
+    /// Its client subnets.
+    pub subnets: Vec<String>,
+    /// The cost of reaching each other site from it, where one is set.
+    pub costs: BTreeMap<String, u32>,
+}
+
+/// One target of a referral, in the order to try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RankedView {
+    /// The URL.
+    pub url: String,
+    /// The site of its server, if set.
+    pub site: Option<String>,
+    /// What placed it: `global high`, `in-site`, `site cost N`, `site cost unknown` or
+    /// `global low`.
+    pub reason: String,
+    /// The reason with class, rank and health, e.g. `in-site, class high, rank 3,
+    /// unhealthy`.
+    pub why: String,
+    /// `healthy`, `unhealthy` or `unknown`.
+    pub health: String,
+    /// Moved after the healthy targets.
+    pub unhealthy: bool,
+}
+
+/// The answer to a referral request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReferralView {
+    /// The namespace.
+    pub namespace: String,
+    /// The path asked for.
+    pub path: String,
+    /// The link that covers it.
+    pub link: String,
+    /// The rest of the path below the link.
+    pub remainder: Option<String>,
+    /// How long the client may cache the answer, seconds.
+    pub ttl_secs: u32,
+    /// The client's address, if given.
+    pub client: Option<String>,
+    /// The client's site, if its address is in a site's subnet.
+    pub client_site: Option<String>,
+    /// The targets, best first (disabled ones left out).
+    pub targets: Vec<RankedView>,
+}
