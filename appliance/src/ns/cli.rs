@@ -218,11 +218,12 @@ fn show_tree(v: &NsView) {
         let key = ancestors(&l.path, &mut nodes);
         nodes.insert(key, Node::Link(l));
     }
+    let n = v.links.len();
     println!(
-        "{}  (version {}, {} links)",
+        "{}  (version {}, {n} link{})",
         v.name,
         v.version,
-        v.links.len()
+        if n == 1 { "" } else { "s" }
     );
     for (key, node) in &nodes {
         let indent = "  ".repeat(key.len());
