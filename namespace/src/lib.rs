@@ -43,6 +43,7 @@
 
 pub mod error;
 pub mod link;
+pub mod msdfs;
 pub mod path;
 pub mod resolve;
 pub mod site;
