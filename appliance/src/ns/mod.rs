@@ -22,6 +22,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod probe;
+pub mod samba;
 pub mod service;
 pub mod types;
 
