@@ -12,6 +12,7 @@
 
 pub mod guest;
 pub mod initiator;
+pub mod samba;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

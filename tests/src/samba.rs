@@ -1,0 +1,126 @@
+//! Real Samba servers for the namespace tests: an `smbd` (Debian `samba`) on one loopback
+//! address and port 445 (a DFS referral carries no port, so each server needs an address
+//! of its own), with its own configuration and state directories under a temporary
+//! directory, stopped by PID when dropped.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `smbd`.
+#[derive(Debug)]
+pub struct Smbd {
+    child: Child,
+    pub addr: String,
+    pub dir: PathBuf,
+}
+
+impl Smbd {
+    /// Starts `smbd` on `addr`:445 serving `shares` (name, `smb.conf` lines of the share),
+    /// its files under `dir`; waits until it accepts connections. `None` (with the reason
+    /// printed) if it cannot start.
+    pub fn start(addr: &str, dir: &Path, shares: &[(&str, String)]) -> Option<Smbd> {
+        let d = dir.to_owned();
+        for sub in ["pid", "lock", "state", "cache", "private", "ncalrpc", "log"] {
+            std::fs::create_dir_all(d.join(sub)).ok()?;
+        }
+        let p = |s: &str| d.join(s).display().to_string();
+        let mut conf = format!(
+            "[global]\n  interfaces = {addr}/8\n  bind interfaces only = yes\n  smb ports = 445\n  \
+             disable netbios = yes\n  pid directory = {}\n  lock directory = {}\n  \
+             state directory = {}\n  cache directory = {}\n  private dir = {}\n  \
+             ncalrpc dir = {}\n  log file = {}/log.%m\n  map to guest = Bad User\n  \
+             server role = standalone server\n  host msdfs = yes\n  load printers = no\n  \
+             printing = bsd\n  printcap name = /dev/null\n  disable spoolss = yes\n  \
+             server min protocol = SMB2\n",
+            p("pid"),
+            p("lock"),
+            p("state"),
+            p("cache"),
+            p("private"),
+            p("ncalrpc"),
+            p("log"),
+        );
+        for (name, body) in shares {
+            conf.push_str(&format!("[{name}]\n{body}"));
+        }
+        let conf_path = d.join("smb.conf");
+        std::fs::write(&conf_path, conf).ok()?;
+        let log = std::fs::File::create(d.join("smbd.out")).ok()?;
+        let child = Command::new("smbd")
+            .args(["--foreground", "--no-process-group", "--debug-stdout"])
+            .arg(format!("--configfile={}", conf_path.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().ok()?)
+            .stderr(log)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("cannot start smbd (apt-get install samba): {e}");
+                return None;
+            }
+        };
+        let sock: SocketAddr = format!("{addr}:445").parse().ok()?;
+        let up = crate::wait_for(60, || {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Some(false);
+            }
+            TcpStream::connect_timeout(&sock, Duration::from_millis(200))
+                .ok()
+                .map(|_| true)
+        });
+        if up != Some(true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = std::fs::read_to_string(d.join("smbd.out")).unwrap_or_default();
+            eprintln!("smbd on {addr} did not start:\n{out}");
+            return None;
+        }
+        Some(Smbd {
+            child,
+            addr: addr.to_owned(),
+            dir: d,
+        })
+    }
+
+    /// A read-write share of `path` for guests.
+    pub fn share(path: &Path) -> String {
+        format!(
+            "  path = {}\n  guest ok = yes\n  read only = no\n",
+            path.display()
+        )
+    }
+
+    /// Stops it now (also on drop).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Smbd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `smbclient -N //ADDR/SHARE -c COMMANDS`: its output, or its error output.
+pub fn smbclient(unc: &str, commands: &str) -> Result<String, String> {
+    let out = Command::new("smbclient")
+        .args(["-N", unc, "-c", commands])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run smbclient (apt-get install smbclient): {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
