@@ -93,10 +93,23 @@ impl Smbd {
         )
     }
 
-    /// Stops it now (also on drop).
+    /// Stops it now (also on drop): SIGTERM, so it stops the processes it forked, then
+    /// SIGKILL if it has not gone within 10 s.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let gone = crate::wait_for(10, || match self.child.try_wait() {
+            Ok(Some(_)) | Err(_) => Some(()),
+            Ok(None) => None,
+        });
+        if gone.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
