@@ -7,7 +7,8 @@
 //! ```text
 //!  mod.rs      the Component: open (records → namespaces and sites)
 //!  service.rs  Namespaces: typed methods, each change stored before it is made
-//!  probe.rs    the reachability check a target gets when added
+//!  probe.rs    whether a target answers (checked when added), with a timeout
+//!  wire.rs     the SMB2 NEGOTIATE and ONC RPC NULL bytes, and their answers' parsers
 //!  model.rs    the keys of the records
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
@@ -24,6 +25,7 @@ pub mod model;
 pub mod probe;
 pub mod service;
 pub mod types;
+pub mod wire;
 
 use crate::core::endpoint::RouteInfo;
 use crate::core::{CliCtx, Component, ComponentConfig, ComponentError, Core, Running};
