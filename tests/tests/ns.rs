@@ -48,7 +48,13 @@ fn namespaces_sites_links_referrals_and_a_restart() {
     // Nothing listens on port 445 here: an SMB server still being set up.
     let smb = "smb://127.0.0.1/docs";
 
-    let d = Daemon::start(&dir, &[]);
+    // Health probes are the subject of ns_health.rs: here they check once, at start, so
+    // the health of each target stays as it was added.
+    let config = tmp.path().join("vsa.toml");
+    std::fs::write(&config, "[namespace]\nprobe_interval_ms = 86400000\n").unwrap();
+    let slow_probes = ["--config", config.to_str().unwrap()];
+
+    let d = Daemon::start(&dir, &slow_probes);
     d.ok(&["ns", "create", "corp"]);
     d.ok(&["ns", "site", "add", "paris", "10.1.0.0/16"]);
     d.ok(&[
@@ -271,7 +277,7 @@ fn namespaces_sites_links_referrals_and_a_restart() {
     let shown = d.json(&["ns", "show", "corp"]);
     let referral = d.json(&["ns", "resolve", "corp", "eng/docs", "--client", "10.2.0.9"]);
     assert!(d.stop().success());
-    let d = Daemon::start(&dir, &[]);
+    let d = Daemon::start(&dir, &slow_probes);
     assert_eq!(d.json(&["ns", "show", "corp"]), shown);
     assert_eq!(d.json(&["ns", "site", "list"]), sites);
     assert_eq!(

@@ -1,5 +1,5 @@
-//! The namespace component's API: `/ns` (namespaces, folders, links, targets, referrals)
-//! and `/ns-sites` (the appliance's sites). One type per operation; the route table binds
+//! The namespace component's API: `/ns` (namespaces, folders, links, targets, referrals),
+//! `/ns-sites` (the appliance's sites) and `/ns-events` (health changes). One type per operation; the route table binds
 //! each to a [`Namespaces`] method. Link paths and target URLs inside a request path are
 //! one percent-encoded segment each (`eng%2Fdocs`).
 
@@ -49,6 +49,12 @@ endpoint!(/// `POST /ns/{name}/links/{path}/targets/{target}/disable`.
 endpoint!(/// `POST /ns/{name}/resolve`.
     Resolve: Post "/ns/{name}/resolve", NsPath, ResolveBody => ReferralView, OK,
     "Resolve a path for a client: the covering link and its targets in referral order");
+endpoint!(/// `GET /ns/{name}/events`.
+    NsEvents: Get "/ns/{name}/events", NsPath, Empty => Vec<HealthEventView>, OK,
+    "The last health changes of a namespace's targets, oldest first");
+endpoint!(/// `GET /ns-events`.
+    ListEvents: Get "/ns-events", NoParams, Empty => Vec<HealthEventView>, OK,
+    "The last 1000 health changes of every namespace's targets, oldest first");
 endpoint!(/// `GET /ns-sites`.
     ListSites: Get "/ns-sites", NoParams, Empty => Vec<SiteView>, OK,
     "List sites (client subnets and costs between sites)");
@@ -75,6 +81,8 @@ pub fn routes() -> Routes<Namespaces> {
         .route::<EnableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, true)?))
         .route::<DisableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, false)?))
         .route::<Resolve>(|n, p, b| Ok(n.resolve(&p.name, b)?))
+        .route::<NsEvents>(|n, p, _| Ok(n.events(Some(&p.name))?))
+        .route::<ListEvents>(|n, _, _| Ok(n.events(None)?))
         .route::<ListSites>(|n, _, _| Ok(n.sites()))
         .route::<AddSite>(|n, _, b| Ok(n.add_site(b)?))
         .route::<RemoveSite>(|n, p, _| Ok(n.remove_site(&p.site)?))

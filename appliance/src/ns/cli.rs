@@ -1,4 +1,5 @@
-//! `vsa ns ...`: namespaces, their folders, links and targets, sites, and referrals.
+//! `vsa ns ...`: namespaces, their folders, links and targets, sites, referrals, and the
+//! health changes the probes made.
 
 use super::api::*;
 use super::types::*;
@@ -41,6 +42,12 @@ pub enum NsCmd {
         /// The client's IP address (its site decides the order).
         #[arg(long)]
         client: Option<String>,
+    },
+    /// The last health changes of targets (the probes' verdicts), oldest first.
+    Events {
+        /// Only those of this namespace.
+        #[arg(long = "namespace", value_name = "NS")]
+        ns: Option<String>,
     },
 }
 
@@ -90,6 +97,12 @@ pub enum LinkCmd {
         /// Refer clients of a known site only to targets in their site.
         #[arg(long)]
         in_site_only: bool,
+        /// Tell clients to go back to a better target once it is healthy again.
+        #[arg(long, overrides_with = "no_failback")]
+        failback: bool,
+        /// Clients stay on the target they failed over to (the default).
+        #[arg(long)]
+        no_failback: bool,
     },
     /// Remove a link.
     Remove { ns: String, path: String },
@@ -168,14 +181,40 @@ fn node(name: String, path: String) -> NodePath {
     NodePath { name, path }
 }
 
+/// Unix seconds as `2026-01-05 10:31:02 UTC`.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 fn target_line(t: &TargetView) -> String {
     let rank = if t.rank > 0 {
         format!(":{}", t.rank)
     } else {
         String::new()
     };
+    let since = match t.health_since {
+        Some(at) => format!(" since {}", utc(at)),
+        None => String::new(),
+    };
     format!(
-        "{}  {}, {}, {}{rank}, site {}",
+        "{}  {}, {}{since}, {}{rank}, site {}",
         t.url,
         if t.enabled { "enabled" } else { "disabled" },
         t.health,
@@ -189,7 +228,30 @@ fn link_text(l: &LinkView) -> String {
     if l.in_site_only {
         s.push_str(", in-site only");
     }
+    if l.failback {
+        s.push_str(", failback");
+    }
     s
+}
+
+fn list_events(v: &[HealthEventView]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|e| {
+            vec![
+                utc(e.at),
+                e.namespace.clone(),
+                e.link.clone(),
+                e.target.clone(),
+                format!("{} -> {}", e.from, e.to),
+                e.reason.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["TIME", "NAMESPACE", "LINK", "TARGET", "HEALTH", "REASON"],
+        &rows,
+    );
 }
 
 /// Prints the namespace as an indented tree: folders end in `/`, links list their targets.
@@ -295,6 +357,7 @@ fn show_referral(r: &ReferralView) {
         ("link", r.link.clone()),
         ("remainder", or_dash(r.remainder.as_ref())),
         ("ttl", format!("{} s", r.ttl_secs)),
+        ("failback", if r.failback { "yes" } else { "no" }.into()),
         ("client", client),
     ]);
     let rows: Vec<Vec<String>> = r
@@ -343,6 +406,8 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             stable,
             ttl,
             in_site_only,
+            failback,
+            no_failback: _,
         }) => {
             let body = AddLinkBody {
                 path,
@@ -352,6 +417,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 stable,
                 ttl_secs: ttl,
                 in_site_only,
+                failback,
                 force: placement.force,
             };
             ctx.print(&c.call::<AddLink>(&ns(name), &body)?, show_link);
@@ -428,6 +494,26 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             let v = c.call::<Resolve>(&ns(name), &ResolveBody { path, client })?;
             ctx.print(&v, show_referral);
         }
+        NsCmd::Events { ns: Some(name) } => {
+            let v = c.call::<NsEvents>(&ns(name), &Empty {})?;
+            ctx.print(&v, |v| list_events(v));
+        }
+        NsCmd::Events { ns: None } => {
+            let v = c.call::<ListEvents>(&NoParams {}, &Empty {})?;
+            ctx.print(&v, |v| list_events(v));
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_767_611_462), "2026-01-05 11:11:02 UTC");
+    }
 }

@@ -1,13 +1,15 @@
 //! The namespace component: DFS-style namespaces (`vsa_namespace`), one logical tree of
 //! folders and links over many file servers, the sites that say which servers are near a
 //! client, and referrals. Noun `vsa ns`, routes `/ns` and `/ns-sites`, records in the
-//! `namespace` column family. Health probes, the Samba DFS root and the FUSE view are not
-//! here yet.
+//! `namespace` column family; health probes of every target, configured by `[namespace]`.
+//! The Samba DFS root and the FUSE view are not here yet.
 //!
 //! ```text
-//!  mod.rs      the Component: open (records → namespaces and sites)
+//!  mod.rs      the Component: open (records → namespaces and sites), start (the probes)
 //!  service.rs  Namespaces: typed methods, each change stored before it is made
-//!  probe.rs    the reachability check a target gets when added
+//!  probe.rs    whether a target answers (when added, and for the probes), with a timeout
+//!  wire.rs     the SMB2 NEGOTIATE and ONC RPC NULL bytes, and their answers' parsers
+//!  health.rs   the probes: settings, hysteresis, events, the background task
 //!  model.rs    the keys of the records
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
@@ -19,16 +21,25 @@
 pub mod api;
 pub mod cli;
 pub mod error;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod probe;
 pub mod samba;
 pub mod service;
 pub mod types;
+pub mod wire;
 
 use crate::core::endpoint::RouteInfo;
-use crate::core::{CliCtx, Component, ComponentConfig, ComponentError, Core, Running};
+use crate::core::{
+    BoxFuture, CliCtx, Component, ComponentConfig, ComponentError, ConfigError, Core, Running,
+    Started,
+};
+use health::{NsConfig, ProbeSettings};
+use metrics::ProbeCounters;
 use service::Namespaces;
+use service::{ProbeTarget, TargetKey};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The global namespace.
@@ -42,6 +53,14 @@ impl Component for NsComponent {
 
     fn column_families(&self) -> &'static [&'static str] {
         &[model::CF_NAMESPACE]
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["namespace"]
+    }
+
+    fn check(&self, config: &ComponentConfig) -> Result<(), ConfigError> {
+        settings(config).map(|_| ())
     }
 
     fn routes(&self) -> Vec<RouteInfo> {
@@ -80,6 +99,7 @@ impl Component for NsComponent {
                 "--ttl",
                 "600",
                 "--in-site-only",
+                "--failback",
                 "--force",
             ],
             &["ns", "link", "remove", "corp", "eng/docs"],
@@ -128,6 +148,8 @@ impl Component for NsComponent {
                 "lyon=10",
             ],
             &["ns", "site", "list"],
+            &["ns", "events"],
+            &["ns", "events", "--namespace", "corp"],
             &["ns", "site", "remove", "paris"],
             &[
                 "ns",
@@ -143,14 +165,20 @@ impl Component for NsComponent {
     fn open(
         &self,
         core: &Arc<Core>,
-        _config: &ComponentConfig,
+        config: &ComponentConfig,
         _report: &mut Vec<String>,
     ) -> Result<Arc<dyn Running>, ComponentError> {
         Ok(Arc::new(NsRunning {
             namespaces: Arc::new(Namespaces::open(core.clone())?),
             metrics: metrics::NsMetrics::new(core.metrics())?,
+            probes: settings(config)?,
         }))
     }
+}
+
+/// `[namespace]` of the configuration file, checked.
+fn settings(config: &ComponentConfig) -> Result<ProbeSettings, ConfigError> {
+    config.parse::<NsConfig>()?.namespace.probe_settings()
 }
 
 /// The open namespace component.
@@ -158,6 +186,7 @@ impl Component for NsComponent {
 struct NsRunning {
     namespaces: Arc<Namespaces>,
     metrics: metrics::NsMetrics,
+    probes: ProbeSettings,
 }
 
 impl Running for NsRunning {
@@ -165,7 +194,101 @@ impl Running for NsRunning {
         api::routes().into_router(self.namespaces.clone())
     }
 
+    fn start(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<Started, ComponentError>> {
+        let task = probe_targets(
+            self.namespaces.clone(),
+            self.probes,
+            self.metrics.probes.clone(),
+            stop,
+        );
+        Box::pin(async move {
+            Ok(Started {
+                lines: Vec::new(),
+                tasks: vec![tokio::spawn(task)],
+            })
+        })
+    }
+
     fn update_metrics(&self) {
         self.metrics.update(&self.namespaces);
+    }
+}
+
+/// The most checks running at once; targets beyond it wait for a later interval.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// What woke the probe task.
+enum Wake {
+    Stop,
+    Tick,
+    Checked(Box<(ProbeTarget, Result<String, String>)>),
+}
+
+/// Checks every target each interval until the stop signal; the results go to
+/// [`Namespaces::record_probe`] as they come.
+async fn probe_targets(
+    ns: Arc<Namespaces>,
+    settings: ProbeSettings,
+    counters: ProbeCounters,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(ProbeTarget, Result<String, String>)>();
+    let mut in_flight: HashSet<TargetKey> = HashSet::new();
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let wake = tokio::select! {
+            _ = stop.wait_for(|s| *s) => Wake::Stop,
+            _ = tick.tick() => Wake::Tick,
+            Some(done) = rx.recv() => Wake::Checked(Box::new(done)),
+        };
+        match wake {
+            Wake::Stop => return,
+            Wake::Tick => {
+                for t in ns.probe_targets() {
+                    if in_flight.len() >= MAX_IN_FLIGHT {
+                        break;
+                    }
+                    // A target still being checked waits for its answer or its timeout.
+                    if in_flight.contains(&t.key) {
+                        continue;
+                    }
+                    let tx = tx.clone();
+                    let key = t.key.clone();
+                    let timeout = settings.timeout;
+                    let spawned =
+                        std::thread::Builder::new()
+                            .name("ns-probe".into())
+                            .spawn(move || {
+                                let r = probe::probe(&t.url, timeout);
+                                let _ = tx.send((t, r));
+                            });
+                    match spawned {
+                        Ok(_) => {
+                            in_flight.insert(key);
+                        }
+                        Err(e) => tracing::error!("cannot start a health probe: {e}"),
+                    }
+                }
+            }
+            Wake::Checked(done) => {
+                let (t, result) = *done;
+                in_flight.remove(&t.key);
+                let n = ns.clone();
+                let th = settings.thresholds;
+                let recorded =
+                    tokio::task::spawn_blocking(move || n.record_probe(&t, &result, th)).await;
+                match recorded {
+                    Ok(Ok(Some(outcome))) => counters.count(&outcome),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => tracing::error!("cannot record a target's health: {e}"),
+                    Err(e) => tracing::error!("the health probe task failed: {e}"),
+                }
+            }
+        }
     }
 }

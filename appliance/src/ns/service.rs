@@ -6,15 +6,21 @@
 //! replaces the one in memory, before the API answers. Adding targets runs their
 //! reachability check (`probe.rs`) after the change has been tried on a copy and before it
 //! is made, outside the lock, so a slow server holds up no other request.
+//!
+//! The health probes (`health.rs`) hand each check's result to [`Namespaces::record_probe`],
+//! which keeps each target's run of results (in memory) and stores a target's new health,
+//! the same way as any other change, only when the run decides a change. The last changes
+//! are kept in memory as events, with the time of each target's last change.
 
 use super::error::{meta, NsError};
+use super::health::{EventLog, Streak, Thresholds};
 use super::model::{ns_key, CF_NAMESPACE, NS_PREFIX, SITES_KEY};
 use super::probe;
 use super::types::*;
 use crate::core::{Core, Deleted};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use vsa_namespace::{
@@ -25,11 +31,56 @@ use vsa_pool::MetaStore;
 
 type Result<T> = std::result::Result<T, NsError>;
 
-/// What the service holds: every namespace by folded root name, and the sites.
+/// What the service holds: every namespace by folded root name, the sites, and when
+/// each target's health last changed (unix seconds, since the daemon started).
 #[derive(Debug, Clone, Default)]
 struct State {
     namespaces: BTreeMap<String, Namespace>,
     sites: Sites,
+    since: Since,
+}
+
+/// When each target's health last changed, unix seconds.
+type Since = HashMap<TargetKey, u64>;
+
+/// One target of one link of one namespace, by folded keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TargetKey {
+    ns: String,
+    link: String,
+    url: String,
+}
+
+impl TargetKey {
+    fn of(ns_key: &str, link: &LogicalPath, url: &TargetUrl) -> TargetKey {
+        TargetKey {
+            ns: ns_key.to_owned(),
+            link: link.key().to_owned(),
+            url: url.key(),
+        }
+    }
+}
+
+/// A target for the health probes to check.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    /// Which one.
+    pub key: TargetKey,
+    /// Its link.
+    pub link: LogicalPath,
+    /// Its URL.
+    pub url: TargetUrl,
+}
+
+/// What one check changed, for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    /// The namespace's root name.
+    pub namespace: String,
+    /// The check failed.
+    pub failed: bool,
+    /// The target's health changed.
+    pub changed: bool,
 }
 
 /// The namespaces and sites of the appliance.
@@ -37,6 +88,10 @@ struct State {
 pub struct Namespaces {
     core: Arc<Core>,
     state: RwLock<State>,
+    /// Each target's run of check results (locked after `state`).
+    streaks: Mutex<HashMap<TargetKey, Streak>>,
+    /// The last health changes.
+    events: Mutex<EventLog>,
 }
 
 /// Per namespace, for the metrics: links, and targets by health
@@ -99,18 +154,26 @@ fn check_site(sites: &Sites, site: Option<&str>) -> Result<()> {
     }
 }
 
-fn target_view(t: &Target) -> TargetView {
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn target_view(t: &Target, since: Option<u64>) -> TargetView {
     TargetView {
         url: t.url.to_string(),
         enabled: t.enabled,
         health: kebab(&t.health),
+        health_since: since,
         priority: kebab(&t.priority.class),
         rank: t.priority.rank,
         site: t.site.clone(),
     }
 }
 
-fn link_view(ns: &Namespace, l: &Link) -> LinkView {
+fn link_view(ns: &Namespace, l: &Link, since: &Since) -> LinkView {
+    let key = ns_key_of(ns.root()).unwrap_or_default();
     LinkView {
         namespace: ns.root().to_owned(),
         version: ns.version(),
@@ -118,11 +181,19 @@ fn link_view(ns: &Namespace, l: &Link) -> LinkView {
         ttl_secs: l.settings().ttl_secs,
         ordering: kebab(&l.settings().ordering),
         in_site_only: l.settings().in_site_only,
-        targets: l.targets().iter().map(target_view).collect(),
+        failback: l.settings().failback,
+        targets: l
+            .targets()
+            .iter()
+            .map(|t| {
+                let at = since.get(&TargetKey::of(&key, l.path(), &t.url)).copied();
+                target_view(t, at)
+            })
+            .collect(),
     }
 }
 
-fn ns_view(ns: &Namespace) -> NsView {
+fn ns_view(ns: &Namespace, since: &Since) -> NsView {
     let mut folders: Vec<&LogicalPath> = ns.folders().collect();
     folders.sort();
     let mut links: Vec<&Link> = ns.links().collect();
@@ -131,7 +202,7 @@ fn ns_view(ns: &Namespace) -> NsView {
         name: ns.root().to_owned(),
         version: ns.version(),
         folders: folders.iter().map(|f| f.to_string()).collect(),
-        links: links.iter().map(|l| link_view(ns, l)).collect(),
+        links: links.iter().map(|l| link_view(ns, l, since)).collect(),
     }
 }
 
@@ -203,6 +274,32 @@ fn targets(
         .collect())
 }
 
+/// The view of link `p` of `ns` (an empty one if there is none).
+fn link_of(ns: &Namespace, p: &LogicalPath, since: &Since) -> LinkView {
+    match ns.link(p) {
+        Some(l) => link_view(ns, l, since),
+        None => LinkView {
+            namespace: ns.root().to_owned(),
+            version: ns.version(),
+            path: p.to_string(),
+            ttl_secs: 0,
+            ordering: String::new(),
+            in_site_only: false,
+            failback: false,
+            targets: Vec::new(),
+        },
+    }
+}
+
+/// ` (N good checks in a row)`, nothing for one check.
+fn in_a_row(n: u32, what: &str) -> String {
+    if n > 1 {
+        format!(" ({n} {what} checks in a row)")
+    } else {
+        String::new()
+    }
+}
+
 /// Runs the reachability check unless forced.
 fn reachable(urls: &[TargetUrl], force: bool) -> Result<()> {
     if force {
@@ -230,6 +327,8 @@ impl Namespaces {
         Ok(Namespaces {
             core,
             state: RwLock::new(state),
+            streaks: Mutex::new(HashMap::new()),
+            events: Mutex::new(EventLog::default()),
         })
     }
 
@@ -269,7 +368,7 @@ impl Namespaces {
         &self,
         name: &str,
         f: impl Fn(&mut Namespace, &Sites) -> Result<T>,
-        view: impl FnOnce(&Namespace, T) -> V,
+        view: impl FnOnce(&Namespace, &Since, T) -> V,
     ) -> Result<V> {
         let key = ns_key_of(name)?;
         let mut state = self.state.write();
@@ -280,19 +379,19 @@ impl Namespaces {
             .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
         let out = f(&mut ns, &state.sites)?;
         self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
-        let v = view(&ns, out);
+        let v = view(&ns, &state.since, out);
         state.namespaces.insert(key, ns);
         Ok(v)
     }
 
-    fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &Sites) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &State) -> Result<T>) -> Result<T> {
         let key = ns_key_of(name)?;
         let state = self.state.read();
         let ns = state
             .namespaces
             .get(&key)
             .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
-        f(ns, &state.sites)
+        f(ns, &state)
     }
 
     /// Every namespace, by name.
@@ -301,7 +400,7 @@ impl Namespaces {
     }
 
     pub fn show(&self, name: &str) -> Result<NsView> {
-        self.read(name, |ns, _| Ok(ns_view(ns)))
+        self.read(name, |ns, s| Ok(ns_view(ns, &s.since)))
     }
 
     /// Creates an empty namespace.
@@ -313,7 +412,7 @@ impl Namespaces {
             return Err(NsError::NamespaceExists(old.root().to_owned()));
         }
         self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
-        let v = ns_view(&ns);
+        let v = ns_view(&ns, &state.since);
         state.namespaces.insert(key, ns);
         Ok(v)
     }
@@ -334,7 +433,11 @@ impl Namespaces {
 
     pub fn add_folder(&self, name: &str, b: FolderBody) -> Result<NsView> {
         let p = path(&b.path)?;
-        self.change(name, |ns, _| Ok(ns.add_folder(&p)?), |ns, ()| ns_view(ns))
+        self.change(
+            name,
+            |ns, _| Ok(ns.add_folder(&p)?),
+            |ns, s, ()| ns_view(ns, s),
+        )
     }
 
     pub fn remove_folder(&self, name: &str, folder: &str) -> Result<NsView> {
@@ -342,7 +445,7 @@ impl Namespaces {
         self.change(
             name,
             |ns, _| Ok(ns.remove_folder(&p)?),
-            |ns, ()| ns_view(ns),
+            |ns, s, ()| ns_view(ns, s),
         )
     }
 
@@ -368,7 +471,7 @@ impl Namespaces {
             },
             ttl_secs: b.ttl_secs.unwrap_or(vsa_namespace::DEFAULT_TTL_SECS),
             in_site_only: b.in_site_only,
-            ..LinkSettings::default()
+            failback: b.failback,
         };
         let f = |ns: &mut Namespace, sites: &Sites| {
             check_site(sites, b.site.as_deref())?;
@@ -376,22 +479,7 @@ impl Namespaces {
         };
         self.try_change(name, f)?;
         reachable(&urls, b.force)?;
-        self.change(name, f, |ns, ()| self.link_of(ns, &p))
-    }
-
-    fn link_of(&self, ns: &Namespace, p: &LogicalPath) -> LinkView {
-        match ns.link(p) {
-            Some(l) => link_view(ns, l),
-            None => LinkView {
-                namespace: ns.root().to_owned(),
-                version: ns.version(),
-                path: p.to_string(),
-                ttl_secs: 0,
-                ordering: String::new(),
-                in_site_only: false,
-                targets: Vec::new(),
-            },
-        }
+        self.change(name, f, |ns, s, ()| link_of(ns, &p, s))
     }
 
     pub fn remove_link(&self, name: &str, link: &str) -> Result<Deleted> {
@@ -399,7 +487,7 @@ impl Namespaces {
         self.change(
             name,
             |ns, _| Ok(ns.remove_link(&p)?),
-            |_, l| Deleted {
+            |_, _, l| Deleted {
                 deleted: l.path().to_string(),
             },
         )
@@ -419,7 +507,7 @@ impl Namespaces {
         };
         self.try_change(name, f)?;
         reachable(&urls, b.force)?;
-        self.change(name, f, |ns, ()| self.link_of(ns, &p))
+        self.change(name, f, |ns, s, ()| link_of(ns, &p, s))
     }
 
     pub fn remove_target(&self, name: &str, link: &str, target: &str) -> Result<LinkView> {
@@ -427,7 +515,7 @@ impl Namespaces {
         self.change(
             name,
             |ns, _| Ok(ns.remove_target(&p, &u)?),
-            |ns, _| self.link_of(ns, &p),
+            |ns, s, _| link_of(ns, &p, s),
         )
     }
 
@@ -443,7 +531,7 @@ impl Namespaces {
         self.change(
             name,
             |ns, _| Ok(ns.set_enabled(&p, &u, enabled)?),
-            |ns, ()| self.link_of(ns, &p),
+            |ns, s, ()| link_of(ns, &p, s),
         )
     }
 
@@ -459,14 +547,15 @@ impl Namespaces {
             ),
             None => None,
         };
-        self.read(name, |ns, sites| {
-            let r = resolve(ns, &p, client, sites, seed(client))?;
+        self.read(name, |ns, state| {
+            let r = resolve(ns, &p, client, &state.sites, seed(client))?;
             Ok(ReferralView {
                 namespace: ns.root().to_owned(),
                 path: p.to_string(),
                 link: r.link.to_string(),
                 remainder: r.remainder.as_ref().map(LogicalPath::to_string),
                 ttl_secs: r.ttl_secs,
+                failback: r.failback,
                 client: client.map(|c| c.to_string()),
                 client_site: r.client_site.map(str::to_owned),
                 targets: r
@@ -538,6 +627,125 @@ impl Namespaces {
         })
     }
 
+    /// Every target of every namespace, for the health probes. Forgets the runs of check
+    /// results and change times of targets that are gone.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        let list: Vec<ProbeTarget> = {
+            let state = self.state.read();
+            state
+                .namespaces
+                .iter()
+                .flat_map(|(key, ns)| {
+                    ns.links().flat_map(move |l| {
+                        l.targets().iter().map(move |t| ProbeTarget {
+                            key: TargetKey::of(key, l.path(), &t.url),
+                            link: l.path().clone(),
+                            url: t.url.clone(),
+                        })
+                    })
+                })
+                .collect()
+        };
+        let live: HashSet<&TargetKey> = list.iter().map(|t| &t.key).collect();
+        let stale = self.state.read().since.keys().any(|k| !live.contains(k));
+        if stale {
+            self.state.write().since.retain(|k, _| live.contains(k));
+        }
+        self.streaks.lock().retain(|k, _| live.contains(k));
+        list
+    }
+
+    /// Counts one check of a target: its result `Ok(what answered)` or `Err(why not)`.
+    /// When this check decides a new health (`th`), stores it, keeps an event and logs it.
+    /// `None` if the target is gone.
+    pub fn record_probe(
+        &self,
+        t: &ProbeTarget,
+        result: &std::result::Result<String, String>,
+        th: Thresholds,
+    ) -> Result<Option<ProbeOutcome>> {
+        let mut state = self.state.write();
+        let Some(ns) = state.namespaces.get(&t.key.ns) else {
+            return Ok(None);
+        };
+        let Some(from) = ns.link(&t.link).and_then(|l| l.target(&t.url)) else {
+            return Ok(None);
+        };
+        let from = from.health;
+        let mut outcome = ProbeOutcome {
+            namespace: ns.root().to_owned(),
+            failed: result.is_err(),
+            changed: false,
+        };
+        let verdict = self
+            .streaks
+            .lock()
+            .entry(t.key.clone())
+            .or_default()
+            .observe(from, result.is_ok(), th);
+        let Some(to) = verdict else {
+            return Ok(Some(outcome));
+        };
+        let mut changed = ns.clone();
+        changed.set_health(&t.link, &t.url, to)?;
+        self.persist(&[(ns_key(&t.key.ns), MetaStore::encode(&changed))], &[])?;
+        state.namespaces.insert(t.key.ns.clone(), changed);
+        let at = now();
+        state.since.insert(t.key.clone(), at);
+        let reason = match result {
+            Ok(what) => format!("{what}{}", in_a_row(th.healthy_after, "good")),
+            Err(why) => format!("{why}{}", in_a_row(th.unhealthy_after, "failed")),
+        };
+        let e = self.events.lock().push(HealthEventView {
+            seq: 0,
+            at,
+            namespace: outcome.namespace.clone(),
+            link: t.link.to_string(),
+            target: t.url.to_string(),
+            from: kebab(&from),
+            to: kebab(&to),
+            reason,
+        });
+        let text = format!(
+            "target {} of link {} in namespace {} is now {} (was {}): {}",
+            e.target, e.link, e.namespace, e.to, e.from, e.reason
+        );
+        if to == Health::Unhealthy {
+            tracing::warn!(
+                namespace = e.namespace,
+                link = e.link,
+                target = e.target,
+                "{text}"
+            );
+        } else {
+            tracing::info!(
+                namespace = e.namespace,
+                link = e.link,
+                target = e.target,
+                "{text}"
+            );
+        }
+        outcome.changed = true;
+        Ok(Some(outcome))
+    }
+
+    /// The last health changes, oldest first; those of namespace `name` only if given (a
+    /// namespace that no longer exists still has its events).
+    pub fn events(&self, name: Option<&str>) -> Result<Vec<HealthEventView>> {
+        let Some(name) = name else {
+            return Ok(self.events.lock().list(|_| true));
+        };
+        let key = ns_key_of(name)?;
+        let list = self
+            .events
+            .lock()
+            .list(|e| ns_key_of(&e.namespace).is_ok_and(|k| k == key));
+        if list.is_empty() && !self.state.read().namespaces.contains_key(&key) {
+            return Err(NsError::NoSuchNamespace(name.to_owned()));
+        }
+        Ok(list)
+    }
+
     /// Links and targets by health, per namespace.
     pub fn counts(&self) -> Vec<Counts> {
         let state = self.state.read();
@@ -599,6 +807,7 @@ mod tests {
             stable: true,
             ttl_secs: None,
             in_site_only: false,
+            failback: false,
             force,
         }
     }
@@ -731,6 +940,80 @@ mod tests {
         let (_app, n) = open(&data);
         assert_eq!(n.show("corp").unwrap(), after, "the same after reopening");
         assert_eq!(n.sites()[0].subnets, ["10.1.0.0/16"]);
+    }
+
+    #[test]
+    fn probes_change_health_after_a_run_and_store_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let share = tmp.path().join("share");
+        std::fs::create_dir_all(&share).unwrap();
+        let local = format!("file://{}", share.display());
+        let (app, n) = open(&data);
+        n.create(CreateNsBody {
+            name: "Corp".into(),
+        })
+        .unwrap();
+        n.add_link("corp", link("eng/docs", &[&local], false))
+            .unwrap();
+        let before = n.show("corp").unwrap();
+        let targets = n.probe_targets();
+        assert_eq!(targets.len(), 1);
+        let t = &targets[0];
+        let th = Thresholds::default();
+        let gone: std::result::Result<String, String> = Err("it went away".into());
+        let o = n.record_probe(t, &gone, th).unwrap().unwrap();
+        assert_eq!(
+            (o.namespace.as_str(), o.failed, o.changed),
+            ("Corp", true, false)
+        );
+        assert_eq!(
+            n.show("corp").unwrap(),
+            before,
+            "one failure changes nothing"
+        );
+        let o = n.record_probe(t, &gone, th).unwrap().unwrap();
+        assert!(o.changed);
+        let after = n.show("corp").unwrap();
+        let target = &after.links[0].targets[0];
+        assert_eq!(target.health, "unhealthy");
+        assert!(target.health_since.is_some());
+        assert_eq!(after.version, before.version + 1);
+        let o = n.record_probe(t, &gone, th).unwrap().unwrap();
+        assert!(!o.changed, "no change, no event");
+        let events = n.events(Some("CORP")).unwrap();
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!((e.from.as_str(), e.to.as_str()), ("healthy", "unhealthy"));
+        assert_eq!(e.reason, "it went away (2 failed checks in a row)");
+        assert_eq!(n.events(None).unwrap(), events);
+        assert_eq!(
+            n.events(Some("ghost")).unwrap_err().code(),
+            "no_such_namespace"
+        );
+        let r = n
+            .resolve(
+                "corp",
+                ResolveBody {
+                    path: "eng/docs".into(),
+                    client: None,
+                },
+            )
+            .unwrap();
+        assert!(r.targets[0].unhealthy);
+
+        // A target that is gone is forgotten.
+        n.remove_link("corp", "eng/docs").unwrap();
+        assert_eq!(n.record_probe(t, &gone, th).unwrap(), None);
+        assert!(n.probe_targets().is_empty());
+        drop(n);
+        drop(app);
+        let (_app, n) = open(&data);
+        assert_eq!(n.show("corp").unwrap().version, after.version + 1);
+        assert!(
+            n.events(None).unwrap().is_empty(),
+            "events are kept in memory"
+        );
     }
 
     #[test]

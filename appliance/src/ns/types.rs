@@ -95,6 +95,10 @@ pub struct AddLinkBody {
     /// Refer clients of a known site only to targets in their site.
     #[serde(default)]
     pub in_site_only: bool,
+    /// Tell clients to go back to a better target once it is healthy again (off by
+    /// default: a client stays where it failed over to).
+    #[serde(default)]
+    pub failback: bool,
     /// Add targets that fail the reachability check (with unknown health).
     #[serde(default)]
     pub force: bool,
@@ -164,6 +168,9 @@ pub struct TargetView {
     pub enabled: bool,
     /// `healthy`, `unhealthy` or `unknown`.
     pub health: String,
+    /// When the health probes last changed it, unix seconds (none since the daemon
+    /// started: it is as it was stored, or as the target was added).
+    pub health_since: Option<u64>,
     /// The priority class (`site-cost-normal`, ...).
     pub priority: String,
     /// The rank within the class (0 is best).
@@ -187,6 +194,8 @@ pub struct LinkView {
     pub ordering: String,
     /// Clients of a known site are referred only in their site.
     pub in_site_only: bool,
+    /// Clients go back to a better target once it is healthy again.
+    pub failback: bool,
     /// The targets, in configured order.
     pub targets: Vec<TargetView>,
 }
@@ -247,10 +256,33 @@ pub struct ReferralView {
     pub remainder: Option<String>,
     /// How long the client may cache the answer, seconds.
     pub ttl_secs: u32,
+    /// The client should go back to a better target once it is healthy again.
+    pub failback: bool,
     /// The client's address, if given.
     pub client: Option<String>,
     /// The client's site, if its address is in a site's subnet.
     pub client_site: Option<String>,
     /// The targets, best first (disabled ones left out).
     pub targets: Vec<RankedView>,
+}
+
+/// A target's health as the probes changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthEventView {
+    /// Its number, counting from 1 since the daemon started.
+    pub seq: u64,
+    /// When, unix seconds.
+    pub at: u64,
+    /// The namespace.
+    pub namespace: String,
+    /// The link.
+    pub link: String,
+    /// The target's URL.
+    pub target: String,
+    /// The health before: `healthy`, `unhealthy` or `unknown`.
+    pub from: String,
+    /// The health after.
+    pub to: String,
+    /// Why, from the last check, e.g. `... timed out after 2 s (2 failed checks in a row)`.
+    pub reason: String,
 }
