@@ -4,6 +4,8 @@
 //! directory, stopped by PID when dropped.
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -48,7 +50,9 @@ impl Smbd {
         let conf_path = d.join("smb.conf");
         std::fs::write(&conf_path, conf).ok()?;
         let log = std::fs::File::create(d.join("smbd.out")).ok()?;
+        // A process group of its own: smbd signals its whole group when it stops.
         let child = Command::new("smbd")
+            .process_group(0)
             .args(["--foreground", "--no-process-group", "--debug-stdout"])
             .arg(format!("--configfile={}", conf_path.display()))
             .stdin(Stdio::null())
@@ -85,8 +89,11 @@ impl Smbd {
         })
     }
 
-    /// A read-write share of `path` for guests.
+    /// A read-write share of `path` for guests (Samba's guest account must reach it:
+    /// `path` and the directories above it are opened to others, e.g. a test's 0700
+    /// temporary directory).
     pub fn share(path: &Path) -> String {
+        open_to_guests(path);
         format!(
             "  path = {}\n  guest ok = yes\n  read only = no\n",
             path.display()
@@ -135,5 +142,22 @@ pub fn smbclient(unc: &str, commands: &str) -> Result<String, String> {
         Ok(text)
     } else {
         Err(text)
+    }
+}
+
+/// Lets others (Samba's guest account) traverse the directories from `path` up, and read
+/// and write `path` itself.
+pub fn open_to_guests(path: &Path) {
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777));
+    let mut p = path.parent();
+    while let Some(dir) = p {
+        if let Ok(m) = std::fs::metadata(dir) {
+            let mode = m.permissions().mode();
+            if mode & 0o005 != 0o005 {
+                let _ =
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o005));
+            }
+        }
+        p = dir.parent();
     }
 }

@@ -55,6 +55,9 @@ endpoint!(/// `GET /ns/{name}/events`.
 endpoint!(/// `GET /ns-events`.
     ListEvents: Get "/ns-events", NoParams, Empty => Vec<HealthEventView>, OK,
     "The last 1000 health changes of every namespace's targets, oldest first");
+endpoint!(/// `POST /ns/{name}/export-samba`.
+    ExportSamba: Post "/ns/{name}/export-samba", NsPath, ExportSambaBody => ExportView, OK,
+    "Write the namespace's msdfs tree into a directory for Samba (kept current after)");
 endpoint!(/// `GET /ns-sites`.
     ListSites: Get "/ns-sites", NoParams, Empty => Vec<SiteView>, OK,
     "List sites (client subnets and costs between sites)");
@@ -81,6 +84,7 @@ pub fn routes() -> Routes<Namespaces> {
         .route::<EnableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, true)?))
         .route::<DisableTarget>(|n, p, _| Ok(n.set_enabled(&p.name, &p.path, &p.target, false)?))
         .route::<Resolve>(|n, p, b| Ok(n.resolve(&p.name, b)?))
+        .route::<ExportSamba>(|n, p, b| Ok(n.export_samba(&p.name, b)?))
         .route::<NsEvents>(|n, p, _| Ok(n.events(Some(&p.name))?))
         .route::<ListEvents>(|n, _, _| Ok(n.events(None)?))
         .route::<ListSites>(|n, _, _| Ok(n.sites()))

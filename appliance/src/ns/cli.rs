@@ -43,6 +43,17 @@ pub enum NsCmd {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Write the namespace's msdfs tree into DIR (on the appliance) for Samba to serve as
+    /// a DFS root, and keep it current as the namespace and its targets' health change;
+    /// prints the smb.conf share section.
+    ExportSamba {
+        ns: String,
+        /// An absolute directory, created if missing; it may hold only what vsa writes.
+        dir: String,
+        /// The share's name (default: the namespace's).
+        #[arg(long)]
+        share: Option<String>,
+    },
     /// The last health changes of targets (the probes' verdicts), oldest first.
     Events {
         /// Only those of this namespace.
@@ -494,6 +505,14 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             let v = c.call::<Resolve>(&ns(name), &ResolveBody { path, client })?;
             ctx.print(&v, show_referral);
         }
+        NsCmd::ExportSamba {
+            ns: name,
+            dir,
+            share,
+        } => {
+            let v = c.call::<ExportSamba>(&ns(name), &ExportSambaBody { dir, share })?;
+            ctx.print(&v, show_export);
+        }
         NsCmd::Events { ns: Some(name) } => {
             let v = c.call::<NsEvents>(&ns(name), &Empty {})?;
             ctx.print(&v, |v| list_events(v));
@@ -504,6 +523,23 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn show_export(v: &ExportView) {
+    println!(
+        "wrote the msdfs tree of {} into {}: {} folders, {} links ({} changed), {} removed",
+        v.namespace, v.dir, v.folders, v.links, v.changed, v.removed
+    );
+    for t in &v.left_out {
+        println!("left out (SMB referrals carry SMB targets only, enabled ones): {t}");
+    }
+    for l in &v.skipped {
+        println!("not exported (no SMB target): {l}");
+    }
+    println!(
+        "\nthe smb.conf share section (Samba's [global] needs host msdfs = yes, its default):\n"
+    );
+    print!("{}", v.smb_conf);
 }
 
 #[cfg(test)]

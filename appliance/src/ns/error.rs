@@ -4,7 +4,7 @@
 //!
 //! | status | codes |
 //! | --- | --- |
-//! | 400 | `invalid_namespace`, `invalid_path`, `invalid_target`, `invalid_priority`, `invalid_client`, `invalid_subnet`, `invalid_site`, `invalid_cost`, `invalid_request` |
+//! | 400 | `invalid_namespace`, `invalid_path`, `invalid_target`, `invalid_priority`, `invalid_client`, `invalid_subnet`, `invalid_site`, `invalid_cost`, `invalid_request`, `invalid_export` |
 //! | 404 | `no_such_namespace`, `no_such_link`, `no_such_folder`, `no_such_target`, `no_such_site`, `no_link` |
 //! | 409 | `namespace_exists`, `path_exists`, `overlap`, `folder_not_empty`, `target_exists`, `last_target`, `target_unreachable`, `no_target`, `site_exists`, `subnet_taken`, `site_in_use` |
 //! | 500 | `metadata_error` |
@@ -54,6 +54,12 @@ pub enum NsError {
     },
     #[error("cannot read or write the namespace records: {0}")]
     Meta(String),
+    /// A bad `export-samba` request (a relative directory, a bad share name).
+    #[error("{0}")]
+    Export(String),
+    /// The msdfs tree could not be written.
+    #[error("cannot write the msdfs tree: {0}")]
+    Samba(#[from] super::samba::SambaError),
 }
 
 impl From<NamespaceError> for NsError {
@@ -111,6 +117,9 @@ impl ErrorCode for NsError {
             NsError::Unreachable { .. } => "target_unreachable",
             NsError::SiteInUse { .. } => "site_in_use",
             NsError::Meta(_) => "metadata_error",
+            NsError::Export(_) => "invalid_export",
+            NsError::Samba(super::samba::SambaError::InTheWay(_)) => "export_in_the_way",
+            NsError::Samba(_) => "export_failed",
         }
     }
 
@@ -120,8 +129,10 @@ impl ErrorCode for NsError {
             | "no_such_site" | "no_link" => StatusCode::NOT_FOUND,
             "namespace_exists" | "path_exists" | "overlap" | "folder_not_empty"
             | "target_exists" | "last_target" | "target_unreachable" | "no_target"
-            | "site_exists" | "subnet_taken" | "site_in_use" => StatusCode::CONFLICT,
-            "metadata_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            | "site_exists" | "subnet_taken" | "site_in_use" | "export_in_the_way" => {
+                StatusCode::CONFLICT
+            }
+            "metadata_error" | "export_failed" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -78,6 +78,14 @@ impl Component for NsComponent {
     fn cli_examples(&self) -> &'static [&'static [&'static str]] {
         &[
             &["ns", "create", "corp"],
+            &[
+                "ns",
+                "export-samba",
+                "corp",
+                "/srv/dfs/corp",
+                "--share",
+                "corp",
+            ],
             &["ns", "list"],
             &["ns", "show", "corp"],
             &["ns", "delete", "corp"],

@@ -47,9 +47,17 @@ fn msdfs_link(path: &Path) -> Option<String> {
     t.starts_with("msdfs:").then(|| t.to_owned())
 }
 
+/// Creates directory `p` (and those above it) readable by everyone: Samba serves the
+/// tree to guests, whatever the daemon's umask.
+fn make_dir(p: &Path) -> Result<(), SambaError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(p).map_err(io_at(p))?;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).map_err(io_at(p))
+}
+
 /// Writes `export` into `dir` (created if missing).
 pub fn write_tree(dir: &Path, export: &Export) -> Result<Written, SambaError> {
-    std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+    make_dir(dir)?;
     check_contents(dir)?;
     let mut w = Written::default();
     let mut keep = BTreeSet::new();
@@ -60,7 +68,7 @@ pub fn write_tree(dir: &Path, export: &Export) -> Result<Written, SambaError> {
                 if msdfs_link(&p).is_some() {
                     std::fs::remove_file(&p).map_err(io_at(&p))?;
                 }
-                std::fs::create_dir_all(&p).map_err(io_at(&p))?;
+                make_dir(&p)?;
                 keep.insert(p);
                 w.folders += 1;
             }
@@ -181,6 +189,12 @@ mod tests {
         assert!(!dir.join("hr").exists());
         let left: Vec<_> = std::fs::read_dir(dir.join("eng")).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary link left behind");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("eng"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "guests can list the tree");
     }
 
     #[test]

@@ -14,8 +14,11 @@
 
 use super::error::{meta, NsError};
 use super::health::{EventLog, Streak, Thresholds};
-use super::model::{ns_key, CF_NAMESPACE, NS_PREFIX, SITES_KEY};
+use super::model::{
+    ns_key, samba_key, SambaExport, CF_NAMESPACE, NS_PREFIX, SAMBA_PREFIX, SITES_KEY,
+};
 use super::probe;
+use super::samba;
 use super::types::*;
 use crate::core::{Core, Deleted};
 use parking_lot::{Mutex, RwLock};
@@ -24,8 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use vsa_namespace::{
-    resolve, Health, Link, LinkSettings, LogicalPath, Namespace, PriorityClass, Sites, Subnet,
-    Target, TargetUrl, TieOrder, UNKNOWN_COST,
+    msdfs, resolve, Health, Link, LinkSettings, LogicalPath, Namespace, PriorityClass, Sites,
+    Subnet, Target, TargetUrl, TieOrder, UNKNOWN_COST,
 };
 use vsa_pool::MetaStore;
 
@@ -38,6 +41,8 @@ struct State {
     namespaces: BTreeMap<String, Namespace>,
     sites: Sites,
     since: Since,
+    /// Where each namespace's msdfs tree is written, by folded root.
+    exports: BTreeMap<String, SambaExport>,
 }
 
 /// When each target's health last changed, unix seconds.
@@ -300,6 +305,22 @@ fn in_a_row(n: u32, what: &str) -> String {
     }
 }
 
+/// Writes namespace `ns` (folded root `key`) to its Samba export, if it has one. A
+/// failure is logged: the change it follows is made and stored already.
+fn reexport(state: &State, key: &str, ns: &Namespace) {
+    let Some(e) = state.exports.get(key) else {
+        return;
+    };
+    let tree = msdfs::tree(ns, &state.sites);
+    if let Err(err) = samba::write_tree(std::path::Path::new(&e.dir), &tree) {
+        tracing::error!(
+            namespace = ns.root(),
+            dir = e.dir,
+            "cannot keep the msdfs tree current: {err}"
+        );
+    }
+}
+
 /// Runs the reachability check unless forced.
 fn reachable(urls: &[TargetUrl], force: bool) -> Result<()> {
     if force {
@@ -323,6 +344,11 @@ impl Namespaces {
         }
         if let Some(v) = store.get(CF_NAMESPACE, SITES_KEY).map_err(meta)? {
             state.sites = MetaStore::decode(SITES_KEY, &v).map_err(meta)?;
+        }
+        for (k, v) in store.scan(CF_NAMESPACE, SAMBA_PREFIX).map_err(meta)? {
+            let e: SambaExport = MetaStore::decode(&k, &v).map_err(meta)?;
+            let key = String::from_utf8_lossy(&k[SAMBA_PREFIX.len()..]).into_owned();
+            state.exports.insert(key, e);
         }
         Ok(Namespaces {
             core,
@@ -380,8 +406,59 @@ impl Namespaces {
         let out = f(&mut ns, &state.sites)?;
         self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
         let v = view(&ns, &state.since, out);
+        reexport(&state, &key, &ns);
         state.namespaces.insert(key, ns);
         Ok(v)
+    }
+
+    /// Writes namespace `name`'s msdfs tree into `b.dir` for Samba, and keeps it current
+    /// after every later change (health included).
+    pub fn export_samba(&self, name: &str, b: ExportSambaBody) -> Result<ExportView> {
+        let key = ns_key_of(name)?;
+        if !std::path::Path::new(&b.dir).is_absolute() {
+            return Err(NsError::Export(format!(
+                "export directory '{}' is not an absolute path; give one on the appliance, \
+                 e.g. /srv/dfs/{key}",
+                b.dir
+            )));
+        }
+        let mut state = self.state.write();
+        let ns = state
+            .namespaces
+            .get(&key)
+            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+        let share = b.share.unwrap_or_else(|| ns.root().to_owned());
+        let share_ok = !share.is_empty()
+            && share.len() <= 80
+            && share
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.$".contains(&c));
+        if !share_ok {
+            return Err(NsError::Export(format!(
+                "share name '{share}' must be 1 to 80 letters, digits, '-', '_', '.' or '$'"
+            )));
+        }
+        let tree = msdfs::tree(ns, &state.sites);
+        let w = samba::write_tree(std::path::Path::new(&b.dir), &tree)?;
+        let rec = SambaExport {
+            dir: b.dir.clone(),
+            share: share.clone(),
+        };
+        self.persist(&[(samba_key(&key), MetaStore::encode(&rec))], &[])?;
+        let view = ExportView {
+            namespace: ns.root().to_owned(),
+            dir: b.dir,
+            smb_conf: msdfs::share_section(&share, &rec.dir),
+            share,
+            folders: w.folders,
+            links: w.links,
+            changed: w.changed,
+            removed: w.removed,
+            left_out: tree.left_out,
+            skipped: tree.skipped,
+        };
+        state.exports.insert(key, rec);
+        Ok(view)
     }
 
     fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &State) -> Result<T>) -> Result<T> {
@@ -426,8 +503,9 @@ impl Namespaces {
             return Err(NsError::NoSuchNamespace(name.to_owned()));
         };
         let deleted = ns.root().to_owned();
-        self.persist(&[], &[ns_key(&key)])?;
+        self.persist(&[], &[ns_key(&key), samba_key(&key)])?;
         state.namespaces.remove(&key);
+        state.exports.remove(&key);
         Ok(Deleted { deleted })
     }
 
@@ -689,6 +767,7 @@ impl Namespaces {
         let mut changed = ns.clone();
         changed.set_health(&t.link, &t.url, to)?;
         self.persist(&[(ns_key(&t.key.ns), MetaStore::encode(&changed))], &[])?;
+        reexport(&state, &t.key.ns, &changed);
         state.namespaces.insert(t.key.ns.clone(), changed);
         let at = now();
         state.since.insert(t.key.clone(), at);

@@ -286,3 +286,32 @@ pub struct HealthEventView {
     /// Why, from the last check, e.g. `... timed out after 2 s (2 failed checks in a row)`.
     pub reason: String,
 }
+
+/// `POST /ns/{name}/export-samba`: write the namespace's msdfs tree into `dir` (on the
+/// appliance; created if missing, may hold only what vsa wrote there) for Samba to serve as
+/// share `share` (default: the namespace's name). It is kept current after every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSambaBody {
+    pub dir: String,
+    pub share: Option<String>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExportView {
+    pub namespace: String,
+    pub dir: String,
+    pub share: String,
+    /// The `smb.conf` section serving the tree.
+    pub smb_conf: String,
+    pub folders: usize,
+    pub links: usize,
+    /// Links written or rewritten by this export, and entries removed.
+    pub changed: usize,
+    pub removed: usize,
+    /// Targets an SMB referral cannot carry (`file://`, `nfs://`) or disabled ones.
+    pub left_out: Vec<String>,
+    /// Links with no SMB target left (not in the tree).
+    pub skipped: Vec<String>,
+}

@@ -1,0 +1,125 @@
+//! The namespace served as a Samba DFS root to a real SMB client: two file servers and a
+//! namespace server (real `smbd`s, each on its own loopback address and port 445, since a
+//! referral carries no port), `vsa ns export-samba` writing the msdfs tree the namespace
+//! server serves, and `smbclient` following the referral through it. When a file server
+//! stops, the health probes mark it unhealthy and vsa rewrites the link with that server
+//! last (which Samba alone never does), so clients go straight to the live one; when it
+//! comes back, it is first again.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use vsa_e2e::samba::{smbclient, Smbd};
+use vsa_e2e::{show, wait_for, Daemon};
+
+const ROOT: &str = "127.0.0.10";
+const FS1: &str = "127.0.0.11";
+const FS2: &str = "127.0.0.12";
+
+/// A file server whose share `share1` holds `f.txt` saying which server it is.
+fn file_server(tmp: &Path, addr: &str) -> Smbd {
+    let share = tmp.join(format!("share-{addr}"));
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join("f.txt"), format!("served by {addr}\n")).unwrap();
+    let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(share.join("f.txt"), readable).unwrap();
+    let dir = tmp.join(format!("smbd-{addr}"));
+    Smbd::start(addr, &dir, &[("share1", Smbd::share(&share))])
+        .unwrap_or_else(|| panic!("smbd on {addr} did not start (apt-get install samba)"))
+}
+
+/// `eng\docs\f.txt` fetched through the DFS root.
+fn fetch(tmp: &Path) -> Result<String, String> {
+    let out = tmp.join("fetched.txt");
+    let _ = std::fs::remove_file(&out);
+    let cmd = format!("get eng\\docs\\f.txt {}", out.display());
+    let log = smbclient(&format!("//{ROOT}/corp"), &cmd)?;
+    std::fs::read_to_string(&out).map_err(|e| format!("{e}: {log}"))
+}
+
+fn link_text(dfs: &Path) -> String {
+    std::fs::read_link(dfs.join("eng/docs"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let fs1 = file_server(tmp, FS1);
+    let _fs2 = file_server(tmp, FS2);
+    let config = tmp.join("vsa.toml");
+    std::fs::write(
+        &config,
+        "[namespace]\nprobe_interval_ms = 200\nprobe_timeout_ms = 2000\n\
+         unhealthy_after = 2\nhealthy_after = 2\n",
+    )
+    .unwrap();
+    let d = Daemon::start(&tmp.join("data"), &["--config", config.to_str().unwrap()]);
+    d.ok(&["ns", "create", "corp"]);
+    let (t1, t2) = (format!("smb://{FS1}/share1"), format!("smb://{FS2}/share1"));
+    d.ok(&[
+        "ns", "link", "add", "corp", "eng/docs", &t1, &t2, "--stable",
+    ]);
+
+    // A directory holding something else is refused, and left as it was.
+    let busy = tmp.join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    let o = d.cli(&["ns", "export-samba", "corp", busy.to_str().unwrap()]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("notes.txt") && err.contains("export_in_the_way"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
+
+    let dfs = tmp.join("dfs/corp");
+    let v = d.json(&["ns", "export-samba", "corp", dfs.to_str().unwrap()]);
+    assert_eq!(v["links"], 1, "{v}");
+    assert_eq!(
+        link_text(&dfs),
+        format!("msdfs:{FS1}\\share1,{FS2}\\share1")
+    );
+    let section = v["smb_conf"].as_str().unwrap();
+    assert!(section.starts_with("[corp]\n"), "{section}");
+    assert!(section.contains("msdfs root = yes"), "{section}");
+    let body: String = section.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    vsa_e2e::samba::open_to_guests(&dfs);
+    let _root = Smbd::start(ROOT, &tmp.join("smbd-root"), &[("corp", body)])
+        .expect("the namespace server's smbd did not start");
+
+    let direct = smbclient(&format!("//{FS1}/share1"), "ls");
+    let root_ls = smbclient(&format!("//{ROOT}/corp"), "ls; cd eng; ls");
+    assert_eq!(
+        fetch(tmp).unwrap_or_else(|e| panic!("{e}\ndirect: {direct:?}\nroot: {root_ls:?}")),
+        format!("served by {FS1}\n")
+    );
+
+    // The first file server stops: the probes find it, and the link puts it last.
+    drop(fs1);
+    let moved = wait_for(60, || {
+        link_text(&dfs)
+            .starts_with(&format!("msdfs:{FS2}"))
+            .then_some(())
+    });
+    assert!(moved.is_some(), "the link still reads {}", link_text(&dfs));
+    assert_eq!(fetch(tmp).unwrap(), format!("served by {FS2}\n"));
+    let events = d.json(&["ns", "events"]);
+    assert!(events.to_string().contains("unhealthy"), "{events}");
+
+    // It comes back: healthy again, first again.
+    let _fs1 = file_server(tmp, FS1);
+    let back = wait_for(60, || {
+        link_text(&dfs)
+            .starts_with(&format!("msdfs:{FS1}"))
+            .then_some(())
+    });
+    assert!(back.is_some(), "the link still reads {}", link_text(&dfs));
+    assert_eq!(fetch(tmp).unwrap(), format!("served by {FS1}\n"));
+
+    // Removing the link removes it from the tree.
+    d.ok(&["ns", "link", "remove", "corp", "eng/docs"]);
+    assert!(std::fs::symlink_metadata(dfs.join("eng/docs")).is_err());
+}
