@@ -123,3 +123,74 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
     d.ok(&["ns", "link", "remove", "corp", "eng/docs"]);
     assert!(std::fs::symlink_metadata(dfs.join("eng/docs")).is_err());
 }
+
+#[test]
+fn the_daemon_runs_and_supervises_smbd_as_the_dfs_root() {
+    const LISTEN: &str = "127.0.0.20";
+    const FS: &str = "127.0.0.21";
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let _fs = file_server(tmp, FS);
+    let trees = tmp.join("trees");
+    std::fs::create_dir_all(&trees).unwrap();
+    vsa_e2e::samba::open_to_guests(&trees);
+    let config = tmp.join("vsa.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[namespace]\nprobe_interval_ms = 200\n\n[namespace.samba]\nlisten = \"{LISTEN}\"\n\
+             trees = \"{}\"\n",
+            trees.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.join("data");
+    let d = Daemon::start(&data, &["--config", config.to_str().unwrap()]);
+    let target = format!("smb://{FS}/share1");
+    d.ok(&["ns", "create", "corp"]);
+    d.ok(&["ns", "link", "add", "corp", "eng/docs", &target]);
+    let get = |share: &str, path: &str| {
+        let out = tmp.join(format!("got-{share}.txt"));
+        let _ = std::fs::remove_file(&out);
+        let cmd = format!("get {path} {}", out.display());
+        smbclient(&format!("//{LISTEN}/{share}"), &cmd)
+            .ok()
+            .and_then(|_| std::fs::read_to_string(&out).ok())
+    };
+    let want = format!("served by {FS}\n");
+    let got = wait_for(60, || get("corp", "eng\\docs\\f.txt"));
+    assert_eq!(got.as_deref(), Some(want.as_str()), "{}", smbd_log(&data));
+
+    // A namespace created later is served too (smbd reloads its configuration).
+    d.ok(&["ns", "create", "hr"]);
+    d.ok(&["ns", "link", "add", "hr", "pay", &target]);
+    let got = wait_for(60, || get("hr", "pay\\f.txt"));
+    assert_eq!(got.as_deref(), Some(want.as_str()), "{}", smbd_log(&data));
+
+    // smbd killed: the daemon starts it again.
+    let pid = std::fs::read_to_string(data.join("samba/run/smbd.pid")).unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let again = wait_for(60, || {
+        let now = std::fs::read_to_string(data.join("samba/run/smbd.pid")).ok()?;
+        (now.trim() != pid.trim()).then(|| get("corp", "eng\\docs\\f.txt"))?
+    });
+    assert_eq!(again.as_deref(), Some(want.as_str()), "{}", smbd_log(&data));
+
+    // The daemon stops: so does its smbd.
+    d.stop();
+    let addr: std::net::SocketAddr = format!("{LISTEN}:445").parse().unwrap();
+    let gone = wait_for(30, || {
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+            .is_err()
+            .then_some(())
+    });
+    assert!(gone.is_some(), "smbd still serves after the daemon stopped");
+}
+
+fn smbd_log(data: &Path) -> String {
+    std::fs::read_to_string(data.join("samba/log/smbd.out")).unwrap_or_default()
+}

@@ -22,6 +22,8 @@ use super::types::HealthEventView;
 use crate::core::config::{invalid, ConfigError};
 use serde::Deserialize;
 use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use vsa_namespace::Health;
 
@@ -40,6 +42,63 @@ pub struct NamespaceSettings {
     pub unhealthy_after: Option<u32>,
     /// Good checks in a row that make a target healthy (default 2).
     pub healthy_after: Option<u32>,
+    /// `[namespace.samba]`: run smbd as the namespaces' DFS root (`smbd.rs`).
+    pub samba: Option<SambaKeys>,
+}
+
+/// `[namespace.samba]` as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SambaKeys {
+    pub listen: Option<String>,
+    pub trees: Option<String>,
+    pub smbd: Option<String>,
+}
+
+/// `[namespace.samba]`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SambaSettings {
+    pub listen: IpAddr,
+    pub trees: PathBuf,
+    pub smbd: String,
+}
+
+impl SambaKeys {
+    pub fn settings(&self) -> Result<SambaSettings, ConfigError> {
+        let listen = self.listen.as_deref().ok_or_else(|| {
+            invalid(
+                "namespace.samba.listen",
+                "missing: name the address smbd serves on, e.g. listen = \"127.0.0.1\"",
+            )
+        })?;
+        let listen = listen.parse().map_err(|_| {
+            invalid(
+                "namespace.samba.listen",
+                format!("'{listen}' is not an IP address; write e.g. \"10.0.0.5\""),
+            )
+        })?;
+        let trees = match self.trees.as_deref().map(PathBuf::from) {
+            Some(t) if t.is_absolute() => t,
+            Some(t) => {
+                return Err(invalid(
+                    "namespace.samba.trees",
+                    format!("'{}' is not an absolute path", t.display()),
+                ))
+            }
+            None => {
+                return Err(invalid(
+                    "namespace.samba.trees",
+                    "missing: name a directory for the msdfs trees, outside the data \
+                     directory (Samba's guests must reach it), e.g. trees = \"/srv/dfs\"",
+                ))
+            }
+        };
+        Ok(SambaSettings {
+            listen,
+            trees,
+            smbd: self.smbd.clone().unwrap_or_else(|| "smbd".into()),
+        })
+    }
 }
 
 /// The namespace component's keys of the configuration file.
@@ -318,5 +377,36 @@ mod tests {
         assert_eq!(all[EVENTS_KEPT - 1].seq, EVENTS_KEPT as u64 + 5);
         let corp = log.list(|e| e.namespace == "Corp");
         assert_eq!(corp.len(), EVENTS_KEPT / 2);
+    }
+
+    #[test]
+    fn settings_need_an_address() {
+        let k = SambaKeys {
+            listen: Some("127.0.0.9".into()),
+            trees: Some("/srv/dfs".into()),
+            smbd: None,
+        };
+        let s = k.settings().unwrap();
+        assert_eq!(
+            (s.listen.to_string(), s.smbd.as_str()),
+            ("127.0.0.9".into(), "smbd")
+        );
+        assert!(SambaKeys::default().settings().is_err());
+        let bad = SambaKeys {
+            listen: Some("here".into()),
+            ..k.clone()
+        };
+        assert!(bad
+            .settings()
+            .unwrap_err()
+            .to_string()
+            .contains("not an IP address"));
+        let relative = SambaKeys {
+            trees: Some("dfs".into()),
+            ..k.clone()
+        };
+        assert!(relative.settings().is_err());
+        let none = SambaKeys { trees: None, ..k };
+        assert!(none.settings().unwrap_err().to_string().contains("trees"));
     }
 }

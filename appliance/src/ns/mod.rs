@@ -1,15 +1,18 @@
 //! The namespace component: DFS-style namespaces (`vsa_namespace`), one logical tree of
 //! folders and links over many file servers, the sites that say which servers are near a
 //! client, and referrals. Noun `vsa ns`, routes `/ns` and `/ns-sites`, records in the
-//! `namespace` column family; health probes of every target, configured by `[namespace]`.
-//! The Samba DFS root and the FUSE view are not here yet.
+//! `namespace` column family; health probes of every target, configured by `[namespace]`;
+//! the namespaces as Samba DFS roots (`vsa ns export-samba`, and smbd run by the daemon
+//! with `[namespace.samba]`). The FUSE view is not here yet.
 //!
 //! ```text
 //!  mod.rs      the Component: open (records → namespaces and sites), start (the probes)
 //!  service.rs  Namespaces: typed methods, each change stored before it is made
 //!  probe.rs    whether a target answers (when added, and for the probes), with a timeout
 //!  wire.rs     the SMB2 NEGOTIATE and ONC RPC NULL bytes, and their answers' parsers
-//!  health.rs   the probes: settings, hysteresis, events, the background task
+//!  health.rs   the probes: settings, hysteresis, events; `[namespace]` settings
+//!  samba.rs    a namespace's msdfs tree written into a directory, kept current
+//!  smbd.rs     `[namespace.samba]`: smbd's configuration, run and supervised
 //!  model.rs    the keys of the records
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
@@ -27,6 +30,7 @@ pub mod model;
 pub mod probe;
 pub mod samba;
 pub mod service;
+pub mod smbd;
 pub mod types;
 pub mod wire;
 
@@ -60,7 +64,13 @@ impl Component for NsComponent {
     }
 
     fn check(&self, config: &ComponentConfig) -> Result<(), ConfigError> {
-        settings(config).map(|_| ())
+        let keys = config.parse::<NsConfig>()?.namespace;
+        keys.probe_settings()?;
+        keys.samba
+            .as_ref()
+            .map(smbd::SambaKeys::settings)
+            .transpose()?;
+        Ok(())
     }
 
     fn routes(&self) -> Vec<RouteInfo> {
@@ -176,17 +186,20 @@ impl Component for NsComponent {
         config: &ComponentConfig,
         _report: &mut Vec<String>,
     ) -> Result<Arc<dyn Running>, ComponentError> {
+        let keys = config.parse::<NsConfig>()?.namespace;
+        let samba = keys
+            .samba
+            .as_ref()
+            .map(smbd::SambaKeys::settings)
+            .transpose()?;
         Ok(Arc::new(NsRunning {
             namespaces: Arc::new(Namespaces::open(core.clone())?),
             metrics: metrics::NsMetrics::new(core.metrics())?,
-            probes: settings(config)?,
+            probes: keys.probe_settings()?,
+            samba,
+            samba_dir: core.data_dir().join("samba"),
         }))
     }
-}
-
-/// `[namespace]` of the configuration file, checked.
-fn settings(config: &ComponentConfig) -> Result<ProbeSettings, ConfigError> {
-    config.parse::<NsConfig>()?.namespace.probe_settings()
 }
 
 /// The open namespace component.
@@ -195,6 +208,9 @@ struct NsRunning {
     namespaces: Arc<Namespaces>,
     metrics: metrics::NsMetrics,
     probes: ProbeSettings,
+    /// `[namespace.samba]`: smbd run as the DFS root, its files under `samba_dir`.
+    samba: Option<smbd::SambaSettings>,
+    samba_dir: std::path::PathBuf,
 }
 
 impl Running for NsRunning {
@@ -206,18 +222,29 @@ impl Running for NsRunning {
         &self,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> BoxFuture<'_, Result<Started, ComponentError>> {
-        let task = probe_targets(
+        let mut tasks = Vec::new();
+        let mut lines = Vec::new();
+        if let Some(s) = &self.samba {
+            self.namespaces.serve_samba(s.trees.clone());
+            lines.push(format!(
+                "namespaces as DFS roots over SMB on {}:445 (smbd, {})",
+                s.listen,
+                self.samba_dir.join("smb.conf").display()
+            ));
+            tasks.push(tokio::spawn(smbd::supervise(
+                self.namespaces.clone(),
+                s.clone(),
+                self.samba_dir.clone(),
+                stop.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(probe_targets(
             self.namespaces.clone(),
             self.probes,
             self.metrics.probes.clone(),
             stop,
-        );
-        Box::pin(async move {
-            Ok(Started {
-                lines: Vec::new(),
-                tasks: vec![tokio::spawn(task)],
-            })
-        })
+        )));
+        Box::pin(async move { Ok(Started { lines, tasks }) })
     }
 
     fn update_metrics(&self) {

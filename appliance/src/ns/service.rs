@@ -97,6 +97,10 @@ pub struct Namespaces {
     streaks: Mutex<HashMap<TargetKey, Streak>>,
     /// The last health changes.
     events: Mutex<EventLog>,
+    /// Where namespaces without a Samba export get one, when the daemon runs smbd.
+    samba_root: Mutex<Option<std::path::PathBuf>>,
+    /// Told when the set of Samba exports changes (smbd's configuration follows).
+    samba_changed: tokio::sync::Notify,
 }
 
 /// Per namespace, for the metrics: links, and targets by health
@@ -355,6 +359,8 @@ impl Namespaces {
             state: RwLock::new(state),
             streaks: Mutex::new(HashMap::new()),
             events: Mutex::new(EventLog::default()),
+            samba_root: Mutex::new(None),
+            samba_changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -457,7 +463,9 @@ impl Namespaces {
             left_out: tree.left_out,
             skipped: tree.skipped,
         };
-        state.exports.insert(key, rec);
+        if state.exports.insert(key, rec.clone()) != Some(rec) {
+            self.samba_changed.notify_one();
+        }
         Ok(view)
     }
 
@@ -490,8 +498,64 @@ impl Namespaces {
         }
         self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
         let v = ns_view(&ns, &state.since);
-        state.namespaces.insert(key, ns);
+        state.namespaces.insert(key.clone(), ns);
+        drop(state);
+        let root = self.samba_root.lock().clone();
+        if let Some(root) = root {
+            self.export_to(&key, &root);
+        }
         Ok(v)
+    }
+
+    /// The daemon runs smbd: every namespace without a Samba export gets one under
+    /// `root` (`root/<name>`), now and when created.
+    pub fn serve_samba(&self, root: std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        // Samba's guests list the trees: the directory is open to reading whatever the
+        // daemon's umask.
+        let open = std::fs::create_dir_all(&root)
+            .and_then(|()| std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)));
+        if let Err(e) = open {
+            tracing::error!(dir = %root.display(), "cannot make the msdfs trees' directory: {e}");
+        }
+        *self.samba_root.lock() = Some(root.clone());
+        let missing: Vec<String> = {
+            let state = self.state.read();
+            state
+                .namespaces
+                .keys()
+                .filter(|k| !state.exports.contains_key(*k))
+                .cloned()
+                .collect()
+        };
+        for key in missing {
+            self.export_to(&key, &root);
+        }
+    }
+
+    fn export_to(&self, key: &str, root: &std::path::Path) {
+        let b = ExportSambaBody {
+            dir: root.join(key).display().to_string(),
+            share: None,
+        };
+        if let Err(e) = self.export_samba(key, b) {
+            tracing::error!(namespace = key, "cannot export the namespace for smbd: {e}");
+        }
+    }
+
+    /// Each Samba export: (share, directory).
+    pub fn samba_shares(&self) -> Vec<(String, String)> {
+        let state = self.state.read();
+        state
+            .exports
+            .values()
+            .map(|e| (e.share.clone(), e.dir.clone()))
+            .collect()
+    }
+
+    /// Notified when the Samba exports change.
+    pub fn samba_changed(&self) -> &tokio::sync::Notify {
+        &self.samba_changed
     }
 
     /// Deletes a namespace with its folders and links (the targets' data stays where it
@@ -505,7 +569,9 @@ impl Namespaces {
         let deleted = ns.root().to_owned();
         self.persist(&[], &[ns_key(&key), samba_key(&key)])?;
         state.namespaces.remove(&key);
-        state.exports.remove(&key);
+        if state.exports.remove(&key).is_some() {
+            self.samba_changed.notify_one();
+        }
         Ok(Deleted { deleted })
     }
 
