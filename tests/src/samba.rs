@@ -100,6 +100,13 @@ impl Smbd {
         )
     }
 
+    /// Sends `sig` (`-STOP`, `-CONT`, ...) to the main smbd process.
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
+    }
+
     /// Stops it now (also on drop): SIGTERM, so it stops the processes it forked, then
     /// SIGKILL if it has not gone within 10 s.
     pub fn stop(&mut self) {

@@ -4,7 +4,7 @@
 //! server serves, and `smbclient` following the referral through it. When a file server
 //! stops, the health probes mark it unhealthy and vsa rewrites the link with that server
 //! last (which Samba alone never does), so clients go straight to the live one; when it
-//! comes back, it is first again.
+//! comes back, it is first again; the same when it is frozen (SIGSTOP) and thawed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -110,13 +110,31 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
     assert!(events.to_string().contains("unhealthy"), "{events}");
 
     // It comes back: healthy again, first again.
-    let _fs1 = file_server(tmp, FS1);
-    let back = wait_for(60, || {
+    let fs1 = file_server(tmp, FS1);
+    let first = |addr: &str| {
+        let want = format!("msdfs:{addr}");
+        wait_for(60, || link_text(&dfs).starts_with(&want).then_some(()))
+    };
+    assert!(
+        first(FS1).is_some(),
+        "the link still reads {}",
         link_text(&dfs)
-            .starts_with(&format!("msdfs:{FS1}"))
-            .then_some(())
-    });
-    assert!(back.is_some(), "the link still reads {}", link_text(&dfs));
+    );
+    assert_eq!(fetch(tmp).unwrap(), format!("served by {FS1}\n"));
+
+    // Frozen (SIGSTOP: it accepts connections and never answers): the probes time out,
+    // it goes last, and clients are not sent to wait on it; thawed, it is first again.
+    fs1.signal("-STOP");
+    let moved = first(FS2);
+    let while_frozen = moved.and_then(|()| fetch(tmp).ok());
+    fs1.signal("-CONT");
+    assert!(moved.is_some(), "the link still reads {}", link_text(&dfs));
+    assert_eq!(while_frozen, Some(format!("served by {FS2}\n")));
+    assert!(
+        first(FS1).is_some(),
+        "the link still reads {}",
+        link_text(&dfs)
+    );
     assert_eq!(fetch(tmp).unwrap(), format!("served by {FS1}\n"));
 
     // Removing the link removes it from the tree.
