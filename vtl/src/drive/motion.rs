@@ -205,12 +205,7 @@ pub(super) fn erase(
     let sixteen = byte(c, 0) == super::opcodes::ERASE_16;
     let l = ready(&d.model, &mut st.media)?;
     if sixteen {
-        if byte(c, 3) != 0 {
-            return Err(sense::no_such_partition(3));
-        }
-        if be64(c, 4) != *l.pos {
-            return Err(Sense::invalid_field_in_cdb(4, None));
-        }
+        sense::check_position_16(c, *l.pos)?;
     }
     if ctx.write_protected || l.info.write_protected {
         return Err(sense::write_protected());

@@ -7,7 +7,7 @@ use super::{security, sense};
 use crate::error::VtlError;
 use crate::media::MediaKind;
 use crate::store::record::HEADER_LEN;
-use vsa_scsi::cdb::{be24, be64, byte};
+use vsa_scsi::cdb::{be24, byte};
 use vsa_scsi::{Command, Response, Sense, UnitCtx};
 
 /// Where early warning starts on a cartridge of `capacity` bytes: 1/64 of it before the
@@ -144,12 +144,7 @@ pub(super) fn write_filemarks(
     let count = u64::from(if sixteen { be24(c, 12) } else { be24(c, 2) });
     let mut l = ready(&d.model, &mut st.media)?;
     if sixteen {
-        if byte(c, 3) != 0 {
-            return Err(sense::no_such_partition(3));
-        }
-        if be64(c, 4) != *l.pos {
-            return Err(Sense::invalid_field_in_cdb(4, None));
-        }
+        sense::check_position_16(c, *l.pos)?;
     }
     if count > 0 {
         writable(d, ctx, &l)?;

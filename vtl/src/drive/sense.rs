@@ -101,3 +101,16 @@ pub fn medium_changed() -> Sense {
 pub fn no_such_partition(byte: u16) -> Sense {
     Sense::invalid_field_in_cdb(byte, None)
 }
+
+/// The 16-byte forms of WRITE FILEMARKS and ERASE name where they apply: byte 3 the
+/// partition (only 0 exists) and bytes 4-11 the logical object, which must be the current
+/// position (SSC-4 6.6, 7.14). `pos` is that position.
+pub(super) fn check_position_16(cdb: &[u8], pos: u64) -> Result<(), Sense> {
+    if vsa_scsi::cdb::byte(cdb, 3) != 0 {
+        return Err(no_such_partition(3));
+    }
+    if vsa_scsi::cdb::be64(cdb, 4) != pos {
+        return Err(Sense::invalid_field_in_cdb(4, None));
+    }
+    Ok(())
+}
