@@ -256,15 +256,14 @@ impl Tape {
         if self.store.chunks.lock().is_empty() && self.deltas.is_empty() {
             return Ok((self.index.end() - from.offset, 0));
         }
-        let mut window = Window::default();
         let (mut charged, mut saved) = (0, 0);
         let mut dropped = Vec::new();
         for o in n..end {
             let Some(obj) = self.index.get(o) else { break };
             let stored = obj.data.map_or(0, |d| d.1);
             charged += HEADER_LEN;
-            let h = window.get(self, obj.offset, HEADER_LEN)?;
-            let h = Header::decode(h).ok_or_else(|| VtlError::Corrupt {
+            let h = self.read_stream_ahead(obj.offset, HEADER_LEN)?;
+            let h = Header::decode(&h).ok_or_else(|| VtlError::Corrupt {
                 key: self.barcode().to_owned(),
                 why: format!("record {o} at stream byte {} has no header", obj.offset),
             })?;
@@ -272,8 +271,8 @@ impl Tape {
                 charged += u64::from(stored);
                 continue;
             }
-            let list = window.get(self, obj.offset + HEADER_LEN, u64::from(stored))?;
-            let refs = ChunkRef::decode_list(list).ok_or_else(|| VtlError::Corrupt {
+            let list = self.read_stream_ahead(obj.offset + HEADER_LEN, u64::from(stored))?;
+            let refs = ChunkRef::decode_list(&list).ok_or_else(|| VtlError::Corrupt {
                 key: self.barcode().to_owned(),
                 why: format!("record {o} has a damaged chunk list"),
             })?;
@@ -304,31 +303,6 @@ fn read_volume(
     buf.drain(..(at - start) as usize);
     buf.truncate(len as usize);
     Ok(buf)
-}
-
-/// Stream bytes read ahead, for walking many small records.
-#[derive(Default)]
-struct Window {
-    start: u64,
-    bytes: Vec<u8>,
-}
-
-impl Window {
-    const AHEAD: u64 = 64 << 10;
-
-    fn get(&mut self, tape: &Tape, off: u64, len: u64) -> Result<&[u8]> {
-        let have = off >= self.start && off + len <= self.start + self.bytes.len() as u64;
-        if !have {
-            let want = len
-                .max(Self::AHEAD)
-                .min(tape.index().end().saturating_sub(off))
-                .max(len);
-            self.bytes = tape.read_stream(off, want)?;
-            self.start = off;
-        }
-        let at = (off - self.start) as usize;
-        Ok(&self.bytes[at..at + len as usize])
-    }
 }
 
 // Chunk regions (1 MiB) never straddle segments.
