@@ -24,4 +24,5 @@ pub mod core;
 pub mod iscsi;
 pub mod ns;
 pub mod pool;
+pub mod vm;
 pub mod vtl;

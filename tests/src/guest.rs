@@ -197,6 +197,7 @@ impl GuestRun {
 #[derive(Debug, Clone)]
 pub struct Guest {
     luns: Vec<String>,
+    vhost_disks: Vec<PathBuf>,
     binaries: Vec<String>,
     files: Vec<(String, Vec<u8>, u32)>,
     modules: Vec<String>,
@@ -219,6 +220,7 @@ impl Guest {
     pub fn new() -> Guest {
         Guest {
             luns: Vec::new(),
+            vhost_disks: Vec::new(),
             binaries: Vec::new(),
             files: Vec::new(),
             modules: DEFAULT_MODULES.iter().map(|m| (*m).to_owned()).collect(),
@@ -237,6 +239,18 @@ impl Guest {
     /// the driver by the LUN's device type (`sd`, `st`, `ch`).
     pub fn lun(mut self, iscsi_url: &str) -> Guest {
         self.luns.push(iscsi_url.to_owned());
+        self
+    }
+
+    /// Adds a virtio-blk disk served by a vhost-user-blk backend listening on `socket`
+    /// (`vsa vhost export`): the first is `/dev/vda`, the next `/dev/vdb`, and so on. The
+    /// guest's memory becomes a shared memfd, which the backend maps. qemu reconnects
+    /// to the socket if the backend goes away, so a restarted daemon serves the disk again.
+    pub fn vhost_disk(mut self, socket: &Path) -> Guest {
+        self.vhost_disks.push(socket.to_owned());
+        if !self.modules.iter().any(|m| m == "virtio_blk") {
+            self.modules.push("virtio_blk".to_owned());
+        }
         self
     }
 
@@ -352,6 +366,24 @@ impl Guest {
                 "-device",
                 &format!("scsi-generic,drive=lun{i},bus=scsi0.0,scsi-id={i},lun=0"),
             ]);
+        }
+        if !self.vhost_disks.is_empty() {
+            let mem = format!(
+                "memory-backend-memfd,id=mem,size={}M,share=on",
+                self.memory_mb
+            );
+            cmd.args(["-object", &mem, "-machine", "memory-backend=mem"]);
+        }
+        for (i, socket) in self.vhost_disks.iter().enumerate() {
+            cmd.arg("-chardev")
+                .arg(format!(
+                    "socket,id=vub{i},path={},reconnect-ms=200",
+                    socket.display()
+                ))
+                .args([
+                    "-device",
+                    &format!("vhost-user-blk-pci,chardev=vub{i},num-queues=1"),
+                ]);
         }
         run_qemu(cmd, self.timeout)
     }

@@ -11,6 +11,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
         Box::new(crate::iscsi::IscsiComponent),
         Box::new(crate::vtl::VtlComponent),
         Box::new(crate::ns::NsComponent),
+        Box::new(crate::vm::VmComponent),
     ]
 }
 

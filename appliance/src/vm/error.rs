@@ -1,0 +1,98 @@
+//! What the VM component refuses, with stable codes and HTTP statuses.
+//!
+//! | status | codes |
+//! | --- | --- |
+//! | 400 | `invalid_socket`, `invalid_queues` |
+//! | 404 | `no_such_export` (and the volume's `no_such_volume`) |
+//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use` |
+//! | 500 | `metadata_error` |
+
+use crate::core::{ApiError, ErrorCode, InUse};
+use axum::http::StatusCode;
+
+/// A VM component operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VmError {
+    /// The volume is not exported.
+    #[error("volume '{0}' is not exported over vhost-user")]
+    NoSuchExport(String),
+    /// The volume is exported already.
+    #[error("volume '{volume}' is exported already, on {socket}")]
+    ExportExists {
+        /// The volume.
+        volume: String,
+        /// Its socket.
+        socket: String,
+    },
+    /// Another export listens on the socket.
+    #[error("socket {socket} is used by the export of volume '{volume}'")]
+    SocketInUse {
+        /// The socket.
+        socket: String,
+        /// The volume exported on it.
+        volume: String,
+    },
+    /// The socket path cannot be used.
+    #[error("{0}")]
+    InvalidSocket(String),
+    /// A queue count out of range.
+    #[error("{0} queues: an export offers 1 to 16")]
+    InvalidQueues(u16),
+    /// The volume is held by someone.
+    #[error(transparent)]
+    InUse(#[from] InUse),
+    /// The volume cannot be opened (its owner's error).
+    #[error(transparent)]
+    Volume(ApiError),
+    /// The metadata store failed.
+    #[error("cannot write the VM configuration: {0}")]
+    Meta(String),
+}
+
+impl ErrorCode for VmError {
+    fn code(&self) -> &'static str {
+        match self {
+            VmError::NoSuchExport(_) => "no_such_export",
+            VmError::ExportExists { .. } => "export_exists",
+            VmError::SocketInUse { .. } => "socket_in_use",
+            VmError::InvalidSocket(_) => "invalid_socket",
+            VmError::InvalidQueues(_) => "invalid_queues",
+            VmError::InUse(e) => e.code(),
+            VmError::Volume(e) => e.code,
+            VmError::Meta(_) => "metadata_error",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        use StatusCode as S;
+        match self {
+            VmError::InvalidSocket(_) | VmError::InvalidQueues(_) => S::BAD_REQUEST,
+            VmError::NoSuchExport(_) => S::NOT_FOUND,
+            VmError::ExportExists { .. } | VmError::SocketInUse { .. } => S::CONFLICT,
+            VmError::InUse(e) => e.status(),
+            VmError::Volume(e) => e.status,
+            VmError::Meta(_) => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            VmError::NoSuchExport(_) => Some("`vsa vhost list` shows the exports".into()),
+            VmError::ExportExists { volume, .. } => Some(format!(
+                "unexport it first (`vsa vhost unexport {volume}`) to move it to another socket"
+            )),
+            VmError::SocketInUse { .. } => Some("pick another --socket path".into()),
+            VmError::InvalidSocket(_) => {
+                Some("give an absolute path in an existing directory, e.g. /run/vsa/db.sock".into())
+            }
+            VmError::InUse(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// A metadata store failure.
+pub fn meta(e: impl std::fmt::Display) -> VmError {
+    VmError::Meta(e.to_string())
+}

@@ -1,0 +1,29 @@
+//! The durable model of the VM component, in the `vm` column family as JSON: one record
+//! per vhost-user-blk export (`x/<volume>`).
+
+use serde::{Deserialize, Serialize};
+
+/// The column family of VMs and disk exports.
+pub const CF_VM: &str = "vm";
+
+/// Key of an export record.
+pub fn export_key(volume: &str) -> Vec<u8> {
+    format!("x/{volume}").into_bytes()
+}
+
+/// Prefix of the export records.
+pub const EXPORT_PREFIX: &[u8] = b"x/";
+
+/// A volume served over vhost-user-blk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    /// The volume.
+    pub volume: String,
+    /// The Unix socket VMMs connect to (absolute).
+    pub socket: String,
+    /// Guests may read but not write.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Request queues offered (a VMM uses at most this many).
+    pub queues: u16,
+}
