@@ -63,6 +63,19 @@ endpoint!(/// `POST /volumes/{name}/snapshots/{snap}/rollback`.
     Rollback: Post "/volumes/{name}/snapshots/{snap}/rollback", SnapPath, Empty => VolumeView, OK,
     "Return a volume to a snapshot");
 
+endpoint!(/// `POST /transfers/import`.
+    ImportImage: Post "/transfers/import", NoParams, ImportImageBody => TransferView, ACCEPTED,
+    "Create a volume from a disk image (raw, qcow2, vmdk, vhd, vhdx) in the background");
+endpoint!(/// `POST /transfers/export`.
+    ExportImage: Post "/transfers/export", NoParams, ExportImageBody => TransferView, ACCEPTED,
+    "Write a volume into a new disk image file in the background");
+endpoint!(/// `GET /transfers`.
+    ListTransfers: Get "/transfers", NoParams, Empty => Vec<TransferView>, OK,
+    "Image imports and exports since the daemon started");
+endpoint!(/// `GET /transfers/{volume}`.
+    ShowTransfer: Get "/transfers/{volume}", TransferPath, Empty => TransferView, OK,
+    "The last image transfer of a volume, with its progress");
+
 /// The pool component's routes.
 pub fn routes() -> Routes<PoolService> {
     Routes::<PoolService>::default()
@@ -87,4 +100,8 @@ pub fn routes() -> Routes<PoolService> {
         .route::<DeleteSnapshot>(|s, p, _| Ok(s.delete_snapshot(&p.name, &p.snap)?))
         .route::<CloneSnapshot>(|s, p, b| Ok(s.clone_snapshot(&p.name, &p.snap, &b.name)?))
         .route::<Rollback>(|s, p, _| Ok(s.rollback(&p.name, &p.snap)?))
+        .route::<ImportImage>(|s, _, b| Ok(s.images().import(b)?))
+        .route::<ExportImage>(|s, _, b| Ok(s.images().export(b)?))
+        .route::<ListTransfers>(|s, _, _| Ok(s.images().list()))
+        .route::<ShowTransfer>(|s, p, _| Ok(s.images().show(&p.volume)?))
 }

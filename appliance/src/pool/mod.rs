@@ -12,6 +12,7 @@
 //!  types.rs    request and reply bodies
 //!  error.rs    codes, statuses and command hints of the pool crate's errors
 //!  health.rs   a pool's health states and their precedence
+//!  images/     disk images in and out (qemu-img, qemu-nbd and an NBD client)
 //!  watch.rs    the background watcher that logs every change of a pool's health
 //!  cli/        `vsa pool ...`, `vsa volume ...`
 //!  config.rs   [settings] and [[pool]]
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod metrics;
 pub mod service;
 pub mod types;
@@ -124,6 +126,28 @@ impl Component for PoolComponent {
             &["volume", "clone", "v@s", "c"],
             &["volume", "rollback", "v@s"],
             &["volume", "delete-snapshot", "v@s"],
+            &[
+                "volume",
+                "import",
+                "/i/web.qcow2",
+                "v",
+                "--format",
+                "qcow2",
+                "--pool",
+                "p",
+                "--no-wait",
+            ],
+            &[
+                "volume",
+                "export",
+                "v",
+                "/i/v.vmdk",
+                "--format",
+                "vmdk",
+                "--no-wait",
+            ],
+            &["volume", "transfers"],
+            &["volume", "transfers", "v"],
         ]
     }
 

@@ -115,6 +115,7 @@ pub struct PoolService {
     core: Arc<Core>,
     pools: RwLock<BTreeMap<String, Arc<Pool>>>,
     settings: Settings,
+    images: super::images::Transfers,
 }
 
 fn absolute(path: PathBuf, field: &'static str) -> Result<PathBuf> {
@@ -152,6 +153,7 @@ impl PoolService {
         report: &mut Vec<String>,
     ) -> std::result::Result<PoolService, OpenPoolError> {
         let svc = PoolService {
+            images: super::images::Transfers::new(core.clone()),
             core,
             pools: RwLock::new(BTreeMap::new()),
             settings: config.settings.clone(),
@@ -410,6 +412,11 @@ impl PoolService {
             }
         }
         out
+    }
+
+    /// Image imports and exports.
+    pub fn images(&self) -> &super::images::Transfers {
+        &self.images
     }
 
     /// One volume.

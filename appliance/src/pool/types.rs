@@ -655,3 +655,83 @@ impl From<SnapshotInfo> for SnapshotView {
         }
     }
 }
+
+/// `POST /transfers/import`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportImageBody {
+    /// The image file (absolute path on the appliance).
+    pub file: String,
+    /// The new volume's name.
+    pub name: String,
+    /// The image's format: raw, qcow2, vmdk, vhd or vhdx (default: probed by qemu-img).
+    pub format: Option<String>,
+    /// The pool (default: the only pool, or `default`).
+    pub pool: Option<String>,
+}
+
+/// `POST /transfers/export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportImageBody {
+    /// The volume.
+    pub volume: String,
+    /// The image file to create (absolute path on the appliance; must not exist).
+    pub file: String,
+    /// Its format: raw, qcow2, vmdk, vhd or vhdx.
+    pub format: String,
+}
+
+/// `{volume}`: the transfers of a volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferPath {
+    /// The volume.
+    pub volume: String,
+}
+
+impl crate::core::PathParams for TransferPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("volume", "volume name")];
+}
+
+/// An image import or export and its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TransferView {
+    /// `import` or `export`.
+    pub direction: String,
+    /// The volume.
+    pub volume: String,
+    /// The image file.
+    pub file: String,
+    /// The image's format.
+    pub format: String,
+    /// Bytes to move.
+    pub total: u64,
+    /// Bytes moved.
+    pub done: u64,
+    /// `running`, `finished` or `failed`.
+    pub state: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl TransferView {
+    /// A transfer starting.
+    pub fn new(
+        direction: &str,
+        volume: &str,
+        file: &std::path::Path,
+        format: &str,
+        total: u64,
+    ) -> Self {
+        TransferView {
+            direction: direction.into(),
+            volume: volume.into(),
+            file: file.display().to_string(),
+            format: format.into(),
+            total,
+            done: 0,
+            state: "running".into(),
+            error: None,
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! The pool component's CLI nouns.
 
+pub mod image;
 pub mod pool;
 pub mod volume;

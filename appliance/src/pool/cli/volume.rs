@@ -1,4 +1,5 @@
-//! `vsa volume ...`: create, list, show, resize, delete; snapshots, clones, rollback.
+//! `vsa volume ...`: create, list, show, resize, delete; snapshots, clones, rollback;
+//! images in and out (image.rs).
 
 use crate::core::cli::size_arg;
 use crate::core::output::{bytes, fields, list, or_dash, table};
@@ -44,6 +45,42 @@ pub enum VolumeCmd {
         /// Reserve all its space now.
         #[arg(long)]
         thick: bool,
+    },
+    /// Create a volume from a disk image (raw, qcow2, vmdk, vhd, vhdx), showing progress,
+    /// e.g. `vsa volume import debian.qcow2 web1`.
+    Import {
+        /// The image file.
+        file: std::path::PathBuf,
+        /// The new volume's name.
+        name: String,
+        /// The image's format (default: what qemu-img finds).
+        #[arg(long)]
+        format: Option<String>,
+        /// The pool (default: the only pool, or `default`).
+        #[arg(long)]
+        pool: Option<String>,
+        /// Start it and return (`vsa volume transfers` shows progress).
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Write a volume into a new disk image file, showing progress, e.g. `vsa volume
+    /// export web1 web1.vmdk --format vmdk`.
+    Export {
+        /// The volume (not in use: export a clone of a snapshot of a volume in use).
+        name: String,
+        /// The image file to create.
+        file: std::path::PathBuf,
+        /// Its format: raw, qcow2, vmdk, vhd or vhdx.
+        #[arg(long, default_value = "qcow2")]
+        format: String,
+        /// Start it and return (`vsa volume transfers` shows progress).
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Image imports and exports since the daemon started (or the last of one volume).
+    Transfers {
+        /// Only this volume's.
+        volume: Option<String>,
     },
     /// List volumes.
     List,
@@ -210,6 +247,20 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 )
             });
         }
+        VolumeCmd::Import {
+            file,
+            name,
+            format,
+            pool,
+            no_wait,
+        } => super::image::import(ctx, &file, name, format, pool, !no_wait)?,
+        VolumeCmd::Export {
+            name,
+            file,
+            format,
+            no_wait,
+        } => super::image::export(ctx, name, &file, format, !no_wait)?,
+        VolumeCmd::Transfers { volume } => super::image::list(ctx, volume)?,
         VolumeCmd::List => ctx.print(&c.call::<ListVolumes>(&NoParams {}, &Empty {})?, |v| {
             list_volumes(v)
         }),
