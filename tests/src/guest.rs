@@ -388,6 +388,13 @@ impl Guest {
         run_qemu(cmd, self.timeout)
     }
 
+    /// The initramfs this guest would boot with to run `script` (cpio, newc), for a VMM
+    /// other than qemu: its /init loads the modules, runs the script, prints the end
+    /// marker ([`end_status`] reads it) and powers off.
+    pub fn initramfs_image(&self, script: &str) -> Result<Vec<u8>, GuestError> {
+        self.initramfs(Kernel::get()?, busybox()?, script)
+    }
+
     /// The initramfs (cpio, newc, uncompressed) for this guest and script.
     fn initramfs(
         &self,
@@ -746,8 +753,9 @@ fn console_text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).replace('\r', "")
 }
 
-/// The status after the end marker, once its line is complete.
-fn end_status(console: &str) -> Option<i32> {
+/// The script's exit status after the end marker on the console, once its line is
+/// complete.
+pub fn end_status(console: &str) -> Option<i32> {
     let at = console.rfind(END_MARKER)?;
     let rest = &console[at + END_MARKER.len()..];
     let line = rest.split_once('\n')?.0;

@@ -28,7 +28,10 @@ fn volumes_snapshots_clones_metrics_and_kill_9() {
     let d = Daemon::start(&dir, &[]);
 
     let st = d.json(&["status"]);
-    assert_eq!(st["components"], json!(["pool", "iscsi", "vtl", "ns", "vm"]));
+    assert_eq!(
+        st["components"],
+        json!(["pool", "iscsi", "vtl", "ns", "vm"])
+    );
     assert_eq!(st["pools"][0]["name"], "default");
     assert_eq!(st["pools"][0]["raid"], "raid5");
     assert_eq!(st["pools"][0]["health"], "healthy");

@@ -1,6 +1,8 @@
 //! Virtual machines on pool volumes.
 //!
-//! Today this crate holds the disk side: [`blk`], the virtio-blk device model (a guest's
+//! The KVM side ([`kvm`], [`devices`]) boots a 64-bit ELF guest on one vCPU with a
+//! serial console and i8042 reset; `unsafe` is confined to registering guest memory with
+//! KVM (kvm/memory.rs). The disk side: [`blk`], the virtio-blk device model (a guest's
 //! requests executed on any [`vsa_blockdev::BlockDevice`]), and [`vhost_user`], which
 //! serves it over a vhost-user socket so that a VMM in another process (qemu, Cloud
 //! Hypervisor, and later our own) shares its guest memory with the daemon and the daemon
@@ -18,7 +20,10 @@
 //! The guest's memory is mapped by `vhost-user-backend` when the VMM sends its memory
 //! table; everything here reaches it through `vm-memory`'s bounds-checked accessors, so a
 //! guest that hands out bad addresses gets an error status, never the daemon's memory.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod blk;
+pub mod boot;
+pub mod devices;
+pub mod kvm;
 pub mod vhost_user;

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod runner;
 pub mod service;
 pub mod types;
 

@@ -1,0 +1,68 @@
+//! The VM runner: the `vsa` binary re-executed as `vsa __vm-runner ...` runs one VM in
+//! its own process, so a VM that crashes takes nothing else with it. The console goes to
+//! stdout; how the VM stopped goes to stderr (`vsa-vm: stopped: ...`) and to the exit
+//! code: 0 halted or reset by the guest, 3 a triple fault, 4 KVM could not run it.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vsa_vmm::kvm::{run, Exit, VmConfig};
+
+/// The hidden first argument that selects the runner.
+pub const RUNNER_ARG: &str = "__vm-runner";
+
+/// One VM.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vsa __vm-runner",
+    about = "Runs one VM in this process (started by the daemon)"
+)]
+struct RunnerArgs {
+    /// The kernel: a Linux bzImage or a 64-bit ELF.
+    #[arg(long)]
+    kernel: PathBuf,
+    /// An initramfs.
+    #[arg(long)]
+    initrd: Option<PathBuf>,
+    /// The kernel command line.
+    #[arg(long, default_value = "")]
+    cmdline: String,
+    /// Guest memory, e.g. 512M.
+    #[arg(long, default_value = "256M", value_parser = crate::core::cli::size_arg)]
+    memory: u64,
+}
+
+/// Runs the VM the arguments describe (`args[0]` is the program, `args[1]` the runner
+/// argument).
+pub fn main(args: Vec<String>) -> ExitCode {
+    let parsed = match RunnerArgs::try_parse_from(args.into_iter().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    let config = VmConfig {
+        memory: parsed.memory,
+        kernel: parsed.kernel,
+        initrd: parsed.initrd,
+        cmdline: parsed.cmdline,
+    };
+    match run(&config, Box::new(std::io::stdout())) {
+        Ok((exit, counts)) => {
+            eprintln!(
+                "vsa-vm: stopped: {exit:?} (exits: {} port I/O, {} MMIO, {} other)",
+                counts.io, counts.mmio, counts.other
+            );
+            match exit {
+                Exit::Halted | Exit::Reset => ExitCode::SUCCESS,
+                Exit::TripleFault => ExitCode::from(3),
+                Exit::Failed(_) => ExitCode::from(4),
+            }
+        }
+        Err(e) => {
+            eprintln!("vsa-vm: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

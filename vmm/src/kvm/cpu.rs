@@ -1,0 +1,137 @@
+//! A vCPU ready to run 64-bit code: the boot GDT and identity page tables in guest
+//! memory, long-mode segment and control registers, the host's supported CPUID.
+
+use super::layout::*;
+use super::KvmError;
+use kvm_bindings::{kvm_segment, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuFd};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+const CR0_PE: u64 = 1;
+const CR0_ET: u64 = 1 << 4;
+const CR0_PG: u64 = 1 << 31;
+const CR4_PAE: u64 = 1 << 5;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
+
+/// GDT entries: (flags and access in Intel's packing, base, limit).
+const GDT_ENTRIES: [(u16, u32, u32); 4] = [
+    (0, 0, 0),            // null
+    (0xa09b, 0, 0xfffff), // 0x08: 64-bit code
+    (0xc093, 0, 0xfffff), // 0x10: data
+    (0x808b, 0, 0xfffff), // 0x18: TSS (busy), which VMX requires
+];
+
+/// A GDT descriptor from its flags, base and limit.
+fn gdt_entry((flags, base, limit): (u16, u32, u32)) -> u64 {
+    ((u64::from(base) & 0xff00_0000) << 32)
+        | ((u64::from(flags) & 0xf0ff) << 40)
+        | ((u64::from(limit) & 0x000f_0000) << 32)
+        | ((u64::from(base) & 0x00ff_ffff) << 16)
+        | (u64::from(limit) & 0x0000_ffff)
+}
+
+/// The segment register KVM wants for GDT entry `index`.
+fn segment(index: usize) -> kvm_segment {
+    let (flags, base, limit) = GDT_ENTRIES[index];
+    let bit = |n: u16| ((flags >> n) & 1) as u8;
+    kvm_segment {
+        base: u64::from(base),
+        limit,
+        selector: (index as u16) * 8,
+        type_: (flags & 0xf) as u8,
+        present: bit(7),
+        dpl: ((flags >> 5) & 3) as u8,
+        db: bit(14),
+        s: bit(4),
+        l: bit(13),
+        g: bit(15),
+        avl: bit(12),
+        unusable: u8::from(bit(7) == 0),
+        padding: 0,
+    }
+}
+
+/// Writes the GDT and the identity page tables (2 MiB pages over the first GiB).
+pub fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), KvmError> {
+    for (i, e) in GDT_ENTRIES.iter().enumerate() {
+        mem.write_obj(gdt_entry(*e), GuestAddress(GDT + 8 * i as u64))
+            .map_err(|e| KvmError::Memory(format!("the boot GDT: {e}")))?;
+    }
+    mem.write_obj(0u64, GuestAddress(IDT))
+        .map_err(|e| KvmError::Memory(format!("the boot IDT: {e}")))?;
+    let table = |what: &str, addr: u64, value: u64| {
+        mem.write_obj(value, GuestAddress(addr))
+            .map_err(|e| KvmError::Memory(format!("the boot page tables ({what}): {e}")))
+    };
+    table("PML4", PML4, PDPT | 0x3)?;
+    table("PDPT", PDPT, PD | 0x3)?;
+    for i in 0..512u64 {
+        // Present, writable, 2 MiB page.
+        table("PD", PD + i * 8, (i << 21) | 0x83)?;
+    }
+    Ok(())
+}
+
+/// Sets up `vcpu` to start at `entry` in 64-bit mode, with `rsi` as given (the Linux
+/// 64-bit boot protocol passes the zero page there).
+pub fn setup_long_mode(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, rsi: u64) -> Result<(), KvmError> {
+    let cpuid = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(|e| KvmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+    vcpu.set_cpuid2(&cpuid)
+        .map_err(|e| KvmError::Kvm("KVM_SET_CPUID2", e))?;
+
+    let mut s = vcpu
+        .get_sregs()
+        .map_err(|e| KvmError::Kvm("KVM_GET_SREGS", e))?;
+    s.gdt.base = GDT;
+    s.gdt.limit = (GDT_ENTRIES.len() * 8 - 1) as u16;
+    s.idt.base = IDT;
+    s.idt.limit = 7;
+    s.cs = segment(1);
+    let data = segment(2);
+    s.ds = data;
+    s.es = data;
+    s.fs = data;
+    s.gs = data;
+    s.ss = data;
+    s.tr = segment(3);
+    s.cr3 = PML4;
+    s.cr4 |= CR4_PAE;
+    s.cr0 |= CR0_PE | CR0_ET | CR0_PG;
+    s.efer |= EFER_LME | EFER_LMA;
+    vcpu.set_sregs(&s)
+        .map_err(|e| KvmError::Kvm("KVM_SET_SREGS", e))?;
+
+    let mut r = vcpu
+        .get_regs()
+        .map_err(|e| KvmError::Kvm("KVM_GET_REGS", e))?;
+    r.rflags = 0x2;
+    r.rip = entry;
+    r.rsp = STACK_TOP;
+    r.rbp = STACK_TOP;
+    r.rsi = rsi;
+    vcpu.set_regs(&r)
+        .map_err(|e| KvmError::Kvm("KVM_SET_REGS", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gdt_entries_match_the_segments() {
+        // The canonical flat 64-bit code descriptor.
+        assert_eq!(gdt_entry(GDT_ENTRIES[1]), 0x00af_9b00_0000_ffff);
+        assert_eq!(gdt_entry(GDT_ENTRIES[2]), 0x00cf_9300_0000_ffff);
+        let cs = segment(1);
+        assert_eq!(
+            (cs.l, cs.db, cs.g, cs.present, cs.type_, cs.selector),
+            (1, 0, 1, 1, 0xb, 8)
+        );
+        let tr = segment(3);
+        assert_eq!((tr.type_, tr.s, tr.selector), (0xb, 0, 0x18));
+    }
+}

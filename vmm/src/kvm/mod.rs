@@ -1,0 +1,155 @@
+//! The KVM virtual machine: memory, a vCPU in 64-bit mode, the port I/O devices of a PC
+//! that a guest needs first (the COM1 UART, the i8042 for reset), and the run loop that
+//! ends with a reason.
+//!
+//! One vCPU for now; the guest is an ELF kernel entered at its 64-bit entry point.
+
+mod cpu;
+pub mod layout;
+mod memory;
+
+use crate::boot::{self, linux::LinuxBoot, BootError};
+use crate::devices::PortBus;
+use kvm_ioctls::{Kvm, VcpuExit};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// What went wrong setting up or running a VM.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvmError {
+    /// A KVM ioctl failed.
+    #[error("{0} failed: {1}")]
+    Kvm(&'static str, kvm_ioctls::Error),
+    /// /dev/kvm cannot be opened.
+    #[error("cannot open /dev/kvm: {0} (is KVM enabled, and may this user use it?)")]
+    NoKvm(kvm_ioctls::Error),
+    /// Guest memory could not be set up.
+    #[error("guest memory: {0}")]
+    Memory(String),
+    /// The kernel could not be loaded.
+    #[error("cannot boot: {0}")]
+    Boot(#[from] BootError),
+}
+
+/// Why a VM stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The vCPU halted (HLT with nothing to wake it).
+    Halted,
+    /// The guest reset the machine (i8042 reset command): a reboot or power-off request.
+    Reset,
+    /// The guest triple-faulted (KVM_EXIT_SHUTDOWN).
+    TripleFault,
+    /// KVM could not run the guest any further.
+    Failed(String),
+}
+
+/// How to run a VM.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// The kernel: a Linux bzImage (booted by the Linux boot protocol) or an ELF entered
+    /// at its entry point in 64-bit mode.
+    pub kernel: PathBuf,
+    /// An initramfs for a Linux kernel.
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line.
+    pub cmdline: String,
+}
+
+/// Counts of vCPU exits by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitCounts {
+    /// Port I/O.
+    pub io: u64,
+    /// MMIO.
+    pub mmio: u64,
+    /// Everything else.
+    pub other: u64,
+}
+
+/// Boots `config.kernel` and runs it until it stops; the guest's console goes to
+/// `console`.
+pub fn run(
+    config: &VmConfig,
+    console: Box<dyn Write + Send>,
+) -> Result<(Exit, ExitCounts), KvmError> {
+    let kvm = Kvm::new().map_err(KvmError::NoKvm)?;
+    let vm = kvm
+        .create_vm()
+        .map_err(|e| KvmError::Kvm("KVM_CREATE_VM", e))?;
+    // The in-kernel PIC, IOAPIC and local APICs, and the PIT: what a Linux guest needs
+    // for its timer and interrupts. VMX wants a TSS area below 4 GiB first.
+    vm.set_tss_address(0xfffb_d000)
+        .map_err(|e| KvmError::Kvm("KVM_SET_TSS_ADDR", e))?;
+    vm.create_irq_chip()
+        .map_err(|e| KvmError::Kvm("KVM_CREATE_IRQCHIP", e))?;
+    let pit = kvm_bindings::kvm_pit_config {
+        flags: kvm_bindings::KVM_PIT_SPEAKER_DUMMY,
+        ..Default::default()
+    };
+    vm.create_pit2(pit)
+        .map_err(|e| KvmError::Kvm("KVM_CREATE_PIT2", e))?;
+    let mem = memory::create(&vm, config.memory)?;
+    let entry = if boot::is_bzimage(&config.kernel)? {
+        let linux = LinuxBoot {
+            kernel: config.kernel.clone(),
+            initrd: config.initrd.clone(),
+            cmdline: config.cmdline.clone(),
+        };
+        boot::linux::load(&mem, config.memory, &linux)?
+    } else {
+        boot::load_elf(&mem, &config.kernel)?
+    };
+    cpu::write_boot_tables(&mem)?;
+    let mut vcpu = vm
+        .create_vcpu(0)
+        .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
+    cpu::setup_long_mode(&kvm, &vcpu, entry.rip, entry.rsi)?;
+    let mut bus = PortBus::new(console);
+    let mut counts = ExitCounts::default();
+    loop {
+        let exit = match vcpu.run() {
+            Ok(VcpuExit::IoOut(port, data)) => {
+                counts.io += 1;
+                bus.write(port, data);
+                None
+            }
+            Ok(VcpuExit::IoIn(port, data)) => {
+                counts.io += 1;
+                bus.read(port, data);
+                None
+            }
+            Ok(VcpuExit::MmioRead(_, data)) => {
+                counts.mmio += 1;
+                data.fill(0xff);
+                None
+            }
+            Ok(VcpuExit::MmioWrite(..)) => {
+                counts.mmio += 1;
+                None
+            }
+            Ok(VcpuExit::Hlt) => Some(Exit::Halted),
+            Ok(VcpuExit::Shutdown) => Some(Exit::TripleFault),
+            Ok(VcpuExit::FailEntry(reason, cpu)) => Some(Exit::Failed(format!(
+                "KVM could not enter the guest (hardware reason {reason:#x}, cpu {cpu})"
+            ))),
+            Ok(VcpuExit::InternalError) => Some(Exit::Failed("KVM internal error".into())),
+            Ok(other) => {
+                counts.other += 1;
+                Some(Exit::Failed(format!("unexpected vCPU exit {other:?}")))
+            }
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
+            Err(e) => Some(Exit::Failed(format!("KVM_RUN failed: {e}"))),
+        };
+        if bus.reset_requested() {
+            return Ok((Exit::Reset, counts));
+        }
+        if let Some(exit) = exit {
+            bus.flush();
+            return Ok((exit, counts));
+        }
+    }
+}
