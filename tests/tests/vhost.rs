@@ -16,7 +16,7 @@ fn guest(socket: &Path) -> Guest {
     Guest::new()
         .vhost_disk(socket)
         .modules(&["ext4", "crc32c_generic"])
-        .binaries(&["mkfs.ext4", "e2fsck", "md5sum", "sync", "blockdev"])
+        .binaries(&["mkfs.ext4", "e2fsck", "md5sum", "sync", "blockdev", "dd"])
         .wait_for(&["/dev/vda"])
 }
 
@@ -136,6 +136,29 @@ e2fsck -fn /dev/vda && echo "fsck clean"
         "{}",
         original.console
     );
+
+    // Read-only: the guest sees a read-only disk, reads it, and cannot write it.
+    d.ok(&["vhost", "unexport", "vm2"]);
+    let out = d.ok(&[
+        "vhost",
+        "export",
+        "vm2",
+        "--socket",
+        sock2.to_str().unwrap(),
+        "--read-only",
+    ]);
+    assert!(out.contains("exported"), "{out}");
+    let ro = guest(&sock2).run(
+        r#"
+echo "ro $(blockdev --getro /dev/vda)"
+mount -t ext4 -o ro /dev/vda /mnt && ls /mnt/data | sed 's/^/file /'
+umount /mnt
+if dd if=/dev/zero of=/dev/vda bs=4k count=1 oflag=direct 2>/dev/null; then echo "write succeeded"; fi
+"#,
+    );
+    assert_eq!(tagged(&ro.console, "ro "), ["1"], "{}", ro.console);
+    assert_eq!(tagged(&ro.console, "file "), ["f2", "f3"], "{}", ro.console);
+    assert!(!ro.console.contains("write succeeded"), "{}", ro.console);
 
     // Unexported: the socket goes and the volume can be deleted.
     d.ok(&["vhost", "unexport", "vm2"]);
