@@ -1,8 +1,9 @@
-//! The VM component's API: `/vhost` (vhost-user-blk exports). One type per operation;
-//! the route table binds each to an [`Exports`] method.
+//! The VM component's API: `/vms` (virtual machines) and `/vhost` (vhost-user-blk
+//! exports). One type per operation; the route table binds each to a method of
+//! [`Machines`](super::machines::Machines) or [`Exports`](super::service::Exports).
 
-use super::service::Exports;
 use super::types::*;
+use super::VmService;
 use crate::core::endpoint::endpoint;
 use crate::core::{Deleted, Empty, NoParams, Routes};
 use axum::http::StatusCode;
@@ -23,11 +24,38 @@ endpoint!(/// `DELETE /vhost/{volume}`.
     DeleteExport: Delete "/vhost/{volume}", ExportPath, Empty => Deleted, OK,
     "Stop serving a volume over vhost-user (the VMM loses the disk)");
 
+endpoint!(/// `GET /vms`.
+    ListVms: Get "/vms", NoParams, Empty => Vec<VmView>, OK, "List VMs");
+endpoint!(/// `POST /vms`.
+    CreateVm: Post "/vms", NoParams, CreateVmBody => VmView, CREATED,
+    "Define a VM (stopped)");
+endpoint!(/// `GET /vms/{name}`.
+    ShowVm: Get "/vms/{name}", VmPath, Empty => VmView, OK, "Show a VM");
+endpoint!(/// `DELETE /vms/{name}`.
+    DeleteVm: Delete "/vms/{name}", VmPath, Empty => Deleted, OK,
+    "Delete a stopped VM and its logs");
+endpoint!(/// `POST /vms/{name}/start`.
+    StartVm: Post "/vms/{name}/start", VmPath, Empty => VmView, OK,
+    "Start a VM (its own process)");
+endpoint!(/// `POST /vms/{name}/stop`.
+    StopVm: Post "/vms/{name}/stop", VmPath, Empty => VmView, OK,
+    "Power a VM off");
+endpoint!(/// `GET /vms/{name}/console`.
+    VmConsole: Get "/vms/{name}/console", VmPath, Empty => ConsoleView, OK,
+    "The end of a VM's console log");
+
 /// The VM component's routes.
-pub fn routes() -> Routes<Exports> {
-    Routes::<Exports>::default()
-        .route::<ListExports>(|x, _, _| Ok(x.list()))
-        .route::<CreateExport>(|x, _, b| Ok(x.export(b)?))
-        .route::<ShowExport>(|x, p, _| Ok(x.show(&p.volume)?))
-        .route::<DeleteExport>(|x, p, _| Ok(x.unexport(&p.volume)?))
+pub fn routes() -> Routes<VmService> {
+    Routes::<VmService>::default()
+        .route::<ListExports>(|s, _, _| Ok(s.exports.list()))
+        .route::<CreateExport>(|s, _, b| Ok(s.exports.export(b)?))
+        .route::<ShowExport>(|s, p, _| Ok(s.exports.show(&p.volume)?))
+        .route::<DeleteExport>(|s, p, _| Ok(s.exports.unexport(&p.volume)?))
+        .route::<ListVms>(|s, _, _| Ok(s.machines.list()))
+        .route::<CreateVm>(|s, _, b| Ok(s.machines.create(b)?))
+        .route::<ShowVm>(|s, p, _| Ok(s.machines.show(&p.name)?))
+        .route::<DeleteVm>(|s, p, _| Ok(s.machines.delete(&p.name)?))
+        .route::<StartVm>(|s, p, _| Ok(s.machines.start(&p.name)?))
+        .route::<StopVm>(|s, p, _| Ok(s.machines.stop(&p.name)?))
+        .route::<VmConsole>(|s, p, _| Ok(s.machines.console(&p.name)?))
 }

@@ -2,10 +2,10 @@
 //!
 //! | status | codes |
 //! | --- | --- |
-//! | 400 | `invalid_socket`, `invalid_queues` |
-//! | 404 | `no_such_export` (and the volume's `no_such_volume`) |
-//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use` |
-//! | 500 | `metadata_error` |
+//! | 400 | `invalid_socket`, `invalid_queues`, `invalid_vm` |
+//! | 404 | `no_such_export`, `no_such_vm` (and the volume's `no_such_volume`) |
+//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use`, `vm_exists`, `vm_running` |
+//! | 500 | `metadata_error`, `vm_start_failed` |
 
 use crate::core::{ApiError, ErrorCode, InUse};
 use axum::http::StatusCode;
@@ -45,6 +45,26 @@ pub enum VmError {
     /// The volume cannot be opened (its owner's error).
     #[error(transparent)]
     Volume(ApiError),
+    /// No such VM.
+    #[error("there is no VM '{0}'")]
+    NoSuchVm(String),
+    /// The name is taken.
+    #[error("VM '{0}' already exists")]
+    VmExists(String),
+    /// The VM runs, and the operation needs it stopped.
+    #[error("VM '{0}' is running")]
+    VmRunning(String),
+    /// A VM configuration that cannot work.
+    #[error("{0}")]
+    InvalidVm(String),
+    /// The runner process could not start.
+    #[error("cannot start VM '{name}': {why}")]
+    StartFailed {
+        /// The VM.
+        name: String,
+        /// Why.
+        why: String,
+    },
     /// The metadata store failed.
     #[error("cannot write the VM configuration: {0}")]
     Meta(String),
@@ -60,6 +80,11 @@ impl ErrorCode for VmError {
             VmError::InvalidQueues(_) => "invalid_queues",
             VmError::InUse(e) => e.code(),
             VmError::Volume(e) => e.code,
+            VmError::NoSuchVm(_) => "no_such_vm",
+            VmError::VmExists(_) => "vm_exists",
+            VmError::VmRunning(_) => "vm_running",
+            VmError::InvalidVm(_) => "invalid_vm",
+            VmError::StartFailed { .. } => "vm_start_failed",
             VmError::Meta(_) => "metadata_error",
         }
     }
@@ -67,12 +92,17 @@ impl ErrorCode for VmError {
     fn status(&self) -> StatusCode {
         use StatusCode as S;
         match self {
-            VmError::InvalidSocket(_) | VmError::InvalidQueues(_) => S::BAD_REQUEST,
-            VmError::NoSuchExport(_) => S::NOT_FOUND,
-            VmError::ExportExists { .. } | VmError::SocketInUse { .. } => S::CONFLICT,
+            VmError::InvalidSocket(_) | VmError::InvalidQueues(_) | VmError::InvalidVm(_) => {
+                S::BAD_REQUEST
+            }
+            VmError::NoSuchExport(_) | VmError::NoSuchVm(_) => S::NOT_FOUND,
+            VmError::ExportExists { .. }
+            | VmError::SocketInUse { .. }
+            | VmError::VmExists(_)
+            | VmError::VmRunning(_) => S::CONFLICT,
             VmError::InUse(e) => e.status(),
             VmError::Volume(e) => e.status,
-            VmError::Meta(_) => S::INTERNAL_SERVER_ERROR,
+            VmError::Meta(_) | VmError::StartFailed { .. } => S::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -87,6 +117,8 @@ impl ErrorCode for VmError {
                 Some("give an absolute path in an existing directory, e.g. /run/vsa/db.sock".into())
             }
             VmError::InUse(e) => e.hint(),
+            VmError::NoSuchVm(_) => Some("`vsa vm list` shows the VMs".into()),
+            VmError::VmRunning(n) => Some(format!("stop it first (`vsa vm stop {n}`)")),
             _ => None,
         }
     }

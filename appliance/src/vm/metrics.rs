@@ -5,8 +5,9 @@
 //! | --- | --- | --- |
 //! | `vsa_vhost_exports` | state | vhost-user-blk exports by state: `listening`, `connected`, `failed` |
 //! | `vsa_vhost_connections_total` | volume | VMM connections an export has served since it started |
+//! | `vsa_vms` | state | VMs by state: `running`, `stopped`, `failed` |
 
-use super::types::ExportView;
+use super::types::{ExportView, VmView};
 use crate::core::metrics::Metrics;
 use prometheus::{IntGaugeVec, Opts};
 
@@ -17,6 +18,7 @@ const STATES: [&str; 3] = ["listening", "connected", "failed"];
 pub struct VhostMetrics {
     exports: IntGaugeVec,
     connections: IntGaugeVec,
+    vms: IntGaugeVec,
 }
 
 impl VhostMetrics {
@@ -33,16 +35,25 @@ impl VhostMetrics {
             ),
             &["volume"],
         )?;
+        let vms = IntGaugeVec::new(Opts::new("vsa_vms", "VMs by state"), &["state"])?;
+        m.registry.register(Box::new(vms.clone()))?;
         m.registry.register(Box::new(exports.clone()))?;
         m.registry.register(Box::new(connections.clone()))?;
         Ok(VhostMetrics {
             exports,
             connections,
+            vms,
         })
     }
 
-    /// Sets the series from the exports.
-    pub fn update(&self, views: &[ExportView]) {
+    /// Sets the series from the exports and the VMs.
+    pub fn update(&self, views: &[ExportView], machines: &[VmView]) {
+        for s in ["running", "stopped", "failed"] {
+            let n = machines.iter().filter(|v| v.state == s).count();
+            self.vms
+                .with_label_values(&[s])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         for s in STATES {
             let n = views.iter().filter(|v| v.state == s).count();
             self.exports

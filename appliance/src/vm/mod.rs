@@ -1,33 +1,52 @@
-//! The VM component: pool volumes as disks of virtual machines. Today: the vhost-user-blk
-//! service (`vsa vhost`, routes `/vhost`), which serves a volume on a Unix socket to a VMM
-//! on this host (qemu, Cloud Hypervisor) with no network hop; records in the `vm` column
-//! family. The bundled VMM (`vsa vm`) is not here yet.
+//! The VM component: virtual machines and pool volumes as their disks. The
+//! vhost-user-blk service (`vsa vhost`, routes `/vhost`) serves a volume on a Unix socket
+//! to a VMM on this host (qemu, Cloud Hypervisor, ours) with no network hop; `vsa vm`
+//! (routes `/vms`) runs VMs on the bundled KVM VMM, each in its own process. Records in
+//! the `vm` column family. VM disks (virtio-blk over vhost-user) are not wired yet.
 //!
 //! ```text
-//!  mod.rs      the Component: open (records → exports listening), stop
+//!  mod.rs      the Component: open (records → exports listening), start (autostart
+//!              VMs), stop
 //!  service.rs  Exports: typed methods, each change stored before it is answered
+//!  machines.rs Machines: VM records, runner processes and how they ended
+//!  runner.rs   `vsa __vm-runner`: one VM in this process
 //!  model.rs    the keys and records
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
 //!  error.rs    VmError: codes and statuses
 //!  cli.rs      `vsa vhost ...`
+//!  vm_cli.rs   `vsa vm ...`
 //!  metrics.rs  vsa_vhost_*
 //! ```
 
 pub mod api;
 pub mod cli;
 pub mod error;
+pub mod machines;
 pub mod metrics;
 pub mod model;
 pub mod runner;
 pub mod service;
 pub mod types;
+pub mod vm_cli;
 
 use crate::core::endpoint::RouteInfo;
-use crate::core::{CliCtx, Component, ComponentConfig, ComponentError, Core, Running};
+use crate::core::{
+    BoxFuture, CliCtx, Component, ComponentConfig, ComponentError, Core, Running, Started,
+};
+use machines::Machines;
 use metrics::VhostMetrics;
 use service::Exports;
 use std::sync::Arc;
+
+/// What the routes are bound to.
+#[derive(Debug)]
+pub struct VmService {
+    /// The vhost-user-blk exports.
+    pub exports: Exports,
+    /// The VMs.
+    pub machines: Machines,
+}
 
 /// Virtual machines' disks.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,11 +66,14 @@ impl Component for VmComponent {
     }
 
     fn commands(&self) -> Vec<clap::Command> {
-        vec![cli::command()]
+        vec![cli::command(), vm_cli::command()]
     }
 
-    fn run_command(&self, _: &str, m: &clap::ArgMatches, ctx: &CliCtx) -> anyhow::Result<()> {
-        cli::run(ctx, m)
+    fn run_command(&self, noun: &str, m: &clap::ArgMatches, ctx: &CliCtx) -> anyhow::Result<()> {
+        match noun {
+            "vm" => vm_cli::run(ctx, m),
+            _ => cli::run(ctx, m),
+        }
     }
 
     fn cli_examples(&self) -> &'static [&'static [&'static str]] {
@@ -69,6 +91,26 @@ impl Component for VmComponent {
             &["vhost", "list"],
             &["vhost", "show", "db"],
             &["vhost", "unexport", "db"],
+            &[
+                "vm",
+                "create",
+                "web1",
+                "--kernel",
+                "/boot/vmlinuz",
+                "--initrd",
+                "/boot/initrd.img",
+                "--cmdline",
+                "console=ttyS0",
+                "--memory",
+                "512M",
+                "--autostart",
+            ],
+            &["vm", "list"],
+            &["vm", "show", "web1"],
+            &["vm", "start", "web1"],
+            &["vm", "stop", "web1"],
+            &["vm", "console", "web1"],
+            &["vm", "delete", "web1"],
         ]
     }
 
@@ -79,7 +121,10 @@ impl Component for VmComponent {
         _report: &mut Vec<String>,
     ) -> Result<Arc<dyn Running>, ComponentError> {
         Ok(Arc::new(VmRunning {
-            exports: Arc::new(Exports::open(core.clone())?),
+            service: Arc::new(VmService {
+                exports: Exports::open(core.clone())?,
+                machines: Machines::open(core.clone())?,
+            }),
             metrics: VhostMetrics::new(core.metrics())?,
         }))
     }
@@ -87,20 +132,35 @@ impl Component for VmComponent {
 
 #[derive(Debug)]
 struct VmRunning {
-    exports: Arc<Exports>,
+    service: Arc<VmService>,
     metrics: VhostMetrics,
 }
 
 impl Running for VmRunning {
     fn router(&self) -> axum::Router {
-        api::routes().into_router(self.exports.clone())
+        api::routes().into_router(self.service.clone())
     }
 
     fn update_metrics(&self) {
-        self.metrics.update(&self.exports.list());
+        self.metrics
+            .update(&self.service.exports.list(), &self.service.machines.list());
+    }
+
+    fn start(
+        &self,
+        _stop: tokio::sync::watch::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<Started, ComponentError>> {
+        let lines = self.service.machines.autostart();
+        Box::pin(async move {
+            Ok(Started {
+                lines,
+                tasks: Vec::new(),
+            })
+        })
     }
 
     fn stop(&self) {
-        self.exports.stop_all();
+        self.service.machines.stop_all();
+        self.service.exports.stop_all();
     }
 }

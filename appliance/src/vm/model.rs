@@ -27,3 +27,31 @@ pub struct ExportRecord {
     /// Request queues offered (a VMM uses at most this many).
     pub queues: u16,
 }
+
+/// Key of a VM record.
+pub fn vm_key(name: &str) -> Vec<u8> {
+    format!("v/{name}").into_bytes()
+}
+
+/// Prefix of the VM records.
+pub const VM_PREFIX: &[u8] = b"v/";
+
+/// A virtual machine's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmRecord {
+    /// Its name.
+    pub name: String,
+    /// The kernel file (a Linux bzImage or a 64-bit ELF).
+    pub kernel: String,
+    /// An initramfs file.
+    #[serde(default)]
+    pub initrd: Option<String>,
+    /// The kernel command line.
+    #[serde(default)]
+    pub cmdline: String,
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// Started when the daemon starts.
+    #[serde(default)]
+    pub autostart: bool,
+}

@@ -52,3 +52,72 @@ pub struct ExportView {
     /// Why the export does not serve, or why the last connection ended badly.
     pub problem: Option<String>,
 }
+
+/// `{name}`: a VM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VmPath {
+    /// The VM.
+    pub name: String,
+}
+
+impl PathParams for VmPath {
+    const DOC: &'static [(&'static str, &'static str)] = &[("name", "VM name")];
+}
+
+/// `POST /vms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVmBody {
+    /// The name: letters, digits, `.`, `_`, `-`, at most 64.
+    pub name: String,
+    /// The kernel file on the appliance (absolute): a Linux bzImage or a 64-bit ELF.
+    pub kernel: String,
+    /// An initramfs file on the appliance (absolute).
+    pub initrd: Option<String>,
+    /// The kernel command line.
+    #[serde(default)]
+    pub cmdline: String,
+    /// Guest memory (bytes or a size like `512M`; default 256M).
+    #[schema(value_type = Object)]
+    pub memory: Option<crate::core::size::SizeArg>,
+    /// Start it whenever the daemon starts.
+    #[serde(default)]
+    pub autostart: bool,
+}
+
+/// A VM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VmView {
+    /// Its name.
+    pub name: String,
+    /// `running`, `stopped` or `failed`.
+    pub state: String,
+    /// The kernel.
+    pub kernel: String,
+    /// The initramfs.
+    pub initrd: Option<String>,
+    /// The command line.
+    pub cmdline: String,
+    /// Guest memory in bytes.
+    pub memory: u64,
+    /// Started with the daemon.
+    pub autostart: bool,
+    /// The runner's process id while it runs.
+    pub pid: Option<u32>,
+    /// Seconds since it started, while it runs.
+    pub uptime_secs: Option<f64>,
+    /// How it last stopped: the guest reset it, it triple-faulted, KVM failed, it was
+    /// stopped, or the runner died.
+    pub last_exit: Option<String>,
+    /// Times it was started since the daemon started.
+    pub starts: u64,
+}
+
+/// `GET /vms/{name}/console`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConsoleView {
+    /// The VM.
+    pub name: String,
+    /// The console log's last 64 KiB (lossy UTF-8).
+    pub text: String,
+}

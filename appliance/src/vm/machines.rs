@@ -1,0 +1,389 @@
+//! [`Machines`]: the VMs of the appliance. Each runs in its own process, the `vsa` binary
+//! re-executed as `vsa __vm-runner` (runner.rs), so a VM that crashes takes nothing else
+//! with it. A thread per running VM watches its process and records how it ended; the
+//! console goes to `<data-dir>/vms/<name>/console.log`, the runner's own messages to
+//! `runner.log` beside it.
+
+use super::error::{meta, VmError};
+use super::model::{self, VmRecord, CF_VM};
+use super::types::{ConsoleView, CreateVmBody, VmView};
+use crate::core::{Core, Deleted};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vsa_pool::MetaStore;
+
+type Result<T> = std::result::Result<T, VmError>;
+
+/// Guest memory when the request names none.
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+/// The least guest memory a VM may have.
+pub const MIN_MEMORY: u64 = 16 << 20;
+/// How much of the console `GET /vms/{name}/console` returns.
+const CONSOLE_TAIL: u64 = 64 << 10;
+
+/// A VM's run state.
+#[derive(Debug, Default)]
+struct Run {
+    child: Option<Arc<Mutex<Child>>>,
+    pid: Option<u32>,
+    started: Option<Instant>,
+    stopping: bool,
+    failed: bool,
+    last_exit: Option<String>,
+    starts: u64,
+}
+
+#[derive(Debug)]
+struct Machine {
+    record: VmRecord,
+    run: Mutex<Run>,
+}
+
+impl Machine {
+    fn view(&self) -> VmView {
+        let run = self.run.lock();
+        let r = &self.record;
+        let state = if run.child.is_some() {
+            "running"
+        } else if run.failed {
+            "failed"
+        } else {
+            "stopped"
+        };
+        VmView {
+            name: r.name.clone(),
+            state: state.into(),
+            kernel: r.kernel.clone(),
+            initrd: r.initrd.clone(),
+            cmdline: r.cmdline.clone(),
+            memory: r.memory,
+            autostart: r.autostart,
+            pid: run.pid,
+            uptime_secs: run.started.map(|s| s.elapsed().as_secs_f64()),
+            last_exit: run.last_exit.clone(),
+            starts: run.starts,
+        }
+    }
+}
+
+/// The VMs.
+#[derive(Debug)]
+pub struct Machines {
+    core: Arc<Core>,
+    vms: Mutex<BTreeMap<String, Arc<Machine>>>,
+}
+
+fn valid_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(VmError::InvalidVm(format!(
+            "'{name}' is not a VM name: use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
+        )))
+    }
+}
+
+fn existing_file(what: &str, path: &str) -> Result<()> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(VmError::InvalidVm(format!(
+            "{what} {path} is a relative path; give the daemon an absolute one (the CLI does this for you)"
+        )));
+    }
+    if !p.is_file() {
+        return Err(VmError::InvalidVm(format!(
+            "{what} {path} is not a file on the appliance"
+        )));
+    }
+    Ok(())
+}
+
+impl Machines {
+    /// Loads the VM records (none runs yet: see [`Machines::autostart`]).
+    pub fn open(core: Arc<Core>) -> Result<Machines> {
+        let rows = core.store().scan(CF_VM, model::VM_PREFIX).map_err(meta)?;
+        let mut vms = BTreeMap::new();
+        for (k, v) in rows {
+            let record: VmRecord = MetaStore::decode(&k, &v).map_err(meta)?;
+            vms.insert(
+                record.name.clone(),
+                Arc::new(Machine {
+                    record,
+                    run: Mutex::new(Run::default()),
+                }),
+            );
+        }
+        Ok(Machines {
+            core,
+            vms: Mutex::new(vms),
+        })
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.core.data_dir().join("vms").join(name)
+    }
+
+    fn get(&self, name: &str) -> Result<Arc<Machine>> {
+        self.vms
+            .lock()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| VmError::NoSuchVm(name.to_owned()))
+    }
+
+    /// Defines a VM (stopped).
+    pub fn create(&self, b: CreateVmBody) -> Result<VmView> {
+        valid_name(&b.name)?;
+        existing_file("kernel", &b.kernel)?;
+        if let Some(i) = &b.initrd {
+            existing_file("initrd", i)?;
+        }
+        let memory = match &b.memory {
+            Some(m) => m.bytes().map_err(|e| VmError::InvalidVm(e.to_string()))?,
+            None => DEFAULT_MEMORY,
+        };
+        if memory < MIN_MEMORY || memory % (1 << 20) != 0 {
+            return Err(VmError::InvalidVm(format!(
+                "memory {memory} bytes: give whole MiB, at least 16M"
+            )));
+        }
+        let record = VmRecord {
+            name: b.name,
+            kernel: b.kernel,
+            initrd: b.initrd,
+            cmdline: b.cmdline,
+            memory,
+            autostart: b.autostart,
+        };
+        let mut vms = self.vms.lock();
+        if vms.contains_key(&record.name) {
+            return Err(VmError::VmExists(record.name));
+        }
+        self.persist(&record.name, Some(&record))?;
+        let m = Arc::new(Machine {
+            record,
+            run: Mutex::new(Run::default()),
+        });
+        let view = m.view();
+        vms.insert(view.name.clone(), m);
+        Ok(view)
+    }
+
+    /// Every VM.
+    pub fn list(&self) -> Vec<VmView> {
+        self.vms.lock().values().map(|m| m.view()).collect()
+    }
+
+    /// One VM.
+    pub fn show(&self, name: &str) -> Result<VmView> {
+        Ok(self.get(name)?.view())
+    }
+
+    /// Removes a stopped VM and its logs.
+    pub fn delete(&self, name: &str) -> Result<Deleted> {
+        let mut vms = self.vms.lock();
+        let m = vms
+            .get(name)
+            .ok_or_else(|| VmError::NoSuchVm(name.to_owned()))?;
+        if m.run.lock().child.is_some() {
+            return Err(VmError::VmRunning(name.to_owned()));
+        }
+        self.persist(name, None)?;
+        vms.remove(name);
+        let _ = std::fs::remove_dir_all(self.dir(name));
+        Ok(Deleted {
+            deleted: name.to_owned(),
+        })
+    }
+
+    /// Starts a VM's runner process.
+    pub fn start(&self, name: &str) -> Result<VmView> {
+        let m = self.get(name)?;
+        let mut run = m.run.lock();
+        if run.child.is_some() {
+            return Err(VmError::VmRunning(name.to_owned()));
+        }
+        let r = &m.record;
+        existing_file("kernel", &r.kernel)?;
+        if let Some(i) = &r.initrd {
+            existing_file("initrd", i)?;
+        }
+        let fail = |why: String| VmError::StartFailed {
+            name: name.to_owned(),
+            why,
+        };
+        let dir = self.dir(name);
+        std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        let console = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("console.log"))
+            .map_err(|e| fail(format!("its console log: {e}")))?;
+        let log = std::fs::File::create(dir.join("runner.log"))
+            .map_err(|e| fail(format!("its runner log: {e}")))?;
+        let exe = std::env::current_exe().map_err(|e| fail(format!("no path to vsa: {e}")))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(super::runner::RUNNER_ARG)
+            .args(["--kernel", &r.kernel, "--cmdline", &r.cmdline])
+            .args(["--memory", &r.memory.to_string()]);
+        if let Some(i) = &r.initrd {
+            cmd.args(["--initrd", i]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(console)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        tracing::info!(vm = name, pid = child.id(), "VM started");
+        run.pid = Some(child.id());
+        let child = Arc::new(Mutex::new(child));
+        run.child = Some(child.clone());
+        run.started = Some(Instant::now());
+        run.stopping = false;
+        run.failed = false;
+        run.starts += 1;
+        drop(run);
+        let watched = m.clone();
+        let runner_log = dir.join("runner.log");
+        std::thread::Builder::new()
+            .name(format!("vm {name}"))
+            .spawn(move || watch(&watched, &child, &runner_log))
+            .map_err(|e| fail(format!("no thread to watch it: {e}")))?;
+        Ok(m.view())
+    }
+
+    /// Powers a VM off (its process is killed) and waits until it is gone.
+    pub fn stop(&self, name: &str) -> Result<VmView> {
+        let m = self.get(name)?;
+        let running = {
+            let mut run = m.run.lock();
+            let child = run.child.clone();
+            if let Some(child) = &child {
+                run.stopping = true;
+                let _ = child.lock().kill();
+            }
+            child.is_some()
+        };
+        if !running {
+            return Ok(m.view());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while m.run.lock().child.is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(m.view())
+    }
+
+    /// Starts the VMs marked autostart (at daemon start); a failure is logged and shown
+    /// in the VM's state, and the others start.
+    pub fn autostart(&self) -> Vec<String> {
+        let names: Vec<String> = self
+            .vms
+            .lock()
+            .values()
+            .filter(|m| m.record.autostart)
+            .map(|m| m.record.name.clone())
+            .collect();
+        let mut lines = Vec::new();
+        for name in names {
+            match self.start(&name) {
+                Ok(_) => lines.push(format!("VM {name} started (autostart)")),
+                Err(e) => {
+                    tracing::error!(vm = name.as_str(), "autostart: {e}");
+                    if let Ok(m) = self.get(&name) {
+                        let mut run = m.run.lock();
+                        run.failed = true;
+                        run.last_exit = Some(format!("autostart failed: {e}"));
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    /// Stops every VM (at daemon shutdown).
+    pub fn stop_all(&self) {
+        let names: Vec<String> = self.vms.lock().keys().cloned().collect();
+        for name in names {
+            let _ = self.stop(&name);
+        }
+    }
+
+    /// The last 64 KiB of a VM's console.
+    pub fn console(&self, name: &str) -> Result<ConsoleView> {
+        self.get(name)?;
+        let path = self.dir(name).join("console.log");
+        let text = tail(&path, CONSOLE_TAIL).unwrap_or_default();
+        Ok(ConsoleView {
+            name: name.to_owned(),
+            text,
+        })
+    }
+
+    fn persist(&self, name: &str, record: Option<&VmRecord>) -> Result<()> {
+        let store = self.core.store();
+        let cf = store.cf(CF_VM).map_err(meta)?;
+        let mut b = rocksdb::WriteBatch::default();
+        match record {
+            Some(r) => b.put_cf(cf, model::vm_key(name), MetaStore::encode(r)),
+            None => b.delete_cf(cf, model::vm_key(name)),
+        }
+        store.commit(b, true).map_err(meta)
+    }
+}
+
+/// Waits for the runner to end and records how.
+fn watch(m: &Machine, child: &Mutex<Child>, runner_log: &Path) {
+    let status = loop {
+        match child.lock().try_wait() {
+            Ok(Some(st)) => break Ok(st),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let said = std::fs::read_to_string(runner_log).unwrap_or_default();
+    let said = said
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("vsa-vm: "))
+        .map(str::to_owned);
+    let mut run = m.run.lock();
+    let (failed, exit) = match status {
+        _ if run.stopping => (false, "stopped (vsa vm stop)".to_owned()),
+        Ok(st) if st.success() => (false, said.unwrap_or_else(|| "exited".into())),
+        Ok(st) => (
+            true,
+            said.unwrap_or_else(|| format!("the runner ended with {st} and said nothing")),
+        ),
+        Err(e) => (true, format!("lost track of the runner: {e}")),
+    };
+    tracing::info!(vm = m.record.name.as_str(), "VM ended: {exit}");
+    run.failed = failed;
+    run.last_exit = Some(exit);
+    run.child = None;
+    run.pid = None;
+    run.started = None;
+}
+
+/// The last `n` bytes of a file, as text.
+fn tail(path: &Path, n: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}

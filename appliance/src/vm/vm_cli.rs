@@ -1,0 +1,159 @@
+//! `vsa vm ...`: virtual machines on the bundled KVM VMM.
+
+use super::api::*;
+use super::types::*;
+use crate::core::output::{bytes, fields, or_dash, table};
+use crate::core::{CliCtx, Empty, NoParams};
+use clap::{FromArgMatches, Subcommand};
+use std::path::PathBuf;
+
+/// VM verbs.
+#[derive(Debug, Subcommand)]
+pub enum VmCmd {
+    /// Define a VM, e.g. `vsa vm create web1 --kernel vmlinuz --initrd initrd.img
+    /// --cmdline "console=ttyS0" --memory 512M --autostart`.
+    Create {
+        /// Its name.
+        name: String,
+        /// The kernel: a Linux bzImage or a 64-bit ELF (a relative path is taken from here).
+        #[arg(long)]
+        kernel: PathBuf,
+        /// An initramfs.
+        #[arg(long)]
+        initrd: Option<PathBuf>,
+        /// The kernel command line.
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// Guest memory (default 256M).
+        #[arg(long, value_parser = crate::core::cli::size_arg)]
+        memory: Option<u64>,
+        /// Start it whenever the daemon starts.
+        #[arg(long)]
+        autostart: bool,
+    },
+    /// List VMs.
+    List,
+    /// Show a VM: state, uptime, memory, how it last stopped.
+    Show {
+        /// The VM.
+        name: String,
+    },
+    /// Start a VM.
+    Start {
+        /// The VM.
+        name: String,
+    },
+    /// Power a VM off.
+    Stop {
+        /// The VM.
+        name: String,
+    },
+    /// Print the end of a VM's console.
+    Console {
+        /// The VM.
+        name: String,
+    },
+    /// Delete a stopped VM.
+    Delete {
+        /// The VM.
+        name: String,
+    },
+}
+
+/// The `vm` noun.
+pub fn command() -> clap::Command {
+    VmCmd::augment_subcommands(clap::Command::new("vm"))
+        .about("Virtual machines on the bundled KVM VMM, each in its own process")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+}
+
+fn show(v: &VmView) {
+    fields(&[
+        ("name", v.name.clone()),
+        ("state", v.state.clone()),
+        ("pid", or_dash(v.pid)),
+        (
+            "uptime",
+            or_dash(v.uptime_secs.map(|s| format!("{s:.0} s"))),
+        ),
+        ("memory", bytes(v.memory)),
+        ("kernel", v.kernel.clone()),
+        ("initrd", or_dash(v.initrd.as_ref())),
+        ("cmdline", v.cmdline.clone()),
+        ("autostart", v.autostart.to_string()),
+        ("starts", v.starts.to_string()),
+        ("last exit", or_dash(v.last_exit.as_ref())),
+    ]);
+}
+
+fn path(name: String) -> VmPath {
+    VmPath { name }
+}
+
+fn absolute(p: &std::path::Path) -> anyhow::Result<String> {
+    Ok(std::path::absolute(p)?.to_string_lossy().into_owned())
+}
+
+/// Runs a vm verb.
+pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match VmCmd::from_arg_matches(m)? {
+        VmCmd::Create {
+            name,
+            kernel,
+            initrd,
+            cmdline,
+            memory,
+            autostart,
+        } => {
+            let body = CreateVmBody {
+                name,
+                kernel: absolute(&kernel)?,
+                initrd: initrd.as_deref().map(absolute).transpose()?,
+                cmdline,
+                memory: memory.map(Into::into),
+                autostart,
+            };
+            let v = c.call::<CreateVm>(&NoParams {}, &body)?;
+            ctx.print(&v, |v| {
+                println!("created VM {} (start it: vsa vm start {})", v.name, v.name)
+            });
+        }
+        VmCmd::List => ctx.print(&c.call::<ListVms>(&NoParams {}, &Empty {})?, |v| {
+            let rows: Vec<Vec<String>> = v
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.name.clone(),
+                        x.state.clone(),
+                        bytes(x.memory),
+                        or_dash(x.pid),
+                        or_dash(x.last_exit.as_ref()),
+                    ]
+                })
+                .collect();
+            table(&["NAME", "STATE", "MEMORY", "PID", "LAST EXIT"], &rows);
+        }),
+        VmCmd::Show { name } => ctx.print(&c.call::<ShowVm>(&path(name), &Empty {})?, show),
+        VmCmd::Start { name } => {
+            let v = c.call::<StartVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| {
+                println!("started VM {} (pid {})", v.name, or_dash(v.pid))
+            });
+        }
+        VmCmd::Stop { name } => {
+            let v = c.call::<StopVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
+        }
+        VmCmd::Console { name } => {
+            let v = c.call::<VmConsole>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| print!("{}", v.text));
+        }
+        VmCmd::Delete { name } => {
+            let v = c.call::<DeleteVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("deleted VM {}", v.deleted));
+        }
+    }
+    Ok(())
+}

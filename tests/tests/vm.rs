@@ -1,0 +1,200 @@
+//! `vsa vm`: VMs on the bundled KVM VMM, each in its own `vsa __vm-runner` process that
+//! the daemon starts, watches and stops. The guests are small 64-bit programs assembled
+//! here with binutils (`as`, `ld`): one prints on the console and idles, one powers off
+//! through the i8042, one faults.
+//!
+//! Without /dev/kvm the test says so and boots nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use vsa_e2e::{wait_for, Daemon};
+
+/// Prints `text` on COM1 (polling the line status), then runs `tail`.
+fn guest(dir: &Path, name: &str, text: &str, tail: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.s"));
+    let obj = dir.join(format!("{name}.o"));
+    let elf = dir.join(format!("{name}.elf"));
+    let asm = format!(
+        r#".code64
+.text
+.global _start
+_start:
+    lea msg(%rip), %rsi
+    mov $len, %rcx
+1:  mov $0x3fd, %dx
+2:  inb %dx, %al
+    test $0x20, %al
+    jz 2b
+    mov $0x3f8, %dx
+    lodsb
+    outb %al, %dx
+    loop 1b
+{tail}
+msg: .ascii "{text}\n"
+.set len, . - msg
+"#
+    );
+    std::fs::write(&src, asm).unwrap();
+    for cmd in [
+        Command::new("as")
+            .args(["--64", "-o"])
+            .arg(&obj)
+            .arg(&src)
+            .output(),
+        Command::new("ld")
+            .args([
+                "-nostdlib",
+                "-static",
+                "-Ttext=0x100000",
+                "-e",
+                "_start",
+                "-o",
+            ])
+            .arg(&elf)
+            .arg(&obj)
+            .output(),
+    ] {
+        let o = cmd.expect("binutils (as, ld)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    elf
+}
+
+const IDLE: &str = "3:  hlt\n    jmp 3b\n";
+const POWER_OFF: &str = "    mov $0xfe, %al\n    outb %al, $0x64\n3:  hlt\n    jmp 3b\n";
+const FAULT: &str = "    ud2\n";
+
+fn state(d: &Daemon, name: &str) -> Value {
+    d.json(&["vm", "show", name])
+}
+
+fn wait_state(d: &Daemon, name: &str, want: &str) -> Value {
+    wait_for(120, || {
+        let v = state(d, name);
+        (v["state"] == want).then_some(v)
+    })
+    .unwrap_or_else(|| panic!("VM {name} never became {want}: {}", state(d, name)))
+}
+
+#[test]
+fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
+        eprintln!("NOT RUN: /dev/kvm cannot be opened here; no VM was booted");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &[]);
+    let idle = guest(tmp.path(), "idle", "idle guest up", IDLE);
+    let off = guest(tmp.path(), "off", "powering off", POWER_OFF);
+    let fault = guest(tmp.path(), "fault", "about to fault", FAULT);
+
+    let out = d.ok(&[
+        "vm",
+        "create",
+        "web1",
+        "--kernel",
+        idle.to_str().unwrap(),
+        "--memory",
+        "64M",
+        "--autostart",
+    ]);
+    assert!(out.contains("created VM web1"), "{out}");
+    assert_eq!(state(&d, "web1")["state"], "stopped");
+    d.ok(&["vm", "start", "web1"]);
+    let v = wait_state(&d, "web1", "running");
+    assert!(v["pid"].as_u64().is_some(), "{v}");
+    wait_for(60, || {
+        d.ok(&["vm", "console", "web1"])
+            .contains("idle guest up")
+            .then_some(())
+    })
+    .expect("the console never showed the guest's line");
+    let o = d.cli(&["vm", "delete", "web1"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("vsa vm stop web1"),
+        "deleting a running VM"
+    );
+    let v = d.json(&["vm", "stop", "web1"]);
+    assert_eq!(v["state"], "stopped", "{v}");
+    assert!(
+        v["last_exit"].as_str().unwrap().contains("vsa vm stop"),
+        "{v}"
+    );
+
+    // A guest that powers off stops by itself; one that faults is failed, with the reason.
+    d.ok(&[
+        "vm",
+        "create",
+        "off",
+        "--kernel",
+        off.to_str().unwrap(),
+        "--memory",
+        "32M",
+    ]);
+    d.ok(&["vm", "start", "off"]);
+    let v = wait_for(60, || {
+        let v = state(&d, "off");
+        (v["state"] == "stopped" && v["starts"] == 1).then_some(v)
+    })
+    .unwrap();
+    assert!(v["last_exit"].as_str().unwrap().contains("Reset"), "{v}");
+    assert!(d.ok(&["vm", "console", "off"]).contains("powering off"));
+    d.ok(&[
+        "vm",
+        "create",
+        "bad",
+        "--kernel",
+        fault.to_str().unwrap(),
+        "--memory",
+        "32M",
+    ]);
+    d.ok(&["vm", "start", "bad"]);
+    let v = wait_state(&d, "bad", "failed");
+    assert!(
+        v["last_exit"].as_str().unwrap().contains("TripleFault"),
+        "{v}"
+    );
+    let m = d.metrics();
+    assert_eq!(m.get("vsa_vms{state=\"failed\"}"), Some(&1.0), "{m:?}");
+
+    // Refusals name the problem.
+    let o = d.cli(&["vm", "create", "x", "--kernel", "/nonexistent/vmlinuz"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a file"),
+        "{o:?}"
+    );
+    let o = d.cli(&["vm", "create", "web1", "--kernel", idle.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already exists"),
+        "{o:?}"
+    );
+    let o = d.cli(&[
+        "vm",
+        "create",
+        "bad name",
+        "--kernel",
+        idle.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a VM name"),
+        "{o:?}"
+    );
+
+    // A restarted daemon starts the autostart VM again; the others stay stopped.
+    d.stop();
+    let d = Daemon::start(&data, &[]);
+    wait_state(&d, "web1", "running");
+    assert_eq!(state(&d, "off")["state"], "stopped");
+    d.ok(&["vm", "stop", "web1"]);
+    d.ok(&["vm", "delete", "web1"]);
+    let list = d.json(&["vm", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+}
