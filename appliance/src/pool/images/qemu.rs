@@ -106,7 +106,8 @@ impl NbdServer {
         let mut cmd = Command::new("qemu-nbd");
         cmd.arg(format!("--socket={}", socket.display()))
             .arg(format!("--format={driver}"))
-            .arg("--cache=none")
+            // The default cache (writeback, no O_DIRECT: images on tmpfs work); the
+            // export's NBD FLUSH makes the image durable before qemu-nbd is stopped.
             // Serve until told to stop: the readiness probe below is a client too.
             .arg("--persistent");
         if !writable {

@@ -279,37 +279,48 @@ impl Transfers {
 }
 
 fn spawn(job: Job, work: impl FnOnce(&Job) -> Result<(), String> + Send + 'static) {
-    let name = format!("image {}", job.view.lock().volume);
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        let result = work(&job);
-        let volume = job.view.lock().volume.clone();
-        job.core.claims().release(&volume, "pool");
-        let mut v = job.view.lock();
-        match result {
-            Ok(()) => {
-                v.state = "finished".into();
-                v.done = v.total;
-                tracing::info!(
-                    volume = volume.as_str(),
-                    file = v.file.as_str(),
-                    "image {} finished",
-                    v.direction
-                );
-            }
-            Err(e) => {
-                tracing::error!(
-                    volume = volume.as_str(),
-                    file = v.file.as_str(),
-                    "image {} failed: {e}",
-                    v.direction
-                );
-                v.state = "failed".into();
-                v.error = Some(e);
-            }
-        }
-    });
+    let (view, core) = (job.view.clone(), job.core.clone());
+    let volume = view.lock().volume.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("image {volume}"))
+        .spawn(move || {
+            let result = work(&job);
+            finish(&job.core, &job.view, result);
+        });
     if let Err(e) = thread {
-        tracing::error!("cannot start an image transfer thread: {e}");
+        finish(
+            &core,
+            &view,
+            Err(format!("cannot start a transfer thread: {e}")),
+        );
+    }
+}
+
+/// Releases the volume and records how the transfer ended.
+fn finish(core: &Core, view: &Mutex<TransferView>, result: Result<(), String>) {
+    let mut v = view.lock();
+    core.claims().release(&v.volume, "pool");
+    match result {
+        Ok(()) => {
+            v.state = "finished".into();
+            v.done = v.total;
+            tracing::info!(
+                volume = v.volume.as_str(),
+                file = v.file.as_str(),
+                "image {} finished",
+                v.direction
+            );
+        }
+        Err(e) => {
+            tracing::error!(
+                volume = v.volume.as_str(),
+                file = v.file.as_str(),
+                "image {} failed: {e}",
+                v.direction
+            );
+            v.state = "failed".into();
+            v.error = Some(e);
+        }
     }
 }
 
