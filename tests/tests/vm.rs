@@ -165,6 +165,52 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
     let m = d.metrics();
     assert_eq!(m.get("vsa_vms{state=\"failed\"}"), Some(&1.0), "{m:?}");
 
+    // Restart policies: a failing VM starts again (with a growing pause) until stopped; a
+    // guest reset (a reboot) boots it again with `always`.
+    d.ok(&[
+        "vm",
+        "create",
+        "crashy",
+        "--kernel",
+        fault.to_str().unwrap(),
+        "--memory",
+        "32M",
+        "--restart",
+        "on-failure",
+    ]);
+    d.ok(&["vm", "start", "crashy"]);
+    wait_for(120, || {
+        (state(&d, "crashy")["starts"].as_u64() >= Some(3)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no restarts: {}", state(&d, "crashy")));
+    let v = d.json(&["vm", "stop", "crashy"]);
+    let starts = v["starts"].as_u64().unwrap();
+    d.ok(&[
+        "vm",
+        "create",
+        "reboot",
+        "--kernel",
+        off.to_str().unwrap(),
+        "--memory",
+        "32M",
+        "--restart",
+        "always",
+    ]);
+    d.ok(&["vm", "start", "reboot"]);
+    wait_for(120, || {
+        (state(&d, "reboot")["starts"].as_u64() >= Some(2)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no reboot: {}", state(&d, "reboot")));
+    d.ok(&["vm", "stop", "reboot"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        state(&d, "crashy")["starts"].as_u64(),
+        Some(starts),
+        "restarted after vm stop"
+    );
+    d.ok(&["vm", "delete", "crashy"]);
+    d.ok(&["vm", "delete", "reboot"]);
+
     // Refusals name the problem.
     let o = d.cli(&["vm", "create", "x", "--kernel", "/nonexistent/vmlinuz"]);
     assert!(

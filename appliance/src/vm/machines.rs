@@ -5,7 +5,7 @@
 //! `runner.log` beside it.
 
 use super::error::{meta, VmError};
-use super::model::{self, VmRecord, CF_VM};
+use super::model::{self, RestartPolicy, VmRecord, CF_VM};
 use super::types::{ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
@@ -35,11 +35,16 @@ struct Run {
     failed: bool,
     last_exit: Option<String>,
     starts: u64,
+    /// No restart by policy: set by `stop` and `delete`, cleared by `start`.
+    cancel: bool,
+    /// Restarts in a row of runs that ended within a minute (for the back-off).
+    quick_restarts: u32,
 }
 
 #[derive(Debug)]
 struct Machine {
     record: VmRecord,
+    dir: PathBuf,
     run: Mutex<Run>,
 }
 
@@ -62,6 +67,7 @@ impl Machine {
             cmdline: r.cmdline.clone(),
             memory: r.memory,
             autostart: r.autostart,
+            restart: r.restart,
             pid: run.pid,
             uptime_secs: run.started.map(|s| s.elapsed().as_secs_f64()),
             last_exit: run.last_exit.clone(),
@@ -115,10 +121,12 @@ impl Machines {
         let mut vms = BTreeMap::new();
         for (k, v) in rows {
             let record: VmRecord = MetaStore::decode(&k, &v).map_err(meta)?;
+            let dir = core.data_dir().join("vms").join(&record.name);
             vms.insert(
                 record.name.clone(),
                 Arc::new(Machine {
                     record,
+                    dir,
                     run: Mutex::new(Run::default()),
                 }),
             );
@@ -164,6 +172,7 @@ impl Machines {
             cmdline: b.cmdline,
             memory,
             autostart: b.autostart,
+            restart: b.restart,
         };
         let mut vms = self.vms.lock();
         if vms.contains_key(&record.name) {
@@ -171,6 +180,7 @@ impl Machines {
         }
         self.persist(&record.name, Some(&record))?;
         let m = Arc::new(Machine {
+            dir: self.dir(&record.name),
             record,
             run: Mutex::new(Run::default()),
         });
@@ -195,8 +205,12 @@ impl Machines {
         let m = vms
             .get(name)
             .ok_or_else(|| VmError::NoSuchVm(name.to_owned()))?;
-        if m.run.lock().child.is_some() {
-            return Err(VmError::VmRunning(name.to_owned()));
+        {
+            let mut run = m.run.lock();
+            if run.child.is_some() {
+                return Err(VmError::VmRunning(name.to_owned()));
+            }
+            run.cancel = true;
         }
         self.persist(name, None)?;
         vms.remove(name);
@@ -218,48 +232,13 @@ impl Machines {
         if let Some(i) = &r.initrd {
             existing_file("initrd", i)?;
         }
-        let fail = |why: String| VmError::StartFailed {
+        run.cancel = false;
+        run.quick_restarts = 0;
+        drop(run);
+        launch(&m).map_err(|why| VmError::StartFailed {
             name: name.to_owned(),
             why,
-        };
-        let dir = self.dir(name);
-        std::fs::create_dir_all(&dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
-        let console = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("console.log"))
-            .map_err(|e| fail(format!("its console log: {e}")))?;
-        let log = std::fs::File::create(dir.join("runner.log"))
-            .map_err(|e| fail(format!("its runner log: {e}")))?;
-        let exe = std::env::current_exe().map_err(|e| fail(format!("no path to vsa: {e}")))?;
-        let mut cmd = Command::new(exe);
-        cmd.arg(super::runner::RUNNER_ARG)
-            .args(["--kernel", &r.kernel, "--cmdline", &r.cmdline])
-            .args(["--memory", &r.memory.to_string()]);
-        if let Some(i) = &r.initrd {
-            cmd.args(["--initrd", i]);
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(console)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| fail(e.to_string()))?;
-        tracing::info!(vm = name, pid = child.id(), "VM started");
-        run.pid = Some(child.id());
-        let child = Arc::new(Mutex::new(child));
-        run.child = Some(child.clone());
-        run.started = Some(Instant::now());
-        run.stopping = false;
-        run.failed = false;
-        run.starts += 1;
-        drop(run);
-        let watched = m.clone();
-        let runner_log = dir.join("runner.log");
-        std::thread::Builder::new()
-            .name(format!("vm {name}"))
-            .spawn(move || watch(&watched, &child, &runner_log))
-            .map_err(|e| fail(format!("no thread to watch it: {e}")))?;
+        })?;
         Ok(m.view())
     }
 
@@ -268,6 +247,7 @@ impl Machines {
         let m = self.get(name)?;
         let running = {
             let mut run = m.run.lock();
+            run.cancel = true;
             let child = run.child.clone();
             if let Some(child) = &child {
                 run.stopping = true;
@@ -343,8 +323,56 @@ impl Machines {
     }
 }
 
-/// Waits for the runner to end and records how.
-fn watch(m: &Machine, child: &Mutex<Child>, runner_log: &Path) {
+/// Starts the runner process of `m` and the thread that watches it.
+fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
+    let mut run = m.run.lock();
+    if run.child.is_some() {
+        return Ok(());
+    }
+    let r = &m.record;
+    let dir = &m.dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let console = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("console.log"))
+        .map_err(|e| format!("its console log: {e}"))?;
+    let log = std::fs::File::create(dir.join("runner.log"))
+        .map_err(|e| format!("its runner log: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("no path to vsa: {e}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(super::runner::RUNNER_ARG)
+        .args(["--kernel", &r.kernel, "--cmdline", &r.cmdline])
+        .args(["--memory", &r.memory.to_string()]);
+    if let Some(i) = &r.initrd {
+        cmd.args(["--initrd", i]);
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(console)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    tracing::info!(vm = r.name.as_str(), pid = child.id(), "VM started");
+    run.pid = Some(child.id());
+    let child = Arc::new(Mutex::new(child));
+    run.child = Some(child.clone());
+    run.started = Some(Instant::now());
+    run.stopping = false;
+    run.failed = false;
+    run.starts += 1;
+    drop(run);
+    let watched = m.clone();
+    std::thread::Builder::new()
+        .name(format!("vm {}", r.name))
+        .spawn(move || watch(&watched, &child))
+        .map(|_| ())
+        .map_err(|e| format!("no thread to watch it: {e}"))
+}
+
+/// Waits for the runner to end, records how, and starts it again if the VM's restart
+/// policy says so (after 1 s, doubling up to 30 s while runs keep ending within a minute).
+fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
     let status = loop {
         match child.lock().try_wait() {
             Ok(Some(st)) => break Ok(st),
@@ -353,28 +381,61 @@ fn watch(m: &Machine, child: &Mutex<Child>, runner_log: &Path) {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let said = std::fs::read_to_string(runner_log).unwrap_or_default();
+    let said = std::fs::read_to_string(m.dir.join("runner.log")).unwrap_or_default();
     let said = said
         .lines()
         .rev()
         .find_map(|l| l.strip_prefix("vsa-vm: "))
         .map(str::to_owned);
-    let mut run = m.run.lock();
-    let (failed, exit) = match status {
-        _ if run.stopping => (false, "stopped (vsa vm stop)".to_owned()),
-        Ok(st) if st.success() => (false, said.unwrap_or_else(|| "exited".into())),
-        Ok(st) => (
-            true,
-            said.unwrap_or_else(|| format!("the runner ended with {st} and said nothing")),
-        ),
-        Err(e) => (true, format!("lost track of the runner: {e}")),
+    let delay = {
+        let mut run = m.run.lock();
+        let (failed, exit) = match status {
+            _ if run.stopping => (false, "stopped (vsa vm stop)".to_owned()),
+            Ok(st) if st.success() => (false, said.unwrap_or_else(|| "exited".into())),
+            Ok(st) => (
+                true,
+                said.unwrap_or_else(|| format!("the runner ended with {st} and said nothing")),
+            ),
+            Err(e) => (true, format!("lost track of the runner: {e}")),
+        };
+        tracing::info!(vm = m.record.name.as_str(), "VM ended: {exit}");
+        let quick = run
+            .started
+            .is_some_and(|s| s.elapsed() < Duration::from_secs(60));
+        run.failed = failed;
+        run.last_exit = Some(exit);
+        run.child = None;
+        run.pid = None;
+        run.started = None;
+        let again = !run.cancel
+            && match m.record.restart {
+                RestartPolicy::Never => false,
+                RestartPolicy::OnFailure => failed,
+                RestartPolicy::Always => true,
+            };
+        if !again {
+            return;
+        }
+        run.quick_restarts = if quick { run.quick_restarts + 1 } else { 0 };
+        Duration::from_secs(1u64 << run.quick_restarts.saturating_sub(1).min(5))
+            .min(Duration::from_secs(30))
     };
-    tracing::info!(vm = m.record.name.as_str(), "VM ended: {exit}");
-    run.failed = failed;
-    run.last_exit = Some(exit);
-    run.child = None;
-    run.pid = None;
-    run.started = None;
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if m.run.lock().cancel {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if m.run.lock().cancel {
+        return;
+    }
+    if let Err(e) = launch(m) {
+        tracing::error!(vm = m.record.name.as_str(), "restart: {e}");
+        let mut run = m.run.lock();
+        run.failed = true;
+        run.last_exit = Some(format!("restart failed: {e}"));
+    }
 }
 
 /// The last `n` bytes of a file, as text.

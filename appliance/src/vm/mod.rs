@@ -104,6 +104,8 @@ impl Component for VmComponent {
                 "--memory",
                 "512M",
                 "--autostart",
+                "--restart",
+                "on-failure",
             ],
             &["vm", "list"],
             &["vm", "show", "web1"],

@@ -54,4 +54,32 @@ pub struct VmRecord {
     /// Started when the daemon starts.
     #[serde(default)]
     pub autostart: bool,
+    /// What happens when it stops by itself.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+}
+
+/// What happens when a VM stops without `vsa vm stop`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// It stays stopped.
+    #[default]
+    Never,
+    /// It starts again when it failed (a fault, a KVM error, a runner that died), not
+    /// when the guest reset or powered off.
+    OnFailure,
+    /// It starts again whenever it stops (a guest reboot boots it again).
+    Always,
 }

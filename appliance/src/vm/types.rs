@@ -83,6 +83,9 @@ pub struct CreateVmBody {
     /// Start it whenever the daemon starts.
     #[serde(default)]
     pub autostart: bool,
+    /// What happens when it stops by itself (default `never`).
+    #[serde(default)]
+    pub restart: super::model::RestartPolicy,
 }
 
 /// A VM.
@@ -102,6 +105,8 @@ pub struct VmView {
     pub memory: u64,
     /// Started with the daemon.
     pub autostart: bool,
+    /// What happens when it stops by itself.
+    pub restart: super::model::RestartPolicy,
     /// The runner's process id while it runs.
     pub pid: Option<u32>,
     /// Seconds since it started, while it runs.

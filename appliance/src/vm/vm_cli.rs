@@ -30,6 +30,10 @@ pub enum VmCmd {
         /// Start it whenever the daemon starts.
         #[arg(long)]
         autostart: bool,
+        /// When it stops by itself: stay stopped (never), start again if it failed
+        /// (on-failure), or always (a guest reboot boots it again).
+        #[arg(long, value_enum, default_value = "never")]
+        restart: super::model::RestartPolicy,
     },
     /// List VMs.
     List,
@@ -82,9 +86,19 @@ fn show(v: &VmView) {
         ("initrd", or_dash(v.initrd.as_ref())),
         ("cmdline", v.cmdline.clone()),
         ("autostart", v.autostart.to_string()),
+        ("restart", policy(v.restart).into()),
         ("starts", v.starts.to_string()),
         ("last exit", or_dash(v.last_exit.as_ref())),
     ]);
+}
+
+fn policy(p: super::model::RestartPolicy) -> &'static str {
+    use super::model::RestartPolicy as P;
+    match p {
+        P::Never => "never",
+        P::OnFailure => "on-failure",
+        P::Always => "always",
+    }
 }
 
 fn path(name: String) -> VmPath {
@@ -106,6 +120,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             cmdline,
             memory,
             autostart,
+            restart,
         } => {
             let body = CreateVmBody {
                 name,
@@ -114,6 +129,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 cmdline,
                 memory: memory.map(Into::into),
                 autostart,
+                restart,
             };
             let v = c.call::<CreateVm>(&NoParams {}, &body)?;
             ctx.print(&v, |v| {
