@@ -10,6 +10,7 @@
 // Test support: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod asm;
 pub mod guest;
 pub mod initiator;
 pub mod samba;

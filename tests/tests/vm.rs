@@ -7,64 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use vsa_e2e::asm::{guest, FAULT, IDLE, POWER_OFF};
 use vsa_e2e::{wait_for, Daemon};
-
-/// Prints `text` on COM1 (polling the line status), then runs `tail`.
-fn guest(dir: &Path, name: &str, text: &str, tail: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.s"));
-    let obj = dir.join(format!("{name}.o"));
-    let elf = dir.join(format!("{name}.elf"));
-    let asm = format!(
-        r#".code64
-.text
-.global _start
-_start:
-    lea msg(%rip), %rsi
-    mov $len, %rcx
-1:  mov $0x3fd, %dx
-2:  inb %dx, %al
-    test $0x20, %al
-    jz 2b
-    mov $0x3f8, %dx
-    lodsb
-    outb %al, %dx
-    loop 1b
-{tail}
-msg: .ascii "{text}\n"
-.set len, . - msg
-"#
-    );
-    std::fs::write(&src, asm).unwrap();
-    for cmd in [
-        Command::new("as")
-            .args(["--64", "-o"])
-            .arg(&obj)
-            .arg(&src)
-            .output(),
-        Command::new("ld")
-            .args([
-                "-nostdlib",
-                "-static",
-                "-Ttext=0x100000",
-                "-e",
-                "_start",
-                "-o",
-            ])
-            .arg(&elf)
-            .arg(&obj)
-            .output(),
-    ] {
-        let o = cmd.expect("binutils (as, ld)");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    elf
-}
-
-const IDLE: &str = "3:  hlt\n    jmp 3b\n";
-const POWER_OFF: &str = "    mov $0xfe, %al\n    outb %al, $0x64\n3:  hlt\n    jmp 3b\n";
-const FAULT: &str = "    ud2\n";
 
 fn state(d: &Daemon, name: &str) -> Value {
     d.json(&["vm", "show", name])

@@ -1,0 +1,66 @@
+//! Small 64-bit guests for the VMM's tests, assembled with binutils (`as`, `ld`) into
+//! ELF files linked at 1 MiB: a prologue that prints a line on COM1, then an ending.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Ends by idling: HLT in a loop (the VM keeps running).
+pub const IDLE: &str = "3:  hlt\n    jmp 3b\n";
+/// Ends by powering off the way Linux's `reboot=k` does: the i8042 reset command. (With
+/// the in-kernel interrupt controller a HLT waits inside KVM; it does not stop the VM.)
+pub const POWER_OFF: &str = "    mov $0xfe, %al\n    outb %al, $0x64\n3:  hlt\n    jmp 3b\n";
+/// Ends with an invalid opcode and no IDT: #UD, #DF, a triple fault.
+pub const FAULT: &str = "    ud2\n";
+
+/// Assembles a guest into `dir/name.elf` that prints `line` (and a newline) on COM1,
+/// polling the line status register, then runs `ending`.
+pub fn guest(dir: &Path, name: &str, line: &str, ending: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.s"));
+    let obj = dir.join(format!("{name}.o"));
+    let elf = dir.join(format!("{name}.elf"));
+    let asm = format!(
+        r#".code64
+.text
+.global _start
+_start:
+    lea msg(%rip), %rsi
+    mov $len, %rcx
+1:  mov $0x3fd, %dx
+2:  inb %dx, %al
+    test $0x20, %al
+    jz 2b
+    mov $0x3f8, %dx
+    lodsb
+    outb %al, %dx
+    loop 1b
+{ending}
+msg: .ascii "{line}\n"
+.set len, . - msg
+"#
+    );
+    std::fs::write(&src, asm).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut assemble = Command::new("as");
+    assemble.args(["--64", "-o"]).arg(&obj).arg(&src);
+    let mut link = Command::new("ld");
+    link.args([
+        "-nostdlib",
+        "-static",
+        "-Ttext=0x100000",
+        "-e",
+        "_start",
+        "-o",
+    ])
+    .arg(&elf)
+    .arg(&obj);
+    for cmd in [&mut assemble, &mut link] {
+        let o = cmd.output().unwrap_or_else(|e| {
+            panic!("{cmd:?}: {e} (binutils is needed: apt-get install binutils)")
+        });
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    elf
+}
