@@ -94,8 +94,10 @@ impl VhostUserBackend for BlkBackend {
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
         let space = blk::config_space(&self.disk, self.num_queues);
         // A newer VMM may ask for fields past ours (secure erase, zoned): they read zero.
+        // The protocol caps the configuration space at 256 bytes; never allocate what a
+        // VMM asks beyond that.
         let start = offset as usize;
-        let mut out = vec![0u8; size as usize];
+        let mut out = vec![0u8; (size as usize).min(256)];
         if let Some(ours) = space.get(start..) {
             let n = ours.len().min(out.len());
             out[..n].copy_from_slice(&ours[..n]);
