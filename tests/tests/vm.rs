@@ -10,6 +10,17 @@ use serde_json::Value;
 use vsa_e2e::asm::{guest, FAULT, IDLE, POWER_OFF};
 use vsa_e2e::{wait_for, Daemon};
 
+/// Whether process `pid` runs (an exited one nobody reaped yet does not).
+fn alive(pid: u64) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
 fn state(d: &Daemon, name: &str) -> Value {
     d.json(&["vm", "show", name])
 }
@@ -178,11 +189,25 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
         "{o:?}"
     );
 
-    // A restarted daemon starts the autostart VM again; the others stay stopped.
-    d.stop();
+    // A VM never outlives its daemon: killed with -9, the daemon leaves a runner that
+    // ends by itself; the restarted daemon starts the autostart VM again, the others stay
+    // stopped; a clean stop of the daemon stops its VMs.
+    let pid = d.json(&["vm", "start", "web1"])["pid"].as_u64().unwrap();
+    d.kill9();
+    wait_for(60, || (!alive(pid)).then_some(())).unwrap_or_else(|| {
+        panic!(
+            "the runner outlived its daemon: {:?}",
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        )
+    });
+    let d = Daemon::start(&data, &[]);
+    let v = wait_state(&d, "web1", "running");
+    assert_eq!(state(&d, "off")["state"], "stopped");
+    let pid = v["pid"].as_u64().unwrap();
+    assert!(d.stop().success());
+    assert!(!alive(pid), "the VM outlived a clean stop");
     let d = Daemon::start(&data, &[]);
     wait_state(&d, "web1", "running");
-    assert_eq!(state(&d, "off")["state"], "stopped");
     d.ok(&["vm", "stop", "web1"]);
     d.ok(&["vm", "delete", "web1"]);
     let list = d.json(&["vm", "list"]);

@@ -341,7 +341,8 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
         .map_err(|e| format!("its runner log: {e}"))?;
     let exe = std::env::current_exe().map_err(|e| format!("no path to vsa: {e}"))?;
     let mut cmd = Command::new(exe);
-    cmd.arg(super::runner::RUNNER_ARG)
+    cmd.env(super::runner::PARENT_ENV, std::process::id().to_string())
+        .arg(super::runner::RUNNER_ARG)
         .args(["--kernel", &r.kernel, "--cmdline", &r.cmdline])
         .args(["--memory", &r.memory.to_string()]);
     if let Some(i) = &r.initrd {

@@ -1,7 +1,9 @@
 //! The VM runner: the `vsa` binary re-executed as `vsa __vm-runner ...` runs one VM in
 //! its own process, so a VM that crashes takes nothing else with it. The console goes to
 //! stdout; how the VM stopped goes to stderr (`vsa-vm: stopped: ...`) and to the exit
-//! code: 0 halted or reset by the guest, 3 a triple fault, 4 KVM could not run it.
+//! code: 0 halted or reset by the guest, 3 a triple fault, 4 KVM could not run it, 5 the
+//! daemon that started it went away (a VM never outlives its daemon: a restarted daemon
+//! would start it a second time).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -42,6 +44,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    watch_parent();
     let config = VmConfig {
         memory: parsed.memory,
         kernel: parsed.kernel,
@@ -64,5 +67,31 @@ pub fn main(args: Vec<String>) -> ExitCode {
             eprintln!("vsa-vm: error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The environment variable with the daemon's process id, set by the daemon.
+pub const PARENT_ENV: &str = "VSA_VM_PARENT";
+
+/// Ends this process when the daemon that started it is gone (this process is handed to
+/// another parent). Checked every second from a thread of its own, against the process
+/// id the daemon passed (it may be gone before this process looks).
+fn watch_parent() {
+    let passed = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    let parent = passed.or_else(rustix::process::getppid);
+    let spawned = std::thread::Builder::new()
+        .name("parent watch".into())
+        .spawn(move || loop {
+            if rustix::process::getppid() != parent {
+                eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
+                std::process::exit(5);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        });
+    if let Err(e) = spawned {
+        eprintln!("vsa-vm: cannot watch the daemon: {e}");
     }
 }
