@@ -204,6 +204,7 @@ impl Machines {
         let mut vms = self.vms.lock();
         let m = vms
             .get(name)
+            .cloned()
             .ok_or_else(|| VmError::NoSuchVm(name.to_owned()))?;
         {
             let mut run = m.run.lock();
@@ -214,7 +215,7 @@ impl Machines {
         }
         self.persist(name, None)?;
         vms.remove(name);
-        let _ = std::fs::remove_dir_all(self.dir(name));
+        let _ = std::fs::remove_dir_all(&m.dir);
         Ok(Deleted {
             deleted: name.to_owned(),
         })
@@ -302,8 +303,7 @@ impl Machines {
 
     /// The last 64 KiB of a VM's console.
     pub fn console(&self, name: &str) -> Result<ConsoleView> {
-        self.get(name)?;
-        let path = self.dir(name).join("console.log");
+        let path = self.get(name)?.dir.join("console.log");
         let text = tail(&path, CONSOLE_TAIL).unwrap_or_default();
         Ok(ConsoleView {
             name: name.to_owned(),

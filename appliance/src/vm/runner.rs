@@ -1,7 +1,7 @@
 //! The VM runner: the `vsa` binary re-executed as `vsa __vm-runner ...` runs one VM in
 //! its own process, so a VM that crashes takes nothing else with it. The console goes to
 //! stdout; how the VM stopped goes to stderr (`vsa-vm: stopped: ...`) and to the exit
-//! code: 0 halted or reset by the guest, 3 a triple fault, 4 KVM could not run it, 5 the
+//! code: 0 reset (powered off or rebooted) by the guest, 3 a triple fault, 4 KVM could not run it, 5 the
 //! daemon that started it went away (a VM never outlives its daemon: a restarted daemon
 //! would start it a second time).
 
@@ -58,7 +58,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
                 counts.io, counts.mmio, counts.other
             );
             match exit {
-                Exit::Halted | Exit::Reset => ExitCode::SUCCESS,
+                Exit::Reset => ExitCode::SUCCESS,
                 Exit::TripleFault => ExitCode::from(3),
                 Exit::Failed(_) => ExitCode::from(4),
             }

@@ -35,8 +35,6 @@ pub enum KvmError {
 /// Why a VM stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
-    /// The vCPU halted (HLT with nothing to wake it).
-    Halted,
     /// The guest reset the machine (i8042 reset command): a reboot or power-off request.
     Reset,
     /// The guest triple-faulted (KVM_EXIT_SHUTDOWN).
@@ -81,6 +79,7 @@ pub fn run(
         .create_vm()
         .map_err(|e| KvmError::Kvm("KVM_CREATE_VM", e))?;
     // The in-kernel PIC, IOAPIC and local APICs, and the PIT: what a Linux guest needs
+    // (with them a HLT waits inside KVM for an interrupt: a guest stops by a reset)
     // for its timer and interrupts. VMX wants a TSS area below 4 GiB first.
     vm.set_tss_address(0xfffb_d000)
         .map_err(|e| KvmError::Kvm("KVM_SET_TSS_ADDR", e))?;
@@ -131,7 +130,6 @@ pub fn run(
                 counts.mmio += 1;
                 None
             }
-            Ok(VcpuExit::Hlt) => Some(Exit::Halted),
             Ok(VcpuExit::Shutdown) => Some(Exit::TripleFault),
             Ok(VcpuExit::FailEntry(reason, cpu)) => Some(Exit::Failed(format!(
                 "KVM could not enter the guest (hardware reason {reason:#x}, cpu {cpu})"
