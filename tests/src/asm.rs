@@ -1,5 +1,6 @@
-//! Small 64-bit guests for the VMM's tests, assembled with binutils (`as`, `ld`) into
-//! ELF files linked at 1 MiB: a prologue that prints a line on COM1, then an ending.
+//! Small 64-bit guests for the VMM's tests, built into ELF files linked at 1 MiB:
+//! assembled ones (binutils `as`, `ld`) that print a line on COM1 and then end some way,
+//! and freestanding C ones (gcc) such as the virtio-blk driver in `guests/virtio_blk.c`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +57,64 @@ msg: .ascii "{line}\n"
         let o = cmd.output().unwrap_or_else(|e| {
             panic!("{cmd:?}: {e} (binutils is needed: apt-get install binutils)")
         });
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    elf
+}
+
+/// The C source of the guest that drives virtio-blk disks over virtio-mmio (polling):
+/// per disk it prints `disk N: capacity C sectors, read-only R`, `disk N: read status S
+/// fnv1a H` (the FNV-1a hash of the first 64 KiB), `disk N: write status S flush status S
+/// read-back status S matches` (4 KiB at sector 2048), then `virtio-blk guest done: N
+/// disks`, and powers off.
+pub const VIRTIO_BLK_GUEST: &str = include_str!("guests/virtio_blk.c");
+
+/// Compiles the freestanding C `source` into `dir/name.elf` (no SSE, no red zone, one
+/// segment at 1 MiB, entered at `_start`).
+pub fn c_guest(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let obj = dir.join(format!("{name}.o"));
+    let elf = dir.join(format!("{name}.elf"));
+    std::fs::write(&src, source).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut compile = Command::new("gcc");
+    compile
+        .args([
+            "-c",
+            "-O2",
+            "-ffreestanding",
+            "-fno-pic",
+            "-mno-red-zone",
+            "-mgeneral-regs-only",
+            "-fno-stack-protector",
+            "-fcf-protection=none",
+            "-fno-asynchronous-unwind-tables",
+            "-Wall",
+            "-Werror",
+            "-o",
+        ])
+        .arg(&obj)
+        .arg(&src);
+    let mut link = Command::new("ld");
+    link.args([
+        "-nostdlib",
+        "-static",
+        "-N",
+        "--no-warn-rwx-segments",
+        "-Ttext=0x100000",
+        "-e",
+        "_start",
+        "-o",
+    ])
+    .arg(&elf)
+    .arg(&obj);
+    for cmd in [&mut compile, &mut link] {
+        let o = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (gcc and binutils are needed)"));
         assert!(
             o.status.success(),
             "{cmd:?}: {}",

@@ -1,13 +1,14 @@
 //! `vsa vm`: VMs on the bundled KVM VMM, each in its own `vsa __vm-runner` process that
-//! the daemon starts, watches and stops. The guests are small 64-bit programs assembled
-//! here with binutils (`as`, `ld`): one prints on the console and idles, one powers off
-//! through the i8042, one faults.
+//! the daemon starts, watches and stops. The guests are small 64-bit programs built here:
+//! assembled ones (binutils) that print on the console and idle, power off through the
+//! i8042 or fault, and a C one (gcc) whose virtio-blk driver reads and writes the VM's
+//! pool volumes.
 //!
 //! Without /dev/kvm the test says so and boots nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use vsa_e2e::asm::{guest, FAULT, IDLE, POWER_OFF};
+use vsa_e2e::asm::{c_guest, guest, FAULT, IDLE, POWER_OFF, VIRTIO_BLK_GUEST};
 use vsa_e2e::{wait_for, Daemon};
 
 /// Whether process `pid` runs (an exited one nobody reaped yet does not).
@@ -33,15 +34,25 @@ fn wait_state(d: &Daemon, name: &str, want: &str) -> Value {
     .unwrap_or_else(|| panic!("VM {name} never became {want}: {}", state(d, name)))
 }
 
-#[test]
-fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
-    if std::fs::OpenOptions::new()
+fn kvm_here() -> bool {
+    let here = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/kvm")
-        .is_err()
-    {
+        .is_ok();
+    if !here {
         eprintln!("NOT RUN: /dev/kvm cannot be opened here; no VM was booted");
+    }
+    here
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
+    if !kvm_here() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -212,4 +223,164 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
     d.ok(&["vm", "delete", "web1"]);
     let list = d.json(&["vm", "list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// An 8 MiB raw image whose first 64 KiB hold a pattern; the pattern's hash as the guest
+/// prints it.
+fn patterned_image(path: &std::path::Path, seed: u8) -> String {
+    let mut image = vec![0u8; 8 << 20];
+    for (i, b) in image[..65536].iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(31) as u8 ^ seed;
+    }
+    std::fs::write(path, &image).unwrap();
+    format!("{:016x}", fnv1a(&image[..65536]))
+}
+
+/// Runs VM `name` until its guest powers off (start `n`); its console.
+fn run_to_power_off(d: &Daemon, name: &str, n: u64) -> String {
+    d.ok(&["vm", "start", name]);
+    let v = wait_for(120, || {
+        let v = state(d, name);
+        (v["state"] != "running" && v["starts"] == n).then_some(v)
+    })
+    .unwrap_or_else(|| panic!("VM {name} did not stop: {}", state(d, name)));
+    let console = d.ok(&["vm", "console", name]);
+    assert!(
+        v["last_exit"].as_str().unwrap_or("").contains("Reset"),
+        "{v}\n{console}"
+    );
+    console
+}
+
+#[test]
+fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &[]);
+    let elf = c_guest(tmp.path(), "virtio-blk", VIRTIO_BLK_GUEST);
+    let root_hash = patterned_image(&tmp.path().join("root.raw"), 0);
+    let iso_hash = patterned_image(&tmp.path().join("iso.raw"), 0x5a);
+    for name in ["root", "iso"] {
+        let image = tmp.path().join(format!("{name}.raw"));
+        d.ok(&[
+            "volume",
+            "import",
+            image.to_str().unwrap(),
+            name,
+            "--format",
+            "raw",
+        ]);
+    }
+
+    let o = d.cli(&[
+        "vm",
+        "create",
+        "box",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--memory",
+        "64M",
+        "--disk",
+        "root",
+        "--disk",
+        "iso:ro",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = state(&d, "box");
+    assert_eq!(v["disks"][1]["read_only"], true, "{v}");
+    let shown = d.ok(&["vm", "show", "box"]);
+    assert!(shown.contains("vda root, vdb iso (read-only)"), "{shown}");
+
+    // The VM holds its volumes: nobody deletes or exports them under it.
+    let e = stderr(&d.cli(&["volume", "delete", "root"]));
+    assert!(
+        e.contains("VM 'box'") && e.contains("vsa vm delete box"),
+        "{e}"
+    );
+    let sock = tmp.path().join("x.sock");
+    let e = stderr(&d.cli(&["vhost", "export", "iso", "--socket", sock.to_str().unwrap()]));
+    assert!(e.contains("in use"), "{e}");
+    let e = stderr(&d.cli(&[
+        "vm",
+        "create",
+        "other",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--disk",
+        "root",
+    ]));
+    assert!(e.contains("VM 'box'"), "{e}");
+    let e = stderr(&d.cli(&[
+        "vm",
+        "create",
+        "y",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--disk",
+        "nope",
+    ]));
+    assert!(e.contains("nope"), "{e}");
+    let e = stderr(&d.cli(&[
+        "vm",
+        "create",
+        "y",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--disk",
+        "root:rx",
+    ]));
+    assert!(e.contains("VOLUME:ro"), "{e}");
+    assert_eq!(d.json(&["vm", "list"]).as_array().map(Vec::len), Some(1));
+
+    let sectors = (8u64 << 20) / 512;
+    let console = run_to_power_off(&d, "box", 1);
+    for line in [
+        format!("disk 0: capacity {sectors} sectors, read-only 0\n"),
+        format!("disk 0: read status 0 fnv1a {root_hash}\n"),
+        "disk 0: write status 0 flush status 0 read-back status 0 matches\n".into(),
+        format!("disk 1: capacity {sectors} sectors, read-only 1\n"),
+        format!("disk 1: read status 0 fnv1a {iso_hash}\n"),
+        "disk 1: write status 1 flush status 0 read-back status 0 differs\n".into(),
+        "virtio-blk guest done: 2 disks\n".into(),
+    ] {
+        assert!(console.contains(&line), "no {line:?} in:\n{console}");
+    }
+
+    // The disks come back with the daemon, and a second boot finds them as they were.
+    assert!(d.stop().success());
+    let d = Daemon::start(&data, &[]);
+    let console = run_to_power_off(&d, "box", 1);
+    assert_eq!(
+        console.matches("virtio-blk guest done: 2 disks").count(),
+        2,
+        "{console}"
+    );
+    d.ok(&["vm", "delete", "box"]);
+
+    // What the guest wrote is in the volume; the read-only one is untouched.
+    for (name, wrote) in [("root", true), ("iso", false)] {
+        let out = tmp.path().join(format!("{name}.out"));
+        d.ok(&[
+            "volume",
+            "export",
+            name,
+            out.to_str().unwrap(),
+            "--format",
+            "raw",
+        ]);
+        let bytes = std::fs::read(&out).unwrap();
+        let block = &bytes[1 << 20..(1 << 20) + 4096];
+        let text = b"written by the virtio-blk test guest on disk 0\n";
+        assert_eq!(block.starts_with(text), wrote, "{name}: {:?}", &block[..64]);
+        d.ok(&["volume", "delete", name]);
+    }
 }

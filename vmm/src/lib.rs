@@ -1,8 +1,9 @@
 //! Virtual machines on pool volumes.
 //!
-//! The KVM side ([`kvm`], [`devices`]) boots a 64-bit ELF guest on one vCPU with a
-//! serial console and i8042 reset; `unsafe` is confined to registering guest memory with
-//! KVM (kvm/memory.rs). The disk side: [`blk`], the virtio-blk device model (a guest's
+//! The KVM side ([`kvm`], [`boot`], [`devices`], [`virtio`]) boots a Linux bzImage or a
+//! 64-bit ELF on one vCPU with a serial console, i8042 reset and virtio-mmio disks whose
+//! queues the daemon serves over vhost-user (the guest memory is a shared memfd);
+//! `unsafe` is confined to registering guest memory with KVM (kvm/memory.rs). The disk side: [`blk`], the virtio-blk device model (a guest's
 //! requests executed on any [`vsa_blockdev::BlockDevice`]), and [`vhost_user`], which
 //! serves it over a vhost-user socket so that a VMM in another process (qemu, Cloud
 //! Hypervisor, and later our own) shares its guest memory with the daemon and the daemon
@@ -27,3 +28,4 @@ pub mod boot;
 pub mod devices;
 pub mod kvm;
 pub mod vhost_user;
+pub mod virtio;

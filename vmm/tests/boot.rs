@@ -5,56 +5,11 @@
 //! Without /dev/kvm the tests say so on stderr and pass without running a guest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 use vsa_e2e::asm::{guest, FAULT, POWER_OFF};
 use vsa_vmm::kvm::{run, Exit, VmConfig};
 
-#[derive(Clone, Default)]
-struct Console(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Console {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn kvm_here() -> bool {
-    let here = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !here {
-        eprintln!("NOT RUN: /dev/kvm cannot be opened on this machine; no guest was booted");
-    }
-    here
-}
-
-fn boot(elf: &Path) -> (Exit, String) {
-    let console = Console::default();
-    let config = VmConfig {
-        memory: 64 << 20,
-        kernel: elf.to_owned(),
-        initrd: None,
-        cmdline: String::new(),
-    };
-    // A guest that never stops must fail the test, not hang it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = Box::new(console.clone());
-    std::thread::spawn(move || tx.send(run(&config, sink)));
-    let (exit, _) = rx
-        .recv_timeout(std::time::Duration::from_secs(120))
-        .expect("the guest did not stop within two minutes")
-        .unwrap();
-    let text = String::from_utf8_lossy(&console.0.lock().unwrap()).into_owned();
-    (exit, text)
-}
+mod common;
+use common::{boot, kvm_here};
 
 #[test]
 fn a_64_bit_guest_prints_on_the_serial_console_and_powers_off() {
@@ -68,7 +23,7 @@ fn a_64_bit_guest_prints_on_the_serial_console_and_powers_off() {
         "vsa guest: hello from long mode",
         POWER_OFF,
     );
-    let (exit, console) = boot(&elf);
+    let (exit, console) = boot(&elf, vec![]);
     assert_eq!(exit, Exit::Reset, "{console}");
     assert_eq!(console, "vsa guest: hello from long mode\n");
 }
@@ -81,7 +36,7 @@ fn a_guest_that_faults_without_handlers_stops_with_a_reason() {
     let tmp = tempfile::tempdir().unwrap();
     // An invalid opcode with an empty IDT: #UD, then #DF, then a triple fault.
     let elf = guest(tmp.path(), "fault", "about to fault", FAULT);
-    let (exit, _) = boot(&elf);
+    let (exit, _) = boot(&elf, vec![]);
     assert_eq!(exit, Exit::TripleFault);
 }
 
@@ -99,6 +54,7 @@ fn a_missing_or_bad_kernel_is_an_error_naming_the_file() {
             kernel: path.clone(),
             initrd: None,
             cmdline: String::new(),
+            disks: vec![],
         };
         match run(&config, Box::new(std::io::sink())) {
             Err(e) => assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}"),

@@ -4,6 +4,7 @@
 //! console goes to `<data-dir>/vms/<name>/console.log`, the runner's own messages to
 //! `runner.log` beside it.
 
+use super::disks::VmDisks;
 use super::error::{meta, VmError};
 use super::model::{self, RestartPolicy, VmRecord, CF_VM};
 use super::types::{ConsoleView, CreateVmBody, VmView};
@@ -39,10 +40,15 @@ struct Run {
     cancel: bool,
     /// Restarts in a row of runs that ended within a minute (for the back-off).
     quick_restarts: u32,
+    /// The disks, served while the VM exists (None until they could be).
+    disks: Option<VmDisks>,
+    /// Why the disks could not be served.
+    disk_problem: Option<String>,
 }
 
 #[derive(Debug)]
 struct Machine {
+    core: Arc<Core>,
     record: VmRecord,
     dir: PathBuf,
     run: Mutex<Run>,
@@ -72,6 +78,41 @@ impl Machine {
             uptime_secs: run.started.map(|s| s.elapsed().as_secs_f64()),
             last_exit: run.last_exit.clone(),
             starts: run.starts,
+            disks: r.disks.clone(),
+            disk_problem: run.disk_problem.clone(),
+        }
+    }
+
+    /// Serves the disks if they are not yet; the sockets, in disk order.
+    fn attach_disks(&self, run: &mut Run) -> Result<Vec<PathBuf>> {
+        if run.disks.is_none() {
+            let r = &self.record;
+            match VmDisks::attach(&self.core, &r.name, &self.dir, &r.disks) {
+                Ok(d) => {
+                    run.disks = Some(d);
+                    run.disk_problem = None;
+                }
+                Err(e) => {
+                    run.disk_problem = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(run.disks.as_ref().map(VmDisks::sockets).unwrap_or_default())
+    }
+
+    fn detach_disks(&self) {
+        if let Some(mut d) = self.run.lock().disks.take() {
+            d.detach(&self.core);
+        }
+    }
+
+    fn new(core: &Arc<Core>, record: VmRecord) -> Machine {
+        Machine {
+            core: core.clone(),
+            dir: core.data_dir().join("vms").join(&record.name),
+            record,
+            run: Mutex::new(Run::default()),
         }
     }
 }
@@ -121,24 +162,18 @@ impl Machines {
         let mut vms = BTreeMap::new();
         for (k, v) in rows {
             let record: VmRecord = MetaStore::decode(&k, &v).map_err(meta)?;
-            let dir = core.data_dir().join("vms").join(&record.name);
-            vms.insert(
-                record.name.clone(),
-                Arc::new(Machine {
-                    record,
-                    dir,
-                    run: Mutex::new(Run::default()),
-                }),
-            );
+            let m = Machine::new(&core, record);
+            // The disks are held from the start; one that cannot be served is shown in
+            // the VM's state and tried again when it starts.
+            if let Err(e) = m.attach_disks(&mut m.run.lock()) {
+                tracing::error!(vm = m.record.name.as_str(), "disks: {e}");
+            }
+            vms.insert(m.record.name.clone(), Arc::new(m));
         }
         Ok(Machines {
             core,
             vms: Mutex::new(vms),
         })
-    }
-
-    fn dir(&self, name: &str) -> PathBuf {
-        self.core.data_dir().join("vms").join(name)
     }
 
     fn get(&self, name: &str) -> Result<Arc<Machine>> {
@@ -160,9 +195,18 @@ impl Machines {
             Some(m) => m.bytes().map_err(|e| VmError::InvalidVm(e.to_string()))?,
             None => DEFAULT_MEMORY,
         };
-        if memory < MIN_MEMORY || memory % (1 << 20) != 0 {
+        let max = vsa_vmm::kvm::layout::MMIO_START;
+        if memory < MIN_MEMORY || memory > max || memory % (1 << 20) != 0 {
             return Err(VmError::InvalidVm(format!(
-                "memory {memory} bytes: give whole MiB, at least 16M"
+                "memory {memory} bytes: give whole MiB, at least 16M and at most {}M",
+                max >> 20
+            )));
+        }
+        let most = vsa_vmm::kvm::layout::VIRTIO_MAX_DEVICES;
+        if b.disks.len() > most {
+            return Err(VmError::InvalidVm(format!(
+                "{} disks: a VM has at most {most}",
+                b.disks.len()
             )));
         }
         let record = VmRecord {
@@ -173,17 +217,19 @@ impl Machines {
             memory,
             autostart: b.autostart,
             restart: b.restart,
+            disks: b.disks,
         };
         let mut vms = self.vms.lock();
         if vms.contains_key(&record.name) {
             return Err(VmError::VmExists(record.name));
         }
-        self.persist(&record.name, Some(&record))?;
-        let m = Arc::new(Machine {
-            dir: self.dir(&record.name),
-            record,
-            run: Mutex::new(Run::default()),
-        });
+        let m = Machine::new(&self.core, record);
+        m.attach_disks(&mut m.run.lock())?;
+        if let Err(e) = self.persist(&m.record.name, Some(&m.record)) {
+            m.detach_disks();
+            return Err(e);
+        }
+        let m = Arc::new(m);
         let view = m.view();
         vms.insert(view.name.clone(), m);
         Ok(view)
@@ -215,6 +261,7 @@ impl Machines {
         }
         self.persist(name, None)?;
         vms.remove(name);
+        m.detach_disks();
         let _ = std::fs::remove_dir_all(&m.dir);
         Ok(Deleted {
             deleted: name.to_owned(),
@@ -293,11 +340,14 @@ impl Machines {
         lines
     }
 
-    /// Stops every VM (at daemon shutdown).
+    /// Stops every VM and stops serving their disks (at daemon shutdown).
     pub fn stop_all(&self) {
         let names: Vec<String> = self.vms.lock().keys().cloned().collect();
         for name in names {
             let _ = self.stop(&name);
+            if let Ok(m) = self.get(&name) {
+                m.detach_disks();
+            }
         }
     }
 
@@ -332,6 +382,7 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     let r = &m.record;
     let dir = &m.dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let sockets = m.attach_disks(&mut run).map_err(|e| e.to_string())?;
     let console = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -347,6 +398,9 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
         .args(["--memory", &r.memory.to_string()]);
     if let Some(i) = &r.initrd {
         cmd.args(["--initrd", i]);
+    }
+    for socket in sockets {
+        cmd.arg("--disk").arg(socket);
     }
     let child = cmd
         .stdin(Stdio::null())

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod disks;
 pub mod error;
 pub mod machines;
 pub mod metrics;

@@ -57,6 +57,44 @@ pub struct VmRecord {
     /// What happens when it stops by itself.
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// Its disks, in the order the guest sees them (`/dev/vda`, `/dev/vdb`, ...).
+    #[serde(default)]
+    pub disks: Vec<VmDisk>,
+}
+
+/// A pool volume a VM uses as a disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VmDisk {
+    /// The volume.
+    pub volume: String,
+    /// The guest may read but not write it.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for VmDisk {
+    type Err = String;
+
+    /// `VOLUME` or `VOLUME:ro` (the CLI's `--disk`).
+    fn from_str(s: &str) -> Result<VmDisk, String> {
+        let (volume, read_only) = match s.rsplit_once(':') {
+            Some((v, "ro")) => (v, true),
+            Some((v, "rw")) => (v, false),
+            Some((_, mode)) => {
+                return Err(format!(
+                    "disk '{s}': '{mode}' is not a mode; write VOLUME, VOLUME:ro or VOLUME:rw"
+                ))
+            }
+            None => (s, false),
+        };
+        if volume.is_empty() {
+            return Err(format!("disk '{s}': no volume named"));
+        }
+        Ok(VmDisk {
+            volume: volume.to_owned(),
+            read_only,
+        })
+    }
 }
 
 /// What happens when a VM stops without `vsa vm stop`.

@@ -29,6 +29,10 @@ struct RunnerArgs {
     /// The kernel command line.
     #[arg(long, default_value = "")]
     cmdline: String,
+    /// A disk: the socket of a vhost-user-blk backend (the daemon's export of a volume);
+    /// repeat for more. The guest sees them as virtio-mmio devices, in this order.
+    #[arg(long = "disk")]
+    disks: Vec<PathBuf>,
     /// Guest memory, e.g. 512M.
     #[arg(long, default_value = "256M", value_parser = crate::core::cli::size_arg)]
     memory: u64,
@@ -50,6 +54,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         kernel: parsed.kernel,
         initrd: parsed.initrd,
         cmdline: parsed.cmdline,
+        disks: parsed.disks,
     };
     match run(&config, Box::new(std::io::stdout())) {
         Ok((exit, counts)) => {

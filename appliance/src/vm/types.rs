@@ -86,6 +86,10 @@ pub struct CreateVmBody {
     /// What happens when it stops by itself (default `never`).
     #[serde(default)]
     pub restart: super::model::RestartPolicy,
+    /// Pool volumes as its disks, in the order the guest sees them; each is held by the
+    /// VM while it exists.
+    #[serde(default)]
+    pub disks: Vec<super::model::VmDisk>,
 }
 
 /// A VM.
@@ -116,6 +120,10 @@ pub struct VmView {
     pub last_exit: Option<String>,
     /// Times it was started since the daemon started.
     pub starts: u64,
+    /// Its disks.
+    pub disks: Vec<super::model::VmDisk>,
+    /// Why its disks cannot be served (a volume that cannot be opened), if so.
+    pub disk_problem: Option<String>,
 }
 
 /// `GET /vms/{name}/console`.

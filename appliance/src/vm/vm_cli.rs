@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Debug, Subcommand)]
 pub enum VmCmd {
     /// Define a VM, e.g. `vsa vm create web1 --kernel vmlinuz --initrd initrd.img
-    /// --cmdline "console=ttyS0" --memory 512M --autostart`.
+    /// --cmdline "console=ttyS0 root=/dev/vda" --memory 512M --disk web1-root --autostart`.
     Create {
         /// Its name.
         name: String,
@@ -34,6 +34,10 @@ pub enum VmCmd {
         /// (on-failure), or always (a guest reboot boots it again).
         #[arg(long, value_enum, default_value = "never")]
         restart: super::model::RestartPolicy,
+        /// A pool volume as a disk: VOLUME or VOLUME:ro; repeat for more (the guest sees
+        /// /dev/vda, /dev/vdb, ... in this order). The VM holds them while it exists.
+        #[arg(long = "disk", value_name = "VOLUME[:ro]")]
+        disks: Vec<super::model::VmDisk>,
     },
     /// List VMs.
     List,
@@ -89,7 +93,24 @@ fn show(v: &VmView) {
         ("restart", policy(v.restart).into()),
         ("starts", v.starts.to_string()),
         ("last exit", or_dash(v.last_exit.as_ref())),
+        ("disks", disks(&v.disks)),
+        ("disk problem", or_dash(v.disk_problem.as_ref())),
     ]);
+}
+
+fn disks(d: &[super::model::VmDisk]) -> String {
+    if d.is_empty() {
+        return "-".into();
+    }
+    let names: Vec<String> = d
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let ro = if d.read_only { " (read-only)" } else { "" };
+            format!("vd{} {}{ro}", (b'a' + i as u8) as char, d.volume)
+        })
+        .collect();
+    names.join(", ")
 }
 
 fn policy(p: super::model::RestartPolicy) -> &'static str {
@@ -121,6 +142,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             memory,
             autostart,
             restart,
+            disks,
         } => {
             let body = CreateVmBody {
                 name,
@@ -130,6 +152,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 memory: memory.map(Into::into),
                 autostart,
                 restart,
+                disks,
             };
             let v = c.call::<CreateVm>(&NoParams {}, &body)?;
             ctx.print(&v, |v| {

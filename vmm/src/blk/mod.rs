@@ -10,7 +10,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use config::config_space;
+pub use config::{config_space, CONFIG_LEN};
 pub use request::{execute, Outcome};
 
 use std::sync::Arc;

@@ -52,7 +52,7 @@ fn segment(index: usize) -> kvm_segment {
     }
 }
 
-/// Writes the GDT and the identity page tables (2 MiB pages over the first GiB).
+/// Writes the GDT and the identity page tables (2 MiB pages over the first 4 GiB).
 pub fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), KvmError> {
     for (i, e) in GDT_ENTRIES.iter().enumerate() {
         mem.write_obj(gdt_entry(*e), GuestAddress(GDT + 8 * i as u64))
@@ -65,8 +65,10 @@ pub fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), KvmError> {
             .map_err(|e| KvmError::Memory(format!("the boot page tables ({what}): {e}")))
     };
     table("PML4", PML4, PDPT | 0x3)?;
-    table("PDPT", PDPT, PD | 0x3)?;
-    for i in 0..512u64 {
+    for gib in 0..4u64 {
+        table("PDPT", PDPT + gib * 8, (PD + gib * 0x1000) | 0x3)?;
+    }
+    for i in 0..4 * 512u64 {
         // Present, writable, 2 MiB page.
         table("PD", PD + i * 8, (i << 21) | 0x83)?;
     }

@@ -2,11 +2,14 @@
 //! that a guest needs first (the COM1 UART, the i8042 for reset), and the run loop that
 //! ends with a reason.
 //!
-//! One vCPU for now; the guest is an ELF kernel entered at its 64-bit entry point.
+//! One vCPU for now; the guest is a Linux bzImage (the Linux boot protocol) or an ELF
+//! entered at its 64-bit entry point. Disks are virtio-mmio devices served by
+//! vhost-user-blk backends (`virtio.rs`).
 
 mod cpu;
 pub mod layout;
 mod memory;
+mod virtio;
 
 use crate::boot::{self, linux::LinuxBoot, BootError};
 use crate::devices::PortBus;
@@ -27,6 +30,9 @@ pub enum KvmError {
     /// Guest memory could not be set up.
     #[error("guest memory: {0}")]
     Memory(String),
+    /// A device could not be set up.
+    #[error("devices: {0}")]
+    Devices(String),
     /// The kernel could not be loaded.
     #[error("cannot boot: {0}")]
     Boot(#[from] BootError),
@@ -53,8 +59,10 @@ pub struct VmConfig {
     pub kernel: PathBuf,
     /// An initramfs for a Linux kernel.
     pub initrd: Option<PathBuf>,
-    /// The kernel command line.
+    /// The kernel command line (the disks are announced on it).
     pub cmdline: String,
+    /// Disks: the sockets of vhost-user-blk backends, each a virtio-mmio device.
+    pub disks: Vec<PathBuf>,
 }
 
 /// Counts of vCPU exits by reason.
@@ -92,11 +100,12 @@ pub fn run(
     vm.create_pit2(pit)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_PIT2", e))?;
     let mem = memory::create(&vm, config.memory)?;
+    let (mut mmio, announce) = virtio::attach_disks(&vm, &mem, &config.disks)?;
     let entry = if boot::is_bzimage(&config.kernel)? {
         let linux = LinuxBoot {
             kernel: config.kernel.clone(),
             initrd: config.initrd.clone(),
-            cmdline: config.cmdline.clone(),
+            cmdline: format!("{}{announce}", config.cmdline),
         };
         boot::linux::load(&mem, config.memory, &linux)?
     } else {
@@ -121,13 +130,14 @@ pub fn run(
                 bus.read(port, data);
                 None
             }
-            Ok(VcpuExit::MmioRead(_, data)) => {
+            Ok(VcpuExit::MmioRead(addr, data)) => {
                 counts.mmio += 1;
-                data.fill(0xff);
+                mmio.read(addr, data);
                 None
             }
-            Ok(VcpuExit::MmioWrite(..)) => {
+            Ok(VcpuExit::MmioWrite(addr, data)) => {
                 counts.mmio += 1;
+                mmio.write(addr, data);
                 None
             }
             Ok(VcpuExit::Shutdown) => Some(Exit::TripleFault),

@@ -1,0 +1,57 @@
+//! What the VMM's tests share: whether KVM is here, and booting a guest with a console
+//! captured and a time limit.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use vsa_vmm::kvm::{run, Exit, VmConfig};
+
+#[derive(Clone, Default)]
+struct Console(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Console {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether /dev/kvm can be used; when not, says so on stderr (the test then passes
+/// without booting anything).
+pub fn kvm_here() -> bool {
+    let here = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !here {
+        eprintln!("NOT RUN: /dev/kvm cannot be opened on this machine; no guest was booted");
+    }
+    here
+}
+
+/// Boots `elf` with `disks` (vhost-user-blk sockets) until it stops; how it stopped and
+/// what it printed.
+pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
+    let console = Console::default();
+    let config = VmConfig {
+        memory: 64 << 20,
+        kernel: elf.to_owned(),
+        initrd: None,
+        cmdline: String::new(),
+        disks,
+    };
+    // A guest that never stops must fail the test, not hang it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = Box::new(console.clone());
+    std::thread::spawn(move || tx.send(run(&config, sink)));
+    let (exit, _) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the guest did not stop within two minutes")
+        .unwrap();
+    let text = String::from_utf8_lossy(&console.0.lock().unwrap()).into_owned();
+    (exit, text)
+}
