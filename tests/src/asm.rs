@@ -68,10 +68,27 @@ msg: .ascii "{line}\n"
 
 /// The C source of the guest that drives virtio-blk disks over virtio-mmio (polling):
 /// per disk it prints `disk N: capacity C sectors, read-only R`, `disk N: read status S
-/// fnv1a H` (the FNV-1a hash of the first 64 KiB), `disk N: write status S flush status S
-/// read-back status S matches` (4 KiB at sector 2048), then `virtio-blk guest done: N
-/// disks`, and powers off.
+/// fnv1a H` (the FNV-1a hash of the first 64 KiB), `disk N: before write status S fnv1a
+/// H` (the 4 KiB at sector 2048), `disk N: write status S flush status S read-back status
+/// S matches` (the block [`written_block`] there), then `virtio-blk guest done: N disks`,
+/// and powers off.
 pub const VIRTIO_BLK_GUEST: &str = include_str!("guests/virtio_blk.c");
+
+/// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
+pub fn written_block(disk: u8) -> Vec<u8> {
+    let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();
+    let n = b.len();
+    b.extend((n..4096).map(|k| k as u8));
+    b
+}
+
+/// The FNV-1a hash (64-bit) the virtio-blk guest prints, as it prints it.
+pub fn fnv1a(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
 
 /// Compiles the freestanding C `source` into `dir/name.elf` (no SSE, no red zone, one
 /// segment at 1 MiB, entered at `_start`).

@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use vsa_e2e::asm::{c_guest, guest, FAULT, IDLE, POWER_OFF, VIRTIO_BLK_GUEST};
+use vsa_e2e::asm::{
+    c_guest, fnv1a, guest, written_block, FAULT, IDLE, POWER_OFF, VIRTIO_BLK_GUEST,
+};
 use vsa_e2e::{wait_for, Daemon};
 
 /// Whether process `pid` runs (an exited one nobody reaped yet does not).
@@ -225,12 +227,6 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// An 8 MiB raw image whose first 64 KiB hold a pattern; the pattern's hash as the guest
 /// prints it.
 fn patterned_image(path: &std::path::Path, seed: u8) -> String {
@@ -239,11 +235,13 @@ fn patterned_image(path: &std::path::Path, seed: u8) -> String {
         *b = (i as u32).wrapping_mul(31) as u8 ^ seed;
     }
     std::fs::write(path, &image).unwrap();
-    format!("{:016x}", fnv1a(&image[..65536]))
+    fnv1a(&image[..65536])
 }
 
-/// Runs VM `name` until its guest powers off (start `n`); its console.
+/// Runs VM `name` until its guest powers off (start `n` since the daemon started); what
+/// this run printed on the console.
 fn run_to_power_off(d: &Daemon, name: &str, n: u64) -> String {
+    let before = d.ok(&["vm", "console", name]).len();
     d.ok(&["vm", "start", name]);
     let v = wait_for(120, || {
         let v = state(d, name);
@@ -255,7 +253,21 @@ fn run_to_power_off(d: &Daemon, name: &str, n: u64) -> String {
         v["last_exit"].as_str().unwrap_or("").contains("Reset"),
         "{v}\n{console}"
     );
-    console
+    console.get(before..).unwrap_or_default().to_owned()
+}
+
+fn has_lines(console: &str, lines: &[String]) {
+    for line in lines {
+        assert!(console.contains(line), "no {line:?} in:\n{console}");
+    }
+}
+
+/// The line the guest prints about what an earlier run left at sector 2048 of `disk`.
+fn before_write(disk: u8, block: &[u8]) -> String {
+    format!(
+        "disk {disk}: before write status 0 fnv1a {}\n",
+        fnv1a(block)
+    )
 }
 
 #[test]
@@ -281,17 +293,9 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
         ]);
     }
 
+    let kernel = elf.to_str().unwrap();
     let o = d.cli(&[
-        "vm",
-        "create",
-        "box",
-        "--kernel",
-        elf.to_str().unwrap(),
-        "--memory",
-        "64M",
-        "--disk",
-        "root",
-        "--disk",
+        "vm", "create", "box", "--kernel", kernel, "--memory", "64M", "--disk", "root", "--disk",
         "iso:ro",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -310,59 +314,40 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
     let e = stderr(&d.cli(&["vhost", "export", "iso", "--socket", sock.to_str().unwrap()]));
     assert!(e.contains("in use"), "{e}");
     let e = stderr(&d.cli(&[
-        "vm",
-        "create",
-        "other",
-        "--kernel",
-        elf.to_str().unwrap(),
-        "--disk",
-        "root",
+        "vm", "create", "other", "--kernel", kernel, "--disk", "root",
     ]));
     assert!(e.contains("VM 'box'"), "{e}");
-    let e = stderr(&d.cli(&[
-        "vm",
-        "create",
-        "y",
-        "--kernel",
-        elf.to_str().unwrap(),
-        "--disk",
-        "nope",
-    ]));
+    let e = stderr(&d.cli(&["vm", "create", "y", "--kernel", kernel, "--disk", "nope"]));
     assert!(e.contains("nope"), "{e}");
-    let e = stderr(&d.cli(&[
-        "vm",
-        "create",
-        "y",
-        "--kernel",
-        elf.to_str().unwrap(),
-        "--disk",
-        "root:rx",
-    ]));
+    let e = stderr(&d.cli(&["vm", "create", "y", "--kernel", kernel, "--disk", "root:rx"]));
     assert!(e.contains("VOLUME:ro"), "{e}");
     assert_eq!(d.json(&["vm", "list"]).as_array().map(Vec::len), Some(1));
 
     let sectors = (8u64 << 20) / 512;
+    let zeros = vec![0u8; 4096];
     let console = run_to_power_off(&d, "box", 1);
-    for line in [
-        format!("disk 0: capacity {sectors} sectors, read-only 0\n"),
-        format!("disk 0: read status 0 fnv1a {root_hash}\n"),
-        "disk 0: write status 0 flush status 0 read-back status 0 matches\n".into(),
-        format!("disk 1: capacity {sectors} sectors, read-only 1\n"),
-        format!("disk 1: read status 0 fnv1a {iso_hash}\n"),
-        "disk 1: write status 1 flush status 0 read-back status 0 differs\n".into(),
-        "virtio-blk guest done: 2 disks\n".into(),
-    ] {
-        assert!(console.contains(&line), "no {line:?} in:\n{console}");
-    }
+    has_lines(
+        &console,
+        &[
+            format!("disk 0: capacity {sectors} sectors, read-only 0\n"),
+            format!("disk 0: read status 0 fnv1a {root_hash}\n"),
+            before_write(0, &zeros),
+            "disk 0: write status 0 flush status 0 read-back status 0 matches\n".into(),
+            format!("disk 1: capacity {sectors} sectors, read-only 1\n"),
+            format!("disk 1: read status 0 fnv1a {iso_hash}\n"),
+            // VIRTIO_BLK_S_IOERR for the write; the read-back finds the old zeros.
+            "disk 1: write status 1 flush status 0 read-back status 0 differs\n".into(),
+            "virtio-blk guest done: 2 disks\n".into(),
+        ],
+    );
 
     // The disks come back with the daemon, and a second boot finds them as they were.
     assert!(d.stop().success());
     let d = Daemon::start(&data, &[]);
     let console = run_to_power_off(&d, "box", 1);
-    assert_eq!(
-        console.matches("virtio-blk guest done: 2 disks").count(),
-        2,
-        "{console}"
+    has_lines(
+        &console,
+        &[before_write(0, &written_block(0)), before_write(1, &zeros)],
     );
     d.ok(&["vm", "delete", "box"]);
 
@@ -379,8 +364,114 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
         ]);
         let bytes = std::fs::read(&out).unwrap();
         let block = &bytes[1 << 20..(1 << 20) + 4096];
-        let text = b"written by the virtio-blk test guest on disk 0\n";
-        assert_eq!(block.starts_with(text), wrote, "{name}: {:?}", &block[..64]);
+        let want = if wrote {
+            written_block(0)
+        } else {
+            zeros.clone()
+        };
+        assert_eq!(block, &want[..], "{name}");
         d.ok(&["volume", "delete", name]);
+    }
+}
+
+#[test]
+fn golden_image_clones_nonpersistent_and_undoable_disks() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    let elf = c_guest(tmp.path(), "virtio-blk", VIRTIO_BLK_GUEST);
+    let gold = tmp.path().join("gold.raw");
+    let gold_hash = patterned_image(&gold, 7);
+    d.ok(&[
+        "volume",
+        "import",
+        gold.to_str().unwrap(),
+        "gold",
+        "--format",
+        "raw",
+    ]);
+    d.ok(&["volume", "snapshot", "gold", "base"]);
+    for name in ["scratch", "work"] {
+        d.ok(&["volume", "create", name, "--size", "8M"]);
+    }
+    let o = d.cli(&[
+        "vm",
+        "create",
+        "box",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--memory",
+        "64M",
+        "--clone-of",
+        "gold@base",
+        "--disk",
+        "scratch:nonpersistent",
+        "--disk",
+        "work:undoable",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shown = d.ok(&["vm", "show", "box"]);
+    assert!(
+        shown.contains(
+            "vda box-root (clone, deleted with the VM), vdb scratch (nonpersistent), vdc work (undoable)"
+        ),
+        "{shown}"
+    );
+    let e = stderr(&d.cli(&[
+        "vm",
+        "create",
+        "y",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--clone-of",
+        "gold",
+    ]));
+    assert!(e.contains("VOLUME@SNAPSHOT"), "{e}");
+
+    let zeros = vec![0u8; 4096];
+    let mut n = 0;
+    let mut boot = |expect: &[String]| {
+        n += 1;
+        let console = run_to_power_off(&d, "box", n);
+        has_lines(&console, expect);
+        has_lines(&console, &["virtio-blk guest done: 3 disks\n".into()]);
+    };
+    // The clone reads as the golden image; nothing was written anywhere yet.
+    boot(&[
+        format!("disk 0: read status 0 fnv1a {gold_hash}\n"),
+        before_write(0, &zeros),
+        before_write(1, &zeros),
+        before_write(2, &zeros),
+    ]);
+    assert_eq!(state(&d, "box")["pending_changes"][0], "work");
+    // The clone keeps what the guest wrote, the nonpersistent disk does not, the
+    // undoable disk does until its changes are discarded.
+    boot(&[
+        before_write(0, &written_block(0)),
+        before_write(1, &zeros),
+        before_write(2, &written_block(2)),
+    ]);
+    let e = stderr(&d.cli(&["vm", "delete", "box"]));
+    assert!(
+        e.contains("uncommitted changes on work") && e.contains("vsa vm commit box"),
+        "{e}"
+    );
+    d.ok(&["vm", "discard", "box"]);
+    assert_eq!(state(&d, "box")["pending_changes"], serde_json::json!([]));
+    boot(&[before_write(2, &zeros)]);
+    d.ok(&["vm", "commit", "box"]);
+    boot(&[before_write(2, &written_block(2))]);
+    d.ok(&["vm", "commit", "box"]);
+
+    // The clone goes with the VM; the golden image and its snapshot stay.
+    d.ok(&["vm", "delete", "box"]);
+    let volumes = d.ok(&["volume", "list"]);
+    assert!(!volumes.contains("box-root"), "{volumes}");
+    assert!(d.ok(&["volume", "snapshots", "gold"]).contains("base"));
+    for name in ["scratch", "work", "gold"] {
+        let snaps = d.ok(&["volume", "snapshots", name]);
+        assert!(!snaps.contains("vm-"), "{name}: {snaps}");
     }
 }

@@ -31,6 +31,21 @@ pub trait VolumeSource: Send + Sync + std::fmt::Debug {
 
     /// Deletes volume `name` (it must not be claimed).
     fn delete(&self, name: &str) -> Result<(), ApiError>;
+
+    /// Takes snapshot `snap` of `volume`.
+    fn snapshot(&self, volume: &str, snap: &str) -> Result<(), ApiError>;
+
+    /// Whether `volume` has snapshot `snap`.
+    fn has_snapshot(&self, volume: &str, snap: &str) -> Result<bool, ApiError>;
+
+    /// Deletes snapshot `snap` of `volume`.
+    fn delete_snapshot(&self, volume: &str, snap: &str) -> Result<(), ApiError>;
+
+    /// Makes volume `new`, a linked clone of `volume@snap`.
+    fn clone_snapshot(&self, volume: &str, snap: &str, new: &str) -> Result<(), ApiError>;
+
+    /// Returns `volume` to its content at `snap`.
+    fn rollback(&self, volume: &str, snap: &str) -> Result<(), ApiError>;
 }
 
 /// The volume service of the core.
@@ -85,6 +100,12 @@ impl Volumes {
         self.source()?.delete(name)?;
         self.forget(name);
         Ok(())
+    }
+
+    /// The snapshots and clones of the component that owns volumes, for components that
+    /// build on them (a VM's linked-clone, nonpersistent and undoable disks).
+    pub fn snapshots(&self) -> Result<Arc<dyn VolumeSource>, ApiError> {
+        self.source()
     }
 
     /// Forgets a deleted volume's I/O series.

@@ -568,4 +568,33 @@ impl VolumeSource for PoolService {
         self.delete_volume(name)?;
         Ok(())
     }
+
+    fn snapshot(&self, volume: &str, snap: &str) -> std::result::Result<(), ApiError> {
+        PoolService::snapshot(self, volume, snap)?;
+        Ok(())
+    }
+
+    fn has_snapshot(&self, volume: &str, snap: &str) -> std::result::Result<bool, ApiError> {
+        Ok(self.snapshots(volume)?.iter().any(|s| s.name == snap))
+    }
+
+    fn delete_snapshot(&self, volume: &str, snap: &str) -> std::result::Result<(), ApiError> {
+        PoolService::delete_snapshot(self, volume, snap)?;
+        Ok(())
+    }
+
+    fn clone_snapshot(
+        &self,
+        volume: &str,
+        snap: &str,
+        new: &str,
+    ) -> std::result::Result<(), ApiError> {
+        PoolService::clone_snapshot(self, volume, snap, new)?;
+        Ok(())
+    }
+
+    fn rollback(&self, volume: &str, snap: &str) -> std::result::Result<(), ApiError> {
+        PoolService::rollback(self, volume, snap)?;
+        Ok(())
+    }
 }

@@ -40,6 +40,12 @@ endpoint!(/// `POST /vms/{name}/start`.
 endpoint!(/// `POST /vms/{name}/stop`.
     StopVm: Post "/vms/{name}/stop", VmPath, Empty => VmView, OK,
     "Power a VM off");
+endpoint!(/// `POST /vms/{name}/commit`.
+    CommitVm: Post "/vms/{name}/commit", VmPath, Empty => VmView, OK,
+    "Keep the changes on a stopped VM's undoable disks");
+endpoint!(/// `POST /vms/{name}/discard`.
+    DiscardVm: Post "/vms/{name}/discard", VmPath, Empty => VmView, OK,
+    "Throw away the changes on a stopped VM's undoable disks");
 endpoint!(/// `GET /vms/{name}/console`.
     VmConsole: Get "/vms/{name}/console", VmPath, Empty => ConsoleView, OK,
     "The end of a VM's console log");
@@ -57,5 +63,7 @@ pub fn routes() -> Routes<VmService> {
         .route::<DeleteVm>(|s, p, _| Ok(s.machines.delete(&p.name)?))
         .route::<StartVm>(|s, p, _| Ok(s.machines.start(&p.name)?))
         .route::<StopVm>(|s, p, _| Ok(s.machines.stop(&p.name)?))
+        .route::<CommitVm>(|s, p, _| Ok(s.machines.settle(&p.name, true)?))
+        .route::<DiscardVm>(|s, p, _| Ok(s.machines.settle(&p.name, false)?))
         .route::<VmConsole>(|s, p, _| Ok(s.machines.console(&p.name)?))
 }

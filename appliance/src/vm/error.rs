@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | 400 | `invalid_socket`, `invalid_queues`, `invalid_vm` |
 //! | 404 | `no_such_export`, `no_such_vm` (and the volume's `no_such_volume`) |
-//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use`, `vm_exists`, `vm_running` |
+//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use`, `vm_exists`, `vm_running`, `changes_pending` |
 //! | 500 | `metadata_error`, `vm_start_failed` |
 
 use crate::core::{ApiError, ErrorCode, InUse};
@@ -54,6 +54,14 @@ pub enum VmError {
     /// The VM runs, and the operation needs it stopped.
     #[error("VM '{0}' is running")]
     VmRunning(String),
+    /// Undoable disks hold changes nobody committed or discarded.
+    #[error("VM '{name}' has uncommitted changes on {volumes}: keep them with `vsa vm commit {name}` or throw them away with `vsa vm discard {name}` first")]
+    ChangesPending {
+        /// The VM.
+        name: String,
+        /// The volumes.
+        volumes: String,
+    },
     /// A VM configuration that cannot work.
     #[error("{0}")]
     InvalidVm(String),
@@ -83,6 +91,7 @@ impl ErrorCode for VmError {
             VmError::NoSuchVm(_) => "no_such_vm",
             VmError::VmExists(_) => "vm_exists",
             VmError::VmRunning(_) => "vm_running",
+            VmError::ChangesPending { .. } => "changes_pending",
             VmError::InvalidVm(_) => "invalid_vm",
             VmError::StartFailed { .. } => "vm_start_failed",
             VmError::Meta(_) => "metadata_error",
@@ -99,7 +108,8 @@ impl ErrorCode for VmError {
             VmError::ExportExists { .. }
             | VmError::SocketInUse { .. }
             | VmError::VmExists(_)
-            | VmError::VmRunning(_) => S::CONFLICT,
+            | VmError::VmRunning(_)
+            | VmError::ChangesPending { .. } => S::CONFLICT,
             VmError::InUse(e) => e.status(),
             VmError::Volume(e) => e.status,
             VmError::Meta(_) | VmError::StartFailed { .. } => S::INTERNAL_SERVER_ERROR,

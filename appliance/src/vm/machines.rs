@@ -6,7 +6,7 @@
 
 use super::disks::VmDisks;
 use super::error::{meta, VmError};
-use super::model::{self, RestartPolicy, VmRecord, CF_VM};
+use super::model::{self, DiskMode, RestartPolicy, VmDisk, VmRecord, CF_VM};
 use super::types::{ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
@@ -80,14 +80,19 @@ impl Machine {
             starts: run.starts,
             disks: r.disks.clone(),
             disk_problem: run.disk_problem.clone(),
+            pending_changes: run
+                .disks
+                .as_ref()
+                .map(|d| d.pending(&self.core))
+                .unwrap_or_default(),
         }
     }
 
-    /// Serves the disks if they are not yet; the sockets, in disk order.
-    fn attach_disks(&self, run: &mut Run) -> Result<Vec<PathBuf>> {
+    /// Claims the disks if they are not yet.
+    fn claim_disks(&self, run: &mut Run) -> Result<()> {
         if run.disks.is_none() {
             let r = &self.record;
-            match VmDisks::attach(&self.core, &r.name, &self.dir, &r.disks) {
+            match VmDisks::claim(&self.core, &r.name, &self.dir, &r.disks) {
                 Ok(d) => {
                     run.disks = Some(d);
                     run.disk_problem = None;
@@ -98,12 +103,21 @@ impl Machine {
                 }
             }
         }
-        Ok(run.disks.as_ref().map(VmDisks::sockets).unwrap_or_default())
+        Ok(())
     }
 
-    fn detach_disks(&self) {
+    /// Claims the disks if needed and serves them for a run; their sockets.
+    fn serve_disks(&self, run: &mut Run) -> Result<Vec<PathBuf>> {
+        self.claim_disks(run)?;
+        match run.disks.as_mut() {
+            Some(d) => d.serve(&self.core),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn release_disks(&self) {
         if let Some(mut d) = self.run.lock().disks.take() {
-            d.detach(&self.core);
+            d.release(&self.core);
         }
     }
 
@@ -165,7 +179,7 @@ impl Machines {
             let m = Machine::new(&core, record);
             // The disks are held from the start; one that cannot be served is shown in
             // the VM's state and tried again when it starts.
-            if let Err(e) = m.attach_disks(&mut m.run.lock()) {
+            if let Err(e) = m.claim_disks(&mut m.run.lock()) {
                 tracing::error!(vm = m.record.name.as_str(), "disks: {e}");
             }
             vms.insert(m.record.name.clone(), Arc::new(m));
@@ -209,6 +223,10 @@ impl Machines {
                 b.disks.len()
             )));
         }
+        let mut disks = b.disks;
+        if let Some(source) = &b.clone_of {
+            disks.insert(0, self.clone_root(&b.name, source)?);
+        }
         let record = VmRecord {
             name: b.name,
             kernel: b.kernel,
@@ -217,22 +235,48 @@ impl Machines {
             memory,
             autostart: b.autostart,
             restart: b.restart,
-            disks: b.disks,
+            disks,
         };
         let mut vms = self.vms.lock();
         if vms.contains_key(&record.name) {
             return Err(VmError::VmExists(record.name));
         }
         let m = Machine::new(&self.core, record);
-        m.attach_disks(&mut m.run.lock())?;
-        if let Err(e) = self.persist(&m.record.name, Some(&m.record)) {
-            m.detach_disks();
+        let made = m.claim_disks(&mut m.run.lock()).and_then(|()| {
+            self.persist(&m.record.name, Some(&m.record))
+                .inspect_err(|_| m.release_disks())
+        });
+        if let Err(e) = made {
+            for v in m.record.disks.iter().filter(|d| d.owned) {
+                let _ = self.core.volumes().delete(&v.volume);
+            }
             return Err(e);
         }
         let m = Arc::new(m);
         let view = m.view();
         vms.insert(view.name.clone(), m);
         Ok(view)
+    }
+
+    /// Makes the root disk of VM `name`, a linked clone of `source` (`VOLUME@SNAPSHOT`)
+    /// named `<name>-root`.
+    fn clone_root(&self, name: &str, source: &str) -> Result<VmDisk> {
+        let Some((volume, snap)) = source.split_once('@') else {
+            return Err(VmError::InvalidVm(format!(
+                "--clone-of {source}: name a snapshot as VOLUME@SNAPSHOT (vsa volume snapshot VOLUME SNAPSHOT makes one)"
+            )));
+        };
+        let root = format!("{name}-root");
+        let snaps = self.core.volumes().snapshots().map_err(VmError::Volume)?;
+        snaps
+            .clone_snapshot(volume, snap, &root)
+            .map_err(VmError::Volume)?;
+        Ok(VmDisk {
+            volume: root,
+            read_only: false,
+            mode: DiskMode::Persistent,
+            owned: true,
+        })
     }
 
     /// Every VM.
@@ -257,15 +301,56 @@ impl Machines {
             if run.child.is_some() {
                 return Err(VmError::VmRunning(name.to_owned()));
             }
+            let pending = run
+                .disks
+                .as_ref()
+                .map(|d| d.pending(&self.core))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                return Err(VmError::ChangesPending {
+                    name: name.to_owned(),
+                    volumes: pending.join(", "),
+                });
+            }
             run.cancel = true;
         }
         self.persist(name, None)?;
         vms.remove(name);
-        m.detach_disks();
+        m.release_disks();
+        for v in m.record.disks.iter().filter(|d| d.owned) {
+            if let Err(e) = self.core.volumes().delete(&v.volume) {
+                tracing::error!(
+                    vm = name,
+                    volume = v.volume.as_str(),
+                    "cannot delete the VM's clone: {e}"
+                );
+            }
+        }
         let _ = std::fs::remove_dir_all(&m.dir);
         Ok(Deleted {
             deleted: name.to_owned(),
         })
+    }
+
+    /// Keeps (`commit`) or throws away the changes on a stopped VM's undoable disks.
+    pub fn settle(&self, name: &str, commit: bool) -> Result<VmView> {
+        let m = self.get(name)?;
+        let mut run = m.run.lock();
+        if run.child.is_some() {
+            return Err(VmError::VmRunning(name.to_owned()));
+        }
+        m.claim_disks(&mut run)?;
+        if let Some(d) = run.disks.as_ref() {
+            let done = if commit {
+                d.commit(&self.core)?
+            } else {
+                d.discard(&self.core)?
+            };
+            let what = if commit { "committed" } else { "discarded" };
+            tracing::info!(vm = name, "changes {what} on {done:?}");
+        }
+        drop(run);
+        Ok(m.view())
     }
 
     /// Starts a VM's runner process.
@@ -346,7 +431,7 @@ impl Machines {
         for name in names {
             let _ = self.stop(&name);
             if let Ok(m) = self.get(&name) {
-                m.detach_disks();
+                m.release_disks();
             }
         }
     }
@@ -382,7 +467,7 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     let r = &m.record;
     let dir = &m.dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let sockets = m.attach_disks(&mut run).map_err(|e| e.to_string())?;
+    let sockets = m.serve_disks(&mut run).map_err(|e| e.to_string())?;
     let console = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -452,6 +537,10 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
                 said.unwrap_or_else(|| format!("the runner ended with {st} and said nothing")),
             ),
             Err(e) => (true, format!("lost track of the runner: {e}")),
+        };
+        let exit = match run.disks.as_mut().map(|d| d.end_run(&m.core)) {
+            Some(Err(e)) => format!("{exit}; its disks could not be reset: {e}"),
+            _ => exit,
         };
         tracing::info!(vm = m.record.name.as_str(), "VM ended: {exit}");
         let quick = run

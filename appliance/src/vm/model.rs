@@ -70,30 +70,83 @@ pub struct VmDisk {
     /// The guest may read but not write it.
     #[serde(default)]
     pub read_only: bool,
+    /// What happens to the guest's writes when it powers off.
+    #[serde(default)]
+    pub mode: DiskMode,
+    /// The VM made the volume (`--clone-of`) and deletes it with itself.
+    #[serde(default)]
+    pub owned: bool,
+}
+
+/// What happens to a disk's writes (the seed's virtual disk modes), built on the pool's
+/// snapshots: a nonpersistent disk is returned to the snapshot taken when the VM started,
+/// an undoable disk keeps its start snapshot until `vsa vm commit` or `vsa vm discard`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskMode {
+    /// Writes stay.
+    #[default]
+    Persistent,
+    /// Writes are thrown away when the VM stops.
+    Nonpersistent,
+    /// Writes are kept apart until committed or discarded.
+    Undoable,
+}
+
+impl DiskMode {
+    /// The snapshot that holds the disk's content from before the run, if the mode has
+    /// one.
+    pub fn snapshot(self) -> Option<&'static str> {
+        match self {
+            DiskMode::Persistent => None,
+            DiskMode::Nonpersistent => Some("vm-nonpersistent"),
+            DiskMode::Undoable => Some("vm-undo"),
+        }
+    }
 }
 
 impl std::str::FromStr for VmDisk {
     type Err = String;
 
-    /// `VOLUME` or `VOLUME:ro` (the CLI's `--disk`).
+    /// `VOLUME[:ro|:rw][:persistent|:nonpersistent|:undoable]` (the CLI's `--disk`).
     fn from_str(s: &str) -> Result<VmDisk, String> {
-        let (volume, read_only) = match s.rsplit_once(':') {
-            Some((v, "ro")) => (v, true),
-            Some((v, "rw")) => (v, false),
-            Some((_, mode)) => {
-                return Err(format!(
-                    "disk '{s}': '{mode}' is not a mode; write VOLUME, VOLUME:ro or VOLUME:rw"
-                ))
-            }
-            None => (s, false),
-        };
+        let mut parts = s.split(':');
+        let volume = parts.next().unwrap_or_default();
         if volume.is_empty() {
             return Err(format!("disk '{s}': no volume named"));
         }
-        Ok(VmDisk {
+        let mut disk = VmDisk {
             volume: volume.to_owned(),
-            read_only,
-        })
+            read_only: false,
+            mode: DiskMode::Persistent,
+            owned: false,
+        };
+        for option in parts {
+            match option {
+                "ro" => disk.read_only = true,
+                "rw" => disk.read_only = false,
+                "persistent" => disk.mode = DiskMode::Persistent,
+                "nonpersistent" => disk.mode = DiskMode::Nonpersistent,
+                "undoable" => disk.mode = DiskMode::Undoable,
+                other => {
+                    return Err(format!(
+                        "disk '{s}': '{other}' is not an option; write VOLUME[:ro][:persistent|:nonpersistent|:undoable], e.g. VOLUME:ro or VOLUME:undoable"
+                    ))
+                }
+            }
+        }
+        Ok(disk)
     }
 }
 
@@ -120,4 +173,23 @@ pub enum RestartPolicy {
     OnFailure,
     /// It starts again whenever it stops (a guest reboot boots it again).
     Always,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_options_parse_and_bad_ones_are_named() {
+        let d: VmDisk = "gold:ro:nonpersistent".parse().unwrap();
+        assert_eq!(
+            (d.volume.as_str(), d.read_only, d.mode, d.owned),
+            ("gold", true, DiskMode::Nonpersistent, false)
+        );
+        let d: VmDisk = "web".parse().unwrap();
+        assert_eq!((d.read_only, d.mode), (false, DiskMode::Persistent));
+        let e = "web:undo".parse::<VmDisk>().unwrap_err();
+        assert!(e.contains("'undo'") && e.contains("VOLUME:undoable"), "{e}");
+        assert!(":ro".parse::<VmDisk>().is_err());
+    }
 }

@@ -90,6 +90,10 @@ pub struct CreateVmBody {
     /// VM while it exists.
     #[serde(default)]
     pub disks: Vec<super::model::VmDisk>,
+    /// `VOLUME@SNAPSHOT`: a linked clone of it, `<name>-root`, becomes the first disk
+    /// (made in constant time; deleted with the VM).
+    #[serde(default)]
+    pub clone_of: Option<String>,
 }
 
 /// A VM.
@@ -124,6 +128,8 @@ pub struct VmView {
     pub disks: Vec<super::model::VmDisk>,
     /// Why its disks cannot be served (a volume that cannot be opened), if so.
     pub disk_problem: Option<String>,
+    /// Undoable disks whose changes wait for `vsa vm commit` or `vsa vm discard`.
+    pub pending_changes: Vec<String>,
 }
 
 /// `GET /vms/{name}/console`.

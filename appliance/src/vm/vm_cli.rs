@@ -34,10 +34,16 @@ pub enum VmCmd {
         /// (on-failure), or always (a guest reboot boots it again).
         #[arg(long, value_enum, default_value = "never")]
         restart: super::model::RestartPolicy,
-        /// A pool volume as a disk: VOLUME or VOLUME:ro; repeat for more (the guest sees
-        /// /dev/vda, /dev/vdb, ... in this order). The VM holds them while it exists.
-        #[arg(long = "disk", value_name = "VOLUME[:ro]")]
+        /// A pool volume as a disk, VOLUME[:ro][:persistent|:nonpersistent|:undoable];
+        /// repeat for more (the guest sees /dev/vda, /dev/vdb, ... in this order). The VM
+        /// holds them while it exists. Nonpersistent: the guest's writes are thrown away
+        /// when it stops; undoable: they wait for `vsa vm commit` or `vsa vm discard`.
+        #[arg(long = "disk", value_name = "VOLUME[:OPTIONS]")]
         disks: Vec<super::model::VmDisk>,
+        /// A linked clone of VOLUME@SNAPSHOT (a golden image), named NAME-root, as the
+        /// first disk; deleted with the VM.
+        #[arg(long, value_name = "VOLUME@SNAPSHOT")]
+        clone_of: Option<String>,
     },
     /// List VMs.
     List,
@@ -53,6 +59,16 @@ pub enum VmCmd {
     },
     /// Power a VM off.
     Stop {
+        /// The VM.
+        name: String,
+    },
+    /// Keep the changes on a stopped VM's undoable disks.
+    Commit {
+        /// The VM.
+        name: String,
+    },
+    /// Throw away the changes on a stopped VM's undoable disks.
+    Discard {
         /// The VM.
         name: String,
     },
@@ -95,6 +111,18 @@ fn show(v: &VmView) {
         ("last exit", or_dash(v.last_exit.as_ref())),
         ("disks", disks(&v.disks)),
         ("disk problem", or_dash(v.disk_problem.as_ref())),
+        (
+            "pending changes",
+            if v.pending_changes.is_empty() {
+                "-".into()
+            } else {
+                format!(
+                    "{} (vsa vm commit|discard {})",
+                    v.pending_changes.join(", "),
+                    v.name
+                )
+            },
+        ),
     ]);
 }
 
@@ -106,8 +134,24 @@ fn disks(d: &[super::model::VmDisk]) -> String {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let ro = if d.read_only { " (read-only)" } else { "" };
-            format!("vd{} {}{ro}", (b'a' + i as u8) as char, d.volume)
+            let mut notes = Vec::new();
+            if d.read_only {
+                notes.push("read-only");
+            }
+            match d.mode {
+                super::model::DiskMode::Persistent => {}
+                super::model::DiskMode::Nonpersistent => notes.push("nonpersistent"),
+                super::model::DiskMode::Undoable => notes.push("undoable"),
+            }
+            if d.owned {
+                notes.push("clone, deleted with the VM");
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
+            format!("vd{} {}{notes}", (b'a' + i as u8) as char, d.volume)
         })
         .collect();
     names.join(", ")
@@ -143,6 +187,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             autostart,
             restart,
             disks,
+            clone_of,
         } => {
             let body = CreateVmBody {
                 name,
@@ -153,6 +198,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 autostart,
                 restart,
                 disks,
+                clone_of,
             };
             let v = c.call::<CreateVm>(&NoParams {}, &body)?;
             ctx.print(&v, |v| {
@@ -184,6 +230,14 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         VmCmd::Stop { name } => {
             let v = c.call::<StopVm>(&path(name), &Empty {})?;
             ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
+        }
+        VmCmd::Commit { name } => {
+            let v = c.call::<CommitVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("committed the changes of VM {}", v.name));
+        }
+        VmCmd::Discard { name } => {
+            let v = c.call::<DiscardVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("discarded the changes of VM {}", v.name));
         }
         VmCmd::Console { name } => {
             let v = c.call::<VmConsole>(&path(name), &Empty {})?;

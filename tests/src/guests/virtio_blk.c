@@ -1,8 +1,9 @@
 /* A 64-bit test guest that drives virtio-blk disks over virtio-mmio (version 2) the
  * way a driver does (virtio 1.2, 3.1 and 4.2.3), with nothing but polling: for each disk
  * in the VMM's device window it negotiates features, sets up one queue, reads the first
- * 64 KiB and prints their FNV-1a hash, writes a 4 KiB block at sector 2048, flushes, reads
- * it back, and prints every status on COM1. Then it powers off through the i8042.
+ * 64 KiB and prints their FNV-1a hash, prints the hash of the 4 KiB at sector 2048 (what an
+ * earlier run left there), writes a 4 KiB block there, flushes, reads it back, and prints
+ * every status on COM1. Then it powers off through the i8042.
  * Entered in 64-bit mode with identity paging over the first 4 GiB; no SSE. */
 
 typedef unsigned char u8;
@@ -191,6 +192,15 @@ static void disk(int i, u64 base) {
     putu((u64)s);
     puts_(" fnv1a ");
     putx(fnv1a(data, READ_LEN));
+    puts_("\n");
+
+    s = request(base, 0, WRITE_SECTOR, data, sizeof block);
+    puts_("disk ");
+    putu(i);
+    puts_(": before write status ");
+    putu((u64)s);
+    puts_(" fnv1a ");
+    putx(fnv1a(data, sizeof block));
     puts_("\n");
 
     const char *msg = "written by the virtio-blk test guest on disk ";
