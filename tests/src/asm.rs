@@ -10,6 +10,9 @@ pub const IDLE: &str = "3:  hlt\n    jmp 3b\n";
 /// Ends by powering off the way Linux's `reboot=k` does: the i8042 reset command. (With
 /// the in-kernel interrupt controller a HLT waits inside KVM; it does not stop the VM.)
 pub const POWER_OFF: &str = "    mov $0xfe, %al\n    outb %al, $0x64\n3:  hlt\n    jmp 3b\n";
+/// Ends by printing `tick` lines on COM1 forever, each after 100 million TSC cycles (a
+/// guest whose progress shows on its console).
+pub const TICK: &str = "3:  lea tick(%rip), %rsi\n    mov $5, %rcx\n    mov $0x3f8, %dx\n5:  lodsb\n    outb %al, %dx\n    loop 5b\n    rdtsc\n    shl $32, %rdx\n    or %rax, %rdx\n    lea 100000000(%rdx), %rdi\n4:  pause\n    rdtsc\n    shl $32, %rdx\n    or %rax, %rdx\n    cmp %rdi, %rdx\n    jb 4b\n    jmp 3b\ntick: .ascii \"tick\\n\"\n";
 /// Ends with an invalid opcode and no IDT: #UD, #DF, a triple fault.
 pub const FAULT: &str = "    ud2\n";
 

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 use vsa_e2e::asm::{
-    c_guest, fnv1a, guest, written_block, FAULT, IDLE, POWER_OFF, VIRTIO_BLK_GUEST,
+    c_guest, fnv1a, guest, written_block, FAULT, IDLE, POWER_OFF, TICK, VIRTIO_BLK_GUEST,
 };
 use vsa_e2e::{wait_for, Daemon};
 
@@ -474,4 +474,67 @@ fn golden_image_clones_nonpersistent_and_undoable_disks() {
         let snaps = d.ok(&["volume", "snapshots", name]);
         assert!(!snaps.contains("vm-"), "{name}: {snaps}");
     }
+}
+
+/// The state letter of process `pid` (`T` when stopped).
+fn proc_state(pid: u64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+}
+
+#[test]
+fn a_paused_vm_stops_where_it_is_resumes_and_never_outlives_its_daemon() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &[]);
+    let tick = guest(tmp.path(), "tick", "ticking", TICK);
+    d.ok(&[
+        "vm",
+        "create",
+        "t",
+        "--kernel",
+        tick.to_str().unwrap(),
+        "--memory",
+        "32M",
+    ]);
+    let e = stderr(&d.cli(&["vm", "pause", "t"]));
+    assert!(
+        e.contains("not running") && e.contains("vsa vm start t"),
+        "{e}"
+    );
+    let pid = d.json(&["vm", "start", "t"])["pid"].as_u64().unwrap();
+    let log = data.join("vms/t/console.log");
+    let size = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    wait_for(60, || (size() > 100).then_some(())).expect("the guest never ticked");
+
+    let v = d.json(&["vm", "pause", "t"]);
+    assert_eq!(v["state"], "paused", "{v}");
+    wait_for(60, || (proc_state(pid) == Some('T')).then_some(()))
+        .expect("the runner never stopped");
+    let paused_at = size();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(size(), paused_at, "the guest ran while paused");
+    assert_eq!(d.metrics().get("vsa_vms{state=\"paused\"}"), Some(&1.0));
+
+    assert_eq!(d.json(&["vm", "resume", "t"])["state"], "running");
+    wait_for(60, || (size() > paused_at).then_some(())).expect("the guest never ran again");
+
+    // Paused, then its daemon killed: the kernel ends the runner (an orphaned, stopped
+    // process group gets SIGHUP).
+    d.ok(&["vm", "pause", "t"]);
+    wait_for(60, || (proc_state(pid) == Some('T')).then_some(())).unwrap();
+    d.kill9();
+    wait_for(60, || (!alive(pid)).then_some(()))
+        .unwrap_or_else(|| panic!("a paused runner outlived its daemon: {:?}", proc_state(pid)));
+
+    // A paused VM stops like a running one.
+    let d = Daemon::start(&data, &[]);
+    d.ok(&["vm", "start", "t"]);
+    d.ok(&["vm", "pause", "t"]);
+    let v = d.json(&["vm", "stop", "t"]);
+    assert_eq!(v["state"], "stopped", "{v}");
 }

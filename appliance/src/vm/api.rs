@@ -40,6 +40,12 @@ endpoint!(/// `POST /vms/{name}/start`.
 endpoint!(/// `POST /vms/{name}/stop`.
     StopVm: Post "/vms/{name}/stop", VmPath, Empty => VmView, OK,
     "Power a VM off");
+endpoint!(/// `POST /vms/{name}/pause`.
+    PauseVm: Post "/vms/{name}/pause", VmPath, Empty => VmView, OK,
+    "Pause a running VM (its vCPUs stop; its memory stays)");
+endpoint!(/// `POST /vms/{name}/resume`.
+    ResumeVm: Post "/vms/{name}/resume", VmPath, Empty => VmView, OK,
+    "Resume a paused VM");
 endpoint!(/// `POST /vms/{name}/commit`.
     CommitVm: Post "/vms/{name}/commit", VmPath, Empty => VmView, OK,
     "Keep the changes on a stopped VM's undoable disks");
@@ -63,6 +69,8 @@ pub fn routes() -> Routes<VmService> {
         .route::<DeleteVm>(|s, p, _| Ok(s.machines.delete(&p.name)?))
         .route::<StartVm>(|s, p, _| Ok(s.machines.start(&p.name)?))
         .route::<StopVm>(|s, p, _| Ok(s.machines.stop(&p.name)?))
+        .route::<PauseVm>(|s, p, _| Ok(s.machines.pause(&p.name, true)?))
+        .route::<ResumeVm>(|s, p, _| Ok(s.machines.pause(&p.name, false)?))
         .route::<CommitVm>(|s, p, _| Ok(s.machines.settle(&p.name, true)?))
         .route::<DiscardVm>(|s, p, _| Ok(s.machines.settle(&p.name, false)?))
         .route::<VmConsole>(|s, p, _| Ok(s.machines.console(&p.name)?))

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | 400 | `invalid_socket`, `invalid_queues`, `invalid_vm` |
 //! | 404 | `no_such_export`, `no_such_vm` (and the volume's `no_such_volume`) |
-//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use`, `vm_exists`, `vm_running`, `changes_pending` |
+//! | 409 | `export_exists`, `socket_in_use`, `volume_in_use`, `vm_exists`, `vm_running`, `vm_not_running`, `changes_pending` |
 //! | 500 | `metadata_error`, `vm_start_failed` |
 
 use crate::core::{ApiError, ErrorCode, InUse};
@@ -54,6 +54,9 @@ pub enum VmError {
     /// The VM runs, and the operation needs it stopped.
     #[error("VM '{0}' is running")]
     VmRunning(String),
+    /// The VM does not run, and the operation needs it running.
+    #[error("VM '{0}' is not running")]
+    VmNotRunning(String),
     /// Undoable disks hold changes nobody committed or discarded.
     #[error("VM '{name}' has uncommitted changes on {volumes}: keep them with `vsa vm commit {name}` or throw them away with `vsa vm discard {name}` first")]
     ChangesPending {
@@ -92,6 +95,7 @@ impl ErrorCode for VmError {
             VmError::VmExists(_) => "vm_exists",
             VmError::VmRunning(_) => "vm_running",
             VmError::ChangesPending { .. } => "changes_pending",
+            VmError::VmNotRunning(_) => "vm_not_running",
             VmError::InvalidVm(_) => "invalid_vm",
             VmError::StartFailed { .. } => "vm_start_failed",
             VmError::Meta(_) => "metadata_error",
@@ -109,7 +113,8 @@ impl ErrorCode for VmError {
             | VmError::SocketInUse { .. }
             | VmError::VmExists(_)
             | VmError::VmRunning(_)
-            | VmError::ChangesPending { .. } => S::CONFLICT,
+            | VmError::ChangesPending { .. }
+            | VmError::VmNotRunning(_) => S::CONFLICT,
             VmError::InUse(e) => e.status(),
             VmError::Volume(e) => e.status,
             VmError::Meta(_) | VmError::StartFailed { .. } => S::INTERNAL_SERVER_ERROR,
@@ -129,6 +134,7 @@ impl ErrorCode for VmError {
             VmError::InUse(e) => e.hint(),
             VmError::NoSuchVm(_) => Some("`vsa vm list` shows the VMs".into()),
             VmError::VmRunning(n) => Some(format!("stop it first (`vsa vm stop {n}`)")),
+            VmError::VmNotRunning(n) => Some(format!("start it first (`vsa vm start {n}`)")),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ use super::types::{ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -44,6 +45,8 @@ struct Run {
     disks: Option<VmDisks>,
     /// Why the disks could not be served.
     disk_problem: Option<String>,
+    /// The runner is stopped (SIGSTOP): its vCPUs do not run.
+    paused: bool,
 }
 
 #[derive(Debug)]
@@ -58,7 +61,9 @@ impl Machine {
     fn view(&self) -> VmView {
         let run = self.run.lock();
         let r = &self.record;
-        let state = if run.child.is_some() {
+        let state = if run.child.is_some() && run.paused {
+            "paused"
+        } else if run.child.is_some() {
             "running"
         } else if run.failed {
             "failed"
@@ -398,6 +403,35 @@ impl Machines {
         Ok(m.view())
     }
 
+    /// Pauses (`pause`) or resumes a running VM: its runner process is stopped or
+    /// continued (SIGSTOP, SIGCONT), so its vCPUs stop where they are and its memory
+    /// stays. A paused VM whose daemon goes away is ended by the kernel (its runner is in
+    /// a process group of its own, which is then orphaned: SIGHUP).
+    pub fn pause(&self, name: &str, pause: bool) -> Result<VmView> {
+        let m = self.get(name)?;
+        let mut run = m.run.lock();
+        let Some(pid) = run.pid.filter(|_| run.child.is_some()) else {
+            return Err(VmError::VmNotRunning(name.to_owned()));
+        };
+        if run.paused != pause {
+            let signal = if pause {
+                rustix::process::Signal::STOP
+            } else {
+                rustix::process::Signal::CONT
+            };
+            let pid = rustix::process::Pid::from_raw(pid as i32)
+                .ok_or_else(|| VmError::VmNotRunning(name.to_owned()))?;
+            rustix::process::kill_process(pid, signal).map_err(|e| VmError::StartFailed {
+                name: name.to_owned(),
+                why: format!("cannot signal its runner (pid {pid:?}): {e}"),
+            })?;
+            run.paused = pause;
+            tracing::info!(vm = name, paused = pause, "VM paused or resumed");
+        }
+        drop(run);
+        Ok(m.view())
+    }
+
     /// Starts the VMs marked autostart (at daemon start); a failure is logged and shown
     /// in the VM's state, and the others start.
     pub fn autostart(&self) -> Vec<String> {
@@ -487,7 +521,10 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     for socket in sockets {
         cmd.arg("--disk").arg(socket);
     }
+    // A process group of its own: a paused (stopped) runner whose daemon is gone is then
+    // in an orphaned group, which the kernel ends (SIGHUP, SIGCONT).
     let child = cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(console)
         .stderr(log)
@@ -549,6 +586,7 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
         run.failed = failed;
         run.last_exit = Some(exit);
         run.child = None;
+        run.paused = false;
         run.pid = None;
         run.started = None;
         let again = !run.cancel

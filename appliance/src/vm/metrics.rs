@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `vsa_vhost_exports` | state | vhost-user-blk exports by state: `listening`, `connected`, `failed` |
 //! | `vsa_vhost_connections_total` | volume | VMM connections an export has served since it started |
-//! | `vsa_vms` | state | VMs by state: `running`, `stopped`, `failed` |
+//! | `vsa_vms` | state | VMs by state: `running`, `paused`, `stopped`, `failed` |
 
 use super::types::{ExportView, VmView};
 use crate::core::metrics::Metrics;
@@ -48,7 +48,7 @@ impl VhostMetrics {
 
     /// Sets the series from the exports and the VMs.
     pub fn update(&self, views: &[ExportView], machines: &[VmView]) {
-        for s in ["running", "stopped", "failed"] {
+        for s in ["running", "paused", "stopped", "failed"] {
             let n = machines.iter().filter(|v| v.state == s).count();
             self.vms
                 .with_label_values(&[s])

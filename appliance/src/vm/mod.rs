@@ -114,6 +114,8 @@ impl Component for VmComponent {
                 "--disk",
                 "tools:ro",
             ],
+            &["vm", "pause", "web1"],
+            &["vm", "resume", "web1"],
             &["vm", "commit", "web1"],
             &["vm", "discard", "web1"],
             &["vm", "list"],

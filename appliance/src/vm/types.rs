@@ -101,7 +101,7 @@ pub struct CreateVmBody {
 pub struct VmView {
     /// Its name.
     pub name: String,
-    /// `running`, `stopped` or `failed`.
+    /// `running`, `paused`, `stopped` or `failed`.
     pub state: String,
     /// The kernel.
     pub kernel: String,

@@ -62,6 +62,16 @@ pub enum VmCmd {
         /// The VM.
         name: String,
     },
+    /// Pause a running VM: its vCPUs stop where they are, its memory stays.
+    Pause {
+        /// The VM.
+        name: String,
+    },
+    /// Resume a paused VM.
+    Resume {
+        /// The VM.
+        name: String,
+    },
     /// Keep the changes on a stopped VM's undoable disks.
     Commit {
         /// The VM.
@@ -229,6 +239,14 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         }
         VmCmd::Stop { name } => {
             let v = c.call::<StopVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
+        }
+        VmCmd::Pause { name } => {
+            let v = c.call::<PauseVm>(&path(name), &Empty {})?;
+            ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
+        }
+        VmCmd::Resume { name } => {
+            let v = c.call::<ResumeVm>(&path(name), &Empty {})?;
             ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
         }
         VmCmd::Commit { name } => {
