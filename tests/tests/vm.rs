@@ -510,6 +510,13 @@ fn a_paused_vm_stops_where_it_is_resumes_and_never_outlives_its_daemon() {
     let log = data.join("vms/t/console.log");
     let size = || std::fs::metadata(&log).map_or(0, |m| m.len());
     wait_for(60, || (size() > 100).then_some(())).expect("the guest never ticked");
+    // The runner is confined by its seccomp filter (mode 2), every thread of it.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        assert!(status.contains("Seccomp:\t2"), "{status}");
+    }
 
     let v = d.json(&["vm", "pause", "t"]);
     assert_eq!(v["state"], "paused", "{v}");

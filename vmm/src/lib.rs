@@ -27,5 +27,6 @@ pub mod blk;
 pub mod boot;
 pub mod devices;
 pub mod kvm;
+pub mod seccomp;
 pub mod vhost_user;
 pub mod virtio;

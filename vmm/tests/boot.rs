@@ -55,6 +55,7 @@ fn a_missing_or_bad_kernel_is_an_error_naming_the_file() {
             initrd: None,
             cmdline: String::new(),
             disks: vec![],
+            confine: false,
         };
         match run(&config, Box::new(std::io::sink())) {
             Err(e) => assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}"),

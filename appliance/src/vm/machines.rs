@@ -11,7 +11,7 @@ use super::types::{ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -569,6 +569,10 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
         let (failed, exit) = match status {
             _ if run.stopping => (false, "stopped (vsa vm stop)".to_owned()),
             Ok(st) if st.success() => (false, said.unwrap_or_else(|| "exited".into())),
+            Ok(st) if st.signal() == Some(rustix::process::Signal::SYS.as_raw()) => (
+                true,
+                "the runner made a system call its seccomp filter forbids and was killed (a bug in vsa: please report it with runner.log)".to_owned(),
+            ),
             Ok(st) => (
                 true,
                 said.unwrap_or_else(|| format!("the runner ended with {st} and said nothing")),

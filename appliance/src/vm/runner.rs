@@ -55,6 +55,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         initrd: parsed.initrd,
         cmdline: parsed.cmdline,
         disks: parsed.disks,
+        confine: true,
     };
     match run(&config, Box::new(std::io::stdout())) {
         Ok((exit, counts)) => {

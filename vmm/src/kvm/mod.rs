@@ -33,6 +33,9 @@ pub enum KvmError {
     /// A device could not be set up.
     #[error("devices: {0}")]
     Devices(String),
+    /// The process could not be confined.
+    #[error(transparent)]
+    Confine(#[from] crate::seccomp::SeccompError),
     /// The kernel could not be loaded.
     #[error("cannot boot: {0}")]
     Boot(#[from] BootError),
@@ -63,6 +66,9 @@ pub struct VmConfig {
     pub cmdline: String,
     /// Disks: the sockets of vhost-user-blk backends, each a virtio-mmio device.
     pub disks: Vec<PathBuf>,
+    /// Once the VM is set up, confine the whole process to the calls running it needs
+    /// ([`crate::seccomp`]); for a process that runs nothing else (the VM runner).
+    pub confine: bool,
 }
 
 /// Counts of vCPU exits by reason.
@@ -118,6 +124,9 @@ pub fn run(
     cpu::setup_long_mode(&kvm, &vcpu, entry.rip, entry.rsi)?;
     let mut bus = PortBus::new(console);
     let mut counts = ExitCounts::default();
+    if config.confine {
+        crate::seccomp::confine()?;
+    }
     loop {
         let exit = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => {

@@ -43,6 +43,7 @@ pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
         initrd: None,
         cmdline: String::new(),
         disks,
+        confine: false,
     };
     // A guest that never stops must fail the test, not hang it.
     let (tx, rx) = std::sync::mpsc::channel();
