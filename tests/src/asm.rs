@@ -77,6 +77,11 @@ msg: .ascii "{line}\n"
 /// and powers off.
 pub const VIRTIO_BLK_GUEST: &str = include_str!("guests/virtio_blk.c");
 
+/// The C source of a guest that prints `waiting for ctrl-alt-del`, polls its i8042
+/// keyboard until Ctrl+Alt+Del is typed, prints `ctrl-alt-del: shutting down` and powers
+/// off.
+pub const KEYBOARD_GUEST: &str = include_str!("guests/keyboard.c");
+
 /// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
 pub fn written_block(disk: u8) -> Vec<u8> {
     let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();

@@ -9,7 +9,8 @@
 
 use serde_json::Value;
 use vsa_e2e::asm::{
-    c_guest, fnv1a, guest, written_block, FAULT, IDLE, POWER_OFF, TICK, VIRTIO_BLK_GUEST,
+    c_guest, fnv1a, guest, written_block, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF, TICK,
+    VIRTIO_BLK_GUEST,
 };
 use vsa_e2e::{wait_for, Daemon};
 
@@ -90,10 +91,14 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
         String::from_utf8_lossy(&o.stderr).contains("vsa vm stop web1"),
         "deleting a running VM"
     );
-    let v = d.json(&["vm", "stop", "web1"]);
+    // A guest that does not answer Ctrl+Alt+Del is powered off when the timeout ends.
+    let v = d.json(&["vm", "stop", "web1", "--timeout", "1"]);
     assert_eq!(v["state"], "stopped", "{v}");
     assert!(
-        v["last_exit"].as_str().unwrap().contains("vsa vm stop"),
+        v["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("powered off (vsa vm stop)"),
         "{v}"
     );
 
@@ -151,7 +156,7 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
         (state(&d, "crashy")["starts"].as_u64() >= Some(3)).then_some(())
     })
     .unwrap_or_else(|| panic!("no restarts: {}", state(&d, "crashy")));
-    let v = d.json(&["vm", "stop", "crashy"]);
+    let v = d.json(&["vm", "stop", "crashy", "--force"]);
     let starts = v["starts"].as_u64().unwrap();
     d.ok(&[
         "vm",
@@ -169,7 +174,7 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
         (state(&d, "reboot")["starts"].as_u64() >= Some(2)).then_some(())
     })
     .unwrap_or_else(|| panic!("no reboot: {}", state(&d, "reboot")));
-    d.ok(&["vm", "stop", "reboot"]);
+    d.ok(&["vm", "stop", "reboot", "--force"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(
         state(&d, "crashy")["starts"].as_u64(),
@@ -221,7 +226,7 @@ fn vms_start_stop_power_off_fault_and_come_back_with_the_daemon() {
     assert!(!alive(pid), "the VM outlived a clean stop");
     let d = Daemon::start(&data, &[]);
     wait_state(&d, "web1", "running");
-    d.ok(&["vm", "stop", "web1"]);
+    d.ok(&["vm", "stop", "web1", "--force"]);
     d.ok(&["vm", "delete", "web1"]);
     let list = d.json(&["vm", "list"]);
     assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
@@ -544,4 +549,58 @@ fn a_paused_vm_stops_where_it_is_resumes_and_never_outlives_its_daemon() {
     d.ok(&["vm", "pause", "t"]);
     let v = d.json(&["vm", "stop", "t"]);
     assert_eq!(v["state"], "stopped", "{v}");
+}
+
+#[test]
+fn a_stopped_vm_is_asked_to_shut_down_first() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Daemon::start(&data, &[]);
+    let kb = c_guest(tmp.path(), "keyboard", KEYBOARD_GUEST);
+    d.ok(&[
+        "vm",
+        "create",
+        "kb",
+        "--kernel",
+        kb.to_str().unwrap(),
+        "--memory",
+        "32M",
+    ]);
+    let waiting = |d: &Daemon, n: usize| {
+        wait_for(60, || {
+            (d.ok(&["vm", "console", "kb"])
+                .matches("waiting for ctrl-alt-del")
+                .count()
+                == n)
+                .then_some(())
+        })
+        .unwrap_or_else(|| panic!("{}", d.ok(&["vm", "console", "kb"])));
+    };
+    d.ok(&["vm", "start", "kb"]);
+    waiting(&d, 1);
+    let v = d.json(&["vm", "stop", "kb"]);
+    assert_eq!(v["state"], "stopped", "{v}");
+    assert!(
+        v["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("shut down by its guest"),
+        "{v}"
+    );
+    let console = d.ok(&["vm", "console", "kb"]);
+    assert!(console.contains("ctrl-alt-del: shutting down"), "{console}");
+
+    // A daemon that stops asks its VMs too.
+    d.ok(&["vm", "start", "kb"]);
+    waiting(&d, 2);
+    assert!(d.stop().success());
+    let console = std::fs::read_to_string(data.join("vms/kb/console.log")).unwrap();
+    assert_eq!(
+        console.matches("ctrl-alt-del: shutting down").count(),
+        2,
+        "{console}"
+    );
 }

@@ -38,8 +38,8 @@ endpoint!(/// `POST /vms/{name}/start`.
     StartVm: Post "/vms/{name}/start", VmPath, Empty => VmView, OK,
     "Start a VM (its own process)");
 endpoint!(/// `POST /vms/{name}/stop`.
-    StopVm: Post "/vms/{name}/stop", VmPath, Empty => VmView, OK,
-    "Power a VM off");
+    StopVm: Post "/vms/{name}/stop", VmPath, StopVmBody => VmView, OK,
+    "Stop a VM: Ctrl+Alt+Del to its guest, powered off if still running after the timeout (or at once with force)");
 endpoint!(/// `POST /vms/{name}/pause`.
     PauseVm: Post "/vms/{name}/pause", VmPath, Empty => VmView, OK,
     "Pause a running VM (its vCPUs stop; its memory stays)");
@@ -68,7 +68,15 @@ pub fn routes() -> Routes<VmService> {
         .route::<ShowVm>(|s, p, _| Ok(s.machines.show(&p.name)?))
         .route::<DeleteVm>(|s, p, _| Ok(s.machines.delete(&p.name)?))
         .route::<StartVm>(|s, p, _| Ok(s.machines.start(&p.name)?))
-        .route::<StopVm>(|s, p, _| Ok(s.machines.stop(&p.name)?))
+        .route::<StopVm>(|s, p, b| {
+            let grace = (!b.force).then(|| {
+                std::time::Duration::from_secs(
+                    b.timeout_secs
+                        .unwrap_or(super::machines::DEFAULT_STOP_GRACE_SECS),
+                )
+            });
+            Ok(s.machines.stop(&p.name, grace)?)
+        })
         .route::<PauseVm>(|s, p, _| Ok(s.machines.pause(&p.name, true)?))
         .route::<ResumeVm>(|s, p, _| Ok(s.machines.pause(&p.name, false)?))
         .route::<CommitVm>(|s, p, _| Ok(s.machines.settle(&p.name, true)?))

@@ -11,9 +11,10 @@ use super::types::{ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vsa_pool::MetaStore;
@@ -24,6 +25,10 @@ type Result<T> = std::result::Result<T, VmError>;
 pub const DEFAULT_MEMORY: u64 = 256 << 20;
 /// The least guest memory a VM may have.
 pub const MIN_MEMORY: u64 = 16 << 20;
+/// How long `vsa vm stop` gives a guest to shut down when asked, by default.
+pub const DEFAULT_STOP_GRACE_SECS: u64 = 30;
+/// How long all guests together have to shut down when the daemon stops.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How much of the console `GET /vms/{name}/console` returns.
 const CONSOLE_TAIL: u64 = 64 << 10;
 
@@ -47,6 +52,10 @@ struct Run {
     disk_problem: Option<String>,
     /// The runner is stopped (SIGSTOP): its vCPUs do not run.
     paused: bool,
+    /// The runner's standard input, where control commands go.
+    control: Option<ChildStdin>,
+    /// `vsa vm stop` killed the runner (rather than the guest shutting down).
+    forced: bool,
 }
 
 #[derive(Debug)]
@@ -123,6 +132,37 @@ impl Machine {
     fn release_disks(&self) {
         if let Some(mut d) = self.run.lock().disks.take() {
             d.release(&self.core);
+        }
+    }
+
+    /// Asks the running VM to stop: its guest (`gracefully`, when not paused) or its
+    /// process (killed). Whether it was running.
+    fn ask_to_stop(&self, gracefully: bool) -> bool {
+        let mut run = self.run.lock();
+        run.cancel = true;
+        let Some(child) = run.child.clone() else {
+            return false;
+        };
+        run.stopping = true;
+        let asked = gracefully
+            && !run.paused
+            && run.control.as_mut().is_some_and(|c| {
+                writeln!(c, "{}", super::runner::CTRL_ALT_DEL)
+                    .and_then(|()| c.flush())
+                    .is_ok()
+            });
+        if !asked {
+            run.forced = true;
+            let _ = child.lock().kill();
+        }
+        true
+    }
+
+    /// Waits up to `limit` for the runner to be gone.
+    fn wait_gone(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.run.lock().child.is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -380,26 +420,20 @@ impl Machines {
         Ok(m.view())
     }
 
-    /// Powers a VM off (its process is killed) and waits until it is gone.
-    pub fn stop(&self, name: &str) -> Result<VmView> {
+    /// Stops a VM and waits until it is gone. With a `grace` period the guest is asked
+    /// first (Ctrl+Alt+Del on its keyboard) and powered off only if it is still running
+    /// when the period ends; a paused VM, or no grace, is powered off at once (its
+    /// process is killed).
+    pub fn stop(&self, name: &str, grace: Option<Duration>) -> Result<VmView> {
         let m = self.get(name)?;
-        let running = {
-            let mut run = m.run.lock();
-            run.cancel = true;
-            let child = run.child.clone();
-            if let Some(child) = &child {
-                run.stopping = true;
-                let _ = child.lock().kill();
-            }
-            child.is_some()
-        };
-        if !running {
+        if !m.ask_to_stop(grace.is_some()) {
             return Ok(m.view());
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while m.run.lock().child.is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(grace) = grace {
+            m.wait_gone(grace);
+            m.ask_to_stop(false);
         }
+        m.wait_gone(Duration::from_secs(60));
         Ok(m.view())
     }
 
@@ -459,14 +493,20 @@ impl Machines {
         lines
     }
 
-    /// Stops every VM and stops serving their disks (at daemon shutdown).
-    pub fn stop_all(&self) {
-        let names: Vec<String> = self.vms.lock().keys().cloned().collect();
-        for name in names {
-            let _ = self.stop(&name);
-            if let Ok(m) = self.get(&name) {
-                m.release_disks();
+    /// Stops every VM, asking their guests first and giving them `grace` together,
+    /// and stops serving their disks (at daemon shutdown).
+    pub fn stop_all(&self, grace: Duration) {
+        let all: Vec<Arc<Machine>> = self.vms.lock().values().cloned().collect();
+        let asked: Vec<&Arc<Machine>> = all.iter().filter(|m| m.ask_to_stop(true)).collect();
+        let deadline = Instant::now() + grace;
+        for m in &asked {
+            m.wait_gone(deadline.saturating_duration_since(Instant::now()));
+        }
+        for m in &all {
+            if m.ask_to_stop(false) {
+                m.wait_gone(Duration::from_secs(60));
             }
+            m.release_disks();
         }
     }
 
@@ -525,13 +565,16 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     // in an orphaned group, which the kernel ends (SIGHUP, SIGCONT).
     let child = cmd
         .process_group(0)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(console)
         .stderr(log)
         .spawn()
         .map_err(|e| e.to_string())?;
     tracing::info!(vm = r.name.as_str(), pid = child.id(), "VM started");
     run.pid = Some(child.id());
+    let mut child = child;
+    run.control = child.stdin.take();
+    run.forced = false;
     let child = Arc::new(Mutex::new(child));
     run.child = Some(child.clone());
     run.started = Some(Instant::now());
@@ -567,6 +610,11 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
     let delay = {
         let mut run = m.run.lock();
         let (failed, exit) = match status {
+            _ if run.stopping && run.forced => (false, "powered off (vsa vm stop)".to_owned()),
+            Ok(st) if run.stopping && st.success() => (
+                false,
+                "shut down by its guest when asked (vsa vm stop)".to_owned(),
+            ),
             _ if run.stopping => (false, "stopped (vsa vm stop)".to_owned()),
             Ok(st) if st.success() => (false, said.unwrap_or_else(|| "exited".into())),
             Ok(st) if st.signal() == Some(rustix::process::Signal::SYS.as_raw()) => (
@@ -590,6 +638,7 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
         run.failed = failed;
         run.last_exit = Some(exit);
         run.child = None;
+        run.control = None;
         run.paused = false;
         run.pid = None;
         run.started = None;

@@ -173,7 +173,7 @@ impl Running for VmRunning {
     }
 
     fn stop(&self) {
-        self.service.machines.stop_all();
+        self.service.machines.stop_all(machines::SHUTDOWN_GRACE);
         self.service.exports.stop_all();
     }
 }

@@ -4,11 +4,16 @@
 //! code: 0 reset (powered off or rebooted) by the guest, 3 a triple fault, 4 KVM could not run it, 5 the
 //! daemon that started it went away (a VM never outlives its daemon: a restarted daemon
 //! would start it a second time).
+//!
+//! The daemon controls a runner through its standard input, a pipe, one command per line:
+//! [`CTRL_ALT_DEL`] types Ctrl+Alt+Del on the VM's keyboard (a graceful stop). The pipe's
+//! end (the daemon is gone, even killed with -9) ends the runner.
 
 use clap::Parser;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vsa_vmm::kvm::{run, Exit, VmConfig};
+use vsa_vmm::kvm::{run_with, Exit, VmConfig, VmHandle};
 
 /// The hidden first argument that selects the runner.
 pub const RUNNER_ARG: &str = "__vm-runner";
@@ -57,7 +62,15 @@ pub fn main(args: Vec<String>) -> ExitCode {
         disks: parsed.disks,
         confine: true,
     };
-    match run(&config, Box::new(std::io::stdout())) {
+    let handle = match VmHandle::new() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("vsa-vm: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    listen(handle.clone());
+    match run_with(&config, Box::new(std::io::stdout()), &handle) {
         Ok((exit, counts)) => {
             eprintln!(
                 "vsa-vm: stopped: {exit:?} (exits: {} port I/O, {} MMIO, {} other)",
@@ -99,5 +112,33 @@ fn watch_parent() {
         });
     if let Err(e) = spawned {
         eprintln!("vsa-vm: cannot watch the daemon: {e}");
+    }
+}
+
+/// The control command that types Ctrl+Alt+Del on the VM's keyboard.
+pub const CTRL_ALT_DEL: &str = "ctrl-alt-del";
+
+/// Reads control commands from standard input on a thread of its own. When the daemon
+/// started this runner, the end of its input means the daemon is gone.
+fn listen(handle: VmHandle) {
+    let from_daemon = std::env::var_os(PARENT_ENV).is_some();
+    let spawned = std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                match line.as_deref().map(str::trim) {
+                    Ok(CTRL_ALT_DEL) => handle.ctrl_alt_del(),
+                    Ok("") => {}
+                    Ok(other) => eprintln!("vsa-vm: unknown control command {other:?}"),
+                    Err(_) => break,
+                }
+            }
+            if from_daemon {
+                eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
+                std::process::exit(5);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("vsa-vm: cannot listen for control commands: {e}");
     }
 }

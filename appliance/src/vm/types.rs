@@ -96,6 +96,19 @@ pub struct CreateVmBody {
     pub clone_of: Option<String>,
 }
 
+/// `POST /vms/{name}/stop`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopVmBody {
+    /// Power it off at once (kill its process) instead of asking the guest first.
+    #[serde(default)]
+    pub force: bool,
+    /// How long the guest has to shut down after Ctrl+Alt+Del before it is powered off
+    /// (default 30).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
 /// A VM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VmView {

@@ -57,10 +57,18 @@ pub enum VmCmd {
         /// The VM.
         name: String,
     },
-    /// Power a VM off.
+    /// Stop a VM: its guest is asked (Ctrl+Alt+Del on its keyboard; Linux shuts down in
+    /// order, and with `reboot=k` on its command line the VM then stops) and powered off
+    /// if it still runs after the timeout.
     Stop {
         /// The VM.
         name: String,
+        /// Power it off at once, without asking the guest.
+        #[arg(long)]
+        force: bool,
+        /// Seconds the guest has to shut down (default 30).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
     },
     /// Pause a running VM: its vCPUs stop where they are, its memory stays.
     Pause {
@@ -237,8 +245,16 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 println!("started VM {} (pid {})", v.name, or_dash(v.pid))
             });
         }
-        VmCmd::Stop { name } => {
-            let v = c.call::<StopVm>(&path(name), &Empty {})?;
+        VmCmd::Stop {
+            name,
+            force,
+            timeout,
+        } => {
+            let body = StopVmBody {
+                force,
+                timeout_secs: timeout,
+            };
+            let v = c.call::<StopVm>(&path(name), &body)?;
             ctx.print(&v, |v| println!("VM {} is {}", v.name, v.state));
         }
         VmCmd::Pause { name } => {

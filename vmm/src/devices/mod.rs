@@ -1,15 +1,18 @@
 //! The port I/O devices of the VM: COM1 (an 8250/16550 UART from `vm-superio`, its
-//! output to the console sink) and the i8042 controller (its reset command stops the VM).
-//! Reads of ports no device claims return all ones, as on a PC.
+//! output to the console sink) and the i8042 controller (i8042.rs: its reset command stops
+//! the VM, and the VMM types Ctrl+Alt+Del on it to ask the guest to shut down). Reads of
+//! ports no device claims return all ones, as on a PC.
+
+pub mod i8042;
 
 use crate::kvm::layout::{COM1, I8042_COMMAND, I8042_DATA};
+use i8042::I8042;
+use parking_lot::Mutex;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use vm_superio::{I8042Device, Serial, Trigger};
+use vm_superio::{Serial, Trigger};
 
-/// An interrupt line not wired yet (no interrupt controller in the VM yet): the UART's
-/// interrupts are dropped, so the guest polls it.
+/// An interrupt line not wired: the UART's interrupts are dropped, so the guest polls it.
 #[derive(Debug, Default)]
 pub struct NoIrq;
 
@@ -20,23 +23,10 @@ impl Trigger for NoIrq {
     }
 }
 
-/// Raised by the i8042's reset command.
-#[derive(Debug, Default, Clone)]
-pub struct ResetFlag(Arc<AtomicBool>);
-
-impl Trigger for ResetFlag {
-    type E = std::io::Error;
-    fn trigger(&self) -> std::io::Result<()> {
-        self.0.store(true, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 /// The devices on I/O ports.
 pub struct PortBus {
     serial: Serial<NoIrq, vm_superio::serial::NoEvents, Box<dyn Write + Send>>,
-    i8042: I8042Device<ResetFlag>,
-    reset: ResetFlag,
+    i8042: Arc<Mutex<I8042>>,
 }
 
 impl std::fmt::Debug for PortBus {
@@ -46,13 +36,11 @@ impl std::fmt::Debug for PortBus {
 }
 
 impl PortBus {
-    /// COM1 writing to `console`, and the i8042.
-    pub fn new(console: Box<dyn Write + Send>) -> PortBus {
-        let reset = ResetFlag::default();
+    /// COM1 writing to `console`, and the i8042 (shared with whoever types on it).
+    pub fn new(console: Box<dyn Write + Send>, i8042: Arc<Mutex<I8042>>) -> PortBus {
         PortBus {
             serial: Serial::new(NoIrq, console),
-            i8042: I8042Device::new(reset.clone()),
-            reset,
+            i8042,
         }
     }
 
@@ -65,11 +53,8 @@ impl PortBus {
                     tracing::debug!("serial: {e:?}");
                 }
             }
-            I8042_DATA | I8042_COMMAND => {
-                if let Err(e) = self.i8042.write((port - I8042_DATA) as u8, value) {
-                    tracing::debug!("i8042: {e:?}");
-                }
-            }
+            I8042_DATA => self.i8042.lock().data(value),
+            I8042_COMMAND => self.i8042.lock().command(value),
             _ => {}
         }
     }
@@ -78,7 +63,8 @@ impl PortBus {
     pub fn read(&mut self, port: u16, data: &mut [u8]) {
         let value = match port {
             p if (COM1..COM1 + 8).contains(&p) => self.serial.read((p - COM1) as u8),
-            I8042_DATA | I8042_COMMAND => self.i8042.read((port - I8042_DATA) as u8),
+            I8042_DATA => self.i8042.lock().read(true),
+            I8042_COMMAND => self.i8042.lock().read(false),
             _ => 0xff,
         };
         data.fill(0xff);
@@ -89,7 +75,7 @@ impl PortBus {
 
     /// Whether the guest asked for a reset.
     pub fn reset_requested(&self) -> bool {
-        self.reset.0.load(Ordering::SeqCst)
+        self.i8042.lock().reset_requested()
     }
 
     /// Flushes the console.

@@ -12,10 +12,17 @@ mod memory;
 mod virtio;
 
 use crate::boot::{self, linux::LinuxBoot, BootError};
+use crate::devices::i8042::I8042;
 use crate::devices::PortBus;
 use kvm_ioctls::{Kvm, VcpuExit};
+use parking_lot::Mutex;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+/// The keyboard's interrupt line (ISA IRQ 1).
+const KEYBOARD_IRQ: u32 = 1;
 
 /// What went wrong setting up or running a VM.
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +89,45 @@ pub struct ExitCounts {
     pub other: u64,
 }
 
+/// What another thread may do to a VM while it runs.
+#[derive(Debug, Clone)]
+pub struct VmHandle {
+    i8042: Arc<Mutex<I8042>>,
+    keyboard_irq: Arc<EventFd>,
+}
+
+impl VmHandle {
+    /// A handle for a VM about to be run with [`run_with`].
+    pub fn new() -> std::io::Result<VmHandle> {
+        let irq = EventFd::new(EFD_NONBLOCK)?;
+        Ok(VmHandle {
+            i8042: Arc::new(Mutex::new(I8042::new(Some(irq.try_clone()?)))),
+            keyboard_irq: Arc::new(irq),
+        })
+    }
+
+    /// Types Ctrl+Alt+Del on the VM's keyboard: asks the guest to shut down (Linux
+    /// reboots in order; with `reboot=k` the VM then stops).
+    pub fn ctrl_alt_del(&self) {
+        self.i8042.lock().ctrl_alt_del();
+    }
+}
+
 /// Boots `config.kernel` and runs it until it stops; the guest's console goes to
 /// `console`.
 pub fn run(
     config: &VmConfig,
     console: Box<dyn Write + Send>,
+) -> Result<(Exit, ExitCounts), KvmError> {
+    let handle = VmHandle::new().map_err(|e| KvmError::Devices(format!("eventfd: {e}")))?;
+    run_with(config, console, &handle)
+}
+
+/// [`run`], with `handle` to act on the VM from other threads.
+pub fn run_with(
+    config: &VmConfig,
+    console: Box<dyn Write + Send>,
+    handle: &VmHandle,
 ) -> Result<(Exit, ExitCounts), KvmError> {
     let kvm = Kvm::new().map_err(KvmError::NoKvm)?;
     let vm = kvm
@@ -122,7 +163,9 @@ pub fn run(
         .create_vcpu(0)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
     cpu::setup_long_mode(&kvm, &vcpu, entry.rip, entry.rsi)?;
-    let mut bus = PortBus::new(console);
+    vm.register_irqfd(&handle.keyboard_irq, KEYBOARD_IRQ)
+        .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
+    let mut bus = PortBus::new(console, handle.i8042.clone());
     let mut counts = ExitCounts::default();
     if config.confine {
         crate::seccomp::confine()?;
