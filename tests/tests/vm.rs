@@ -298,10 +298,19 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
         ]);
     }
 
+    // The kernel comes from a pool volume too.
+    d.ok(&[
+        "volume",
+        "import",
+        elf.to_str().unwrap(),
+        "kernels",
+        "--format",
+        "raw",
+    ]);
     let kernel = elf.to_str().unwrap();
     let o = d.cli(&[
-        "vm", "create", "box", "--kernel", kernel, "--memory", "64M", "--disk", "root", "--disk",
-        "iso:ro",
+        "vm", "create", "box", "--kernel", "kernels", "--memory", "64M", "--disk", "root",
+        "--disk", "iso:ro",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = state(&d, "box");
@@ -322,6 +331,8 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
         "vm", "create", "other", "--kernel", kernel, "--disk", "root",
     ]));
     assert!(e.contains("VM 'box'"), "{e}");
+    let e = stderr(&d.cli(&["vm", "create", "y", "--kernel", "nokernel"]));
+    assert!(e.contains("no volume of that name"), "{e}");
     let e = stderr(&d.cli(&["vm", "create", "y", "--kernel", kernel, "--disk", "nope"]));
     assert!(e.contains("nope"), "{e}");
     let e = stderr(&d.cli(&["vm", "create", "y", "--kernel", kernel, "--disk", "root:rx"]));

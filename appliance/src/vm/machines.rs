@@ -4,6 +4,7 @@
 //! console goes to `<data-dir>/vms/<name>/console.log`, the runner's own messages to
 //! `runner.log` beside it.
 
+use super::boot_files;
 use super::disks::VmDisks;
 use super::error::{meta, VmError};
 use super::model::{self, DiskMode, RestartPolicy, VmDisk, VmRecord, CF_VM};
@@ -199,21 +200,6 @@ fn valid_name(name: &str) -> Result<()> {
     }
 }
 
-fn existing_file(what: &str, path: &str) -> Result<()> {
-    let p = Path::new(path);
-    if !p.is_absolute() {
-        return Err(VmError::InvalidVm(format!(
-            "{what} {path} is a relative path; give the daemon an absolute one (the CLI does this for you)"
-        )));
-    }
-    if !p.is_file() {
-        return Err(VmError::InvalidVm(format!(
-            "{what} {path} is not a file on the appliance"
-        )));
-    }
-    Ok(())
-}
-
 impl Machines {
     /// Loads the VM records (none runs yet: see [`Machines::autostart`]).
     pub fn open(core: Arc<Core>) -> Result<Machines> {
@@ -246,9 +232,9 @@ impl Machines {
     /// Defines a VM (stopped).
     pub fn create(&self, b: CreateVmBody) -> Result<VmView> {
         valid_name(&b.name)?;
-        existing_file("kernel", &b.kernel)?;
+        boot_files::check(&self.core, "kernel", &b.kernel)?;
         if let Some(i) = &b.initrd {
-            existing_file("initrd", i)?;
+            boot_files::check(&self.core, "initrd", i)?;
         }
         let memory = match &b.memory {
             Some(m) => m.bytes().map_err(|e| VmError::InvalidVm(e.to_string()))?,
@@ -406,9 +392,9 @@ impl Machines {
             return Err(VmError::VmRunning(name.to_owned()));
         }
         let r = &m.record;
-        existing_file("kernel", &r.kernel)?;
+        boot_files::check(&self.core, "kernel", &r.kernel)?;
         if let Some(i) = &r.initrd {
-            existing_file("initrd", i)?;
+            boot_files::check(&self.core, "initrd", i)?;
         }
         run.cancel = false;
         run.quick_restarts = 0;
@@ -541,6 +527,14 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     let r = &m.record;
     let dir = &m.dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let kernel =
+        boot_files::materialize(&m.core, "kernel", &r.kernel, dir).map_err(|e| e.to_string())?;
+    let initrd = r
+        .initrd
+        .as_ref()
+        .map(|i| boot_files::materialize(&m.core, "initrd", i, dir))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let sockets = m.serve_disks(&mut run).map_err(|e| e.to_string())?;
     let console = std::fs::OpenOptions::new()
         .create(true)
@@ -553,10 +547,12 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     let mut cmd = Command::new(exe);
     cmd.env(super::runner::PARENT_ENV, std::process::id().to_string())
         .arg(super::runner::RUNNER_ARG)
-        .args(["--kernel", &r.kernel, "--cmdline", &r.cmdline])
+        .arg("--kernel")
+        .arg(kernel)
+        .args(["--cmdline", &r.cmdline])
         .args(["--memory", &r.memory.to_string()]);
-    if let Some(i) = &r.initrd {
-        cmd.args(["--initrd", i]);
+    if let Some(i) = initrd {
+        cmd.arg("--initrd").arg(i);
     }
     for socket in sockets {
         cmd.arg("--disk").arg(socket);

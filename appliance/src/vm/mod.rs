@@ -20,6 +20,7 @@
 //! ```
 
 pub mod api;
+pub mod boot_files;
 pub mod cli;
 pub mod disks;
 pub mod error;

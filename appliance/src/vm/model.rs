@@ -41,9 +41,9 @@ pub const VM_PREFIX: &[u8] = b"v/";
 pub struct VmRecord {
     /// Its name.
     pub name: String,
-    /// The kernel file (a Linux bzImage or a 64-bit ELF).
+    /// The kernel (a Linux bzImage or a 64-bit ELF): an absolute path, or a volume name.
     pub kernel: String,
-    /// An initramfs file.
+    /// An initramfs: an absolute path, or a volume name.
     #[serde(default)]
     pub initrd: Option<String>,
     /// The kernel command line.

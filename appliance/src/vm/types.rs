@@ -70,9 +70,10 @@ impl PathParams for VmPath {
 pub struct CreateVmBody {
     /// The name: letters, digits, `.`, `_`, `-`, at most 64.
     pub name: String,
-    /// The kernel file on the appliance (absolute): a Linux bzImage or a 64-bit ELF.
+    /// The kernel, a Linux bzImage or a 64-bit ELF: a file on the appliance (an absolute
+    /// path) or a pool volume holding it (a name).
     pub kernel: String,
-    /// An initramfs file on the appliance (absolute).
+    /// An initramfs: a file on the appliance (an absolute path) or a pool volume.
     pub initrd: Option<String>,
     /// The kernel command line.
     #[serde(default)]

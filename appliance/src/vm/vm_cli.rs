@@ -15,11 +15,13 @@ pub enum VmCmd {
     Create {
         /// Its name.
         name: String,
-        /// The kernel: a Linux bzImage or a 64-bit ELF (a relative path is taken from here).
-        #[arg(long)]
+        /// The kernel: a Linux bzImage or a 64-bit ELF, a file (a relative path is taken
+        /// from here) or a pool volume holding it (`vsa volume import FILE NAME --format
+        /// raw`).
+        #[arg(long, value_name = "FILE|VOLUME")]
         kernel: PathBuf,
-        /// An initramfs.
-        #[arg(long)]
+        /// An initramfs: a file or a pool volume.
+        #[arg(long, value_name = "FILE|VOLUME")]
         initrd: Option<PathBuf>,
         /// The kernel command line.
         #[arg(long, default_value = "")]
@@ -188,7 +190,13 @@ fn path(name: String) -> VmPath {
     VmPath { name }
 }
 
-fn absolute(p: &std::path::Path) -> anyhow::Result<String> {
+/// A kernel or initrd as the daemon takes it: a file here (made absolute), or the name
+/// of a pool volume (no `/`, and no such file here).
+fn boot_source(p: &std::path::Path) -> anyhow::Result<String> {
+    let s = p.to_string_lossy();
+    if !s.contains('/') && !p.exists() {
+        return Ok(s.into_owned());
+    }
     Ok(std::path::absolute(p)?.to_string_lossy().into_owned())
 }
 
@@ -209,8 +217,8 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         } => {
             let body = CreateVmBody {
                 name,
-                kernel: absolute(&kernel)?,
-                initrd: initrd.as_deref().map(absolute).transpose()?,
+                kernel: boot_source(&kernel)?,
+                initrd: initrd.as_deref().map(boot_source).transpose()?,
                 cmdline,
                 memory: memory.map(Into::into),
                 autostart,
