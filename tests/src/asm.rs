@@ -69,6 +69,125 @@ msg: .ascii "{line}\n"
     elf
 }
 
+/// Assembles a guest into `dir/name.elf` entered by PVH (it carries the
+/// `XEN_ELFNOTE_PHYS32_ENTRY` note, so our VMM and qemu's microvm boot it alike): from
+/// 32-bit protected mode it turns on 64-bit paging itself, checks the start info's magic,
+/// prints the command line it was given and then `line` on COM1, and runs `ending`.
+pub fn pvh_guest(dir: &Path, name: &str, line: &str, ending: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.s"));
+    let obj = dir.join(format!("{name}.o"));
+    let elf = dir.join(format!("{name}.elf"));
+    let asm = format!(
+        r#".section .note.pvh, "a"
+    .p2align 2
+    .long 4, 4, 18
+    .asciz "Xen"
+    .long pvh_start
+.code32
+.text
+.global _start
+_start:
+pvh_start:
+    mov %ebx, %edi
+    mov $pdpt, %eax
+    or $3, %eax
+    mov %eax, pml4
+    mov $pd, %eax
+    or $3, %eax
+    mov %eax, pdpt
+    xor %ecx, %ecx
+1:  mov %ecx, %eax
+    shl $21, %eax
+    or $0x83, %eax
+    mov %eax, pd(,%ecx,8)
+    inc %ecx
+    cmp $512, %ecx
+    jb 1b
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov %cr4, %eax
+    or $0x20, %eax
+    mov %eax, %cr4
+    mov $0xc0000080, %ecx
+    rdmsr
+    or $0x100, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax
+    mov %eax, %cr0
+    lgdt gdtr
+    ljmp $0x08, $long
+.code64
+long:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    lea stack_top(%rip), %rsp
+    cmpl $0x336ec578, (%rdi)
+    jne 3f
+    mov 24(%rdi), %rsi
+    call print
+    lea newline(%rip), %rsi
+    call print
+3:  lea msg(%rip), %rsi
+    call print
+{ending}
+print:
+    mov $0x3fd, %dx
+2:  inb %dx, %al
+    test $0x20, %al
+    jz 2b
+    lodsb
+    test %al, %al
+    jz 4f
+    mov $0x3f8, %dx
+    outb %al, %dx
+    jmp print
+4:  ret
+msg: .asciz "{line}
+"
+newline: .asciz "
+"
+gdt: .quad 0, 0x00af9b000000ffff, 0x00cf93000000ffff
+gdtr: .word 23
+    .long gdt
+.bss
+.p2align 12
+pml4: .skip 4096
+pdpt: .skip 4096
+pd: .skip 4096
+.skip 4096
+stack_top:
+"#
+    );
+    std::fs::write(&src, asm).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut assemble = Command::new("as");
+    assemble.args(["--64", "-o"]).arg(&obj).arg(&src);
+    let mut link = Command::new("ld");
+    link.args([
+        "-nostdlib",
+        "-static",
+        "-Ttext=0x100000",
+        "-e",
+        "_start",
+        "-o",
+    ])
+    .arg(&elf)
+    .arg(&obj);
+    for cmd in [&mut assemble, &mut link] {
+        let o = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (binutils is needed)"));
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    elf
+}
+
 /// The C source of the guest that drives virtio-blk disks over virtio-mmio (polling):
 /// per disk it prints `disk N: capacity C sectors, read-only R`, `disk N: read status S
 /// fnv1a H` (the FNV-1a hash of the first 64 KiB), `disk N: before write status S fnv1a

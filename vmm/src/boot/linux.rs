@@ -94,10 +94,11 @@ pub fn load(mem: &GuestMemoryMmap, mem_size: u64, boot: &LinuxBoot) -> Result<En
     Ok(Entry {
         rip: loaded.kernel_load.0 + 0x200,
         rsi: ZERO_PAGE,
+        mode: super::Mode::Long,
     })
 }
 
-fn command_line(text: &str) -> Result<Cmdline, BootError> {
+pub(crate) fn command_line(text: &str) -> Result<Cmdline, BootError> {
     let bad = |e: linux_loader::cmdline::Error| {
         BootError::Protocol(format!("kernel command line '{text}': {e}"))
     };
@@ -125,7 +126,7 @@ pub fn e820_map(mem_size: u64) -> Vec<boot_e820_entry> {
 }
 
 /// Puts the initrd as high as the kernel allows, page-aligned, above the kernel.
-fn load_initrd(
+pub(crate) fn load_initrd(
     mem: &GuestMemoryMmap,
     mem_size: u64,
     addr_max: u64,

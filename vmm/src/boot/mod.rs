@@ -1,11 +1,13 @@
-//! Putting a kernel into guest memory: an ELF entered at its entry point, or a Linux
-//! bzImage by the Linux x86 boot protocol (linux.rs: zero page, e820 map, command line,
-//! initrd).
+//! Putting a kernel into guest memory: an ELF entered at its PVH entry (pvh.rs) when it
+//! carries the note, else at its 64-bit entry point, or a Linux bzImage by the Linux x86
+//! boot protocol (linux.rs: zero page, e820 map, command line, initrd).
 
 pub mod linux;
+pub mod pvh;
 
 use crate::kvm::layout::HIMEM_START;
-use linux_loader::loader::{elf::Elf, KernelLoader};
+use linux_loader::loader::elf::{Elf, PvhBootCapability};
+use linux_loader::loader::KernelLoader;
 use std::path::{Path, PathBuf};
 use vm_memory::{GuestAddress, GuestMemoryMmap};
 
@@ -36,13 +38,24 @@ pub(crate) fn file_error(path: &Path, why: impl std::fmt::Display) -> BootError 
     }
 }
 
-/// Where the vCPU starts, and what it finds in `rsi`.
+/// The mode the vCPU starts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 64-bit mode, identity paging over the first 4 GiB.
+    Long,
+    /// 32-bit protected mode, paging off (PVH).
+    Protected32,
+}
+
+/// Where the vCPU starts, and what it finds in `rsi` (64-bit) or `ebx` (PVH).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
-    /// The 64-bit entry point.
+    /// The entry point.
     pub rip: u64,
-    /// The zero page for a Linux kernel (0 for other ELF kernels).
+    /// The zero page for a Linux kernel, the start info for PVH (0 for other ELFs).
     pub rsi: u64,
+    /// The mode it is entered in.
+    pub mode: Mode,
 }
 
 /// Whether the file starts like a bzImage (the "HdrS" signature at 0x202).
@@ -56,13 +69,27 @@ pub fn is_bzimage(path: &Path) -> Result<bool, BootError> {
     }
 }
 
-/// Loads an ELF kernel at its physical addresses.
-pub fn load_elf(mem: &GuestMemoryMmap, path: &Path) -> Result<Entry, BootError> {
+/// Loads an ELF kernel at its physical addresses. One with a PVH note is entered there
+/// with a start info (the command line, the memory map, the initrd); any other at its
+/// 64-bit entry point.
+pub fn load_elf(
+    mem: &GuestMemoryMmap,
+    mem_size: u64,
+    path: &Path,
+    cmdline: &str,
+    initrd: Option<&Path>,
+) -> Result<Entry, BootError> {
     let mut file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
     let loaded = Elf::load(mem, None, &mut file, Some(GuestAddress(HIMEM_START)))
         .map_err(|e| file_error(path, e))?;
-    Ok(Entry {
-        rip: loaded.kernel_load.0,
-        rsi: 0,
-    })
+    match loaded.pvh_boot_cap {
+        PvhBootCapability::PvhEntryPresent(at) => {
+            pvh::prepare(mem, mem_size, at.0, loaded.kernel_end, cmdline, initrd)
+        }
+        _ => Ok(Entry {
+            rip: loaded.kernel_load.0,
+            rsi: 0,
+            mode: Mode::Long,
+        }),
+    }
 }

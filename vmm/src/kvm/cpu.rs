@@ -3,6 +3,7 @@
 
 use super::layout::*;
 use super::KvmError;
+use crate::boot::{Entry, Mode};
 use kvm_bindings::{kvm_segment, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Kvm, VcpuFd};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -15,11 +16,12 @@ const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
 
 /// GDT entries: (flags and access in Intel's packing, base, limit).
-const GDT_ENTRIES: [(u16, u32, u32); 4] = [
+const GDT_ENTRIES: [(u16, u32, u32); 5] = [
     (0, 0, 0),            // null
     (0xa09b, 0, 0xfffff), // 0x08: 64-bit code
     (0xc093, 0, 0xfffff), // 0x10: data
     (0x808b, 0, 0xfffff), // 0x18: TSS (busy), which VMX requires
+    (0xc09b, 0, 0xfffff), // 0x20: 32-bit code (PVH entry)
 ];
 
 /// A GDT descriptor from its flags, base and limit.
@@ -75,9 +77,10 @@ pub fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), KvmError> {
     Ok(())
 }
 
-/// Sets up `vcpu` to start at `entry` in 64-bit mode, with `rsi` as given (the Linux
-/// 64-bit boot protocol passes the zero page there).
-pub fn setup_long_mode(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, rsi: u64) -> Result<(), KvmError> {
+/// Sets up `vcpu` to start at `entry`: in 64-bit mode with `rsi` as given (the Linux
+/// 64-bit boot protocol passes the zero page there), or for PVH in 32-bit protected mode,
+/// paging off, with the start info in `ebx`.
+pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: &Entry) -> Result<(), KvmError> {
     let cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(|e| KvmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
@@ -91,7 +94,8 @@ pub fn setup_long_mode(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, rsi: u64) -> Result
     s.gdt.limit = (GDT_ENTRIES.len() * 8 - 1) as u16;
     s.idt.base = IDT;
     s.idt.limit = 7;
-    s.cs = segment(1);
+    let pvh = entry.mode == Mode::Protected32;
+    s.cs = segment(if pvh { 4 } else { 1 });
     let data = segment(2);
     s.ds = data;
     s.es = data;
@@ -99,10 +103,17 @@ pub fn setup_long_mode(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, rsi: u64) -> Result
     s.gs = data;
     s.ss = data;
     s.tr = segment(3);
-    s.cr3 = PML4;
-    s.cr4 |= CR4_PAE;
-    s.cr0 |= CR0_PE | CR0_ET | CR0_PG;
-    s.efer |= EFER_LME | EFER_LMA;
+    if pvh {
+        s.cr0 = CR0_PE | CR0_ET;
+        s.cr3 = 0;
+        s.cr4 = 0;
+        s.efer = 0;
+    } else {
+        s.cr3 = PML4;
+        s.cr4 |= CR4_PAE;
+        s.cr0 |= CR0_PE | CR0_ET | CR0_PG;
+        s.efer |= EFER_LME | EFER_LMA;
+    }
     vcpu.set_sregs(&s)
         .map_err(|e| KvmError::Kvm("KVM_SET_SREGS", e))?;
 
@@ -110,10 +121,14 @@ pub fn setup_long_mode(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, rsi: u64) -> Result
         .get_regs()
         .map_err(|e| KvmError::Kvm("KVM_GET_REGS", e))?;
     r.rflags = 0x2;
-    r.rip = entry;
-    r.rsp = STACK_TOP;
-    r.rbp = STACK_TOP;
-    r.rsi = rsi;
+    r.rip = entry.rip;
+    if pvh {
+        r.rbx = entry.rsi;
+    } else {
+        r.rsp = STACK_TOP;
+        r.rbp = STACK_TOP;
+        r.rsi = entry.rsi;
+    }
     vcpu.set_regs(&r)
         .map_err(|e| KvmError::Kvm("KVM_SET_REGS", e))?;
     Ok(())

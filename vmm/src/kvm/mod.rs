@@ -156,13 +156,15 @@ pub fn run_with(
         };
         boot::linux::load(&mem, config.memory, &linux)?
     } else {
-        boot::load_elf(&mem, &config.kernel)?
+        let cmdline = format!("{}{announce}", config.cmdline);
+        let initrd = config.initrd.as_deref();
+        boot::load_elf(&mem, config.memory, &config.kernel, &cmdline, initrd)?
     };
     cpu::write_boot_tables(&mem)?;
     let mut vcpu = vm
         .create_vcpu(0)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
-    cpu::setup_long_mode(&kvm, &vcpu, entry.rip, entry.rsi)?;
+    cpu::setup(&kvm, &vcpu, &entry)?;
     vm.register_irqfd(&handle.keyboard_irq, KEYBOARD_IRQ)
         .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
     let mut bus = PortBus::new(console, handle.i8042.clone());

@@ -36,15 +36,31 @@ pub fn kvm_here() -> bool {
 /// Boots `elf` with `disks` (vhost-user-blk sockets) until it stops; how it stopped and
 /// what it printed.
 pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
-    let console = Console::default();
-    let config = VmConfig {
+    run_config(VmConfig {
         memory: 64 << 20,
         kernel: elf.to_owned(),
         initrd: None,
         cmdline: String::new(),
         disks,
         confine: false,
-    };
+    })
+}
+
+/// Boots `elf` with a kernel command line and no disks.
+#[allow(dead_code)] // not every test file uses it
+pub fn boot_with_cmdline(elf: &Path, cmdline: &str) -> (Exit, String) {
+    run_config(VmConfig {
+        memory: 64 << 20,
+        kernel: elf.to_owned(),
+        initrd: None,
+        cmdline: cmdline.to_owned(),
+        disks: vec![],
+        confine: false,
+    })
+}
+
+fn run_config(config: VmConfig) -> (Exit, String) {
+    let console = Console::default();
     // A guest that never stops must fail the test, not hang it.
     let (tx, rx) = std::sync::mpsc::channel();
     let sink = Box::new(console.clone());
