@@ -39,7 +39,13 @@ fn segment(index: usize) -> kvm_segment {
     let bit = |n: u16| ((flags >> n) & 1) as u8;
     kvm_segment {
         base: u64::from(base),
-        limit,
+        // KVM takes the limit in bytes: with 4 KiB granularity, the descriptor's limit
+        // counts pages (long mode ignores limits, 32-bit code does not).
+        limit: if bit(15) == 1 {
+            (limit << 12) | 0xfff
+        } else {
+            limit
+        },
         selector: (index as u16) * 8,
         type_: (flags & 0xf) as u8,
         present: bit(7),
@@ -148,6 +154,9 @@ mod tests {
             (cs.l, cs.db, cs.g, cs.present, cs.type_, cs.selector),
             (1, 0, 1, 1, 0xb, 8)
         );
+        // 4 KiB granularity: the whole 4 GiB, in bytes as KVM wants it.
+        let cs32 = segment(4);
+        assert_eq!((cs32.l, cs32.db, cs32.limit), (0, 1, 0xffff_ffff));
         let tr = segment(3);
         assert_eq!((tr.type_, tr.s, tr.selector), (0xb, 0, 0x18));
     }
