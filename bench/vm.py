@@ -6,10 +6,11 @@ started from one golden image. One run, medians over RUNS starts.
   start: `vsa __vm-runner` (one VM per process, as the daemon starts it) from exec to the
          guest's first byte on the serial console, and to the process's exit (the guest
          prints a line and resets the machine through the i8042).
-  qemu:  `qemu-system-x86_64 -M microvm` booting a guest that does the same, entered by
-         PVH (qemu boots ELF kernels only that way), until it exits (-no-reboot: the
-         guest ends with a triple fault). With KVM where qemu's KVM can run the guest's
-         32-bit entry, else under TCG (said in the table).
+         Two guests: one entered by PVH (32-bit, it turns on 64-bit paging itself) that
+         ends with a triple fault, and a 64-bit ELF entered in long mode that resets.
+  qemu:  `qemu-system-x86_64 -M microvm` booting the same PVH guest (qemu boots ELF
+         kernels only that way) until it exits (-no-reboot), with KVM, else under TCG
+         (said in the table).
   memory: an idle VM with 256 MiB: the runner's resident memory beyond guest memory
          (VmRSS - RssShmem: guest memory is a shared memfd), beside qemu's with its guest
          memory in a memfd too.
@@ -244,6 +245,8 @@ def main():
         runner = lambda elf, mem="64M": [vsa, "__vm-runner", "--kernel", elf, "--memory", mem]
 
         rows = []
+        first, end = median_boot(runner(pvh_fault))
+        rows.append(("vsa VMM (PVH entry)", first, end, overhead_kib(runner(pvh_idle, "256M"))))
         first, end = median_boot(runner(hello))
         rows.append(("vsa VMM (64-bit ELF entry)", first, end, overhead_kib(runner(idle, "256M"))))
         if shutil.which("qemu-system-x86_64"):
