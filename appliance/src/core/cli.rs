@@ -115,6 +115,9 @@ pub fn run(components: Vec<Box<dyn Component>>, m: &clap::ArgMatches) -> anyhow:
 /// Runs the command line; returns the process exit code.
 pub fn main(components: Vec<Box<dyn Component>>) -> ExitCode {
     let m = command(&components).get_matches();
+    if m.subcommand_name() != Some("serve") {
+        quiet_on_closed_stdout();
+    }
     match run(components, &m) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -125,4 +128,23 @@ pub fn main(components: Vec<Box<dyn Component>>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A client whose output goes to a reader that stopped reading (`vsa vm list | head -1`)
+/// ends quietly, as other Unix tools do (exit status 141, a shell's "killed by SIGPIPE"),
+/// instead of panicking in `println!`.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -35,7 +35,8 @@ impl LiveExport {
         let status = self.running.as_ref().map(Export::status);
         let state = match &status {
             Some(s) if s.connected => "connected",
-            Some(_) => "listening",
+            Some(s) if s.serving => "listening",
+            Some(_) => "failed",
             None => "failed",
         };
         ExportView {

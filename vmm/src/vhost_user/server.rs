@@ -45,6 +45,8 @@ pub struct ExportStatus {
     pub connections: u64,
     /// Why the last connection ended, if it ended with an error.
     pub last_error: Option<String>,
+    /// It still listens (false once it gave up: the device could not be set up).
+    pub serving: bool,
 }
 
 #[derive(Default)]
@@ -114,6 +116,7 @@ impl Export {
             connected: self.shared.connected.load(Ordering::Relaxed),
             connections: self.shared.connections.load(Ordering::Relaxed),
             last_error: self.shared.last_error.lock().clone(),
+            serving: self.thread.as_ref().is_some_and(|t| !t.is_finished()),
         }
     }
 
