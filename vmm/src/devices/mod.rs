@@ -11,21 +11,23 @@ use parking_lot::Mutex;
 use std::io::Write;
 use std::sync::Arc;
 use vm_superio::{Serial, Trigger};
+use vmm_sys_util::eventfd::EventFd;
 
-/// An interrupt line not wired: the UART's interrupts are dropped, so the guest polls it.
-#[derive(Debug, Default)]
-pub struct NoIrq;
+/// The UART's interrupt line (ISA IRQ 4), an eventfd KVM turns into the interrupt (an
+/// irqfd), so a Linux guest's 8250 driver gets its transmit interrupts.
+#[derive(Debug)]
+pub struct SerialIrq(pub EventFd);
 
-impl Trigger for NoIrq {
+impl Trigger for SerialIrq {
     type E = std::io::Error;
     fn trigger(&self) -> std::io::Result<()> {
-        Ok(())
+        self.0.write(1)
     }
 }
 
 /// The devices on I/O ports.
 pub struct PortBus {
-    serial: Serial<NoIrq, vm_superio::serial::NoEvents, Box<dyn Write + Send>>,
+    serial: Serial<SerialIrq, vm_superio::serial::NoEvents, Box<dyn Write + Send>>,
     i8042: Arc<Mutex<I8042>>,
 }
 
@@ -36,10 +38,15 @@ impl std::fmt::Debug for PortBus {
 }
 
 impl PortBus {
-    /// COM1 writing to `console`, and the i8042 (shared with whoever types on it).
-    pub fn new(console: Box<dyn Write + Send>, i8042: Arc<Mutex<I8042>>) -> PortBus {
+    /// COM1 writing to `console` and interrupting on `serial_irq`, and the i8042 (shared
+    /// with whoever types on it).
+    pub fn new(
+        console: Box<dyn Write + Send>,
+        serial_irq: EventFd,
+        i8042: Arc<Mutex<I8042>>,
+    ) -> PortBus {
         PortBus {
-            serial: Serial::new(NoIrq, console),
+            serial: Serial::new(SerialIrq(serial_irq), console),
             i8042,
         }
     }

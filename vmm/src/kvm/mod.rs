@@ -23,6 +23,8 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// The keyboard's interrupt line (ISA IRQ 1).
 const KEYBOARD_IRQ: u32 = 1;
+/// COM1's interrupt line (ISA IRQ 4).
+const SERIAL_IRQ: u32 = 4;
 
 /// What went wrong setting up or running a VM.
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +169,11 @@ pub fn run_with(
     cpu::setup(&kvm, &vcpu, &entry)?;
     vm.register_irqfd(&handle.keyboard_irq, KEYBOARD_IRQ)
         .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
-    let mut bus = PortBus::new(console, handle.i8042.clone());
+    let serial_irq =
+        EventFd::new(EFD_NONBLOCK).map_err(|e| KvmError::Devices(format!("eventfd: {e}")))?;
+    vm.register_irqfd(&serial_irq, SERIAL_IRQ)
+        .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
+    let mut bus = PortBus::new(console, serial_irq, handle.i8042.clone());
     let mut counts = ExitCounts::default();
     if config.confine {
         crate::seccomp::confine()?;
