@@ -12,8 +12,9 @@ started from one golden image. One run, medians over RUNS starts.
          kernels only that way) until it exits (-no-reboot), with KVM, else under TCG
          (said in the table).
   memory: an idle VM with 256 MiB: the runner's resident memory beyond guest memory
-         (VmRSS - RssShmem: guest memory is a shared memfd), beside qemu's with its guest
-         memory in a memfd too.
+         (VmRSS - RssShmem: guest memory is a shared memfd), and the private part of it
+         (RssAnon; the rest is the binary's file pages, shared with the daemon), beside
+         qemu's with its guest memory in a memfd too.
   clones: a daemon with its default pool; a 64 MiB golden volume is snapshotted, then 10
          VMs are created with --clone-of and started (each boots, prints and powers off).
 
@@ -172,11 +173,13 @@ def median_boot(cmd):
 
 
 def overhead_kib(cmd):
-    """Resident memory beyond shared guest memory of an idle VM, in KiB."""
+    """An idle VM's resident memory beyond its (shared) guest memory, and the private
+    (anonymous) part of it, in KiB: the rest is the program's own file pages, shared with
+    every other process running the same binary (for vsa, the daemon)."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         if not p.stdout.read(1):
-            return None
+            return None, None
         time.sleep(1.0)
         fields = {}
         with open(f"/proc/{p.pid}/status") as f:
@@ -184,7 +187,7 @@ def overhead_kib(cmd):
                 k, _, v = line.partition(":")
                 if v.strip().endswith("kB"):
                     fields[k] = int(v.split()[0])
-        return fields["VmRSS"] - fields.get("RssShmem", 0)
+        return fields["VmRSS"] - fields.get("RssShmem", 0), fields.get("RssAnon", 0)
     finally:
         p.kill()
         p.wait()
@@ -263,10 +266,11 @@ def main():
         ms = lambda s: "n/a" if s is None else f"{s * 1000:.1f} ms"
         mib = lambda k: "n/a" if k is None else f"{k / 1024:.1f} MiB"
         print(f"\nmedian of {RUNS} starts; memory of an idle 256 MiB VM beyond guest memory\n")
-        print("| VMM | exec to first UART byte | exec to exit | memory overhead |")
-        print("| --- | --- | --- | --- |")
+        print("| VMM | exec to first UART byte | exec to exit | resident beyond guest memory | of which private |")
+        print("| --- | --- | --- | --- | --- |")
         for name, a, b, k in rows:
-            print(f"| {name} | {ms(a)} | {ms(b)} | {mib(k)} |")
+            rss, anon = k if k else (None, None)
+            print(f"| {name} | {ms(a)} | {ms(b)} | {mib(rss)} | {mib(anon)} |")
         print(f"\n10 linked-clone VMs created and started (vsa vm create --clone-of + start): {ms(made)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
