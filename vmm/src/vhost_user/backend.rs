@@ -13,6 +13,7 @@ use vmm_sys_util::epoll::EventSet;
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
 };
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 /// The guest memory as the VMM shared it.
 pub(crate) type Memory = GuestMemoryAtomic<GuestMemoryMmap<()>>;
@@ -27,16 +28,23 @@ pub(crate) struct BlkBackend {
     num_queues: u16,
     mem: RwLock<Memory>,
     event_idx: AtomicBool,
+    /// Per queue thread: signalled to sweep its queues (see [`BlkBackend::sweep`]).
+    pub(crate) sweeps: Vec<EventFd>,
 }
 
 impl BlkBackend {
-    pub(crate) fn new(disk: Disk, num_queues: u16, mem: Memory) -> BlkBackend {
-        BlkBackend {
+    pub(crate) fn new(disk: Disk, num_queues: u16, mem: Memory) -> io::Result<BlkBackend> {
+        let num_queues = num_queues.max(1);
+        let sweeps = (0..num_queues)
+            .map(|_| EventFd::new(EFD_NONBLOCK))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(BlkBackend {
             disk,
-            num_queues: num_queues.max(1),
+            num_queues,
             mem: RwLock::new(mem),
             event_idx: AtomicBool::new(false),
-        }
+            sweeps,
+        })
     }
 
     /// Executes every request waiting in `vring`, then tells the guest once.
@@ -135,14 +143,46 @@ impl VhostUserBackend for BlkBackend {
         device_event: u16,
         evset: EventSet,
         vrings: &[Self::Vring],
-        _thread_id: usize,
+        thread_id: usize,
     ) -> io::Result<()> {
         if evset != EventSet::IN {
             return Err(io::Error::other(format!("unexpected event set {evset:?}")));
         }
+        if u64::from(device_event) == SWEEP_EVENT {
+            if let Some(fd) = self.sweeps.get(thread_id) {
+                let _ = fd.read();
+            }
+            return self.sweep(vrings);
+        }
         let vring = vrings
             .get(usize::from(device_event))
             .ok_or_else(|| io::Error::other(format!("no queue {device_event}")))?;
+        self.serve_queue(vring)
+    }
+}
+
+/// The event id of the periodic sweep (above every queue's and the exit event's).
+pub(crate) const SWEEP_EVENT: u64 = 64;
+
+impl BlkBackend {
+    /// Executes what waits in the thread's started queues, kicked or not: after a
+    /// reconnection the VMM restarts a queue where the guest's last completed request
+    /// was, and requests it had passed before the daemon went away wait there with no
+    /// kick to come.
+    fn sweep(&self, vrings: &[VringRwLock<Memory>]) -> io::Result<()> {
+        for vring in vrings {
+            let started = {
+                let state = vring.get_ref();
+                state.get_queue().ready() && state.is_enabled()
+            };
+            if started {
+                self.serve_queue(vring)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn serve_queue(&self, vring: &VringRwLock<Memory>) -> io::Result<()> {
         if !self.event_idx.load(Ordering::Relaxed) {
             return self.drain(vring);
         }

@@ -1,8 +1,9 @@
 //! The listening side of an export: the socket, the connection loop, and stopping it.
 
-use super::backend::{BlkBackend, Memory};
+use super::backend::{BlkBackend, Memory, SWEEP_EVENT};
 use crate::blk::Disk;
 use parking_lot::Mutex;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use vhost::vhost_user::Listener;
 use vhost_user_backend::{ShutdownHandle, VhostUserDaemon};
 use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::epoll::EventSet;
 
 /// Why an export could not start.
 #[derive(Debug, thiserror::Error)]
@@ -168,8 +170,14 @@ fn check_path(socket: &Path) -> Result<(), ExportError> {
 fn serve(mut listener: Listener, disk: Disk, num_queues: u16, name: &str, shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
         let mem = Memory::new(GuestMemoryMmap::new());
-        let backend = Arc::new(BlkBackend::new(disk.clone(), num_queues, mem.clone()));
-        let mut daemon = match VhostUserDaemon::new(name.to_owned(), backend, mem) {
+        let backend = match BlkBackend::new(disk.clone(), num_queues, mem.clone()) {
+            Ok(b) => Arc::new(b),
+            Err(e) => {
+                record(shared, format!("cannot set up the device: {e}"));
+                return;
+            }
+        };
+        let mut daemon = match VhostUserDaemon::new(name.to_owned(), backend.clone(), mem) {
             Ok(d) => d,
             Err(e) => {
                 record(shared, format!("cannot set up the device: {e}"));
@@ -194,7 +202,9 @@ fn serve(mut listener: Listener, disk: Disk, num_queues: u16, name: &str, shared
         shared.connected.store(true, Ordering::Relaxed);
         shared.connections.fetch_add(1, Ordering::Relaxed);
         tracing::info!("vhost-user-blk: a VMM connected to {name}");
+        let sweeper = Sweeper::start(&daemon, &backend);
         let ended = daemon.wait();
+        drop(sweeper);
         shared.connected.store(false, Ordering::Relaxed);
         shared.shutdown.lock().take();
         match ended {
@@ -210,4 +220,53 @@ fn serve(mut listener: Listener, disk: Disk, num_queues: u16, name: &str, shared
 fn record(shared: &Shared, why: String) {
     tracing::warn!("vhost-user-blk: {why}");
     *shared.last_error.lock() = Some(why);
+}
+
+/// While a VMM is connected, has every queue thread look at its queues once a second,
+/// kicked or not ([`BlkBackend`]'s sweep): a VMM that reconnects restarts its queues
+/// where the guest's last completed request was, and the requests after it, passed
+/// before the daemon went away, would otherwise wait for a kick that never comes.
+struct Sweeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How often the queues are swept.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Sweeper {
+    fn start(daemon: &VhostUserDaemon<Arc<BlkBackend>>, backend: &Arc<BlkBackend>) -> Sweeper {
+        let stop = Arc::new(AtomicBool::new(false));
+        for (handler, fd) in daemon.get_epoll_handlers().iter().zip(&backend.sweeps) {
+            if let Err(e) = handler.register_listener(fd.as_raw_fd(), EventSet::IN, SWEEP_EVENT) {
+                tracing::warn!("vhost-user-blk: no queue sweep: {e}");
+            }
+        }
+        let thread = {
+            let (stop, backend) = (stop.clone(), backend.clone());
+            std::thread::Builder::new()
+                .name("vhost-blk sweep".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        std::thread::park_timeout(SWEEP_EVERY);
+                        for fd in &backend.sweeps {
+                            let _ = fd.write(1);
+                        }
+                    }
+                })
+                .map_err(|e| tracing::warn!("vhost-user-blk: no sweep thread: {e}"))
+                .ok()
+        };
+        Sweeper { stop, thread }
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
 }
