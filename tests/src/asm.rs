@@ -201,6 +201,14 @@ pub const VIRTIO_BLK_GUEST: &str = include_str!("guests/virtio_blk.c");
 /// off.
 pub const KEYBOARD_GUEST: &str = include_str!("guests/keyboard.c");
 
+/// The C source of the guest that drives a virtio-net card over virtio-mmio (polling):
+/// it prints `virtio-net: mac M`, sends a UDP datagram `hello from M` from 10.0.2.15:5555
+/// to 10.0.2.1:5555 (Ethernet broadcast), resending it every second or so until a UDP
+/// datagram for port 5555 arrives, prints `virtio-net: received TEXT`, answers `echo:
+/// TEXT` to its sender, prints `virtio-net guest done` and powers off (or prints
+/// `virtio-net: nothing received` after a minute).
+pub const VIRTIO_NET_GUEST: &str = include_str!("guests/virtio_net.c");
+
 /// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
 pub fn written_block(disk: u8) -> Vec<u8> {
     let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();
@@ -217,12 +225,18 @@ pub fn fnv1a(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
+/// What the C guests share (`#include "guest.h"`): types, the entry, port I/O, the console
+/// and the virtio-mmio helpers.
+const GUEST_H: &str = include_str!("guests/guest.h");
+
 /// Compiles the freestanding C `source` into `dir/name.elf` (no SSE, no red zone, one
 /// segment at 1 MiB, entered at `_start`).
 pub fn c_guest(dir: &Path, name: &str, source: &str) -> PathBuf {
     let src = dir.join(format!("{name}.c"));
     let obj = dir.join(format!("{name}.o"));
     let elf = dir.join(format!("{name}.elf"));
+    let header = dir.join("guest.h");
+    std::fs::write(&header, GUEST_H).unwrap_or_else(|e| panic!("{}: {e}", header.display()));
     std::fs::write(&src, source).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let mut compile = Command::new("gcc");
     compile

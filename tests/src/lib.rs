@@ -13,6 +13,7 @@
 pub mod asm;
 pub mod guest;
 pub mod initiator;
+pub mod netns;
 pub mod samba;
 
 use serde_json::Value;

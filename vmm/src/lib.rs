@@ -1,9 +1,11 @@
 //! Virtual machines on pool volumes.
 //!
-//! The KVM side ([`kvm`], [`boot`], [`devices`], [`virtio`]) boots a Linux bzImage or a
-//! 64-bit ELF on one vCPU with a serial console, i8042 reset and virtio-mmio disks whose
-//! queues the daemon serves over vhost-user (the guest memory is a shared memfd);
-//! `unsafe` is confined to registering guest memory with KVM (kvm/memory.rs). The disk side: [`blk`], the virtio-blk device model (a guest's
+//! The KVM side ([`kvm`], [`boot`], [`devices`], [`virtio`], [`net`]) boots a Linux
+//! bzImage or a 64-bit ELF on one vCPU with a serial console, i8042 reset, virtio-mmio
+//! disks whose queues the daemon serves over vhost-user (the guest memory is a shared
+//! memfd) and virtio-mmio network cards on TAP devices served by a thread of the runner;
+//! `unsafe` is confined to registering guest memory with KVM (kvm/memory.rs) and
+//! attaching a TAP device (net/tap.rs). The disk side: [`blk`], the virtio-blk device model (a guest's
 //! requests executed on any [`vsa_blockdev::BlockDevice`]), and [`vhost_user`], which
 //! serves it over a vhost-user socket so that a VMM in another process (qemu, Cloud
 //! Hypervisor, and later our own) shares its guest memory with the daemon and the daemon
@@ -27,6 +29,7 @@ pub mod blk;
 pub mod boot;
 pub mod devices;
 pub mod kvm;
+pub mod net;
 pub mod seccomp;
 pub mod vhost_user;
 pub mod virtio;

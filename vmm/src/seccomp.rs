@@ -1,7 +1,8 @@
 //! The system calls a VM runner may make once its VM is set up, as a seccomp filter for
 //! every thread of the process (Firecracker confines its VMM the same way): the vCPU
 //! loop (KVM_RUN and nothing else through ioctl, the console's writes, the vhost-user
-//! messages a guest's driver causes when it starts or resets a disk), memory and thread
+//! messages a guest's driver causes when it starts or resets a disk, the network cards'
+//! frames and epoll waits), memory and thread
 //! housekeeping, sleeping, and exiting. Nothing that opens files or sockets, starts
 //! processes or threads, or maps new memory executable is allowed: a guest that takes the
 //! VMM over finds little to do with it. A call outside the list kills the process
@@ -30,6 +31,10 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_sendmsg,
     libc::SYS_recvmsg,
     libc::SYS_futex,
+    // The network cards' threads wait on their TAP device and queues.
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_ctl,
     libc::SYS_brk,
     libc::SYS_munmap,
     libc::SYS_mremap,

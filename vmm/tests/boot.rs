@@ -55,6 +55,7 @@ fn a_missing_or_bad_kernel_is_an_error_naming_the_file() {
             initrd: None,
             cmdline: String::new(),
             disks: vec![],
+            nets: vec![],
             confine: false,
         };
         match run(&config, Box::new(std::io::sink())) {

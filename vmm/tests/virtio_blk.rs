@@ -90,6 +90,7 @@ fn a_disk_whose_backend_is_not_there_is_an_error_naming_the_socket() {
         initrd: None,
         cmdline: String::new(),
         disks: vec![socket.clone()],
+        nets: vec![],
         confine: false,
     };
     match vsa_vmm::kvm::run(&config, Box::new(std::io::sink())) {

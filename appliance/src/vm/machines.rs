@@ -94,6 +94,7 @@ impl Machine {
             last_exit: run.last_exit.clone(),
             starts: run.starts,
             disks: r.disks.clone(),
+            nets: r.nets.clone(),
             disk_problem: run.disk_problem.clone(),
             pending_changes: run
                 .disks
@@ -248,12 +249,27 @@ impl Machines {
             )));
         }
         let most = vsa_vmm::kvm::layout::VIRTIO_MAX_DEVICES;
-        if b.disks.len() > most {
+        let devices = b.disks.len() + b.nets.len() + usize::from(b.clone_of.is_some());
+        if devices > most {
             return Err(VmError::InvalidVm(format!(
-                "{} disks: a VM has at most {most}",
-                b.disks.len()
+                "{} disks and {} network cards: a VM has at most {most} devices",
+                b.disks.len() + usize::from(b.clone_of.is_some()),
+                b.nets.len()
             )));
         }
+        let taken: Vec<(String, String)> = self
+            .vms
+            .lock()
+            .values()
+            .flat_map(|m| {
+                let vm = m.record.name.clone();
+                m.record
+                    .nets
+                    .iter()
+                    .map(move |n| (n.tap.clone(), vm.clone()))
+            })
+            .collect();
+        let nets = super::nics::resolve(&b.name, b.nets, &taken)?;
         let mut disks = b.disks;
         if let Some(source) = &b.clone_of {
             disks.insert(0, self.clone_root(&b.name, source)?);
@@ -267,6 +283,7 @@ impl Machines {
             autostart: b.autostart,
             restart: b.restart,
             disks,
+            nets,
         };
         let mut vms = self.vms.lock();
         if vms.contains_key(&record.name) {
@@ -556,6 +573,10 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
     }
     for socket in sockets {
         cmd.arg("--disk").arg(socket);
+    }
+    for (i, nic) in r.nets.iter().enumerate() {
+        cmd.arg("--net")
+            .arg(super::nics::runner_arg(nic, &r.name, i));
     }
     // A process group of its own: a paused (stopped) runner whose daemon is gone is then
     // in an orphaned group, which the kernel ends (SIGHUP, SIGCONT).

@@ -2,7 +2,8 @@
 //! vhost-user-blk service (`vsa vhost`, routes `/vhost`) serves a volume on a Unix socket
 //! to a VMM on this host (qemu, Cloud Hypervisor, ours) with no network hop; `vsa vm`
 //! (routes `/vms`) runs VMs on the bundled KVM VMM, each in its own process. Records in
-//! the `vm` column family. VM disks (virtio-blk over vhost-user) are not wired yet.
+//! the `vm` column family. A VM's disks are pool volumes the daemon serves to its runner
+//! over vhost-user-blk; its network cards are TAP devices the runner attaches.
 //!
 //! ```text
 //!  mod.rs      the Component: open (records → exports listening), start (autostart
@@ -11,6 +12,7 @@
 //!  machines.rs Machines: VM records, runner processes and how they ended
 //!  runner.rs   `vsa __vm-runner`: one VM in this process
 //!  model.rs    the keys and records
+//!  nics.rs     network cards checked and given their MACs
 //!  api.rs      one Endpoint type per operation, the route table
 //!  types.rs    request and reply bodies
 //!  error.rs    VmError: codes and statuses
@@ -27,6 +29,7 @@ pub mod error;
 pub mod machines;
 pub mod metrics;
 pub mod model;
+pub mod nics;
 pub mod runner;
 pub mod service;
 pub mod types;

@@ -60,6 +60,42 @@ pub struct VmRecord {
     /// Its disks, in the order the guest sees them (`/dev/vda`, `/dev/vdb`, ...).
     #[serde(default)]
     pub disks: Vec<VmDisk>,
+    /// Its network cards, in the order the guest sees them (`eth0`, ...).
+    #[serde(default)]
+    pub nets: Vec<VmNic>,
+}
+
+/// A network card of a VM: a virtio-net device on a host TAP device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VmNic {
+    /// The host's TAP device (an existing one, e.g. from `ip tuntap add dev tap0 mode
+    /// tap`, or one the VM makes for its run when the daemon may).
+    pub tap: String,
+    /// The guest's MAC address; chosen from the VM's name and the card's place when not
+    /// given, so it stays the same.
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+impl std::str::FromStr for VmNic {
+    type Err = String;
+
+    /// `TAP[=MAC]` (the CLI's `--net`).
+    fn from_str(s: &str) -> Result<VmNic, String> {
+        let (tap, mac) = match s.split_once('=') {
+            Some((tap, mac)) => (tap, Some(mac.to_owned())),
+            None => (s, None),
+        };
+        if tap.is_empty() {
+            return Err(format!(
+                "network card '{s}': name the TAP device, TAP[=MAC]"
+            ));
+        }
+        Ok(VmNic {
+            tap: tap.to_owned(),
+            mac,
+        })
+    }
 }
 
 /// A pool volume a VM uses as a disk.

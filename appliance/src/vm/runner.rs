@@ -14,6 +14,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vsa_vmm::kvm::{run_with, Exit, VmConfig, VmHandle};
+use vsa_vmm::net::NetConfig;
 
 /// The hidden first argument that selects the runner.
 pub const RUNNER_ARG: &str = "__vm-runner";
@@ -38,9 +39,26 @@ struct RunnerArgs {
     /// repeat for more. The guest sees them as virtio-mmio devices, in this order.
     #[arg(long = "disk")]
     disks: Vec<PathBuf>,
+    /// A network card: TAP=MAC, the host's TAP device and the guest's address; repeat
+    /// for more. They follow the disks.
+    #[arg(long = "net", value_parser = net_arg)]
+    nets: Vec<NetConfig>,
     /// Guest memory, e.g. 512M.
     #[arg(long, default_value = "256M", value_parser = crate::core::cli::size_arg)]
     memory: u64,
+}
+
+fn net_arg(s: &str) -> Result<NetConfig, String> {
+    let (tap, mac) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: a network card is TAP=MAC"))?;
+    let mac = mac
+        .parse()
+        .map_err(|e: vsa_vmm::net::BadMac| e.to_string())?;
+    Ok(NetConfig {
+        tap: tap.to_owned(),
+        mac,
+    })
 }
 
 /// Runs the VM the arguments describe (`args[0]` is the program, `args[1]` the runner
@@ -60,6 +78,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
         initrd: parsed.initrd,
         cmdline: parsed.cmdline,
         disks: parsed.disks,
+        nets: parsed.nets,
         confine: true,
     };
     let handle = match VmHandle::new() {

@@ -95,6 +95,10 @@ pub struct CreateVmBody {
     /// (made in constant time; deleted with the VM).
     #[serde(default)]
     pub clone_of: Option<String>,
+    /// Network cards: virtio-net devices on host TAP devices, in the order the guest
+    /// sees them.
+    #[serde(default)]
+    pub nets: Vec<super::model::VmNic>,
 }
 
 /// `POST /vms/{name}/stop`.
@@ -140,6 +144,8 @@ pub struct VmView {
     pub starts: u64,
     /// Its disks.
     pub disks: Vec<super::model::VmDisk>,
+    /// Its network cards (with their MAC addresses).
+    pub nets: Vec<super::model::VmNic>,
     /// Why its disks cannot be served (a volume that cannot be opened), if so.
     pub disk_problem: Option<String>,
     /// Undoable disks whose changes wait for `vsa vm commit` or `vsa vm discard`.

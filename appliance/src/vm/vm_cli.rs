@@ -46,6 +46,12 @@ pub enum VmCmd {
         /// first disk; deleted with the VM.
         #[arg(long, value_name = "VOLUME@SNAPSHOT")]
         clone_of: Option<String>,
+        /// A network card on the host's TAP device TAP (virtio-net), with MAC address
+        /// MAC or one chosen from the VM's name; repeat for more. An existing TAP device
+        /// is attached (`ip tuntap add dev TAP mode tap`); one that does not exist is
+        /// made for the run.
+        #[arg(long = "net", value_name = "TAP[=MAC]")]
+        nets: Vec<super::model::VmNic>,
     },
     /// List VMs.
     List,
@@ -130,6 +136,7 @@ fn show(v: &VmView) {
         ("starts", v.starts.to_string()),
         ("last exit", or_dash(v.last_exit.as_ref())),
         ("disks", disks(&v.disks)),
+        ("network", nets(&v.nets)),
         ("disk problem", or_dash(v.disk_problem.as_ref())),
         (
             "pending changes",
@@ -144,6 +151,18 @@ fn show(v: &VmView) {
             },
         ),
     ]);
+}
+
+fn nets(n: &[super::model::VmNic]) -> String {
+    if n.is_empty() {
+        return "-".into();
+    }
+    let cards: Vec<String> = n
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("eth{i} on {} ({})", n.tap, or_dash(n.mac.as_ref())))
+        .collect();
+    cards.join(", ")
 }
 
 fn disks(d: &[super::model::VmDisk]) -> String {
@@ -214,6 +233,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             restart,
             disks,
             clone_of,
+            nets,
         } => {
             let body = CreateVmBody {
                 name,
@@ -225,6 +245,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 restart,
                 disks,
                 clone_of,
+                nets,
             };
             let v = c.call::<CreateVm>(&NoParams {}, &body)?;
             ctx.print(&v, |v| {

@@ -6,72 +6,15 @@
  * every status on COM1. Then it powers off through the i8042.
  * Entered in 64-bit mode with identity paging over the first 4 GiB; no SSE. */
 
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
+#include "guest.h"
 
-#define MMIO_BASE 0xd0000000ULL
-#define MMIO_SIZE 0x1000ULL
 #define MAX_DISKS 4
 #define QSIZE 8
 #define READ_LEN 65536
 #define WRITE_SECTOR 2048
 
-/* The entry: a stack of our own, main, then power off. */
-static u8 stack[16384] __attribute__((aligned(16), used));
-__asm__(".pushsection .text\n.global _start\n_start:\n"
-        "  lea stack+16384(%rip), %rsp\n"
-        "  call main\n"
-        "  mov $0xfe, %al\n  outb %al, $0x64\n"
-        "1: hlt\n  jmp 1b\n"
-        ".popsection\n");
-
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) {
-    u8 v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline void fence(void) { __asm__ volatile("mfence" ::: "memory"); }
-
-static void putc_(char c) {
-    while (!(inb(0x3fd) & 0x20)) {
-    }
-    outb(0x3f8, (u8)c);
-}
-static void puts_(const char *s) {
-    while (*s) putc_(*s++);
-}
-static void putx(u64 v) {
-    for (int i = 60; i >= 0; i -= 4) putc_("0123456789abcdef"[(v >> i) & 15]);
-}
-static void putu(u64 v) {
-    char b[21];
-    int i = 20;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    puts_(b + i);
-}
-
-static volatile u32 *reg(u64 base, u32 off) { return (volatile u32 *)(base + off); }
-static u32 rd(u64 base, u32 off) { return *reg(base, off); }
-static void wr(u64 base, u32 off, u32 v) { *reg(base, off) = v; }
-
-struct desc {
-    u64 addr;
-    u32 len;
-    u16 flags;
-    u16 next;
-};
 struct avail {
     u16 flags, idx, ring[QSIZE], used_event;
-};
-struct used_elem {
-    u32 id, len;
 };
 struct used {
     u16 flags, idx;
@@ -126,58 +69,18 @@ static u64 fnv1a(const u8 *p, u64 n) {
     return h;
 }
 
-static void zero(void *p, u64 n) {
-    for (u64 i = 0; i < n; i++) ((volatile u8 *)p)[i] = 0;
-}
-
 static void disk(int i, u64 base) {
     puts_("disk ");
     putu(i);
     puts_(": ");
-    wr(base, 0x70, 0); /* reset */
-    wr(base, 0x70, 1);
-    wr(base, 0x70, 3);
-    wr(base, 0x14, 0);
-    u32 f0 = rd(base, 0x10);
-    wr(base, 0x14, 1);
-    u32 f1 = rd(base, 0x10);
-    if (!(f1 & 1)) {
-        puts_("no VIRTIO_F_VERSION_1\n");
-        return;
-    }
-    int ro = (f0 >> 5) & 1;
-    /* Accept VERSION_1, and FLUSH (bit 9) and RO (bit 5) where offered. */
-    wr(base, 0x24, 0);
-    wr(base, 0x20, f0 & ((1u << 9) | (1u << 5)));
-    wr(base, 0x24, 1);
-    wr(base, 0x20, 1);
-    wr(base, 0x70, 3 | 8);
-    if (!(rd(base, 0x70) & 8)) {
-        puts_("FEATURES_OK refused\n");
-        return;
-    }
+    long long f0 = virtio_negotiate(base, (1u << 9) | (1u << 5)); /* FLUSH, RO */
+    if (f0 < 0) return;
+    int ro = (int)((f0 >> 5) & 1);
     zero(descs, sizeof descs);
     zero(&avail, sizeof avail);
     zero(&used, sizeof used);
     last_used = 0;
-    wr(base, 0x30, 0);
-    if (rd(base, 0x34) < QSIZE) {
-        puts_("queue too small\n");
-        return;
-    }
-    wr(base, 0x38, QSIZE);
-    wr(base, 0x80, (u32)(u64)descs);
-    wr(base, 0x84, (u32)((u64)descs >> 32));
-    wr(base, 0x90, (u32)(u64)&avail);
-    wr(base, 0x94, (u32)((u64)&avail >> 32));
-    wr(base, 0xa0, (u32)(u64)&used);
-    wr(base, 0xa4, (u32)((u64)&used >> 32));
-    wr(base, 0x44, 1);
-    wr(base, 0x70, 3 | 8 | 4);
-    if (rd(base, 0x70) & 0x40) {
-        puts_("device needs reset\n");
-        return;
-    }
+    if (!virtio_queue(base, 0, QSIZE, descs, &avail, &used) || !virtio_start(base)) return;
     u64 capacity = *(volatile u32 *)(base + 0x100) | ((u64) * (volatile u32 *)(base + 0x104) << 32);
     puts_("capacity ");
     putu(capacity);
@@ -234,7 +137,7 @@ void main(void) {
     int found = 0;
     for (int i = 0; i < MAX_DISKS; i++) {
         u64 base = MMIO_BASE + (u64)i * MMIO_SIZE;
-        if (rd(base, 0) != 0x74726976 || rd(base, 4) != 2 || rd(base, 8) != 2) break;
+        if (!virtio_device(base, 2)) break;
         disk(i, base);
         found++;
     }

@@ -4,7 +4,8 @@
 //!
 //! One vCPU for now; the guest is a Linux bzImage (the Linux boot protocol) or an ELF
 //! entered at its 64-bit entry point. Disks are virtio-mmio devices served by
-//! vhost-user-blk backends (`virtio.rs`).
+//! vhost-user-blk backends, network cards virtio-mmio devices on TAP devices
+//! (`virtio.rs`).
 
 mod cpu;
 pub mod layout;
@@ -75,6 +76,8 @@ pub struct VmConfig {
     pub cmdline: String,
     /// Disks: the sockets of vhost-user-blk backends, each a virtio-mmio device.
     pub disks: Vec<PathBuf>,
+    /// Network cards, each a virtio-mmio device on a TAP device (after the disks).
+    pub nets: Vec<crate::net::NetConfig>,
     /// Once the VM is set up, confine the whole process to the calls running it needs
     /// ([`crate::seccomp`]); for a process that runs nothing else (the VM runner).
     pub confine: bool,
@@ -149,7 +152,7 @@ pub fn run_with(
     vm.create_pit2(pit)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_PIT2", e))?;
     let mem = memory::create(&vm, config.memory)?;
-    let (mut mmio, announce) = virtio::attach_disks(&vm, &mem, &config.disks)?;
+    let (mut mmio, announce) = virtio::attach_devices(&vm, &mem, &config.disks, &config.nets)?;
     let entry = if boot::is_bzimage(&config.kernel)? {
         let linux = LinuxBoot {
             kernel: config.kernel.clone(),

@@ -1,37 +1,53 @@
-//! The VM's virtio-mmio disks: each connects to its vhost-user-blk backend, gets a 4 KiB
-//! register window and an interrupt line, and is wired into KVM (an ioeventfd per queue
-//! on the notify register, an irqfd for the interrupt). A Linux guest learns of them from
-//! the kernel command line (`virtio_mmio.device=4K@0xd0000000:5`, as Firecracker does).
+//! The VM's virtio-mmio devices: the disks (each connected to its vhost-user-blk backend),
+//! then the network cards (each on its TAP device). Each gets a 4 KiB register window and
+//! an interrupt line and is wired into KVM (an ioeventfd per queue on the notify register,
+//! an irqfd for the interrupt). A Linux guest learns of them from the kernel command line
+//! (`virtio_mmio.device=4K@0xd0000000:5`, as Firecracker does).
 
 use super::layout::{VIRTIO_IRQ_BASE, VIRTIO_MAX_DEVICES, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
 use super::KvmError;
+use crate::net::device::VirtioNet;
+use crate::net::tap::Tap;
+use crate::net::NetConfig;
 use crate::virtio::mmio::{MmioBus, MmioTransport, QUEUE_NOTIFY_OFFSET};
 use crate::virtio::vhost_blk::VhostUserBlk;
+use crate::virtio::VirtioDevice;
 use kvm_ioctls::{IoEventAddress, VmFd};
 use std::path::PathBuf;
 use vm_memory::GuestMemoryMmap;
 
-/// Connects every disk and returns the bus they sit on and the kernel command line
-/// parameters that announce them.
-pub fn attach_disks(
+/// Connects every disk and network card and returns the bus they sit on and the kernel
+/// command line parameters that announce them.
+pub fn attach_devices(
     vm: &VmFd,
     mem: &GuestMemoryMmap,
     disks: &[PathBuf],
+    nets: &[NetConfig],
 ) -> Result<(MmioBus, String), KvmError> {
-    if disks.len() > VIRTIO_MAX_DEVICES {
+    let count = disks.len() + nets.len();
+    if count > VIRTIO_MAX_DEVICES {
         return Err(KvmError::Devices(format!(
-            "{} disks: a VM has at most {VIRTIO_MAX_DEVICES}",
-            disks.len()
+            "{} disks and {} network cards: a VM has at most {VIRTIO_MAX_DEVICES} devices",
+            disks.len(),
+            nets.len()
         )));
+    }
+    let mut devices: Vec<Box<dyn VirtioDevice>> = Vec::with_capacity(count);
+    for socket in disks {
+        let blk = VhostUserBlk::connect(socket).map_err(|e| KvmError::Devices(e.to_string()))?;
+        devices.push(Box::new(blk));
+    }
+    for net in nets {
+        let tap = Tap::open(&net.tap).map_err(|e| KvmError::Devices(e.to_string()))?;
+        devices.push(Box::new(VirtioNet::new(net.mac, Box::new(tap))));
     }
     let mut bus = MmioBus::default();
     let mut cmdline = String::new();
-    for (i, socket) in disks.iter().enumerate() {
+    for (i, device) in devices.into_iter().enumerate() {
         let base = VIRTIO_MMIO_BASE + i as u64 * VIRTIO_MMIO_SIZE;
         let irq = VIRTIO_IRQ_BASE + i as u32;
-        let blk = VhostUserBlk::connect(socket).map_err(|e| KvmError::Devices(e.to_string()))?;
-        let transport = MmioTransport::new(Box::new(blk), mem.clone())
-            .map_err(|e| KvmError::Devices(format!("eventfd: {e}")))?;
+        let transport = MmioTransport::new(device, mem.clone())
+            .map_err(|e| KvmError::Devices(format!("virtio device {i}: {e}")))?;
         let notify = IoEventAddress::Mmio(base + QUEUE_NOTIFY_OFFSET);
         for (q, kick) in transport.kicks().iter().enumerate() {
             vm.register_ioevent(kick, &notify, q as u32)

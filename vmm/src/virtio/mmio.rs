@@ -98,19 +98,21 @@ fn set_half(value: &mut u64, high: bool, half: u32) {
 impl MmioTransport {
     /// A transport for `device`, whose queues are in `mem`; a kick eventfd per queue and
     /// the interrupt eventfd are made here, for the VM to wire into KVM.
-    pub fn new(device: Box<dyn VirtioDevice>, mem: GuestMemoryMmap) -> std::io::Result<Self> {
+    pub fn new(mut device: Box<dyn VirtioDevice>, mem: GuestMemoryMmap) -> std::io::Result<Self> {
         let max_sizes = device.queue_max_sizes();
         let kicks = max_sizes
             .iter()
             .map(|_| EventFd::new(EFD_NONBLOCK))
             .collect::<std::io::Result<Vec<_>>>()?;
+        let call = EventFd::new(EFD_NONBLOCK)?;
+        device.attach(&kicks, &call)?;
         Ok(MmioTransport {
             device,
             mem,
             queues: vec![Queue::default(); max_sizes.len()],
             max_sizes,
             kicks,
-            call: EventFd::new(EFD_NONBLOCK)?,
+            call,
             device_features_sel: 0,
             driver_features_sel: 0,
             driver_features: 0,

@@ -29,6 +29,8 @@ pub mod status {
 
 /// Device types (virtio 1.2, 5).
 pub mod device_type {
+    /// A network card.
+    pub const NET: u32 = 1;
     /// A block device.
     pub const BLOCK: u32 = 2;
 }
@@ -56,6 +58,13 @@ pub trait VirtioDevice: Send {
     fn features(&self) -> u64;
     /// Reads the device configuration space at `offset`; bytes past its end read 0.
     fn read_config(&self, offset: u64, data: &mut [u8]);
+    /// Called once when the VM is set up, before the process is confined: a kick of
+    /// queue `i` will arrive on `kicks[i]` and `call` interrupts the guest. A device served
+    /// in this process starts its thread here (no thread can be started later).
+    fn attach(&mut self, kicks: &[EventFd], call: &EventFd) -> std::io::Result<()> {
+        let _ = (kicks, call);
+        Ok(())
+    }
     /// Starts the device: the driver accepted `features` and set up `queues`; a kick of
     /// queue `i` arrives on `kicks[i]`, and the device signals `call` to interrupt.
     fn activate(

@@ -35,6 +35,7 @@ pub fn kvm_here() -> bool {
 
 /// Boots `elf` with `disks` (vhost-user-blk sockets) until it stops; how it stopped and
 /// what it printed.
+#[allow(dead_code)] // not every test file uses it
 pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
     run_config(VmConfig {
         memory: 64 << 20,
@@ -42,6 +43,7 @@ pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
         initrd: None,
         cmdline: String::new(),
         disks,
+        nets: vec![],
         confine: false,
     })
 }
@@ -55,11 +57,13 @@ pub fn boot_with_cmdline(elf: &Path, cmdline: &str) -> (Exit, String) {
         initrd: None,
         cmdline: cmdline.to_owned(),
         disks: vec![],
+        nets: vec![],
         confine: false,
     })
 }
 
-fn run_config(config: VmConfig) -> (Exit, String) {
+/// Boots `config` until it stops; how it stopped and what it printed.
+pub fn run_config(config: VmConfig) -> (Exit, String) {
     let console = Console::default();
     // A guest that never stops must fail the test, not hang it.
     let (tx, rx) = std::sync::mpsc::channel();
