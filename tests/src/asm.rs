@@ -209,6 +209,11 @@ pub const KEYBOARD_GUEST: &str = include_str!("guests/keyboard.c");
 /// `virtio-net: nothing received` after a minute).
 pub const VIRTIO_NET_GUEST: &str = include_str!("guests/virtio_net.c");
 
+/// The C source of the guest that reads the MP table and starts its application
+/// processors: it prints `mp table: N processors, bootstrap apic B, ioapic at A` and
+/// `cpus up: K of M`, and powers off.
+pub const SMP_GUEST: &str = include_str!("guests/smp.c");
+
 /// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
 pub fn written_block(disk: u8) -> Vec<u8> {
     let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 use vsa_e2e::asm::{
-    c_guest, fnv1a, guest, written_block, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF, TICK,
+    c_guest, fnv1a, guest, written_block, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF, SMP_GUEST, TICK,
     VIRTIO_BLK_GUEST,
 };
 use vsa_e2e::{wait_for, Daemon};
@@ -614,4 +614,37 @@ fn a_stopped_vm_is_asked_to_shut_down_first() {
         2,
         "{console}"
     );
+}
+
+#[test]
+fn a_vm_with_several_vcpus_starts_them_all() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    let smp = c_guest(tmp.path(), "smp", SMP_GUEST);
+    let kernel = smp.to_str().unwrap();
+    for bad in ["0", "33"] {
+        let o = d.cli(&["vm", "create", "x", "--kernel", kernel, "--vcpus", bad]);
+        let err = stderr(&o);
+        assert!(
+            !o.status.success() && err.contains(&format!("{bad} vCPUs: a VM has 1 to 32")),
+            "{err}"
+        );
+    }
+    let v = d.json(&[
+        "vm", "create", "smp", "--kernel", kernel, "--memory", "32M", "--vcpus", "4",
+    ]);
+    assert_eq!(v["vcpus"], 4, "{v}");
+    d.ok(&["vm", "start", "smp"]);
+    wait_for(120, || {
+        let v = state(&d, "smp");
+        (v["state"] == "stopped" && v["starts"] == 1).then_some(v)
+    })
+    .unwrap_or_else(|| panic!("{}", d.ok(&["vm", "console", "smp"])));
+    let console = d.ok(&["vm", "console", "smp"]);
+    assert!(console.contains("mp table: 4 processors"), "{console}");
+    assert!(console.contains("cpus up: 3 of 3"), "{console}");
+    assert!(d.ok(&["vm", "list"]).contains("VCPUS"));
 }

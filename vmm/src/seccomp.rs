@@ -93,6 +93,23 @@ pub fn filter(mismatch: SeccompAction) -> Result<BpfProgram, SeccompError> {
         .map_err(|e: seccompiler::BackendError| SeccompError(e.to_string()))
 }
 
+/// Starts a thread named `name` running `f`, and returns once it runs: a new thread
+/// names itself and sets up its signal stack (`prctl`, `sigaltstack`) as it starts, calls
+/// the filter does not allow, so every thread of a runner starts this way before
+/// [`confine`].
+pub fn spawn<T: Send + 'static>(
+    name: String,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    let (started, running) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new().name(name).spawn(move || {
+        let _ = started.send(());
+        f()
+    })?;
+    let _ = running.recv();
+    Ok(thread)
+}
+
 /// Confines every thread of this process to the runner's calls; anything else kills it.
 pub fn confine() -> Result<(), SeccompError> {
     let program = filter(SeccompAction::KillProcess)?;

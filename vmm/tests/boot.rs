@@ -51,6 +51,7 @@ fn a_missing_or_bad_kernel_is_an_error_naming_the_file() {
     for path in [tmp.path().join("missing"), bad] {
         let config = VmConfig {
             memory: 16 << 20,
+            vcpus: 1,
             kernel: path.clone(),
             initrd: None,
             cmdline: String::new(),

@@ -86,6 +86,7 @@ fn a_disk_whose_backend_is_not_there_is_an_error_naming_the_socket() {
     let socket = tmp.path().join("nobody.sock");
     let config = vsa_vmm::kvm::VmConfig {
         memory: 16 << 20,
+        vcpus: 1,
         kernel: elf,
         initrd: None,
         cmdline: String::new(),

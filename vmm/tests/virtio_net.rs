@@ -18,6 +18,7 @@ const MAC: &str = "52:54:00:12:34:56";
 fn config(elf: std::path::PathBuf, tap: &str) -> VmConfig {
     VmConfig {
         memory: 64 << 20,
+        vcpus: 1,
         kernel: elf,
         initrd: None,
         cmdline: String::new(),

@@ -87,6 +87,7 @@ impl Machine {
             initrd: r.initrd.clone(),
             cmdline: r.cmdline.clone(),
             memory: r.memory,
+            vcpus: r.vcpus,
             autostart: r.autostart,
             restart: r.restart,
             pid: run.pid,
@@ -248,6 +249,13 @@ impl Machines {
                 max >> 20
             )));
         }
+        let vcpus = b.vcpus.unwrap_or(1);
+        let most_vcpus = vsa_vmm::kvm::mptable::MAX_CPUS;
+        if vcpus == 0 || vcpus > most_vcpus {
+            return Err(VmError::InvalidVm(format!(
+                "{vcpus} vCPUs: a VM has 1 to {most_vcpus}"
+            )));
+        }
         let most = vsa_vmm::kvm::layout::VIRTIO_MAX_DEVICES;
         let devices = b.disks.len() + b.nets.len() + usize::from(b.clone_of.is_some());
         if devices > most {
@@ -280,6 +288,7 @@ impl Machines {
             initrd: b.initrd,
             cmdline: b.cmdline,
             memory,
+            vcpus,
             autostart: b.autostart,
             restart: b.restart,
             disks,
@@ -567,7 +576,8 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
         .arg("--kernel")
         .arg(kernel)
         .args(["--cmdline", &r.cmdline])
-        .args(["--memory", &r.memory.to_string()]);
+        .args(["--memory", &r.memory.to_string()])
+        .args(["--vcpus", &r.vcpus.to_string()]);
     if let Some(i) = initrd {
         cmd.arg("--initrd").arg(i);
     }

@@ -51,6 +51,9 @@ pub struct VmRecord {
     pub cmdline: String,
     /// Guest memory in bytes.
     pub memory: u64,
+    /// vCPUs.
+    #[serde(default = "one")]
+    pub vcpus: u8,
     /// Started when the daemon starts.
     #[serde(default)]
     pub autostart: bool,
@@ -63,6 +66,10 @@ pub struct VmRecord {
     /// Its network cards, in the order the guest sees them (`eth0`, ...).
     #[serde(default)]
     pub nets: Vec<VmNic>,
+}
+
+fn one() -> u8 {
+    1
 }
 
 /// A network card of a VM: a virtio-net device on a host TAP device.

@@ -43,6 +43,9 @@ struct RunnerArgs {
     /// for more. They follow the disks.
     #[arg(long = "net", value_parser = net_arg)]
     nets: Vec<NetConfig>,
+    /// vCPUs.
+    #[arg(long, default_value_t = 1)]
+    vcpus: u8,
     /// Guest memory, e.g. 512M.
     #[arg(long, default_value = "256M", value_parser = crate::core::cli::size_arg)]
     memory: u64,
@@ -74,6 +77,7 @@ pub fn main(args: Vec<String>) -> ExitCode {
     watch_parent();
     let config = VmConfig {
         memory: parsed.memory,
+        vcpus: parsed.vcpus,
         kernel: parsed.kernel,
         initrd: parsed.initrd,
         cmdline: parsed.cmdline,
@@ -120,15 +124,13 @@ fn watch_parent() {
         .and_then(|p| p.parse::<i32>().ok())
         .and_then(rustix::process::Pid::from_raw);
     let parent = passed.or_else(rustix::process::getppid);
-    let spawned = std::thread::Builder::new()
-        .name("parent watch".into())
-        .spawn(move || loop {
-            if rustix::process::getppid() != parent {
-                eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
-                std::process::exit(5);
-            }
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        });
+    let spawned = vsa_vmm::seccomp::spawn("parent watch".into(), move || loop {
+        if rustix::process::getppid() != parent {
+            eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
+            std::process::exit(5);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    });
     if let Err(e) = spawned {
         eprintln!("vsa-vm: cannot watch the daemon: {e}");
     }
@@ -141,22 +143,20 @@ pub const CTRL_ALT_DEL: &str = "ctrl-alt-del";
 /// started this runner, the end of its input means the daemon is gone.
 fn listen(handle: VmHandle) {
     let from_daemon = std::env::var_os(PARENT_ENV).is_some();
-    let spawned = std::thread::Builder::new()
-        .name("control".into())
-        .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                match line.as_deref().map(str::trim) {
-                    Ok(CTRL_ALT_DEL) => handle.ctrl_alt_del(),
-                    Ok("") => {}
-                    Ok(other) => eprintln!("vsa-vm: unknown control command {other:?}"),
-                    Err(_) => break,
-                }
+    let spawned = vsa_vmm::seccomp::spawn("control".into(), move || {
+        for line in std::io::stdin().lock().lines() {
+            match line.as_deref().map(str::trim) {
+                Ok(CTRL_ALT_DEL) => handle.ctrl_alt_del(),
+                Ok("") => {}
+                Ok(other) => eprintln!("vsa-vm: unknown control command {other:?}"),
+                Err(_) => break,
             }
-            if from_daemon {
-                eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
-                std::process::exit(5);
-            }
-        });
+        }
+        if from_daemon {
+            eprintln!("vsa-vm: stopped: the daemon that started this VM is gone");
+            std::process::exit(5);
+        }
+    });
     if let Err(e) = spawned {
         eprintln!("vsa-vm: cannot listen for control commands: {e}");
     }

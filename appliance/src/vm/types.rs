@@ -81,6 +81,9 @@ pub struct CreateVmBody {
     /// Guest memory (bytes or a size like `512M`; default 256M).
     #[schema(value_type = Object)]
     pub memory: Option<crate::core::size::SizeArg>,
+    /// vCPUs (default 1).
+    #[serde(default)]
+    pub vcpus: Option<u8>,
     /// Start it whenever the daemon starts.
     #[serde(default)]
     pub autostart: bool,
@@ -129,6 +132,8 @@ pub struct VmView {
     pub cmdline: String,
     /// Guest memory in bytes.
     pub memory: u64,
+    /// vCPUs.
+    pub vcpus: u8,
     /// Started with the daemon.
     pub autostart: bool,
     /// What happens when it stops by itself.

@@ -29,6 +29,9 @@ pub enum VmCmd {
         /// Guest memory (default 256M).
         #[arg(long, value_parser = crate::core::cli::size_arg)]
         memory: Option<u64>,
+        /// vCPUs, 1 to 32 (the guest finds them in the MP table).
+        #[arg(long, default_value_t = 1)]
+        vcpus: u8,
         /// Start it whenever the daemon starts.
         #[arg(long)]
         autostart: bool,
@@ -128,6 +131,7 @@ fn show(v: &VmView) {
             or_dash(v.uptime_secs.map(|s| format!("{s:.0} s"))),
         ),
         ("memory", bytes(v.memory)),
+        ("vcpus", v.vcpus.to_string()),
         ("kernel", v.kernel.clone()),
         ("initrd", or_dash(v.initrd.as_ref())),
         ("cmdline", v.cmdline.clone()),
@@ -229,6 +233,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             initrd,
             cmdline,
             memory,
+            vcpus,
             autostart,
             restart,
             disks,
@@ -241,6 +246,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 initrd: initrd.as_deref().map(boot_source).transpose()?,
                 cmdline,
                 memory: memory.map(Into::into),
+                vcpus: Some(vcpus),
                 autostart,
                 restart,
                 disks,
@@ -259,13 +265,17 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                     vec![
                         x.name.clone(),
                         x.state.clone(),
+                        x.vcpus.to_string(),
                         bytes(x.memory),
                         or_dash(x.pid),
                         or_dash(x.last_exit.as_ref()),
                     ]
                 })
                 .collect();
-            table(&["NAME", "STATE", "MEMORY", "PID", "LAST EXIT"], &rows);
+            table(
+                &["NAME", "STATE", "VCPUS", "MEMORY", "PID", "LAST EXIT"],
+                &rows,
+            );
         }),
         VmCmd::Show { name } => ctx.print(&c.call::<ShowVm>(&path(name), &Empty {})?, show),
         VmCmd::Start { name } => {

@@ -83,16 +83,52 @@ pub fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), KvmError> {
     Ok(())
 }
 
-/// Sets up `vcpu` to start at `entry`: in 64-bit mode with `rsi` as given (the Linux
-/// 64-bit boot protocol passes the zero page there), or for PVH in 32-bit protected mode,
-/// paging off, with the start info in `ebx`.
-pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: &Entry) -> Result<(), KvmError> {
-    let cpuid = kvm
+/// Gives vCPU `id` of `count` the host's supported CPUID with its own topology: local
+/// APIC id `id` (leaf 1 and the x2APIC leaves 0xB and 0x1F), `count` logical processors
+/// in one package, one thread per core.
+pub fn set_cpuid(kvm: &Kvm, vcpu: &VcpuFd, id: u8, count: u8) -> Result<(), KvmError> {
+    let mut cpuid = kvm
         .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
         .map_err(|e| KvmError::Kvm("KVM_GET_SUPPORTED_CPUID", e))?;
+    for e in cpuid.as_mut_slice() {
+        topology(e, id, count);
+    }
     vcpu.set_cpuid2(&cpuid)
-        .map_err(|e| KvmError::Kvm("KVM_SET_CPUID2", e))?;
+        .map_err(|e| KvmError::Kvm("KVM_SET_CPUID2", e))
+}
 
+/// The topology parts of one CPUID entry (Intel SDM vol. 2A, CPUID leaves 01H, 04H, 0BH,
+/// 1FH).
+fn topology(e: &mut kvm_bindings::kvm_cpuid_entry2, id: u8, count: u8) {
+    let (id, count) = (u32::from(id), u32::from(count));
+    // The bits of an APIC id that number the cores.
+    let core_bits = 32 - (count.max(1) - 1).leading_zeros();
+    match e.function {
+        1 => {
+            e.ebx = (e.ebx & 0xffff) | (count << 16) | (id << 24);
+            if count > 1 {
+                e.edx |= 1 << 28; // HTT: more than one logical processor per package
+            }
+        }
+        4 if e.eax & 0x1f != 0 => {
+            e.eax = (e.eax & 0x03ff_ffff) | ((count - 1) << 26);
+        }
+        0xb | 0x1f => {
+            (e.eax, e.ebx, e.ecx) = match e.index {
+                0 => (0, 1, 1 << 8),                   // SMT: one thread
+                1 => (core_bits, count, (2 << 8) | 1), // cores: `count` of them
+                n => (0, 0, n & 0xff),                 // no more levels
+            };
+            e.edx = id;
+        }
+        _ => {}
+    }
+}
+
+/// Sets up the bootstrap vCPU to start at `entry`: in 64-bit mode with `rsi` as given
+/// (the Linux 64-bit boot protocol passes the zero page there), or for PVH in 32-bit
+/// protected mode, paging off, with the start info in `ebx`.
+pub fn setup(vcpu: &VcpuFd, entry: &Entry) -> Result<(), KvmError> {
     let mut s = vcpu
         .get_sregs()
         .map_err(|e| KvmError::Kvm("KVM_GET_SREGS", e))?;
@@ -159,5 +195,36 @@ mod tests {
         assert_eq!((cs32.l, cs32.db, cs32.limit), (0, 1, 0xffff_ffff));
         let tr = segment(3);
         assert_eq!((tr.type_, tr.s, tr.selector), (0xb, 0, 0x18));
+    }
+
+    #[test]
+    fn each_vcpu_gets_its_apic_id_and_the_package_its_count() {
+        let entry = |function, index| kvm_bindings::kvm_cpuid_entry2 {
+            function,
+            index,
+            ebx: 0x0008_0800,
+            edx: 0,
+            ..Default::default()
+        };
+        let mut leaf1 = entry(1, 0);
+        topology(&mut leaf1, 3, 4);
+        assert_eq!(
+            (
+                leaf1.ebx >> 24,
+                (leaf1.ebx >> 16) & 0xff,
+                leaf1.ebx & 0xffff
+            ),
+            (3, 4, 0x0800)
+        );
+        assert_ne!(leaf1.edx & (1 << 28), 0);
+        let mut cores = entry(0xb, 1);
+        topology(&mut cores, 3, 4);
+        assert_eq!(
+            (cores.eax, cores.ebx, cores.ecx, cores.edx),
+            (2, 4, 0x201, 3)
+        );
+        let mut one = entry(1, 0);
+        topology(&mut one, 0, 1);
+        assert_eq!((one.ebx >> 16, one.edx & (1 << 28)), (1, 0));
     }
 }

@@ -2,7 +2,7 @@
 //! that a guest needs first (the COM1 UART, the i8042 for reset), and the run loop that
 //! ends with a reason.
 //!
-//! One vCPU for now; the guest is a Linux bzImage (the Linux boot protocol) or an ELF
+//! Several vCPUs (vcpus.rs), announced in an MP table (mptable.rs); the guest is a Linux bzImage (the Linux boot protocol) or an ELF
 //! entered at its 64-bit entry point. Disks are virtio-mmio devices served by
 //! vhost-user-blk backends, network cards virtio-mmio devices on TAP devices
 //! (`virtio.rs`).
@@ -10,12 +10,14 @@
 mod cpu;
 pub mod layout;
 mod memory;
+pub mod mptable;
+mod vcpus;
 mod virtio;
 
 use crate::boot::{self, linux::LinuxBoot, BootError};
 use crate::devices::i8042::I8042;
 use crate::devices::PortBus;
-use kvm_ioctls::{Kvm, VcpuExit};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use parking_lot::Mutex;
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,6 +69,9 @@ pub enum Exit {
 pub struct VmConfig {
     /// Guest memory in bytes.
     pub memory: u64,
+    /// vCPUs (1 to [`mptable::MAX_CPUS`]), each a thread; the guest finds them in the MP
+    /// table and starts them with INIT and startup IPIs.
+    pub vcpus: u8,
     /// The kernel: a Linux bzImage (booted by the Linux boot protocol) or an ELF entered
     /// at its entry point in 64-bit mode.
     pub kernel: PathBuf,
@@ -152,7 +157,7 @@ pub fn run_with(
     vm.create_pit2(pit)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_PIT2", e))?;
     let mem = memory::create(&vm, config.memory)?;
-    let (mut mmio, announce) = virtio::attach_devices(&vm, &mem, &config.disks, &config.nets)?;
+    let (mmio, announce) = virtio::attach_devices(&vm, &mem, &config.disks, &config.nets)?;
     let entry = if boot::is_bzimage(&config.kernel)? {
         let linux = LinuxBoot {
             kernel: config.kernel.clone(),
@@ -166,61 +171,41 @@ pub fn run_with(
         boot::load_elf(&mem, config.memory, &config.kernel, &cmdline, initrd)?
     };
     cpu::write_boot_tables(&mem)?;
-    let mut vcpu = vm
-        .create_vcpu(0)
-        .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
-    cpu::setup(&kvm, &vcpu, &entry)?;
+    mptable::write(&mem, config.vcpus)?;
+    let vcpus = create_vcpus(&kvm, &vm, config.vcpus)?;
+    if let Some(bsp) = vcpus.first() {
+        cpu::setup(bsp, &entry)?;
+    }
     vm.register_irqfd(&handle.keyboard_irq, KEYBOARD_IRQ)
         .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
     let serial_irq =
         EventFd::new(EFD_NONBLOCK).map_err(|e| KvmError::Devices(format!("eventfd: {e}")))?;
     vm.register_irqfd(&serial_irq, SERIAL_IRQ)
         .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
-    let mut bus = PortBus::new(console, serial_irq, handle.i8042.clone());
-    let mut counts = ExitCounts::default();
-    if config.confine {
-        crate::seccomp::confine()?;
+    let buses = vcpus::Buses {
+        ports: Mutex::new(PortBus::new(console, serial_irq, handle.i8042.clone())),
+        mmio: Mutex::new(mmio),
+    };
+    vcpus::run(vcpus, buses, config.confine)
+}
+
+/// Makes `count` vCPUs, each with its CPUID (local APIC id = index). vCPU 0 boots; the
+/// others wait, as a PC's application processors do, for the INIT and startup IPIs the
+/// guest sends them.
+fn create_vcpus(kvm: &Kvm, vm: &VmFd, count: u8) -> Result<Vec<VcpuFd>, KvmError> {
+    let most = kvm.get_max_vcpus().min(usize::from(mptable::MAX_CPUS));
+    if count == 0 || usize::from(count) > most {
+        return Err(KvmError::Devices(format!(
+            "{count} vCPUs: a VM has 1 to {most} here"
+        )));
     }
-    loop {
-        let exit = match vcpu.run() {
-            Ok(VcpuExit::IoOut(port, data)) => {
-                counts.io += 1;
-                bus.write(port, data);
-                None
-            }
-            Ok(VcpuExit::IoIn(port, data)) => {
-                counts.io += 1;
-                bus.read(port, data);
-                None
-            }
-            Ok(VcpuExit::MmioRead(addr, data)) => {
-                counts.mmio += 1;
-                mmio.read(addr, data);
-                None
-            }
-            Ok(VcpuExit::MmioWrite(addr, data)) => {
-                counts.mmio += 1;
-                mmio.write(addr, data);
-                None
-            }
-            Ok(VcpuExit::Shutdown) => Some(Exit::TripleFault),
-            Ok(VcpuExit::FailEntry(reason, cpu)) => Some(Exit::Failed(format!(
-                "KVM could not enter the guest (hardware reason {reason:#x}, cpu {cpu})"
-            ))),
-            Ok(VcpuExit::InternalError) => Some(Exit::Failed("KVM internal error".into())),
-            Ok(other) => {
-                counts.other += 1;
-                Some(Exit::Failed(format!("unexpected vCPU exit {other:?}")))
-            }
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
-            Err(e) => Some(Exit::Failed(format!("KVM_RUN failed: {e}"))),
-        };
-        if bus.reset_requested() {
-            return Ok((Exit::Reset, counts));
-        }
-        if let Some(exit) = exit {
-            bus.flush();
-            return Ok((exit, counts));
-        }
-    }
+    (0..count)
+        .map(|id| {
+            let vcpu = vm
+                .create_vcpu(u64::from(id))
+                .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
+            cpu::set_cpuid(kvm, &vcpu, id, count)?;
+            Ok(vcpu)
+        })
+        .collect()
 }

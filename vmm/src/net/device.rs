@@ -221,9 +221,7 @@ impl VirtioDevice for VirtioNet {
             link_armed: false,
             counters: self.counters.clone(),
         };
-        let thread = std::thread::Builder::new()
-            .name(format!("net-{}", self.mac))
-            .spawn(move || io.run())?;
+        let thread = crate::seccomp::spawn(format!("net-{}", self.mac), move || io.run())?;
         self.io = Some(IoThread {
             control,
             wake,

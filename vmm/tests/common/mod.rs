@@ -39,6 +39,7 @@ pub fn kvm_here() -> bool {
 pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
     run_config(VmConfig {
         memory: 64 << 20,
+        vcpus: 1,
         kernel: elf.to_owned(),
         initrd: None,
         cmdline: String::new(),
@@ -53,6 +54,7 @@ pub fn boot(elf: &Path, disks: Vec<PathBuf>) -> (Exit, String) {
 pub fn boot_with_cmdline(elf: &Path, cmdline: &str) -> (Exit, String) {
     run_config(VmConfig {
         memory: 64 << 20,
+        vcpus: 1,
         kernel: elf.to_owned(),
         initrd: None,
         cmdline: cmdline.to_owned(),
