@@ -356,6 +356,36 @@ fn a_vm_reads_and_writes_its_pool_volumes_as_virtio_disks() {
             "virtio-blk guest done: 2 disks\n".into(),
         ],
     );
+    // What it did shows in `vsa vm show` and the metrics: 2 × (64 + 4 + 4) KiB read.
+    let stats = &state(&d, "box")["stats"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    assert!(n(&stats["disk_bytes"]["read"]) >= 2 * (72 << 10), "{stats}");
+    assert!(n(&stats["disk_ops"]["write"]) >= 1, "{stats}");
+    assert!(n(&stats["disk_ops"]["flush"]) >= 2, "{stats}");
+    assert!(
+        n(&stats["vcpu_exits"]["io"]) > 0 && n(&stats["vcpu_exits"]["mmio"]) > 0,
+        "{stats}"
+    );
+    let shown = d.ok(&["vm", "show", "box"]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("vcpu exits:") && l.contains(" io ") && l.contains("mmio ")),
+        "{shown}"
+    );
+    let series = |name: &str, labels: &[&str]| {
+        d.metrics()
+            .into_iter()
+            .find(|(k, _)| k.starts_with(name) && labels.iter().all(|l| k.contains(l)))
+            .map(|(_, v)| v)
+    };
+    let mmio = series(
+        "vsa_vm_vcpu_exits_total{",
+        &["vm=\"box\"", "reason=\"mmio\""],
+    );
+    assert!(mmio.unwrap_or(0.0) > 0.0, "{mmio:?}");
+    let read = series("vsa_vm_disk_bytes_total{", &["vm=\"box\"", "op=\"read\""]);
+    assert!(read.unwrap_or(0.0) >= f64::from(2 * (72 << 10)), "{read:?}");
 
     // The disks come back with the daemon, and a second boot finds them as they were.
     assert!(d.stop().success());

@@ -105,6 +105,18 @@ fn a_vm_talks_to_the_host_through_its_tap_device() {
             assert!(v["last_exit"].as_str().unwrap().contains("Reset"), "{v}");
             let console = d.ok(&["vm", "console", "web"]);
             assert!(console.contains("virtio-net guest done"), "{console}");
+            // The frames are counted: the hellos and the echo out, the ping in.
+            let card = &d.json(&["vm", "show", "web"])["stats"]["nets"][0];
+            assert!(card["tx_frames"].as_u64().unwrap() >= 2, "{card}");
+            assert!(card["rx_frames"].as_u64().unwrap() >= 1, "{card}");
+            assert_eq!(card["bad_chains"], 0, "{card}");
+            let tx = d.metrics().into_iter().find(|(k, _)| {
+                k.starts_with("vsa_vm_net_frames_total{")
+                    && ["vm=\"web\"", "card=\"eth0\"", "direction=\"tx\""]
+                        .iter()
+                        .all(|l| k.contains(l))
+            });
+            assert!(tx.as_ref().is_some_and(|(_, v)| *v >= 2.0), "{tx:?}");
 
             // The card is part of the VM's configuration: it is there after a restart.
             d.stop();

@@ -122,6 +122,17 @@ impl IoMetrics {
         }
     }
 
+    /// A volume's operations and bytes so far, per operation of [`IO_OPS`].
+    pub fn totals(&self, volume: &str) -> [(&'static str, u64, u64); 4] {
+        IO_OPS.map(|op| {
+            (
+                op,
+                self.ops.with_label_values(&[volume, op]).get(),
+                self.bytes.with_label_values(&[volume, op]).get(),
+            )
+        })
+    }
+
     /// Removes a deleted volume's series.
     pub fn remove(&self, volume: &str) {
         for op in IO_OPS {

@@ -102,6 +102,7 @@ impl Machine {
                 .as_ref()
                 .map(|d| d.pending(&self.core))
                 .unwrap_or_default(),
+            stats: super::run_stats::view(&self.core, &self.dir, &r.disks, r.nets.len()),
         }
     }
 
@@ -577,7 +578,9 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
         .arg(kernel)
         .args(["--cmdline", &r.cmdline])
         .args(["--memory", &r.memory.to_string()])
-        .args(["--vcpus", &r.vcpus.to_string()]);
+        .args(["--vcpus", &r.vcpus.to_string()])
+        .arg("--stats")
+        .arg(dir.join(super::run_stats::STATS_FILE));
     if let Some(i) = initrd {
         cmd.arg("--initrd").arg(i);
     }

@@ -11,6 +11,7 @@
 //!  service.rs  Exports: typed methods, each change stored before it is answered
 //!  machines.rs Machines: VM records, runner processes and how they ended
 //!  runner.rs   `vsa __vm-runner`: one VM in this process
+//!  run_stats.rs what a VM has done: vCPU exits, disk I/O, frames
 //!  model.rs    the keys and records
 //!  nics.rs     network cards checked and given their MACs
 //!  api.rs      one Endpoint type per operation, the route table
@@ -30,6 +31,7 @@ pub mod machines;
 pub mod metrics;
 pub mod model;
 pub mod nics;
+pub mod run_stats;
 pub mod runner;
 pub mod service;
 pub mod types;

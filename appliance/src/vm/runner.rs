@@ -13,6 +13,7 @@ use clap::Parser;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use vsa_vmm::kvm::{run_with, Exit, VmConfig, VmHandle};
 use vsa_vmm::net::NetConfig;
 
@@ -46,6 +47,10 @@ struct RunnerArgs {
     /// vCPUs.
     #[arg(long, default_value_t = 1)]
     vcpus: u8,
+    /// A file the VM's counters are written to, every second and when it stops
+    /// (`vsa_vmm::kvm::stats::VmStats::render`, padded with spaces).
+    #[arg(long)]
+    stats: Option<PathBuf>,
     /// Guest memory, e.g. 512M.
     #[arg(long, default_value = "256M", value_parser = crate::core::cli::size_arg)]
     memory: u64,
@@ -93,7 +98,21 @@ pub fn main(args: Vec<String>) -> ExitCode {
         }
     };
     listen(handle.clone());
-    match run_with(&config, Box::new(std::io::stdout()), &handle) {
+    let stats = match parsed.stats.as_deref().map(StatsFile::start).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vsa-vm: error: its stats file: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(s) = &stats {
+        s.watch(handle.clone());
+    }
+    let outcome = run_with(&config, Box::new(std::io::stdout()), &handle);
+    if let Some(s) = &stats {
+        s.write(&handle);
+    }
+    match outcome {
         Ok((exit, counts)) => {
             eprintln!(
                 "vsa-vm: stopped: {exit:?} (exits: {} port I/O, {} MMIO, {} other)",
@@ -109,6 +128,44 @@ pub fn main(args: Vec<String>) -> ExitCode {
             eprintln!("vsa-vm: error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Where the VM's counters go: rewritten in place (one `pwrite`, padded to a fixed size so
+/// a reader never sees the end of an older, longer text).
+#[derive(Debug, Clone)]
+struct StatsFile(Arc<std::fs::File>);
+
+/// The padded size of the stats text.
+const STATS_LEN: usize = 4096;
+
+impl StatsFile {
+    /// Opens (empties) `path`.
+    fn start(path: &std::path::Path) -> std::io::Result<StatsFile> {
+        let file = StatsFile(Arc::new(std::fs::File::create(path)?));
+        Ok(file)
+    }
+
+    /// Writes the counters of `handle`'s VM every second from a thread started now
+    /// (before the VM confines the process).
+    fn watch(&self, handle: VmHandle) {
+        let me = self.clone();
+        let spawned = vsa_vmm::seccomp::spawn("stats".into(), move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            me.write(&handle);
+        });
+        if let Err(e) = spawned {
+            eprintln!("vsa-vm: cannot keep its stats file: {e}");
+        }
+    }
+
+    fn write(&self, handle: &VmHandle) {
+        use std::os::unix::fs::FileExt;
+        let mut text = handle.stats().render();
+        if text.len() < STATS_LEN {
+            text.extend(std::iter::repeat_n(' ', STATS_LEN - text.len()));
+        }
+        let _ = self.0.write_at(text.as_bytes(), 0);
     }
 }
 

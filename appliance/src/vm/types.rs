@@ -3,6 +3,7 @@
 
 use crate::core::PathParams;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// `{volume}`: an export.
@@ -155,6 +156,26 @@ pub struct VmView {
     pub disk_problem: Option<String>,
     /// Undoable disks whose changes wait for `vsa vm commit` or `vsa vm discard`.
     pub pending_changes: Vec<String>,
+    /// What it has done.
+    pub stats: VmStatsView,
+}
+
+/// What a VM has done.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VmStatsView {
+    /// Its vCPUs' exits to the VMM since it last started, by reason: `io` (port I/O),
+    /// `mmio` (device registers), `other`.
+    pub vcpu_exits: BTreeMap<String, u64>,
+    /// Its disks' operations by kind (`read`, `write`, `flush`, `unmap`), since the
+    /// daemon started.
+    pub disk_ops: BTreeMap<String, u64>,
+    /// Its disks' bytes by kind, since the daemon started.
+    pub disk_bytes: BTreeMap<String, u64>,
+    /// Per network card, since the VM last started: `rx_frames`, `rx_bytes`,
+    /// `rx_dropped` (frames the guest had no buffer for), `tx_frames`, `tx_bytes`,
+    /// `tx_dropped` (frames the TAP device refused), `bad_chains` (malformed requests from
+    /// the guest's driver).
+    pub nets: Vec<BTreeMap<String, u64>>,
 }
 
 /// `GET /vms/{name}/console`.

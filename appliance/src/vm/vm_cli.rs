@@ -141,6 +141,9 @@ fn show(v: &VmView) {
         ("last exit", or_dash(v.last_exit.as_ref())),
         ("disks", disks(&v.disks)),
         ("network", nets(&v.nets)),
+        ("vcpu exits", counts(&v.stats.vcpu_exits)),
+        ("disk I/O", disk_io(&v.stats)),
+        ("traffic", traffic(&v.stats)),
         ("disk problem", or_dash(v.disk_problem.as_ref())),
         (
             "pending changes",
@@ -155,6 +158,47 @@ fn show(v: &VmView) {
             },
         ),
     ]);
+}
+
+/// `name n, name n, ...`.
+fn counts(c: &std::collections::BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = c.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    parts.join(", ")
+}
+
+fn disk_io(s: &super::types::VmStatsView) -> String {
+    let parts: Vec<String> = s
+        .disk_ops
+        .iter()
+        .map(|(op, n)| {
+            let b = s.disk_bytes.get(op).copied().unwrap_or(0);
+            format!("{op} {n} ({})", bytes(b))
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn traffic(s: &super::types::VmStatsView) -> String {
+    if s.nets.is_empty() {
+        return "-".into();
+    }
+    let cards: Vec<String> = s
+        .nets
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let get = |k: &str| c.get(k).copied().unwrap_or(0);
+            format!(
+                "eth{i} rx {} frames ({}), tx {} frames ({}), dropped {}",
+                get("rx_frames"),
+                bytes(get("rx_bytes")),
+                get("tx_frames"),
+                bytes(get("tx_bytes")),
+                get("rx_dropped") + get("tx_dropped")
+            )
+        })
+        .collect();
+    cards.join("; ")
 }
 
 fn nets(n: &[super::model::VmNic]) -> String {

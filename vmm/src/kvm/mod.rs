@@ -11,6 +11,7 @@ mod cpu;
 pub mod layout;
 mod memory;
 pub mod mptable;
+pub mod stats;
 mod vcpus;
 mod virtio;
 
@@ -104,6 +105,7 @@ pub struct ExitCounts {
 pub struct VmHandle {
     i8042: Arc<Mutex<I8042>>,
     keyboard_irq: Arc<EventFd>,
+    stats: Arc<stats::VmStats>,
 }
 
 impl VmHandle {
@@ -113,7 +115,13 @@ impl VmHandle {
         Ok(VmHandle {
             i8042: Arc::new(Mutex::new(I8042::new(Some(irq.try_clone()?)))),
             keyboard_irq: Arc::new(irq),
+            stats: Arc::default(),
         })
+    }
+
+    /// The running VM's counters.
+    pub fn stats(&self) -> &stats::VmStats {
+        &self.stats
     }
 
     /// Types Ctrl+Alt+Del on the VM's keyboard: asks the guest to shut down (Linux
@@ -157,7 +165,9 @@ pub fn run_with(
     vm.create_pit2(pit)
         .map_err(|e| KvmError::Kvm("KVM_CREATE_PIT2", e))?;
     let mem = memory::create(&vm, config.memory)?;
-    let (mmio, announce) = virtio::attach_devices(&vm, &mem, &config.disks, &config.nets)?;
+    handle.stats.clear();
+    let (mmio, announce) =
+        virtio::attach_devices(&vm, &mem, &config.disks, &config.nets, &handle.stats)?;
     let entry = if boot::is_bzimage(&config.kernel)? {
         let linux = LinuxBoot {
             kernel: config.kernel.clone(),
@@ -172,8 +182,11 @@ pub fn run_with(
     };
     cpu::write_boot_tables(&mem)?;
     mptable::write(&mem, config.vcpus)?;
-    let vcpus = create_vcpus(&kvm, &vm, config.vcpus)?;
-    if let Some(bsp) = vcpus.first() {
+    let vcpus = create_vcpus(&kvm, &vm, config.vcpus)?
+        .into_iter()
+        .map(|v| (v, handle.stats.add_vcpu()))
+        .collect::<Vec<_>>();
+    if let Some((bsp, _)) = vcpus.first() {
         cpu::setup(bsp, &entry)?;
     }
     vm.register_irqfd(&handle.keyboard_irq, KEYBOARD_IRQ)
@@ -186,7 +199,8 @@ pub fn run_with(
         ports: Mutex::new(PortBus::new(console, serial_irq, handle.i8042.clone())),
         mmio: Mutex::new(mmio),
     };
-    vcpus::run(vcpus, buses, config.confine)
+    let exit = vcpus::run(vcpus, buses, config.confine)?;
+    Ok((exit, handle.stats.exits()))
 }
 
 /// Makes `count` vCPUs, each with its CPUID (local APIC id = index). vCPU 0 boots; the

@@ -8,7 +8,8 @@
 //! The threads are made, and wait, before the process is confined; the guest runs only
 //! once the filter is on every thread.
 
-use super::{Exit, ExitCounts, KvmError};
+use super::stats::ExitCounters;
+use super::{Exit, KvmError};
 use crate::devices::PortBus;
 use crate::virtio::mmio::MmioBus;
 use kvm_ioctls::{VcpuExit, VcpuFd};
@@ -36,10 +37,10 @@ fn kick_signal() -> libc::c_int {
 /// Runs every vCPU (index = local APIC id) until one ends the VM; confines the process
 /// first when `confine`.
 pub(super) fn run(
-    vcpus: Vec<VcpuFd>,
+    vcpus: Vec<(VcpuFd, Arc<ExitCounters>)>,
     buses: Buses,
     confine: bool,
-) -> Result<(Exit, ExitCounts), KvmError> {
+) -> Result<Exit, KvmError> {
     register_signal_handler(kick_signal(), kicked)
         .map_err(|e| KvmError::Devices(format!("the vCPU kick signal: {e}")))?;
     let buses = Arc::new(buses);
@@ -50,11 +51,11 @@ pub(super) fn run(
     let (ended, first) = mpsc::channel();
     let mut threads = Vec::with_capacity(vcpus.len());
     let mut failed = None;
-    for (id, vcpu) in vcpus.into_iter().enumerate() {
+    for (id, (vcpu, counts)) in vcpus.into_iter().enumerate() {
         let (buses, stop, gate, ended) = (buses.clone(), stop.clone(), gate.clone(), ended.clone());
         let thread = crate::seccomp::spawn(format!("vcpu{id}"), move || {
             drop(gate.read());
-            vcpu_loop(vcpu, &buses, &stop, &ended)
+            vcpu_loop(vcpu, &counts, &buses, &stop, &ended)
         });
         match thread {
             Ok(t) => threads.push(t),
@@ -79,57 +80,52 @@ pub(super) fn run(
         .recv()
         .unwrap_or_else(|_| Exit::Failed("every vCPU thread ended".into()));
     stop.store(true, Ordering::SeqCst);
-    let mut counts = ExitCounts::default();
-    for c in end(threads) {
-        counts.io += c.io;
-        counts.mmio += c.mmio;
-        counts.other += c.other;
-    }
+    end(threads);
     buses.ports.lock().flush();
-    Ok((exit, counts))
+    Ok(exit)
 }
 
-/// Kicks the threads until each has ended; their exit counts.
-fn end(threads: Vec<JoinHandle<ExitCounts>>) -> Vec<ExitCounts> {
+/// Kicks the threads until each has ended.
+fn end(threads: Vec<JoinHandle<()>>) {
     while threads.iter().any(|t| !t.is_finished()) {
         for t in threads.iter().filter(|t| !t.is_finished()) {
             let _ = t.kill(kick_signal());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    threads
-        .into_iter()
-        .map(|t| t.join().unwrap_or_default())
-        .collect()
+    for t in threads {
+        let _ = t.join();
+    }
 }
 
 /// One vCPU until the VM ends: reports the exit that ended it, if it was this vCPU's.
 fn vcpu_loop(
     mut vcpu: VcpuFd,
+    counts: &ExitCounters,
     buses: &Buses,
     stop: &AtomicBool,
     ended: &Sender<Exit>,
-) -> ExitCounts {
-    let mut counts = ExitCounts::default();
+) {
+    let count = ExitCounters::count;
     while !stop.load(Ordering::SeqCst) {
         let exit = match vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => {
-                counts.io += 1;
+                count(&counts.io);
                 buses.ports.lock().write(port, data);
                 None
             }
             Ok(VcpuExit::IoIn(port, data)) => {
-                counts.io += 1;
+                count(&counts.io);
                 buses.ports.lock().read(port, data);
                 None
             }
             Ok(VcpuExit::MmioRead(addr, data)) => {
-                counts.mmio += 1;
+                count(&counts.mmio);
                 buses.mmio.lock().read(addr, data);
                 None
             }
             Ok(VcpuExit::MmioWrite(addr, data)) => {
-                counts.mmio += 1;
+                count(&counts.mmio);
                 buses.mmio.lock().write(addr, data);
                 None
             }
@@ -139,7 +135,7 @@ fn vcpu_loop(
             ))),
             Ok(VcpuExit::InternalError) => Some(Exit::Failed("KVM internal error".into())),
             Ok(other) => {
-                counts.other += 1;
+                count(&counts.other);
                 Some(Exit::Failed(format!("unexpected vCPU exit {other:?}")))
             }
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => None,
@@ -156,5 +152,4 @@ fn vcpu_loop(
             break;
         }
     }
-    counts
 }

@@ -23,6 +23,7 @@ pub fn attach_devices(
     mem: &GuestMemoryMmap,
     disks: &[PathBuf],
     nets: &[NetConfig],
+    stats: &super::stats::VmStats,
 ) -> Result<(MmioBus, String), KvmError> {
     let count = disks.len() + nets.len();
     if count > VIRTIO_MAX_DEVICES {
@@ -39,7 +40,9 @@ pub fn attach_devices(
     }
     for net in nets {
         let tap = Tap::open(&net.tap).map_err(|e| KvmError::Devices(e.to_string()))?;
-        devices.push(Box::new(VirtioNet::new(net.mac, Box::new(tap))));
+        let card = VirtioNet::new(net.mac, Box::new(tap));
+        stats.add_net(card.counters());
+        devices.push(Box::new(card));
     }
     let mut bus = MmioBus::default();
     let mut cmdline = String::new();
