@@ -214,6 +214,11 @@ pub const VIRTIO_NET_GUEST: &str = include_str!("guests/virtio_net.c");
 /// `cpus up: K of M`, and powers off.
 pub const SMP_GUEST: &str = include_str!("guests/smp.c");
 
+/// The C source of a guest that prints `type a line`, then for each line typed on its
+/// serial console prints `echo: ` and the line in capitals; `quit` makes it print `bye`
+/// and power off.
+pub const ECHO_GUEST: &str = include_str!("guests/echo.c");
+
 /// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
 pub fn written_block(disk: u8) -> Vec<u8> {
     let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();

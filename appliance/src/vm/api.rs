@@ -55,6 +55,9 @@ endpoint!(/// `POST /vms/{name}/discard`.
 endpoint!(/// `GET /vms/{name}/console`.
     VmConsole: Get "/vms/{name}/console", VmPath, Empty => ConsoleView, OK,
     "The end of a VM's console log");
+endpoint!(/// `POST /vms/{name}/console`.
+    VmConsoleExchange: Post "/vms/{name}/console", VmPath, ConsoleBody => ConsoleView, OK,
+    "Type on a running VM's serial console, and read its log from an offset (to follow it)");
 
 /// The VM component's routes.
 pub fn routes() -> Routes<VmService> {
@@ -81,5 +84,6 @@ pub fn routes() -> Routes<VmService> {
         .route::<ResumeVm>(|s, p, _| Ok(s.machines.pause(&p.name, false)?))
         .route::<CommitVm>(|s, p, _| Ok(s.machines.settle(&p.name, true)?))
         .route::<DiscardVm>(|s, p, _| Ok(s.machines.settle(&p.name, false)?))
-        .route::<VmConsole>(|s, p, _| Ok(s.machines.console(&p.name)?))
+        .route::<VmConsole>(|s, p, _| Ok(s.machines.console(&p.name, &ConsoleBody::default())?))
+        .route::<VmConsoleExchange>(|s, p, b| Ok(s.machines.console(&p.name, &b)?))
 }

@@ -5,16 +5,17 @@
 //! `runner.log` beside it.
 
 use super::boot_files;
+use super::console;
 use super::disks::VmDisks;
 use super::error::{meta, VmError};
 use super::model::{self, DiskMode, RestartPolicy, VmDisk, VmRecord, CF_VM};
-use super::types::{ConsoleView, CreateVmBody, VmView};
+use super::types::{ConsoleBody, ConsoleView, CreateVmBody, VmView};
 use crate::core::{Core, Deleted};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,8 +31,6 @@ pub const MIN_MEMORY: u64 = 16 << 20;
 pub const DEFAULT_STOP_GRACE_SECS: u64 = 30;
 /// How long all guests together have to shut down when the daemon stops.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How much of the console `GET /vms/{name}/console` returns.
-const CONSOLE_TAIL: u64 = 64 << 10;
 
 /// A VM's run state.
 #[derive(Debug, Default)]
@@ -524,13 +523,36 @@ impl Machines {
     }
 
     /// The last 64 KiB of a VM's console.
-    pub fn console(&self, name: &str) -> Result<ConsoleView> {
-        let path = self.get(name)?.dir.join("console.log");
-        let text = tail(&path, CONSOLE_TAIL).unwrap_or_default();
-        Ok(ConsoleView {
-            name: name.to_owned(),
-            text,
-        })
+    pub fn console(&self, name: &str, b: &ConsoleBody) -> Result<ConsoleView> {
+        let m = self.get(name)?;
+        let running = {
+            let mut run = m.run.lock();
+            if let Some(text) = b.input.as_deref().filter(|t| !t.is_empty()) {
+                if text.len() > console::TYPE_MAX {
+                    return Err(VmError::InvalidVm(format!(
+                        "{} bytes typed at once: at most {}",
+                        text.len(),
+                        console::TYPE_MAX
+                    )));
+                }
+                let line = console::type_line(text.as_bytes());
+                let sent = run.child.is_some()
+                    && run
+                        .control
+                        .as_mut()
+                        .is_some_and(|c| writeln!(c, "{line}").and_then(|()| c.flush()).is_ok());
+                if !sent {
+                    return Err(VmError::VmNotRunning(name.to_owned()));
+                }
+            }
+            run.child.is_some()
+        };
+        Ok(console::read(
+            name,
+            &m.dir.join("console.log"),
+            b.from,
+            running,
+        ))
     }
 
     fn persist(&self, name: &str, record: Option<&VmRecord>) -> Result<()> {
@@ -701,15 +723,4 @@ fn watch(m: &Arc<Machine>, child: &Mutex<Child>) {
         run.failed = true;
         run.last_exit = Some(format!("restart failed: {e}"));
     }
-}
-
-/// The last `n` bytes of a file, as text.
-fn tail(path: &Path, n: u64) -> std::io::Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(n)))?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }

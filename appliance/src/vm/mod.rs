@@ -11,6 +11,7 @@
 //!  service.rs  Exports: typed methods, each change stored before it is answered
 //!  machines.rs Machines: VM records, runner processes and how they ended
 //!  runner.rs   `vsa __vm-runner`: one VM in this process
+//!  console.rs  the console log read from an offset, typing sent to the runner
 //!  run_stats.rs what a VM has done: vCPU exits, disk I/O, frames
 //!  model.rs    the keys and records
 //!  nics.rs     network cards checked and given their MACs
@@ -19,12 +20,15 @@
 //!  error.rs    VmError: codes and statuses
 //!  cli.rs      `vsa vhost ...`
 //!  vm_cli.rs   `vsa vm ...`
+//!  console_cli.rs `vsa vm console --follow|--attach`
 //!  metrics.rs  vsa_vhost_*
 //! ```
 
 pub mod api;
 pub mod boot_files;
 pub mod cli;
+pub mod console;
+pub mod console_cli;
 pub mod disks;
 pub mod error;
 pub mod machines;

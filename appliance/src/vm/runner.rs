@@ -6,7 +6,8 @@
 //! would start it a second time).
 //!
 //! The daemon controls a runner through its standard input, a pipe, one command per line:
-//! [`CTRL_ALT_DEL`] types Ctrl+Alt+Del on the VM's keyboard (a graceful stop). The pipe's
+//! [`CTRL_ALT_DEL`] types Ctrl+Alt+Del on the VM's keyboard (a graceful stop); `console
+//! HEX` types bytes on its serial console (`super::console`). The pipe's
 //! end (the daemon is gone, even killed with -9) ends the runner.
 
 use clap::Parser;
@@ -204,6 +205,15 @@ fn listen(handle: VmHandle) {
         for line in std::io::stdin().lock().lines() {
             match line.as_deref().map(str::trim) {
                 Ok(CTRL_ALT_DEL) => handle.ctrl_alt_del(),
+                Ok(line) if line.starts_with(super::console::TYPE_COMMAND) => {
+                    let hex = line[super::console::TYPE_COMMAND.len()..].trim();
+                    match super::console::parse_hex(hex) {
+                        Some(bytes) => {
+                            handle.type_on_console(&bytes);
+                        }
+                        None => eprintln!("vsa-vm: bad console command {line:?}"),
+                    }
+                }
                 Ok("") => {}
                 Ok(other) => eprintln!("vsa-vm: unknown control command {other:?}"),
                 Err(_) => break,

@@ -178,11 +178,30 @@ pub struct VmStatsView {
     pub nets: Vec<BTreeMap<String, u64>>,
 }
 
-/// `GET /vms/{name}/console`.
+/// `GET /vms/{name}/console`, `POST /vms/{name}/console`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ConsoleView {
     /// The VM.
     pub name: String,
-    /// The console log's last 64 KiB (lossy UTF-8).
+    /// The console log from `from` (at most 64 KiB; lossy UTF-8).
     pub text: String,
+    /// The log offset `text` starts at.
+    pub from: u64,
+    /// The offset after `text`: where the next read starts.
+    pub next: u64,
+    /// The VM runs (more may come).
+    pub running: bool,
+}
+
+/// `POST /vms/{name}/console`: type on a running VM's console and read what it printed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleBody {
+    /// Where to read from (a `next` from an earlier answer); the log's end part when
+    /// absent.
+    #[serde(default)]
+    pub from: Option<u64>,
+    /// Bytes to type on the console (at most 4096; a running VM only).
+    #[serde(default)]
+    pub input: Option<String>,
 }

@@ -101,10 +101,17 @@ pub enum VmCmd {
         /// The VM.
         name: String,
     },
-    /// Print the end of a VM's console.
+    /// Print the end of a VM's console; follow it, or attach to it and type.
     Console {
         /// The VM.
         name: String,
+        /// Keep printing what the VM prints, until it stops (Ctrl+C ends).
+        #[arg(long, short)]
+        follow: bool,
+        /// Follow it and type on it: what you type goes to the guest's serial console;
+        /// Ctrl+] detaches (the VM runs on).
+        #[arg(long, conflicts_with = "follow")]
+        attach: bool,
     },
     /// Delete a stopped VM.
     Delete {
@@ -356,7 +363,12 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             let v = c.call::<DiscardVm>(&path(name), &Empty {})?;
             ctx.print(&v, |v| println!("discarded the changes of VM {}", v.name));
         }
-        VmCmd::Console { name } => {
+        VmCmd::Console {
+            name,
+            follow,
+            attach,
+        } if follow || attach => super::console_cli::follow(c, &name, attach)?,
+        VmCmd::Console { name, .. } => {
             let v = c.call::<VmConsole>(&path(name), &Empty {})?;
             ctx.print(&v, |v| print!("{}", v.text));
         }

@@ -17,7 +17,7 @@ mod virtio;
 
 use crate::boot::{self, linux::LinuxBoot, BootError};
 use crate::devices::i8042::I8042;
-use crate::devices::PortBus;
+use crate::devices::{ConsoleInput, PortBus, CONSOLE_INPUT_MAX};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use parking_lot::Mutex;
 use std::io::Write;
@@ -106,6 +106,9 @@ pub struct VmHandle {
     i8042: Arc<Mutex<I8042>>,
     keyboard_irq: Arc<EventFd>,
     stats: Arc<stats::VmStats>,
+    console_input: ConsoleInput,
+    /// The running VM's port devices, to hand typed bytes to the UART at once.
+    ports: Arc<Mutex<Option<Arc<Mutex<PortBus>>>>>,
 }
 
 impl VmHandle {
@@ -116,7 +119,28 @@ impl VmHandle {
             i8042: Arc::new(Mutex::new(I8042::new(Some(irq.try_clone()?)))),
             keyboard_irq: Arc::new(irq),
             stats: Arc::default(),
+            console_input: Arc::default(),
+            ports: Arc::default(),
         })
+    }
+
+    /// Types `bytes` on the VM's serial console (COM1). Bytes beyond
+    /// [`CONSOLE_INPUT_MAX`] waiting for the guest are dropped; returns how many were
+    /// taken.
+    pub fn type_on_console(&self, bytes: &[u8]) -> usize {
+        let taken = {
+            let mut input = self.console_input.lock();
+            let n = bytes
+                .len()
+                .min(CONSOLE_INPUT_MAX.saturating_sub(input.len()));
+            input.extend(&bytes[..n]);
+            n
+        };
+        let ports = self.ports.lock().clone();
+        if let Some(ports) = ports {
+            ports.lock().feed();
+        }
+        taken
     }
 
     /// The running VM's counters.
@@ -195,12 +219,20 @@ pub fn run_with(
         EventFd::new(EFD_NONBLOCK).map_err(|e| KvmError::Devices(format!("eventfd: {e}")))?;
     vm.register_irqfd(&serial_irq, SERIAL_IRQ)
         .map_err(|e| KvmError::Kvm("KVM_IRQFD", e))?;
+    let ports = Arc::new(Mutex::new(PortBus::new(
+        console,
+        serial_irq,
+        handle.i8042.clone(),
+        handle.console_input.clone(),
+    )));
+    *handle.ports.lock() = Some(ports.clone());
     let buses = vcpus::Buses {
-        ports: Mutex::new(PortBus::new(console, serial_irq, handle.i8042.clone())),
+        ports,
         mmio: Mutex::new(mmio),
     };
-    let exit = vcpus::run(vcpus, buses, config.confine)?;
-    Ok((exit, handle.stats.exits()))
+    let exit = vcpus::run(vcpus, buses, config.confine);
+    *handle.ports.lock() = None;
+    Ok((exit?, handle.stats.exits()))
 }
 
 /// Makes `count` vCPUs, each with its CPUID (local APIC id = index). vCPU 0 boots; the

@@ -23,7 +23,7 @@ use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
 /// What every vCPU thread shares.
 pub(super) struct Buses {
-    pub ports: Mutex<PortBus>,
+    pub ports: Arc<Mutex<PortBus>>,
     pub mmio: Mutex<MmioBus>,
 }
 
