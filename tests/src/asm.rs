@@ -219,6 +219,18 @@ pub const SMP_GUEST: &str = include_str!("guests/smp.c");
 /// and power off.
 pub const ECHO_GUEST: &str = include_str!("guests/echo.c");
 
+/// The C source of the guest that measures its first virtio-blk disk (queue depth 1): it
+/// prints `seq start`, reads the whole disk in 1 MiB requests, prints `seq done BYTES
+/// errors E`, then `rand start`, reads 4 KiB at 20,000 pseudo-random places, prints `rand
+/// done 20000 errors E`, and powers off (`appliance/benches/virtio_blk.rs` times the lines).
+pub const BLK_BENCH_GUEST: &str = include_str!("guests/blk_bench.c");
+
+/// The C source of a guest that writes garbage to every virtio-mmio device's registers,
+/// sets them up with random queues of garbage descriptors and kicks them, writes random
+/// I/O ports, then prints `chaos done: N devices` and powers off (64 MiB of memory
+/// at least).
+pub const CHAOS_GUEST: &str = include_str!("guests/chaos.c");
+
 /// The 4 KiB block the virtio-blk guest writes at sector 2048 of disk `disk`.
 pub fn written_block(disk: u8) -> Vec<u8> {
     let mut b = format!("written by the virtio-blk test guest on disk {disk}\n").into_bytes();
@@ -235,9 +247,12 @@ pub fn fnv1a(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// What the C guests share (`#include "guest.h"`): types, the entry, port I/O, the console
-/// and the virtio-mmio helpers.
-const GUEST_H: &str = include_str!("guests/guest.h");
+/// What the C guests share: `guest.h` (types, the entry, port I/O, the console and the
+/// virtio-mmio helpers) and `blk.h` (a polling virtio-blk queue).
+const HEADERS: [(&str, &str); 2] = [
+    ("guest.h", include_str!("guests/guest.h")),
+    ("blk.h", include_str!("guests/blk.h")),
+];
 
 /// Compiles the freestanding C `source` into `dir/name.elf` (no SSE, no red zone, one
 /// segment at 1 MiB, entered at `_start`).
@@ -245,8 +260,10 @@ pub fn c_guest(dir: &Path, name: &str, source: &str) -> PathBuf {
     let src = dir.join(format!("{name}.c"));
     let obj = dir.join(format!("{name}.o"));
     let elf = dir.join(format!("{name}.elf"));
-    let header = dir.join("guest.h");
-    std::fs::write(&header, GUEST_H).unwrap_or_else(|e| panic!("{}: {e}", header.display()));
+    for (name, text) in HEADERS {
+        let header = dir.join(name);
+        std::fs::write(&header, text).unwrap_or_else(|e| panic!("{}: {e}", header.display()));
+    }
     std::fs::write(&src, source).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     let mut compile = Command::new("gcc");
     compile

@@ -9,8 +9,8 @@
 
 use serde_json::Value;
 use vsa_e2e::asm::{
-    c_guest, fnv1a, guest, written_block, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF, SMP_GUEST, TICK,
-    VIRTIO_BLK_GUEST,
+    c_guest, fnv1a, guest, written_block, CHAOS_GUEST, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF,
+    SMP_GUEST, TICK, VIRTIO_BLK_GUEST,
 };
 use vsa_e2e::{wait_for, Daemon};
 
@@ -677,4 +677,67 @@ fn a_vm_with_several_vcpus_starts_them_all() {
     assert!(console.contains("mp table: 4 processors"), "{console}");
     assert!(console.contains("cpus up: 3 of 3"), "{console}");
     assert!(d.ok(&["vm", "list"]).contains("VCPUS"));
+}
+
+#[test]
+fn a_guest_that_abuses_its_devices_harms_nobody_else() {
+    if !kvm_here() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    let chaos = c_guest(tmp.path(), "chaos", CHAOS_GUEST);
+    let blk = c_guest(tmp.path(), "virtio-blk", VIRTIO_BLK_GUEST);
+    let ticker = guest(tmp.path(), "ticker", "ticker up", TICK);
+    d.ok(&["volume", "create", "scratch", "--size", "8M"]);
+    d.ok(&[
+        "vm",
+        "create",
+        "bystander",
+        "--kernel",
+        ticker.to_str().unwrap(),
+        "--memory",
+        "32M",
+    ]);
+    d.ok(&["vm", "start", "bystander"]);
+    d.ok(&[
+        "vm",
+        "create",
+        "chaos",
+        "--kernel",
+        chaos.to_str().unwrap(),
+        "--memory",
+        "64M",
+        "--disk",
+        "scratch",
+    ]);
+    d.ok(&["vm", "start", "chaos"]);
+    let v = wait_for(120, || {
+        let v = state(&d, "chaos");
+        (v["state"] != "running" && v["starts"] == 1).then_some(v)
+    })
+    .unwrap();
+    assert_eq!(v["state"], "stopped", "{v}");
+    let console = d.ok(&["vm", "console", "chaos"]);
+    assert!(console.contains("chaos done: 1 devices"), "{console}");
+    // The daemon, the other VM and the disk service go on.
+    assert_eq!(state(&d, "bystander")["state"], "running");
+    d.ok(&["vm", "delete", "chaos"]);
+    d.ok(&[
+        "vm",
+        "create",
+        "after",
+        "--kernel",
+        blk.to_str().unwrap(),
+        "--memory",
+        "64M",
+        "--disk",
+        "scratch",
+    ]);
+    let console = run_to_power_off(&d, "after", 1);
+    assert!(
+        console.contains("disk 0: write status 0 flush status 0 read-back status 0 matches"),
+        "{console}"
+    );
+    d.ok(&["vm", "stop", "bystander", "--force"]);
 }

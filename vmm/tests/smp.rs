@@ -39,6 +39,11 @@ fn the_guest_finds_and_starts_every_vcpu() {
             console.contains(&format!("cpus up: {up} of {up}")),
             "{vcpus} vCPUs: {console}"
         );
+        assert!(
+            console
+                .contains("msrs: misc enable 0000000000000001, mtrr default type 0000000000000806"),
+            "{console}"
+        );
     }
 }
 

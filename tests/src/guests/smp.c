@@ -4,7 +4,8 @@
  * the enabled processor entries, then sends each application processor INIT and a
  * startup IPI through its local APIC. Each one starts in real mode at 0x10000, on a few
  * bytes this guest wrote there, adds one to a counter and halts. It prints
- * "mp table: N processors, bootstrap apic B, ioapic at A" and "cpus up: K of M"
+ * "mp table: N processors, bootstrap apic B, ioapic at A", the MSRs its firmware
+ * should leave ("msrs: misc enable E, mtrr default type T") and "cpus up: K of M"
  * (application processors that counted themselves) and powers off. */
 
 #include "guest.h"
@@ -34,6 +35,12 @@ static u32 lapic_rd(u32 off) { return *(volatile u32 *)(LAPIC + off); }
 static void delay_ms(u64 ms) {
     u64 start = rdtsc();
     while (rdtsc() - start < ms * TSC_MS) __asm__ volatile("pause");
+}
+
+static u64 rdmsr(u32 msr) {
+    u32 lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((u64)hi << 32) | lo;
 }
 
 static void ipi(u8 apic, u32 command) {
@@ -81,6 +88,10 @@ void main(void) {
     putu((u64)bsp);
     puts_(", ioapic at ");
     putx(ioapic);
+    puts_("\nmsrs: misc enable ");
+    putx(rdmsr(0x1a0) & 1);
+    puts_(", mtrr default type ");
+    putx(rdmsr(0x2ff));
     puts_("\n");
 
     /* The application processors' first instructions (real mode, CS = 0x1000):

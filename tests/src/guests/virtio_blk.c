@@ -7,61 +7,14 @@
  * Entered in 64-bit mode with identity paging over the first 4 GiB; no SSE. */
 
 #include "guest.h"
+#include "blk.h"
 
 #define MAX_DISKS 4
-#define QSIZE 8
 #define READ_LEN 65536
 #define WRITE_SECTOR 2048
 
-struct avail {
-    u16 flags, idx, ring[QSIZE], used_event;
-};
-struct used {
-    u16 flags, idx;
-    struct used_elem ring[QSIZE];
-    u16 avail_event;
-};
-struct req_hdr {
-    u32 type, reserved;
-    u64 sector;
-};
-
-static struct desc descs[QSIZE] __attribute__((aligned(16)));
-static struct avail avail __attribute__((aligned(2)));
-static struct used used __attribute__((aligned(4)));
-static struct req_hdr hdr;
-static volatile u8 req_status;
 static u8 data[READ_LEN] __attribute__((aligned(4096)));
 static u8 block[4096] __attribute__((aligned(4096)));
-static u16 last_used;
-
-/* One request: header, an optional data buffer (device-writable for reads), status. */
-static int request(u64 base, u32 type, u64 sector, void *buf, u32 len) {
-    hdr.type = type;
-    hdr.reserved = 0;
-    hdr.sector = sector;
-    req_status = 0xff;
-    int n = 0;
-    descs[n] = (struct desc){(u64)&hdr, sizeof hdr, 1, (u16)(n + 1)};
-    n++;
-    if (len) {
-        descs[n] = (struct desc){(u64)buf, len, (u16)(1 | (type == 0 ? 2 : 0)), (u16)(n + 1)};
-        n++;
-    }
-    descs[n] = (struct desc){(u64)&req_status, 1, 2, 0};
-    avail.ring[avail.idx % QSIZE] = 0;
-    fence();
-    avail.idx++;
-    fence();
-    wr(base, 0x50, 0); /* QueueNotify: queue 0 */
-    for (u64 spins = 0; *(volatile u16 *)&used.idx == last_used; spins++) {
-        if (spins > 4000000000ULL) return -1;
-        __asm__ volatile("pause");
-    }
-    fence();
-    last_used++;
-    return req_status;
-}
 
 static u64 fnv1a(const u8 *p, u64 n) {
     u64 h = 0xcbf29ce484222325ULL;
@@ -73,15 +26,10 @@ static void disk(int i, u64 base) {
     puts_("disk ");
     putu(i);
     puts_(": ");
-    long long f0 = virtio_negotiate(base, (1u << 9) | (1u << 5)); /* FLUSH, RO */
+    long long f0 = blk_start(base, (1u << 9) | (1u << 5)); /* FLUSH, RO */
     if (f0 < 0) return;
     int ro = (int)((f0 >> 5) & 1);
-    zero(descs, sizeof descs);
-    zero(&avail, sizeof avail);
-    zero(&used, sizeof used);
-    last_used = 0;
-    if (!virtio_queue(base, 0, QSIZE, descs, &avail, &used) || !virtio_start(base)) return;
-    u64 capacity = *(volatile u32 *)(base + 0x100) | ((u64) * (volatile u32 *)(base + 0x104) << 32);
+    u64 capacity = blk_capacity(base);
     puts_("capacity ");
     putu(capacity);
     puts_(" sectors, read-only ");

@@ -97,6 +97,36 @@ pub fn set_cpuid(kvm: &Kvm, vcpu: &VcpuFd, id: u8, count: u8) -> Result<(), KvmE
         .map_err(|e| KvmError::Kvm("KVM_SET_CPUID2", e))
 }
 
+/// Model-specific registers a vCPU starts with where KVM's reset values are not what a
+/// PC's firmware leaves: fast string operations on (IA32_MISC_ENABLE bit 0), and the
+/// MTRRs enabled with write-back as the default memory type (IA32_MTRR_DEF_TYPE: E and
+/// type 6), so a Linux guest does not run its memory uncached or warn that MTRRs are off.
+const BOOT_MSRS: [(u32, u64); 2] = [(0x1a0, 1), (0x2ff, (1 << 11) | 6)];
+
+/// Sets [`BOOT_MSRS`] on `vcpu`.
+pub fn set_msrs(vcpu: &VcpuFd) -> Result<(), KvmError> {
+    let entries: Vec<kvm_bindings::kvm_msr_entry> = BOOT_MSRS
+        .iter()
+        .map(|&(index, data)| kvm_bindings::kvm_msr_entry {
+            index,
+            data,
+            ..Default::default()
+        })
+        .collect();
+    let msrs = kvm_bindings::Msrs::from_entries(&entries)
+        .map_err(|e| KvmError::Devices(format!("the boot MSRs: {e:?}")))?;
+    let set = vcpu
+        .set_msrs(&msrs)
+        .map_err(|e| KvmError::Kvm("KVM_SET_MSRS", e))?;
+    if set != entries.len() {
+        return Err(KvmError::Devices(format!(
+            "KVM took {set} of the {} boot MSRs",
+            entries.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The topology parts of one CPUID entry (Intel SDM vol. 2A, CPUID leaves 01H, 04H, 0BH,
 /// 1FH).
 fn topology(e: &mut kvm_bindings::kvm_cpuid_entry2, id: u8, count: u8) {

@@ -251,6 +251,7 @@ fn create_vcpus(kvm: &Kvm, vm: &VmFd, count: u8) -> Result<Vec<VcpuFd>, KvmError
                 .create_vcpu(u64::from(id))
                 .map_err(|e| KvmError::Kvm("KVM_CREATE_VCPU", e))?;
             cpu::set_cpuid(kvm, &vcpu, id, count)?;
+            cpu::set_msrs(&vcpu)?;
             Ok(vcpu)
         })
         .collect()

@@ -4,7 +4,7 @@
 use crate::blk::{self, Disk};
 use parking_lot::RwLock;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
 use virtio_queue::QueueT;
@@ -30,6 +30,8 @@ pub(crate) struct BlkBackend {
     event_idx: AtomicBool,
     /// Per queue thread: signalled to sweep its queues (see [`BlkBackend::sweep`]).
     pub(crate) sweeps: Vec<EventFd>,
+    /// Queue errors so far (logged now and then, never fatal).
+    errors: AtomicU64,
 }
 
 impl BlkBackend {
@@ -44,6 +46,7 @@ impl BlkBackend {
             mem: RwLock::new(mem),
             event_idx: AtomicBool::new(false),
             sweeps,
+            errors: AtomicU64::new(0),
         })
     }
 
@@ -138,6 +141,9 @@ impl VhostUserBackend for BlkBackend {
         }
     }
 
+    /// Never fails: an error returned here would end the queue's thread for good (and
+    /// the guest's disk with it), so a queue a guest's driver broke is logged and tried
+    /// again at its next kick or sweep.
     fn handle_event(
         &self,
         device_event: u16,
@@ -145,19 +151,31 @@ impl VhostUserBackend for BlkBackend {
         vrings: &[Self::Vring],
         thread_id: usize,
     ) -> io::Result<()> {
-        if evset != EventSet::IN {
-            return Err(io::Error::other(format!("unexpected event set {evset:?}")));
-        }
-        if u64::from(device_event) == SWEEP_EVENT {
+        let outcome = if u64::from(device_event) == SWEEP_EVENT {
             if let Some(fd) = self.sweeps.get(thread_id) {
                 let _ = fd.read();
             }
-            return self.sweep(vrings);
+            // A thread serves the queue of its own index (see `queues_per_thread`).
+            vrings.get(thread_id).map_or(Ok(()), |v| self.sweep(v))
+        } else if evset != EventSet::IN {
+            Err(io::Error::other(format!("unexpected event set {evset:?}")))
+        } else {
+            match vrings.get(usize::from(device_event)) {
+                Some(vring) => self.serve_queue(vring),
+                None => Err(io::Error::other(format!("no queue {device_event}"))),
+            }
+        };
+        if let Err(e) = outcome {
+            let n = self.errors.fetch_add(1, Ordering::Relaxed);
+            if n % 1000 == 0 {
+                tracing::warn!(
+                    "vhost-user-blk {}: queue error ({} so far): {e}",
+                    self.disk.id,
+                    n + 1
+                );
+            }
         }
-        let vring = vrings
-            .get(usize::from(device_event))
-            .ok_or_else(|| io::Error::other(format!("no queue {device_event}")))?;
-        self.serve_queue(vring)
+        Ok(())
     }
 }
 
@@ -165,21 +183,40 @@ impl VhostUserBackend for BlkBackend {
 pub(crate) const SWEEP_EVENT: u64 = 64;
 
 impl BlkBackend {
-    /// Executes what waits in the thread's started queues, kicked or not: after a
-    /// reconnection the VMM restarts a queue where the guest's last completed request
+    /// Executes what waits in the thread's queue if it is started, kicked or not: after
+    /// a reconnection the VMM restarts a queue where the guest's last completed request
     /// was, and requests it had passed before the daemon went away wait there with no
-    /// kick to come.
-    fn sweep(&self, vrings: &[VringRwLock<Memory>]) -> io::Result<()> {
-        for vring in vrings {
-            let started = {
-                let state = vring.get_ref();
-                state.get_queue().ready() && state.is_enabled()
-            };
-            if started {
-                self.serve_queue(vring)?;
-            }
+    /// kick to come. And tells the guest again about completions it has not taken (with
+    /// EVENT_IDX its `used_event` shows what it has seen), in case an interrupt went to
+    /// a VMM that was not listening yet.
+    fn sweep(&self, vring: &VringRwLock<Memory>) -> io::Result<()> {
+        let started = {
+            let state = vring.get_ref();
+            state.get_queue().ready() && state.is_enabled()
+        };
+        if !started {
+            return Ok(());
+        }
+        self.serve_queue(vring)?;
+        if self.event_idx.load(Ordering::Relaxed) && self.guest_behind(vring) {
+            vring.signal_used_queue()?;
         }
         Ok(())
+    }
+
+    /// Whether the guest, with EVENT_IDX, has not seen every completion: its
+    /// `used_event` (where it re-armed its interrupt) is behind the device's used index.
+    fn guest_behind(&self, vring: &VringRwLock<Memory>) -> bool {
+        use vm_memory::{Bytes, GuestAddress};
+        let mem = self.mem.read().memory();
+        let state = vring.get_ref();
+        let q = state.get_queue();
+        // The avail ring: flags, idx, ring[size], then used_event.
+        let at = q.avail_ring() + 4 + 2 * u64::from(q.size());
+        match mem.read_obj::<u16>(GuestAddress(at)) {
+            Ok(used_event) => u16::from_le(used_event) != q.next_used(),
+            Err(_) => false,
+        }
     }
 
     fn serve_queue(&self, vring: &VringRwLock<Memory>) -> io::Result<()> {
