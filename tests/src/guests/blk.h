@@ -2,7 +2,9 @@
  * queue of QSIZE entries, one request at a time (header, optional data, status).
  * Include after guest.h. */
 
+#ifndef QSIZE
 #define QSIZE 8
+#endif
 
 struct avail {
     u16 flags, idx, ring[QSIZE], used_event;
