@@ -221,8 +221,8 @@ pub const ECHO_GUEST: &str = include_str!("guests/echo.c");
 
 /// The C source of the guest that measures its first virtio-blk disk (polling, 32
 /// requests in flight, 8 of 1 MiB): it prints `seq start`, reads the whole disk in 1 MiB
-/// requests, prints `seq done BYTES errors E`, then `rand start`, reads 4 KiB at 19,968
-/// pseudo-random places, prints `rand done 19968 errors E`, and powers off
+/// requests, prints `seq done BYTES errors E`, then `rand start`, reads 4 KiB at 20,000
+/// pseudo-random places, prints `rand done 20000 errors E`, and powers off
 /// (`appliance/benches/virtio_blk.rs` times the lines).
 pub const BLK_BENCH_GUEST: &str = include_str!("guests/blk_bench.c");
 
