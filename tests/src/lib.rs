@@ -104,6 +104,20 @@ pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
+/// Whether /dev/kvm can be used; when not, says so on stderr (a VM test then passes
+/// without booting anything).
+pub fn kvm_here() -> bool {
+    let here = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !here {
+        eprintln!("NOT RUN: /dev/kvm cannot be opened on this machine; no guest was booted");
+    }
+    here
+}
+
 /// Starts `vsa serve` on `data_dir` with a small default pool and `extra` flags, and
 /// returns the child without waiting for it.
 pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {

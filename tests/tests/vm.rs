@@ -12,7 +12,7 @@ use vsa_e2e::asm::{
     c_guest, fnv1a, guest, written_block, CHAOS_GUEST, FAULT, IDLE, KEYBOARD_GUEST, POWER_OFF,
     SMP_GUEST, TICK, VIRTIO_BLK_GUEST,
 };
-use vsa_e2e::{wait_for, Daemon};
+use vsa_e2e::{kvm_here, wait_for, Daemon};
 
 /// Whether process `pid` runs (an exited one nobody reaped yet does not).
 fn alive(pid: u64) -> bool {
@@ -35,18 +35,6 @@ fn wait_state(d: &Daemon, name: &str, want: &str) -> Value {
         (v["state"] == want).then_some(v)
     })
     .unwrap_or_else(|| panic!("VM {name} never became {want}: {}", state(d, name)))
-}
-
-fn kvm_here() -> bool {
-    let here = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !here {
-        eprintln!("NOT RUN: /dev/kvm cannot be opened here; no VM was booted");
-    }
-    here
 }
 
 fn stderr(o: &std::process::Output) -> String {

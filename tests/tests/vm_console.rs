@@ -8,19 +8,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use vsa_e2e::asm::{c_guest, ECHO_GUEST};
-use vsa_e2e::{vsa_bin, wait_for, Daemon};
-
-fn kvm_here() -> bool {
-    let here = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !here {
-        eprintln!("NOT RUN: /dev/kvm cannot be opened here; no VM was booted");
-    }
-    here
-}
+use vsa_e2e::{kvm_here, vsa_bin, wait_for, Daemon};
 
 /// A CLI process whose output is gathered as it comes.
 struct Cli {

@@ -11,21 +11,9 @@ use std::net::UdpSocket;
 use std::time::Duration;
 use vsa_e2e::asm::{c_guest, VIRTIO_NET_GUEST};
 use vsa_e2e::netns::Netns;
-use vsa_e2e::{wait_for, Daemon};
+use vsa_e2e::{kvm_here, wait_for, Daemon};
 
 const MAC: &str = "52:54:00:0a:0b:0c";
-
-fn kvm_here() -> bool {
-    let here = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !here {
-        eprintln!("NOT RUN: /dev/kvm cannot be opened here; no VM was booted");
-    }
-    here
-}
 
 fn stopped(d: &Daemon, name: &str, starts: u64) -> Value {
     wait_for(120, || {

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+pub use vsa_e2e::kvm_here;
 use vsa_vmm::kvm::{run, Exit, VmConfig};
 
 #[derive(Clone, Default)]
@@ -17,20 +18,6 @@ impl Write for Console {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Whether /dev/kvm can be used; when not, says so on stderr (the test then passes
-/// without booting anything).
-pub fn kvm_here() -> bool {
-    let here = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !here {
-        eprintln!("NOT RUN: /dev/kvm cannot be opened on this machine; no guest was booted");
-    }
-    here
 }
 
 /// Boots `elf` with `disks` (vhost-user-blk sockets) until it stops; how it stopped and
