@@ -133,6 +133,7 @@ impl Component for VmComponent {
             &["vm", "start", "web1"],
             &["vm", "stop", "web1"],
             &["vm", "console", "web1"],
+            &["vm", "console", "web1", "--follow"],
             &["vm", "delete", "web1"],
         ]
     }
