@@ -67,6 +67,15 @@ endpoint!(/// `POST /ns-sites`.
 endpoint!(/// `DELETE /ns-sites/{site}`.
     RemoveSite: Delete "/ns-sites/{site}", SitePath, Empty => Deleted, OK,
     "Remove a site no target is in");
+endpoint!(/// `POST /ns/{name}/mount`.
+    MountNs: Post "/ns/{name}/mount", NsPath, MountBody => MountView, CREATED,
+    "Show the namespace as one tree at a mount point on the appliance (FUSE)");
+endpoint!(/// `POST /ns-umount`.
+    UmountNs: Post "/ns-umount", NoParams, UmountBody => MountView, OK,
+    "Unmount a namespace's FUSE mount");
+endpoint!(/// `GET /ns-mounts`.
+    ListMounts: Get "/ns-mounts", NoParams, Empty => Vec<MountView>, OK,
+    "List the namespaces' FUSE mounts");
 
 /// The namespace component's routes.
 pub fn routes() -> Routes<Namespaces> {
@@ -90,4 +99,7 @@ pub fn routes() -> Routes<Namespaces> {
         .route::<ListSites>(|n, _, _| Ok(n.sites()))
         .route::<AddSite>(|n, _, b| Ok(n.add_site(b)?))
         .route::<RemoveSite>(|n, p, _| Ok(n.remove_site(&p.site)?))
+        .route::<MountNs>(|n, p, b| Ok(n.mount(&p.name, b)?))
+        .route::<UmountNs>(|n, _, b| Ok(n.umount(b)?))
+        .route::<ListMounts>(|n, _, _| Ok(n.list_mounts()))
 }

@@ -54,6 +54,21 @@ pub enum NsCmd {
         #[arg(long)]
         share: Option<String>,
     },
+    /// Show the namespace as one tree at MOUNTPOINT on the appliance (FUSE), for clients
+    /// that cannot follow DFS referrals: `ls`, `cat`, writes and renames inside links go
+    /// to each link's best reachable target.
+    Mount {
+        ns: String,
+        /// An empty directory (absolute path).
+        mountpoint: String,
+    },
+    /// Unmount a namespace's FUSE mount.
+    Umount {
+        /// The mount point.
+        mountpoint: String,
+    },
+    /// List the namespaces' FUSE mounts.
+    Mounts,
     /// The last health changes of targets (the probes' verdicts), oldest first.
     Events {
         /// Only those of this namespace.
@@ -512,6 +527,34 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         } => {
             let v = c.call::<ExportSamba>(&ns(name), &ExportSambaBody { dir, share })?;
             ctx.print(&v, show_export);
+        }
+        NsCmd::Mount {
+            ns: name,
+            mountpoint,
+        } => {
+            let v = c.call::<MountNs>(&ns(name), &MountBody { mountpoint })?;
+            ctx.print(&v, |v| {
+                println!(
+                    "namespace {} is at {} (vsa ns umount {})",
+                    v.namespace, v.mountpoint, v.mountpoint
+                )
+            });
+        }
+        NsCmd::Umount { mountpoint } => {
+            let v = c.call::<UmountNs>(&NoParams {}, &UmountBody { mountpoint })?;
+            ctx.print(&v, |v| {
+                println!("unmounted {} from {}", v.namespace, v.mountpoint)
+            });
+        }
+        NsCmd::Mounts => {
+            let v = c.call::<ListMounts>(&NoParams {}, &Empty {})?;
+            ctx.print(&v, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .iter()
+                    .map(|m| vec![m.namespace.clone(), m.mountpoint.clone()])
+                    .collect();
+                table(&["NAMESPACE", "MOUNT POINT"], &rows);
+            });
         }
         NsCmd::Events { ns: Some(name) } => {
             let v = c.call::<NsEvents>(&ns(name), &Empty {})?;

@@ -57,6 +57,9 @@ pub enum NsError {
     /// A bad `export-samba` request (a relative directory, a bad share name).
     #[error("{0}")]
     Export(String),
+    /// A FUSE mount that cannot be made or unmade.
+    #[error("{0}")]
+    Mount(String),
     /// The msdfs tree could not be written.
     #[error("cannot write the msdfs tree: {0}")]
     Samba(#[from] super::samba::SambaError),
@@ -118,6 +121,7 @@ impl ErrorCode for NsError {
             NsError::SiteInUse { .. } => "site_in_use",
             NsError::Meta(_) => "metadata_error",
             NsError::Export(_) => "invalid_export",
+            NsError::Mount(_) => "mount_failed",
             NsError::Samba(super::samba::SambaError::InTheWay(_)) => "export_in_the_way",
             NsError::Samba(_) => "export_failed",
         }

@@ -24,6 +24,7 @@
 pub mod api;
 pub mod cli;
 pub mod error;
+pub mod fuse;
 pub mod health;
 pub mod metrics;
 pub mod model;
@@ -97,6 +98,9 @@ impl Component for NsComponent {
                 "corp",
             ],
             &["ns", "list"],
+            &["ns", "mount", "corp", "/mnt/corp"],
+            &["ns", "umount", "/mnt/corp"],
+            &["ns", "mounts"],
             &["ns", "show", "corp"],
             &["ns", "delete", "corp"],
             &["ns", "folder", "add", "corp", "eng"],
@@ -238,6 +242,13 @@ impl Running for NsRunning {
                 stop.clone(),
             )));
         }
+        // The mounts go when the daemon does (a FUSE mount without its daemon only
+        // answers ENOTCONN).
+        let (ns, mut stopped) = (self.namespaces.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            let _ = tokio::task::spawn_blocking(move || ns.umount_all()).await;
+        }));
         tasks.push(tokio::spawn(probe_targets(
             self.namespaces.clone(),
             self.probes,

@@ -315,3 +315,25 @@ pub struct ExportView {
     /// Links with no SMB target left (not in the tree).
     pub skipped: Vec<String>,
 }
+
+/// `POST /ns/{name}/mount`: show the namespace as one tree at `mountpoint` (an empty
+/// directory, absolute path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MountBody {
+    pub mountpoint: String,
+}
+
+/// `POST /ns-umount`: unmount `mountpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UmountBody {
+    pub mountpoint: String,
+}
+
+/// A namespace mounted by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MountView {
+    pub namespace: String,
+    pub mountpoint: String,
+}

@@ -92,7 +92,7 @@ pub struct ProbeOutcome {
 #[derive(Debug)]
 pub struct Namespaces {
     core: Arc<Core>,
-    state: RwLock<State>,
+    state: Arc<RwLock<State>>,
     /// Each target's run of check results (locked after `state`).
     streaks: Mutex<HashMap<TargetKey, Streak>>,
     /// The last health changes.
@@ -101,6 +101,29 @@ pub struct Namespaces {
     samba_root: Mutex<Option<std::path::PathBuf>>,
     /// Told when the set of Samba exports changes (smbd's configuration follows).
     samba_changed: tokio::sync::Notify,
+    /// The FUSE mounts, by mount point.
+    mounts: Mutex<BTreeMap<std::path::PathBuf, Box<dyn Mount>>>,
+}
+
+/// A mount of a namespace the daemon serves (`crate::ns::fuse`).
+pub trait Mount: Send + std::fmt::Debug {
+    /// The namespace it shows.
+    fn namespace(&self) -> &str;
+    /// Unmounts it and waits for its thread.
+    fn unmount(self: Box<Self>) -> std::io::Result<()>;
+}
+
+/// Reads the namespaces from another thread (a FUSE mount's), as they are at each call.
+#[derive(Debug, Clone)]
+pub struct NsReader(Arc<RwLock<State>>);
+
+impl NsReader {
+    /// `f` of namespace `name` and the sites; `None` when there is no such namespace.
+    pub fn with<T>(&self, name: &str, f: impl FnOnce(&Namespace, &Sites) -> T) -> Option<T> {
+        let key = ns_key_of(name).ok()?;
+        let state = self.0.read();
+        state.namespaces.get(&key).map(|ns| f(ns, &state.sites))
+    }
 }
 
 /// Per namespace, for the metrics: links, and targets by health
@@ -347,7 +370,8 @@ impl Namespaces {
         }
         Ok(Namespaces {
             core,
-            state: RwLock::new(state),
+            state: Arc::new(RwLock::new(state)),
+            mounts: Mutex::default(),
             streaks: Mutex::new(HashMap::new()),
             events: Mutex::new(EventLog::default()),
             samba_root: Mutex::new(None),
@@ -416,6 +440,16 @@ impl Namespaces {
             .get(&key)
             .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
         f(ns, &state)
+    }
+
+    /// A reader of the namespaces for a FUSE mount.
+    pub fn reader(&self) -> NsReader {
+        NsReader(self.state.clone())
+    }
+
+    /// The FUSE mounts.
+    pub(crate) fn mounts(&self) -> &Mutex<BTreeMap<std::path::PathBuf, Box<dyn Mount>>> {
+        &self.mounts
     }
 
     /// Every namespace, by name.

@@ -1,0 +1,691 @@
+//! The namespace as a FUSE filesystem: the namespace's own directories are synthesized
+//! (read-only), and everything inside a link is passed through to the link's best
+//! reachable `file://` target, chosen again at each lookup and open, so when a target
+//! goes away the next open goes to the next one. Inode numbers come from paths
+//! ([`super::inodes`]).
+
+use super::inodes::Inodes;
+use super::view::{self, Place};
+use crate::ns::service::NsReader;
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long the kernel may keep names and attributes.
+const TTL: Duration = Duration::from_secs(1);
+
+/// A namespace mounted.
+#[derive(Debug)]
+pub struct NsFs {
+    name: String,
+    reader: NsReader,
+    inodes: Mutex<Inodes>,
+    handles: Mutex<HashMap<u64, File>>,
+    next_fh: AtomicU64,
+    started: SystemTime,
+}
+
+/// Where a path is on this appliance.
+enum Local {
+    /// A directory of the namespace's own.
+    Synthetic,
+    /// `path` in the best reachable target; `root` when it is the link itself.
+    Target { path: PathBuf, root: bool },
+}
+
+type Result<T> = std::result::Result<T, Errno>;
+
+fn io(e: std::io::Error) -> Errno {
+    Errno::from(e)
+}
+
+fn time(secs: i64, nsecs: i64) -> SystemTime {
+    let nanos = u32::try_from(nsecs).unwrap_or(0);
+    match u64::try_from(secs) {
+        Ok(s) => UNIX_EPOCH + Duration::new(s, nanos),
+        Err(_) => UNIX_EPOCH,
+    }
+}
+
+fn kind(mode: u32) -> FileType {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => FileType::Directory,
+        libc::S_IFLNK => FileType::Symlink,
+        libc::S_IFIFO => FileType::NamedPipe,
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFCHR => FileType::CharDevice,
+        libc::S_IFBLK => FileType::BlockDevice,
+        _ => FileType::RegularFile,
+    }
+}
+
+/// `parent/name`, for a name that is one component.
+fn join(parent: &str, name: &OsStr) -> Result<String> {
+    let name = name.to_str().ok_or(Errno::EINVAL)?;
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
+    })
+}
+
+impl NsFs {
+    /// The filesystem of namespace `name`.
+    pub fn new(name: &str, reader: NsReader) -> NsFs {
+        NsFs {
+            name: name.to_owned(),
+            reader,
+            inodes: Mutex::default(),
+            handles: Mutex::default(),
+            next_fh: AtomicU64::new(1),
+            started: SystemTime::now(),
+        }
+    }
+
+    fn path_of(&self, ino: INodeNo) -> Result<String> {
+        self.inodes.lock().path(ino.0).ok_or(Errno::ENOENT)
+    }
+
+    /// Where `path` is: the best reachable target's copy of it (its link directory
+    /// exists), or EIO when no target of the link can be reached from here.
+    fn local(&self, path: &str) -> Result<Local> {
+        let place = self
+            .reader
+            .with(&self.name, |ns, sites| view::place(ns, sites, path))
+            .ok_or(Errno::EIO)?
+            .ok_or(Errno::ENOENT)?;
+        let Place::Inside { link, candidates } = place else {
+            return Ok(Local::Synthetic);
+        };
+        let depth = link.split('/').count();
+        let below = path.split('/').count() - depth;
+        for c in candidates {
+            let mut root: &Path = &c;
+            for _ in 0..below {
+                root = root.parent().unwrap_or(root);
+            }
+            if root.is_dir() {
+                return Ok(Local::Target {
+                    root: below == 0,
+                    path: c,
+                });
+            }
+        }
+        tracing::warn!(
+            namespace = self.name,
+            link,
+            "no target of the link is reachable here"
+        );
+        Err(Errno::EIO)
+    }
+
+    /// A place inside a link, where files may be made and changed.
+    fn inside(&self, path: &str) -> Result<PathBuf> {
+        match self.local(path)? {
+            Local::Target { path, .. } => Ok(path),
+            Local::Synthetic => Err(Errno::EACCES),
+        }
+    }
+
+    fn attr(&self, path: &str) -> Result<FileAttr> {
+        let ino = INodeNo(self.inodes.lock().ino(path));
+        match self.local(path)? {
+            Local::Synthetic => Ok(self.synthetic(ino)),
+            Local::Target { path, .. } => {
+                let m = std::fs::symlink_metadata(&path).map_err(io)?;
+                Ok(FileAttr {
+                    ino,
+                    size: m.size(),
+                    blocks: m.blocks(),
+                    atime: time(m.atime(), m.atime_nsec()),
+                    mtime: time(m.mtime(), m.mtime_nsec()),
+                    ctime: time(m.ctime(), m.ctime_nsec()),
+                    crtime: time(m.ctime(), m.ctime_nsec()),
+                    kind: kind(m.mode()),
+                    perm: (m.mode() & 0o7777) as u16,
+                    nlink: u32::try_from(m.nlink()).unwrap_or(u32::MAX),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                    rdev: u32::try_from(m.rdev()).unwrap_or(0),
+                    blksize: u32::try_from(m.blksize()).unwrap_or(4096),
+                    flags: 0,
+                })
+            }
+        }
+    }
+
+    fn synthetic(&self, ino: INodeNo) -> FileAttr {
+        FileAttr {
+            ino,
+            size: 0,
+            blocks: 0,
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            crtime: self.started,
+            kind: FileType::Directory,
+            perm: 0o555,
+            nlink: 2,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn entry(&self, path: &str, reply: ReplyEntry) {
+        match self.attr(path) {
+            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn keep(&self, file: File) -> FileHandle {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        self.handles.lock().insert(fh, file);
+        FileHandle(fh)
+    }
+
+    fn with_handle<T>(&self, fh: FileHandle, f: impl FnOnce(&File) -> Result<T>) -> Result<T> {
+        let handles = self.handles.lock();
+        let file = handles.get(&fh.0).ok_or(Errno::EBADF)?;
+        f(file)
+    }
+
+    fn entries(&self, path: &str) -> Result<Vec<(String, FileType)>> {
+        match self.local(path)? {
+            Local::Synthetic => Ok(self
+                .reader
+                .with(&self.name, |ns, _| view::children(ns, path))
+                .ok_or(Errno::EIO)?
+                .into_iter()
+                .map(|n| (n, FileType::Directory))
+                .collect()),
+            Local::Target { path, .. } => {
+                let mut out = Vec::new();
+                for e in std::fs::read_dir(&path).map_err(io)? {
+                    let e = e.map_err(io)?;
+                    let Ok(name) = e.file_name().into_string() else {
+                        continue; // not UTF-8: not reachable through logical paths
+                    };
+                    let t = e.file_type().map_err(io)?;
+                    out.push((
+                        name,
+                        kind(if t.is_dir() {
+                            libc::S_IFDIR
+                        } else if t.is_symlink() {
+                            libc::S_IFLNK
+                        } else {
+                            libc::S_IFREG
+                        }),
+                    ));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn set_attr(
+        &self,
+        path: &str,
+        mode: Option<u32>,
+        size: Option<u64>,
+        fh: Option<FileHandle>,
+        times: (Option<TimeOrNow>, Option<TimeOrNow>),
+    ) -> Result<FileAttr> {
+        if mode.is_some() || size.is_some() || times.0.is_some() || times.1.is_some() {
+            let local = self.inside(path)?;
+            if let Some(m) = mode {
+                std::fs::set_permissions(&local, std::fs::Permissions::from_mode(m & 0o7777))
+                    .map_err(io)?;
+            }
+            if let Some(len) = size {
+                match fh {
+                    Some(fh) => self.with_handle(fh, |f| f.set_len(len).map_err(io))?,
+                    None => OpenOptions::new()
+                        .write(true)
+                        .open(&local)
+                        .and_then(|f| f.set_len(len))
+                        .map_err(io)?,
+                }
+            }
+            if times.0.is_some() || times.1.is_some() {
+                let at = |t: TimeOrNow| match t {
+                    TimeOrNow::SpecificTime(t) => t,
+                    TimeOrNow::Now => SystemTime::now(),
+                };
+                let mut ft = std::fs::FileTimes::new();
+                if let Some(a) = times.0 {
+                    ft = ft.set_accessed(at(a));
+                }
+                if let Some(m) = times.1 {
+                    ft = ft.set_modified(at(m));
+                }
+                File::open(&local)
+                    .and_then(|f| f.set_times(ft))
+                    .map_err(io)?;
+            }
+        }
+        self.attr(path)
+    }
+}
+
+impl Filesystem for NsFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        match self.path_of(parent).and_then(|p| join(&p, name)) {
+            Ok(path) => self.entry(&path, reply),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.path_of(ino).and_then(|p| self.attr(&p)) {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let done = self.path_of(ino).and_then(|p| {
+            if uid.is_some() || gid.is_some() {
+                let local = self.inside(&p)?;
+                std::os::unix::fs::lchown(&local, uid, gid).map_err(io)?;
+            }
+            self.set_attr(&p, mode, size, fh, (atime, mtime))
+        });
+        match done {
+            Ok(a) => reply.attr(&TTL, &a),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let made = self
+            .path_of(parent)
+            .and_then(|p| join(&p, name))
+            .and_then(|path| {
+                let local = self.inside(&path)?;
+                std::fs::DirBuilder::new()
+                    .mode(mode & !umask & 0o7777)
+                    .create(&local)
+                    .map_err(io)?;
+                Ok(path)
+            });
+        match made {
+            Ok(path) => self.entry(&path, reply),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let done = self
+            .path_of(parent)
+            .and_then(|p| join(&p, name))
+            .and_then(|path| std::fs::remove_file(self.inside(&path)?).map_err(io));
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let done = self
+            .path_of(parent)
+            .and_then(|p| join(&p, name))
+            .and_then(|path| {
+                match self.local(&path)? {
+                    Local::Target { path, root: false } => std::fs::remove_dir(path).map_err(io),
+                    _ => Err(Errno::EACCES), // the namespace's own directories and links
+                }
+            });
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let done = (|| {
+            let from = join(&self.path_of(parent)?, name)?;
+            let to = join(&self.path_of(newparent)?, newname)?;
+            let (
+                Local::Target {
+                    path: a,
+                    root: false,
+                },
+                Local::Target {
+                    path: b,
+                    root: false,
+                },
+            ) = (self.local(&from)?, self.local(&to)?)
+            else {
+                return Err(Errno::EACCES);
+            };
+            let link_of = |p: &str| {
+                self.reader
+                    .with(&self.name, |ns, sites| match view::place(ns, sites, p) {
+                        Some(Place::Inside { link, .. }) => Some(link),
+                        _ => None,
+                    })
+            };
+            if link_of(&from) != link_of(&to) {
+                return Err(Errno::EXDEV); // another link may be another server
+            }
+            if flags.bits() & libc::RENAME_NOREPLACE != 0 && b.symlink_metadata().is_ok() {
+                return Err(Errno::EEXIST);
+            }
+            if flags.bits() & !libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            std::fs::rename(a, b).map_err(io)
+        })();
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let opened = self
+            .path_of(ino)
+            .and_then(|p| self.inside(&p))
+            .and_then(|local| {
+                let acc = flags.0 & libc::O_ACCMODE;
+                OpenOptions::new()
+                    .read(acc != libc::O_WRONLY)
+                    .write(acc != libc::O_RDONLY)
+                    .append(flags.0 & libc::O_APPEND != 0)
+                    .truncate(flags.0 & libc::O_TRUNC != 0 && acc != libc::O_RDONLY)
+                    .open(local)
+                    .map_err(io)
+            });
+        match opened {
+            Ok(f) => reply.opened(self.keep(f), FopenFlags::empty()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let made = self
+            .path_of(parent)
+            .and_then(|p| join(&p, name))
+            .and_then(|path| {
+                let local = self.inside(&path)?;
+                let acc = flags & libc::O_ACCMODE;
+                let file = OpenOptions::new()
+                    .read(acc != libc::O_WRONLY)
+                    .write(true)
+                    .create(true)
+                    .create_new(flags & libc::O_EXCL != 0)
+                    .truncate(flags & libc::O_TRUNC != 0)
+                    .mode(mode & !umask & 0o7777)
+                    .open(&local)
+                    .map_err(io)?;
+                Ok((self.attr(&path)?, file))
+            });
+        match made {
+            Ok((attr, file)) => reply.created(
+                &TTL,
+                &attr,
+                Generation(0),
+                self.keep(file),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock: Option<fuser::LockOwner>,
+        reply: ReplyData,
+    ) {
+        let data = self.with_handle(fh, |f| {
+            let mut buf = vec![0u8; size as usize];
+            let mut got = 0;
+            while got < buf.len() {
+                match f.read_at(&mut buf[got..], offset + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io(e)),
+                }
+            }
+            buf.truncate(got);
+            Ok(buf)
+        });
+        match data {
+            Ok(d) => reply.data(&d),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _wf: WriteFlags,
+        _flags: OpenFlags,
+        _lock: Option<fuser::LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.with_handle(fh, |f| f.write_all_at(data, offset).map_err(io)) {
+            Ok(()) => reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.handles.lock().remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let done = self.with_handle(fh, |f| {
+            if datasync {
+                f.sync_data()
+            } else {
+                f.sync_all()
+            }
+            .map_err(io)
+        });
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let listed = self.path_of(ino).and_then(|p| Ok((self.entries(&p)?, p)));
+        let (entries, path) = match listed {
+            Ok(x) => x,
+            Err(e) => return reply.error(e),
+        };
+        let mut all = vec![
+            (ino, FileType::Directory, ".".to_owned()),
+            (ino, FileType::Directory, "..".to_owned()),
+        ];
+        {
+            let mut inodes = self.inodes.lock();
+            for (name, kind) in entries {
+                let child = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}/{name}")
+                };
+                all.push((INodeNo(inodes.ino(&child)), kind, name));
+            }
+        }
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, (child, kind, name)) in all.into_iter().enumerate().skip(skip) {
+            if reply.add(child, (i + 1) as u64, kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let got = self
+            .path_of(ino)
+            .and_then(|p| self.inside(&p))
+            .and_then(|local| xattr::get(&local, name).map_err(io)?.ok_or(Errno::NO_XATTR));
+        xattr_reply(got, size, reply);
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let got = self.path_of(ino).and_then(|p| match self.local(&p)? {
+            Local::Synthetic => Ok(Vec::new()),
+            Local::Target { path, .. } => {
+                let mut out = Vec::new();
+                for n in xattr::list(&path).map_err(io)? {
+                    out.extend_from_slice(n.as_encoded_bytes());
+                    out.push(0);
+                }
+                Ok(out)
+            }
+        });
+        xattr_reply(got, size, reply);
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        let done = self
+            .path_of(ino)
+            .and_then(|p| self.inside(&p))
+            .and_then(|local| xattr::set(&local, name, value).map_err(io));
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let done = self
+            .path_of(ino)
+            .and_then(|p| self.inside(&p))
+            .and_then(|local| xattr::remove(&local, name).map_err(io));
+        match done {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+}
+
+/// An extended attribute's value, or its size when `size` is 0 (the caller asks how big).
+fn xattr_reply(got: Result<Vec<u8>>, size: u32, reply: ReplyXattr) {
+    match got {
+        Ok(v) if size == 0 => reply.size(u32::try_from(v.len()).unwrap_or(u32::MAX)),
+        Ok(v) if v.len() > size as usize => reply.error(Errno::ERANGE),
+        Ok(v) => reply.data(&v),
+        Err(e) => reply.error(e),
+    }
+}

@@ -1,0 +1,155 @@
+//! `vsa ns mount NS MOUNTPOINT`: a namespace as one tree for clients that cannot follow
+//! DFS referrals, served by the daemon over FUSE (`fuser`, no libfuse needed; mounting
+//! goes through `fusermount3` of Debian's `fuse3` when not root).
+//!
+//! ```text
+//!  fs.rs      the filesystem: synthesized directories, links passed through to targets
+//!  view.rs    what a path is: the namespace's own directory, or a place in a link
+//!  inodes.rs  inode numbers from paths, stable across remounts and target switches
+//! ```
+//!
+//! Targets served: `file://` ones (directories on the appliance). A link whose targets
+//! are all SMB or NFS shows as a directory that cannot be read (EIO) until the mount has
+//! a client for them.
+
+pub mod fs;
+pub mod inodes;
+pub mod view;
+
+use super::error::NsError;
+use super::service::{Mount, Namespaces};
+use super::types::{MountBody, MountView, UmountBody};
+use std::path::{Path, PathBuf};
+
+/// A mount the daemon serves.
+pub struct Mounted {
+    namespace: String,
+    session: fuser::BackgroundSession,
+}
+
+impl std::fmt::Debug for Mounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mounted")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mount for Mounted {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn unmount(self: Box<Self>) -> std::io::Result<()> {
+        self.session.umount_and_join()
+    }
+}
+
+fn view(mountpoint: &Path, m: &dyn Mount) -> MountView {
+    MountView {
+        namespace: m.namespace().to_owned(),
+        mountpoint: mountpoint.display().to_string(),
+    }
+}
+
+impl Namespaces {
+    /// Mounts namespace `name` at `b.mountpoint` (an empty directory).
+    pub fn mount(&self, name: &str, b: MountBody) -> Result<MountView, NsError> {
+        let root = self.show(name)?.name;
+        let mountpoint = PathBuf::from(&b.mountpoint);
+        if !mountpoint.is_absolute() {
+            return Err(NsError::Mount(format!(
+                "mount point '{}' is not an absolute path; give the full path of an empty directory",
+                b.mountpoint
+            )));
+        }
+        let mut mounts = self.mounts().lock();
+        if let Some(m) = mounts.get(&mountpoint) {
+            return Err(NsError::Mount(format!(
+                "{} already shows namespace '{}'; unmount it first (`vsa ns umount {}`)",
+                b.mountpoint,
+                m.namespace(),
+                b.mountpoint
+            )));
+        }
+        match std::fs::read_dir(&mountpoint).map(|mut d| d.next().is_none()) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(NsError::Mount(format!(
+                    "mount point {} is not empty; mount on an empty directory",
+                    b.mountpoint
+                )))
+            }
+            Err(e) => {
+                return Err(NsError::Mount(format!(
+                    "mount point {}: {e}; create it first (mkdir -p {})",
+                    b.mountpoint, b.mountpoint
+                )))
+            }
+        }
+        let mut config = fuser::Config::default();
+        config.mount_options = vec![
+            fuser::MountOption::FSName(format!("vsa-ns:{root}")),
+            fuser::MountOption::Subtype("vsa".into()),
+            fuser::MountOption::DefaultPermissions,
+        ];
+        config.acl = fuser::SessionACL::All;
+        let fs = fs::NsFs::new(&root, self.reader());
+        let session = fuser::spawn_mount(fs, &mountpoint, &config).map_err(|e| {
+            NsError::Mount(format!(
+                "cannot mount namespace '{root}' on {}: {e} (is /dev/fuse there, and fuse3 installed?)",
+                b.mountpoint
+            ))
+        })?;
+        tracing::info!(
+            namespace = root.as_str(),
+            mountpoint = b.mountpoint.as_str(),
+            "namespace mounted"
+        );
+        let m = Mounted {
+            namespace: root,
+            session,
+        };
+        let v = view(&mountpoint, &m);
+        mounts.insert(mountpoint, Box::new(m));
+        Ok(v)
+    }
+
+    /// Unmounts `b.mountpoint`.
+    pub fn umount(&self, b: UmountBody) -> Result<MountView, NsError> {
+        let mountpoint = PathBuf::from(&b.mountpoint);
+        let m = self.mounts().lock().remove(&mountpoint).ok_or_else(|| {
+            NsError::Mount(format!(
+                "nothing of vsa's is mounted on {}; `vsa ns mounts` lists the mounts",
+                b.mountpoint
+            ))
+        })?;
+        let v = view(&mountpoint, m.as_ref());
+        if let Err(e) = m.unmount() {
+            tracing::warn!(mountpoint = b.mountpoint.as_str(), "unmounting: {e}");
+        }
+        tracing::info!(mountpoint = b.mountpoint.as_str(), "namespace unmounted");
+        Ok(v)
+    }
+
+    /// The mounts.
+    pub fn list_mounts(&self) -> Vec<MountView> {
+        self.mounts()
+            .lock()
+            .iter()
+            .map(|(p, m)| view(p, m.as_ref()))
+            .collect()
+    }
+
+    /// Unmounts everything (the daemon stops).
+    pub fn umount_all(&self) {
+        let all: Vec<String> = self
+            .list_mounts()
+            .into_iter()
+            .map(|m| m.mountpoint)
+            .collect();
+        for mountpoint in all {
+            let _ = self.umount(UmountBody { mountpoint });
+        }
+    }
+}
