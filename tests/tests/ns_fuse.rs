@@ -130,6 +130,32 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     std::fs::remove_dir(docs.join("drafts")).unwrap();
     assert!(!a.join("drafts").exists());
 
+    // What a user makes through the mount is the user's.
+    std::fs::create_dir(a.join("shared")).unwrap();
+    run("chmod", &["1777", a.join("shared").to_str().unwrap()]);
+    let made = docs.join("shared/by-nobody.txt");
+    run(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "touch",
+            made.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        run(
+            "stat",
+            &[
+                "-c",
+                "%u:%g",
+                a.join("shared/by-nobody.txt").to_str().unwrap()
+            ]
+        ),
+        "65534:65534\n"
+    );
+
     // Inode numbers: the same after a remount.
     let before = inode(&docs.join("hello.txt"));
     d.ok(&["ns", "umount", m]);
@@ -163,6 +189,18 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
         0,
         "the daemon left its mount behind"
     );
+
+    // Mounts declared in the configuration are made when the daemon starts.
+    let config = tmp.path().join("vsa.toml");
+    let mount = format!("[[namespace.mount]]\nnamespace = \"corp\"\npath = \"{m}\"\n");
+    std::fs::write(&config, mount).unwrap();
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert_eq!(d.json(&["ns", "mounts"])[0]["namespace"], "corp");
+    assert_eq!(run("ls", &[m]), "eng\nhr\n");
+    assert!(d.stop().success());
 }
 
 /// EXDEV: a rename across links (they may be on different servers).

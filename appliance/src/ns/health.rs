@@ -16,6 +16,10 @@
 //! probe_timeout_ms = 2000    # how long one check may take, 50 to 60000
 //! unhealthy_after = 2        # failed checks in a row that make a target unhealthy, 1 to 100
 //! healthy_after = 2          # good checks in a row that make it healthy again, 1 to 100
+//!
+//! [[namespace.mount]]        # none by default: FUSE mounts made when the daemon starts
+//! namespace = "corp"
+//! path = "/mnt/corp"         # an empty directory (absolute)
 //! ```
 
 use super::types::HealthEventView;
@@ -44,6 +48,19 @@ pub struct NamespaceSettings {
     pub healthy_after: Option<u32>,
     /// `[namespace.samba]`: run smbd as the namespaces' DFS root (`smbd.rs`).
     pub samba: Option<SambaKeys>,
+    /// `[[namespace.mount]]`: namespaces mounted over FUSE when the daemon starts.
+    #[serde(default)]
+    pub mount: Vec<MountKeys>,
+}
+
+/// One `[[namespace.mount]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountKeys {
+    /// The namespace.
+    pub namespace: String,
+    /// Where (an empty directory, absolute).
+    pub path: String,
 }
 
 /// `[namespace.samba]` as written.

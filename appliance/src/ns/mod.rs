@@ -202,6 +202,7 @@ impl Component for NsComponent {
             probes: keys.probe_settings()?,
             samba,
             samba_dir: core.data_dir().join("samba"),
+            mounts: keys.mount,
         }))
     }
 }
@@ -215,6 +216,8 @@ struct NsRunning {
     /// `[namespace.samba]`: smbd run as the DFS root, its files under `samba_dir`.
     samba: Option<smbd::SambaSettings>,
     samba_dir: std::path::PathBuf,
+    /// `[[namespace.mount]]`: mounted at start.
+    mounts: Vec<health::MountKeys>,
 }
 
 impl Running for NsRunning {
@@ -241,6 +244,28 @@ impl Running for NsRunning {
                 self.samba_dir.clone(),
                 stop.clone(),
             )));
+        }
+        for m in &self.mounts {
+            let body = types::MountBody {
+                mountpoint: m.path.clone(),
+            };
+            match self.namespaces.mount(&m.namespace, body) {
+                Ok(v) => lines.push(format!(
+                    "namespace {} mounted on {}",
+                    v.namespace, v.mountpoint
+                )),
+                Err(e) => {
+                    tracing::error!(
+                        namespace = m.namespace.as_str(),
+                        path = m.path.as_str(),
+                        "mount: {e}"
+                    );
+                    lines.push(format!(
+                        "namespace {} NOT mounted on {}: {e}",
+                        m.namespace, m.path
+                    ));
+                }
+            }
         }
         // The mounts go when the daemon does (a FUSE mount without its daemon only
         // answers ENOTCONN).

@@ -124,7 +124,8 @@ impl NsFs {
                 });
             }
         }
-        tracing::warn!(
+        // Each call would say it again: at debug level (the health probes report it).
+        tracing::debug!(
             namespace = self.name,
             link,
             "no target of the link is reachable here"
@@ -332,7 +333,7 @@ impl Filesystem for NsFs {
 
     fn mkdir(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -348,6 +349,7 @@ impl Filesystem for NsFs {
                     .mode(mode & !umask & 0o7777)
                     .create(&local)
                     .map_err(io)?;
+                owned_by(&local, req);
                 Ok(path)
             });
         match made {
@@ -455,7 +457,7 @@ impl Filesystem for NsFs {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -478,6 +480,7 @@ impl Filesystem for NsFs {
                     .mode(mode & !umask & 0o7777)
                     .open(&local)
                     .map_err(io)?;
+                owned_by(&local, req);
                 Ok((self.attr(&path)?, file))
             });
         match made {
@@ -677,6 +680,14 @@ impl Filesystem for NsFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
+    }
+}
+
+/// Gives what a client made to the client (the daemon makes it as itself): a no-op
+/// when the daemon may not change owners.
+fn owned_by(local: &Path, req: &Request) {
+    if let Err(e) = std::os::unix::fs::lchown(local, Some(req.uid()), Some(req.gid())) {
+        tracing::debug!("{}: chown to the client: {e}", local.display());
     }
 }
 
