@@ -222,6 +222,17 @@ impl Daemon {
         vsa(&all)
     }
 
+    /// Runs the CLI, asserts it failed, returns its standard error.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let o = self.cli(args);
+        assert!(
+            !o.status.success(),
+            "vsa {args:?} should fail: {}",
+            show(&o)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
     /// Runs the CLI, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.cli(args);

@@ -5,18 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use vsa_e2e::{show, Daemon};
-
-/// Runs `vsa ARGS`, expects it to fail, returns its standard error.
-fn refused(d: &Daemon, args: &[&str]) -> String {
-    let o = d.cli(args);
-    assert!(
-        !o.status.success(),
-        "vsa {args:?} should fail: {}",
-        show(&o)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use vsa_e2e::Daemon;
 
 /// `(url, reason)` of each target of a `vsa --json ns resolve`, in order.
 fn order(r: &Value) -> Vec<(String, String)> {
@@ -87,19 +76,16 @@ fn namespaces_sites_links_referrals_and_a_restart() {
 
     // An SMB target whose server does not answer: refused, nothing changed.
     let before = d.json(&["ns", "show", "corp"]);
-    let e = refused(
-        &d,
-        &[
-            "ns",
-            "target",
-            "add",
-            "corp",
-            "eng/docs",
-            smb,
-            "--priority",
-            "global-low",
-        ],
-    );
+    let e = d.refused(&[
+        "ns",
+        "target",
+        "add",
+        "corp",
+        "eng/docs",
+        smb,
+        "--priority",
+        "global-low",
+    ]);
     for words in [
         "smb://127.0.0.1/docs",
         "not reachable",
@@ -229,14 +215,14 @@ fn namespaces_sites_links_referrals_and_a_restart() {
         ),
     ];
     for (args, words) in cases {
-        let e = refused(&d, args);
+        let e = d.refused(args);
         for w in words {
             assert!(e.contains(w), "vsa {args:?}: {w}: {e}");
         }
     }
     assert_eq!(d.json(&["ns", "show", "corp"]), before);
     assert_eq!(d.json(&["ns", "site", "list"]), sites);
-    let e = refused(&d, &["ns", "resolve", "corp", "hr", "--client", "10.1.2.3"]);
+    let e = d.refused(&["ns", "resolve", "corp", "hr", "--client", "10.1.2.3"]);
     assert!(e.contains("no link covers 'hr'"), "{e}");
 
     // A disabled target leaves the referral.
@@ -287,7 +273,7 @@ fn namespaces_sites_links_referrals_and_a_restart() {
     d.ok(&["ns", "target", "enable", "corp", "eng/docs", &paris]);
     d.ok(&["ns", "target", "remove", "corp", "eng/docs", smb]);
     d.ok(&["ns", "link", "remove", "corp", "eng/wiki"]);
-    let e = refused(&d, &["ns", "site", "remove", "paris"]);
+    let e = d.refused(&["ns", "site", "remove", "paris"]);
     assert!(e.contains("site_in_use"), "{e}");
     d.ok(&["ns", "delete", "corp"]);
     d.ok(&["ns", "site", "remove", "paris"]);

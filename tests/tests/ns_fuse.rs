@@ -20,16 +20,6 @@ fn inode(path: &Path) -> String {
     run("stat", &["-c", "%i", path.to_str().unwrap()])
 }
 
-fn refused(d: &Daemon, args: &[&str]) -> String {
-    let o = d.cli(args);
-    assert!(
-        !o.status.success(),
-        "vsa {args:?} should fail: {}",
-        show(&o)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     if std::fs::OpenOptions::new()
@@ -77,14 +67,16 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     std::fs::create_dir(&mnt).unwrap();
     let m = mnt.to_str().unwrap();
     // Bad mount points are refused with what to do.
-    assert!(refused(&d, &["ns", "mount", "corp", "relative/dir"]).contains("absolute"));
-    assert!(
-        refused(&d, &["ns", "mount", "corp", tmp.path().to_str().unwrap()]).contains("not empty")
-    );
-    assert!(refused(&d, &["ns", "mount", "nope", m]).contains("nope"));
+    assert!(d
+        .refused(&["ns", "mount", "corp", "relative/dir"])
+        .contains("absolute"));
+    assert!(d
+        .refused(&["ns", "mount", "corp", tmp.path().to_str().unwrap()])
+        .contains("not empty"));
+    assert!(d.refused(&["ns", "mount", "nope", m]).contains("nope"));
     let out = d.ok(&["ns", "mount", "corp", m]);
     assert!(out.contains(&format!("namespace corp is at {m}")), "{out}");
-    assert!(refused(&d, &["ns", "mount", "corp", m]).contains("already"));
+    assert!(d.refused(&["ns", "mount", "corp", m]).contains("already"));
 
     // Reading: the namespace's directories, then a link's files.
     assert_eq!(run("ls", &[m]), "eng\nhr\n");
@@ -180,7 +172,7 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     assert_eq!(mounts[0]["mountpoint"], m, "{mounts}");
     d.ok(&["ns", "umount", m]);
     assert_eq!(d.json(&["ns", "mounts"]).as_array().map(Vec::len), Some(0));
-    assert!(refused(&d, &["ns", "umount", m]).contains("nothing"));
+    assert!(d.refused(&["ns", "umount", m]).contains("nothing"));
     // A mount the daemon made goes when it stops.
     d.ok(&["ns", "mount", "corp", m]);
     assert!(d.stop().success());

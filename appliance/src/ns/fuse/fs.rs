@@ -99,6 +99,11 @@ impl NsFs {
         self.inodes.lock().path(ino.0).ok_or(Errno::ENOENT)
     }
 
+    /// The path of entry `name` of directory `parent`.
+    fn child(&self, parent: INodeNo, name: &OsStr) -> Result<String> {
+        join(&self.path_of(parent)?, name)
+    }
+
     /// Where `path` is: the best reachable target's copy of it (its link directory
     /// exists), or EIO when no target of the link can be reached from here.
     fn local(&self, path: &str) -> Result<Local> {
@@ -287,7 +292,7 @@ impl NsFs {
 
 impl Filesystem for NsFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.path_of(parent).and_then(|p| join(&p, name)) {
+        match self.child(parent, name) {
             Ok(path) => self.entry(&path, reply),
             Err(e) => reply.error(e),
         }
@@ -340,18 +345,15 @@ impl Filesystem for NsFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let made = self
-            .path_of(parent)
-            .and_then(|p| join(&p, name))
-            .and_then(|path| {
-                let local = self.inside(&path)?;
-                std::fs::DirBuilder::new()
-                    .mode(mode & !umask & 0o7777)
-                    .create(&local)
-                    .map_err(io)?;
-                owned_by(&local, req);
-                Ok(path)
-            });
+        let made = self.child(parent, name).and_then(|path| {
+            let local = self.inside(&path)?;
+            std::fs::DirBuilder::new()
+                .mode(mode & !umask & 0o7777)
+                .create(&local)
+                .map_err(io)?;
+            owned_by(&local, req);
+            Ok(path)
+        });
         match made {
             Ok(path) => self.entry(&path, reply),
             Err(e) => reply.error(e),
@@ -360,8 +362,7 @@ impl Filesystem for NsFs {
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let done = self
-            .path_of(parent)
-            .and_then(|p| join(&p, name))
+            .child(parent, name)
             .and_then(|path| std::fs::remove_file(self.inside(&path)?).map_err(io));
         match done {
             Ok(()) => reply.ok(),
@@ -370,15 +371,12 @@ impl Filesystem for NsFs {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let done = self
-            .path_of(parent)
-            .and_then(|p| join(&p, name))
-            .and_then(|path| {
-                match self.local(&path)? {
-                    Local::Target { path, root: false } => std::fs::remove_dir(path).map_err(io),
-                    _ => Err(Errno::EACCES), // the namespace's own directories and links
-                }
-            });
+        let done = self.child(parent, name).and_then(|path| {
+            match self.local(&path)? {
+                Local::Target { path, root: false } => std::fs::remove_dir(path).map_err(io),
+                _ => Err(Errno::EACCES), // the namespace's own directories and links
+            }
+        });
         match done {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -396,8 +394,8 @@ impl Filesystem for NsFs {
         reply: ReplyEmpty,
     ) {
         let done = (|| {
-            let from = join(&self.path_of(parent)?, name)?;
-            let to = join(&self.path_of(newparent)?, newname)?;
+            let from = self.child(parent, name)?;
+            let to = self.child(newparent, newname)?;
             let (
                 Local::Target {
                     path: a,
@@ -465,24 +463,21 @@ impl Filesystem for NsFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let made = self
-            .path_of(parent)
-            .and_then(|p| join(&p, name))
-            .and_then(|path| {
-                let local = self.inside(&path)?;
-                let acc = flags & libc::O_ACCMODE;
-                let file = OpenOptions::new()
-                    .read(acc != libc::O_WRONLY)
-                    .write(true)
-                    .create(true)
-                    .create_new(flags & libc::O_EXCL != 0)
-                    .truncate(flags & libc::O_TRUNC != 0)
-                    .mode(mode & !umask & 0o7777)
-                    .open(&local)
-                    .map_err(io)?;
-                owned_by(&local, req);
-                Ok((self.attr(&path)?, file))
-            });
+        let made = self.child(parent, name).and_then(|path| {
+            let local = self.inside(&path)?;
+            let acc = flags & libc::O_ACCMODE;
+            let file = OpenOptions::new()
+                .read(acc != libc::O_WRONLY)
+                .write(true)
+                .create(true)
+                .create_new(flags & libc::O_EXCL != 0)
+                .truncate(flags & libc::O_TRUNC != 0)
+                .mode(mode & !umask & 0o7777)
+                .open(&local)
+                .map_err(io)?;
+            owned_by(&local, req);
+            Ok((self.attr(&path)?, file))
+        });
         match made {
             Ok((attr, file)) => reply.created(
                 &TTL,
