@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side iSCSI benchmark: vsa against tgt (Debian `tgt`) on this machine, in one run.
 #
-# Both serve the same kind of backing on the same filesystem: tgt one file of SIZE, vsa a
-# thick volume of SIZE in a RAID 0 pool over two files of SIZE/2 (vsa serves pool volumes,
-# never bare files). Both LUNs are filled with the same data first, so reads hit storage.
+# Both serve the same kind of backing on the same filesystem: tgt one file of SIZE; vsa a
+# thick volume of SIZE in a RAID 0 pool over two files of SIZE/2, and a thin volume of SIZE
+# in a RAID 5 pool over four files of SIZE/3 (the default pool's shape, as a user gets it;
+# small writes go through its write journal). vsa serves pool volumes, never bare files.
+# Every LUN is filled with the same data first, so reads hit storage.
 # Loads, each for SECS seconds, alternating vsa and tgt ROUNDS times (medians reported):
 #   4k-randread   iscsi-perf -r, 4 KiB per request (in the LUN's block size), queue depth 32
 #   128k-seqread  iscsi-perf, 128 KiB per request, queue depth 32
@@ -61,13 +63,20 @@ tgtadm -C "$TGT_PORT" --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 -b
 tgtadm -C "$TGT_PORT" --lld iscsi --mode target --op bind --tid 1 -I ALL
 TGT_URL="iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
 
-# vsa: a RAID 0 pool over two files of half the size, one thick volume.
+# vsa: a RAID 0 pool over two files of half the size, one thick volume; a RAID 5 pool
+# over four files of a third of the size, one thin volume.
 cat >"$WORK/vsa.toml" <<EOF
 [[pool]]
 name = "bench"
 raid = "0"
 members = ["$WORK/m0.img", "$WORK/m1.img"]
 create_size = "$((SIZE_MIB / 2 + 16))M"
+
+[[pool]]
+name = "bench5"
+raid = "5"
+members = ["$WORK/r0.img", "$WORK/r1.img", "$WORK/r2.img", "$WORK/r3.img"]
+create_size = "$((SIZE_MIB / 3 + 16))M"
 EOF
 "$VSA" serve --data-dir "$WORK/vsa" --config "$WORK/vsa.toml" --api 127.0.0.1:0 \
     --iscsi 127.0.0.1:0 >"$WORK/vsa.out" 2>"$WORK/vsa.log" &
@@ -77,11 +86,14 @@ vsa() { "$VSA" --data-dir "$WORK/vsa" "$@" >/dev/null; }
 vsa volume create bench --size "${SIZE_MIB}M" --pool bench --thick
 vsa target create "$VSA_IQN"
 vsa target lun add "$VSA_IQN" bench --lun 1
+vsa volume create bench5 --size "${SIZE_MIB}M" --pool bench5
+vsa target lun add "$VSA_IQN" bench5 --lun 2
 VSA_URL="iscsi://$(cat "$WORK/vsa/iscsi.addr")/$VSA_IQN/1"
+VSA5_URL="iscsi://$(cat "$WORK/vsa/iscsi.addr")/$VSA_IQN/2"
 
-# The same data on both.
+# The same data on all.
 head -c "$((SIZE_MIB << 20))" /dev/urandom >"$WORK/fill.raw"
-for u in "$TGT_URL" "$VSA_URL"; do
+for u in "$TGT_URL" "$VSA_URL" "$VSA5_URL"; do
     qemu-img convert -n -f raw -O raw "$WORK/fill.raw" "$u"
 done
 rm -f "$WORK/fill.raw"
@@ -111,8 +123,8 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 declare -A R
 for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
-    for who in vsa tgt; do
-        [[ $who == vsa ]] && u=$VSA_URL || u=$TGT_URL
+    for who in vsa vsa5 tgt; do
+        case $who in vsa) u=$VSA_URL ;; vsa5) u=$VSA5_URL ;; *) u=$TGT_URL ;; esac
         read -r iops _ < <(perf "$u" 4096 -r)
         R[$who.rr]+="$iops "
         read -r _ mbs < <(perf "$u" 131072 "")
@@ -122,18 +134,19 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-row() { # label key unit target
-    local v t
+row() { # label key unit target-raid0 target-raid5
+    local v v5 t
     v=$(tr ' ' '\n' <<<"${R[vsa.$2]}" | grep . | median)
+    v5=$(tr ' ' '\n' <<<"${R[vsa5.$2]}" | grep . | median)
     t=$(tr ' ' '\n' <<<"${R[tgt.$2]}" | grep . | median)
-    awk -v l="$1" -v v="$v" -v t="$t" -v u="$3" -v g="$4" \
-        'BEGIN { printf "| %-30s | %10d %-4s | %10d %-4s | %5.2fx | %s |\n", l, v, u, t, u, (t > 0 ? v / t : 0), g }'
+    awk -v l="$1" -v v="$v" -v v5="$v5" -v t="$t" -v u="$3" -v g="$4" -v g5="$5" \
+        'BEGIN { printf "| %-30s | %10d %-4s | %10d %-4s | %10d %-4s | %5.2fx | %5.2fx | %s / %s |\n", l, v, u, v5, u, t, u, (t > 0 ? v / t : 0), (t > 0 ? v5 / t : 0), g, g5 }'
 }
 echo
 echo "iSCSI, vsa vs tgt, $SIZE_MIB MiB LUN, ${SECS}s per load, median of $ROUNDS rounds"
 echo
-echo "| load                           |        vsa      |        tgt      | ratio | target |"
-echo "| ------------------------------ | --------------- | --------------- | ----- | ------ |"
-row "4 KiB random read, QD32" rr IOPS "≥ 2x"
-row "128 KiB sequential read, QD32" sr MB/s "≥ 1.5x"
-row "4 KiB random write, QD32" rw IOPS "-"
+echo "| load                           |  vsa RAID 0 thick |  vsa RAID 5 thin  |        tgt        | R0/tgt | R5/tgt | target R0 / R5 |"
+echo "| ------------------------------ | ----------------- | ----------------- | ----------------- | ------ | ------ | -------------- |"
+row "4 KiB random read, QD32" rr IOPS "≥ 2x" "≥ 2x"
+row "128 KiB sequential read, QD32" sr MB/s "≥ 1.5x" "≥ 1.5x"
+row "4 KiB random write, QD32" rw IOPS "≥ 2x" "≥ 1.5x"

@@ -7,7 +7,7 @@
 //! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
 //! gives it a capacity (reads of pages read before are then served from RAM);
 //! `VSA_BENCH_ONLY=r0t,r5t,r6t,r5k` (any of them) runs the raw column and those only, and
-//! `VSA_BENCH_LOADS=rewrite,stripes,read,randwrite,randread` (any of them) those loads
+//! `VSA_BENCH_LOADS=rewrite,stripes,read,randwrite,randwrite32,randread` (any of them) those loads
 //! after the first write; either skips the parity, snapshot and rebuild figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
 
@@ -24,6 +24,10 @@ const MEMBER: u64 = 1024 * MIB;
 const SEQ_BYTES: u64 = 512 * MIB;
 const RAND_OPS: u64 = 20_000;
 const THREADS: u64 = 4;
+/// Writers of the queue-depth-32 load, and their writes in all (240 MB: well past the
+/// write journal's 64 MiB, so the rate includes writing home, not only journaling).
+const DEEP: u64 = 32;
+const DEEP_OPS: u64 = 60_000;
 
 fn xorshift(x: &mut u64) -> u64 {
     *x ^= *x << 13;
@@ -32,11 +36,11 @@ fn xorshift(x: &mut u64) -> u64 {
     *x
 }
 
-/// Runs `THREADS` threads; thread `t` calls `f(t)`; returns the elapsed time.
-fn parallel(f: impl Fn(u64) + Sync) -> Duration {
+/// Runs `threads` threads; thread `t` calls `f(t)`; returns the elapsed time.
+fn parallel(threads: u64, f: impl Fn(u64) + Sync) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
-        for t in 0..THREADS {
+        for t in 0..threads {
             let f = &f;
             s.spawn(move || f(t));
         }
@@ -52,6 +56,8 @@ enum Load {
     SeqStripes,
     SeqRead,
     RandWrite,
+    /// 4 KiB random writes from 32 threads at once (queue depth 32).
+    RandWriteDeep,
     RandRead,
 }
 
@@ -64,6 +70,7 @@ impl Load {
             Load::SeqStripes => "stripes",
             Load::SeqRead => "read",
             Load::RandWrite => "randwrite",
+            Load::RandWriteDeep => "randwrite32",
             Load::RandRead => "randread",
         }
     }
@@ -75,6 +82,7 @@ impl Load {
             Load::SeqStripes => "seq write 3 MiB (full stripes), again",
             Load::SeqRead => "seq read 1 MiB",
             Load::RandWrite => "rand write 4 KiB",
+            Load::RandWriteDeep => "rand write 4 KiB, queue depth 32",
             Load::RandRead => "rand read 4 KiB",
         }
     }
@@ -93,7 +101,7 @@ fn run(load: Load, devs: &[Arc<dyn BlockDevice>], shared: bool) -> f64 {
                 MIB
             };
             let per = SEQ_BYTES / THREADS;
-            let took = parallel(|t| {
+            let took = parallel(THREADS, |t| {
                 let d = &devs[t as usize % devs.len()];
                 let base = if shared { t * span(d) } else { 0 };
                 let mut buf = vec![(t as u8).wrapping_add(1); io as usize];
@@ -109,24 +117,30 @@ fn run(load: Load, devs: &[Arc<dyn BlockDevice>], shared: bool) -> f64 {
             });
             SEQ_BYTES as f64 / took.as_secs_f64() / 1e6
         }
-        Load::RandWrite | Load::RandRead => {
-            let per = RAND_OPS / THREADS;
-            let took = parallel(|t| {
+        Load::RandWrite | Load::RandWriteDeep | Load::RandRead => {
+            let (threads, ops) = match load {
+                Load::RandWriteDeep => (DEEP, DEEP_OPS),
+                _ => (THREADS, RAND_OPS),
+            };
+            let per = ops / threads;
+            let took = parallel(threads, |t| {
                 let d = &devs[t as usize % devs.len()];
+                // Thread t works in quarter t % 4 (the raw case: on member t % 4).
+                let (tid, t) = (t, t % THREADS);
                 let base = if shared { t * span(d) } else { 0 };
                 // Stay inside the region the sequential pass wrote.
                 let blocks = (SEQ_BYTES / THREADS).min(span(d)) / 4096;
-                let mut x = 0x1234_5678 + t;
+                let mut x = 0x1234_5678 + tid;
                 let mut buf = vec![7u8; 4096];
                 for _ in 0..per {
                     let off = base + (xorshift(&mut x) % blocks) * 4096;
                     match load {
-                        Load::RandWrite => d.write_at(&buf, off).unwrap(),
-                        _ => d.read_at(&mut buf, off).unwrap(),
+                        Load::RandRead => d.read_at(&mut buf, off).unwrap(),
+                        _ => d.write_at(&buf, off).unwrap(),
                     }
                 }
             });
-            RAND_OPS as f64 / took.as_secs_f64()
+            ops as f64 / took.as_secs_f64()
         }
     }
 }
@@ -228,6 +242,7 @@ fn main() {
         Load::SeqStripes,
         Load::SeqRead,
         Load::RandWrite,
+        Load::RandWriteDeep,
         Load::RandRead,
     ]
     .into_iter()

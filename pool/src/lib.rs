@@ -7,6 +7,9 @@
 //!  ReadCache (RAM, write-through)              cache/                ── implements BlockDevice
 //!        │
 //!        ▼
+//!  WriteJournal (RAID 5/6: small writes)       write_journal/        ── implements BlockDevice
+//!        │ records in RocksDB (log_db.rs), group commit, background destaging
+//!        ▼
 //!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice
 //!        │ dirty-region log, member states in RocksDB; reads around blocks that fail
 //!        │ their checksums and rewrites them
@@ -26,6 +29,7 @@ pub mod alloc;
 pub mod cache;
 pub mod integrity;
 mod journal_db;
+mod log_db;
 pub mod member;
 pub mod meta;
 pub mod pool;
@@ -33,9 +37,11 @@ pub mod progress;
 pub mod raid;
 mod sums_db;
 pub mod volume;
+pub mod write_journal;
 
 pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 pub use journal_db::DbJournal;
+pub use log_db::DbLog;
 pub use member::{Member, MemberError, MemberLabel};
 pub use meta::{MetaError, MetaStore};
 pub use pool::{Pool, PoolError, PoolRecord, PoolSpec, PoolStatus};

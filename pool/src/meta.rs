@@ -23,9 +23,11 @@ pub const CF_VOLUME: &str = "volume";
 pub const CF_MAP: &str = "chunk_map";
 /// Checksums of the members' blocks: (member id, page) → 1024 checksums.
 pub const CF_SUMS: &str = "checksum";
+/// Write journal records: (pool, sequence number) → record.
+pub const CF_LOG: &str = "write_journal";
 
 /// The column families the pool uses.
-pub const POOL_CFS: &[&str] = &[CF_POOL, CF_DIRTY, CF_VOLUME, CF_MAP, CF_SUMS];
+pub const POOL_CFS: &[&str] = &[CF_POOL, CF_DIRTY, CF_VOLUME, CF_MAP, CF_SUMS, CF_LOG];
 
 /// An error from the metadata store.
 #[derive(Debug, thiserror::Error)]

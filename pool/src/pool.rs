@@ -1,7 +1,7 @@
 //! [`Pool`]: member devices + a RAID set + the volumes on it, created and reopened from
 //! the metadata store, with background rebuild and scrub whose progress callers can read.
-//! The volumes reach the RAID set through a [`ReadCache`]; rebuild and scrub use the set
-//! directly.
+//! The volumes reach the RAID set through a [`ReadCache`] and, on parity levels, a
+//! [`WriteJournal`]; rebuild and scrub use the set directly.
 
 use crate::cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 use crate::integrity::{IntegrityDevice, SumStore};
@@ -13,6 +13,8 @@ use crate::raid::{
 };
 use crate::sums_db::DbSums;
 use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
+use crate::write_journal::{JournalStats, WriteJournal, DEFAULT_JOURNAL_BYTES};
+use crate::DbLog;
 use crate::{Progress, ProgressReport};
 use parking_lot::Mutex;
 use rand::rngs::OsRng;
@@ -94,6 +96,8 @@ pub struct PoolSpec {
     pub chunk_size: u64,
     /// Create missing member files as sparse files of this many bytes.
     pub create_size: Option<u64>,
+    /// Room for records in the write journal of a RAID 5/6 pool (0: no journal).
+    pub journal_bytes: u64,
 }
 
 impl PoolSpec {
@@ -107,6 +111,7 @@ impl PoolSpec {
             raid_chunk: DEFAULT_RAID_CHUNK,
             chunk_size: DEFAULT_CHUNK_SIZE,
             create_size: None,
+            journal_bytes: DEFAULT_JOURNAL_BYTES,
         }
     }
 }
@@ -154,6 +159,8 @@ pub struct PoolStatus {
     /// Progress of building the checksums of members that had none (pools made before
     /// checksums), if that ran since the pool opened.
     pub checksum_build: Option<ProgressReport>,
+    /// The write journal of a parity pool.
+    pub write_journal: Option<JournalStats>,
 }
 
 #[derive(Debug, Default)]
@@ -171,8 +178,10 @@ struct Tasks {
 pub struct Pool {
     record: PoolRecord,
     raid: Arc<RaidSet>,
-    /// The RAID set as the volumes see it.
-    cache: Arc<ReadCache<Arc<RaidSet>>>,
+    /// The write journal in front of a parity set.
+    journal: Option<Arc<WriteJournal<Arc<RaidSet>>>>,
+    /// The RAID set as the volumes see it (through the journal, if any).
+    cache: Arc<ReadCache<Arc<dyn BlockDevice>>>,
     volumes: VolumeManager,
     tasks: Arc<Mutex<Tasks>>,
     /// Where the members' checksums are kept.
@@ -356,7 +365,7 @@ impl Pool {
         store.commit(batch, true)?;
         // Recorded: the members are the pool's now, whatever happens next.
         new.keep();
-        Pool::assemble(store, record, raid, sums, checked)
+        Pool::assemble(store, record, raid, sums, checked, spec.journal_bytes)
     }
 
     fn assemble(
@@ -365,9 +374,26 @@ impl Pool {
         raid: RaidSet,
         sums: Arc<DbSums>,
         checked: Vec<(String, Arc<Checked>)>,
+        journal_bytes: u64,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
-        let cache = Arc::new(ReadCache::new(raid.clone(), DEFAULT_READ_CACHE_BYTES));
+        // Opening the journal replays what it holds, even when it is to be off now.
+        let journal = Arc::new(
+            WriteJournal::open(
+                raid.clone(),
+                Arc::new(DbLog::new(store.clone(), record.id)),
+                raid.io_granularity(),
+                journal_bytes,
+            )
+            .map_err(RaidError::Block)?,
+        );
+        let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
+        let journal = (parity && journal_bytes > 0).then_some(journal);
+        let front: Arc<dyn BlockDevice> = match &journal {
+            Some(j) => j.clone(),
+            None => raid.clone(),
+        };
+        let cache = Arc::new(ReadCache::new(front, DEFAULT_READ_CACHE_BYTES));
         let volumes = VolumeManager::open(
             store,
             record.id,
@@ -379,6 +405,7 @@ impl Pool {
         Ok(Pool {
             record,
             raid,
+            journal,
             cache,
             volumes,
             tasks: Arc::default(),
@@ -401,6 +428,16 @@ impl Pool {
     /// that each carries this pool's label, and resynchronizes regions an unclean stop left
     /// dirty before returning.
     pub fn open(store: Arc<MetaStore>, name: &str) -> Result<Pool, PoolError> {
+        Pool::open_with(store, name, DEFAULT_JOURNAL_BYTES)
+    }
+
+    /// [`Pool::open`] with `journal_bytes` of room for the write journal of a RAID 5/6
+    /// pool (0: none; records an earlier run left are replayed either way).
+    pub fn open_with(
+        store: Arc<MetaStore>,
+        name: &str,
+        journal_bytes: u64,
+    ) -> Result<Pool, PoolError> {
         let k = pool_key(name);
         let record: PoolRecord = match store.get(CF_POOL, &k)? {
             Some(v) => MetaStore::decode(&k, &v)?,
@@ -475,7 +512,7 @@ impl Pool {
             raid.resync(&Progress::default())?;
         }
         let checked = checked.into_inner();
-        let pool = Pool::assemble(store, record, raid, sums, checked)?;
+        let pool = Pool::assemble(store, record, raid, sums, checked, journal_bytes)?;
         pool.start_checksum_build();
         Ok(pool)
     }
@@ -530,7 +567,16 @@ impl Pool {
             scrub_failure: t.scrub_failure.clone(),
             read_cache: self.cache.stats(),
             checksum_build: t.checksum_build.as_ref().map(|p| p.snapshot()),
+            write_journal: self.journal.as_ref().map(|j| j.stats()),
         }
+    }
+
+    /// Writes what the journal holds home and leaves no region dirty: for a clean stop.
+    pub fn settle(&self) -> vsa_blockdev::Result<()> {
+        if let Some(j) = &self.journal {
+            j.drain()?;
+        }
+        self.raid.settle()
     }
 
     fn index_of(&self, member: &str) -> Result<usize, PoolError> {

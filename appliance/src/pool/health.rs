@@ -210,6 +210,7 @@ mod tests {
             scrub_failure: None,
             read_cache: ReadCacheStats::default(),
             checksum_build: None,
+            write_journal: None,
         }
     }
 

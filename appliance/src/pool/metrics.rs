@@ -10,6 +10,7 @@
 //! | `vsa_pool_task_done_bytes`, `vsa_pool_task_total_bytes`, `vsa_pool_task_running` | pool, task (rebuild, scrub) | progress of long operations |
 //! | `vsa_pool_scrub_mismatches` | pool | mismatches the last scrub found |
 //! | `vsa_pool_read_cache_hit_pages`, `_miss_pages`, `_bytes`, `_capacity_bytes` | pool | the read cache: pages reads found and fetched since the pool opened, bytes held, capacity |
+//! | `vsa_pool_journal_used_bytes`, `_capacity_bytes`, `_pending_blocks`, `_records`, `_commits`, `_destaged_bytes` | pool | the write journal of a RAID 5/6 pool: bytes of records in the log and its room, blocks not yet home, records and durable appends (commits) and bytes written home since the pool opened |
 //! | `vsa_volume_provisioned_bytes`, `vsa_volume_allocated_bytes` | pool, volume | volume space |
 
 use super::health::{Health, PoolHealth};
@@ -36,6 +37,7 @@ pub struct PoolMetrics {
     task_running: GaugeVec,
     scrub_mismatches: GaugeVec,
     cache: [GaugeVec; 4],
+    journal: [GaugeVec; 6],
     vol_provisioned: GaugeVec,
     vol_allocated: GaugeVec,
 }
@@ -46,6 +48,7 @@ impl PoolMetrics {
         let r = &metrics.registry;
         let p = &["pool"];
         let cache = |n: &str, help: &str| gauge(r, &format!("vsa_pool_read_cache_{n}"), help, p);
+        let journal = |n: &str, help: &str| gauge(r, &format!("vsa_pool_journal_{n}"), help, p);
         Ok(PoolMetrics {
             capacity: gauge(r, "vsa_pool_capacity_bytes", "Usable bytes of the pool", p)?,
             allocated: gauge(
@@ -109,6 +112,14 @@ impl PoolMetrics {
                 cache("miss_pages", "Pages reads fetched from the RAID set")?,
                 cache("bytes", "Bytes the read cache holds")?,
                 cache("capacity_bytes", "The read cache's capacity (0: off)")?,
+            ],
+            journal: [
+                journal("used_bytes", "Bytes of records in the write journal")?,
+                journal("capacity_bytes", "Room for records in the write journal")?,
+                journal("pending_blocks", "Journaled 4 KiB blocks not yet written home")?,
+                journal("records", "Records journaled since the pool opened")?,
+                journal("commits", "Durable journal appends since the pool opened")?,
+                journal("destaged_bytes", "Bytes written home from the journal")?,
             ],
             vol_provisioned: gauge(
                 r,
@@ -214,6 +225,19 @@ impl PoolMetrics {
                 .zip([c.hits, c.misses, c.bytes_cached, c.capacity])
             {
                 g.with_label_values(&[name]).set(v as f64);
+            }
+            if let Some(j) = &st.write_journal {
+                let values = [
+                    j.used_bytes,
+                    j.capacity_bytes,
+                    j.pending_blocks,
+                    j.records,
+                    j.commits,
+                    j.destaged_bytes,
+                ];
+                for (g, v) in self.journal.iter().zip(values) {
+                    g.with_label_values(&[name]).set(v as f64);
+                }
             }
             for v in pool.volumes().list() {
                 let labels = [name, v.record.name.as_str()];

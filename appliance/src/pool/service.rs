@@ -164,7 +164,7 @@ impl PoolService {
             error: e.to_string(),
         };
         for name in Pool::names(svc.core.store()).map_err(|e| fail("*", "listed", e))? {
-            let pool = Pool::open(svc.core.store().clone(), &name)
+            let pool = Pool::open_with(svc.core.store().clone(), &name, svc.journal_bytes())
                 .map_err(|e| fail(&name, "opened", e))?;
             svc.insert(pool);
             tracing::info!(pool = name.as_str(), "opened pool");
@@ -232,6 +232,13 @@ impl PoolService {
         Ok(())
     }
 
+    /// The write journal's room per RAID 5/6 pool (`[settings] write_journal`).
+    fn journal_bytes(&self) -> u64 {
+        self.settings
+            .write_journal
+            .map_or(vsa_pool::write_journal::DEFAULT_JOURNAL_BYTES, |s| s.0)
+    }
+
     fn configure(&self, mut pool: Pool) -> Pool {
         pool.rate_limit = self.settings.rate_limit.map(|s| s.0).unwrap_or(0);
         if let Some(bytes) = self.settings.read_cache {
@@ -258,7 +265,9 @@ impl PoolService {
         if pools.contains_key(&spec.name) {
             return Err(PoolError::PoolExists(spec.name.clone()));
         }
-        let pool = Arc::new(self.configure(Pool::create(self.core.store().clone(), spec)?));
+        let mut spec = spec.clone();
+        spec.journal_bytes = self.journal_bytes();
+        let pool = Arc::new(self.configure(Pool::create(self.core.store().clone(), &spec)?));
         pools.insert(spec.name.clone(), pool.clone());
         Ok(pool)
     }
@@ -526,7 +535,7 @@ impl PoolService {
     pub fn shutdown(&self) {
         for pool in self.pools() {
             pool.join_tasks(true);
-            if let Err(e) = pool.raid().settle() {
+            if let Err(e) = pool.settle() {
                 tracing::error!(pool = pool.name(), "flush at shutdown failed: {e}");
             }
         }

@@ -404,6 +404,50 @@ pub struct ReadCacheView {
     pub page_size: u64,
 }
 
+/// The write journal in front of a parity pool's RAID set (small writes are logged,
+/// acknowledged once durable, and written home in the background).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JournalView {
+    /// Room for records in the log, bytes.
+    pub capacity: u64,
+    /// Bytes of records in the log now.
+    pub used: u64,
+    /// 4 KiB blocks journaled and not yet home.
+    pub pending_blocks: u64,
+    /// Records (journaled writes or parts of writes) since the pool opened.
+    pub records: u64,
+    /// Durable appends that stored them: records / commits is writes per flush.
+    pub commits: u64,
+    /// Bytes journaled since the pool opened.
+    pub journaled_bytes: u64,
+    /// Whole-stripe writes that went straight to the RAID set.
+    pub direct_writes: u64,
+    /// Bytes written home by destaging.
+    pub destaged_bytes: u64,
+    /// Records replayed when the pool opened (after an unclean stop).
+    pub replayed_records: u64,
+    /// Why writing journaled blocks home fails, while it does.
+    #[serde(default)]
+    pub failing: Option<String>,
+}
+
+impl From<vsa_pool::write_journal::JournalStats> for JournalView {
+    fn from(j: vsa_pool::write_journal::JournalStats) -> Self {
+        JournalView {
+            capacity: j.capacity_bytes,
+            used: j.used_bytes,
+            pending_blocks: j.pending_blocks,
+            records: j.records,
+            commits: j.commits,
+            journaled_bytes: j.journaled_bytes,
+            direct_writes: j.direct_writes,
+            destaged_bytes: j.destaged_bytes,
+            replayed_records: j.replayed_records,
+            failing: j.failing,
+        }
+    }
+}
+
 /// A pool: record, health, RAID set, space, long tasks, volume names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PoolView {
@@ -445,6 +489,9 @@ pub struct PoolView {
     /// checksums), if that ran since the pool opened.
     #[serde(default)]
     pub checksum_build: Option<Progress>,
+    /// The write journal (RAID 5 and 6).
+    #[serde(default)]
+    pub write_journal: Option<JournalView>,
     /// The pool's volumes.
     pub volumes: Vec<String>,
 }
@@ -515,6 +562,7 @@ impl PoolView {
                 page_size: c.page_size,
             },
             checksum_build: st.checksum_build.map(Into::into),
+            write_journal: st.write_journal.map(Into::into),
             volumes: pool.volumes().names(),
         }
     }

@@ -1,0 +1,364 @@
+//! [`WriteJournal`]: a write journal in front of a parity RAID set, so that small writes
+//! do not each pay a read-modify-write (as md's raid5-cache in write-back mode, or ZFS's
+//! intent log).
+//!
+//! ```text
+//!  ReadCache ──write──▶ WriteJournal ──full stripes no journaled block touches──▶ RaidSet
+//!                          │ the rest: records (with block checksums) ──▶ LogStore (durable)
+//!                          │           blocks ──▶ Index (RAM) ──destage.rs──▶ RaidSet
+//!                          └ reads: RaidSet, then the journaled blocks over it
+//! ```
+//!
+//! A write below a full stripe is a record in the log: several concurrent writes share one
+//! durable append (`commit.rs`), and the write is acknowledged once that is durable, so an
+//! acknowledged write survives a crash (stronger than the set's own writes, which need a
+//! flush). Whole stripes go straight to the set unless a journaled block lies in them (then
+//! they are journaled too, so a replay can never put an older block over a newer one).
+//!
+//! # Ordering
+//!
+//! - A block stays in the index until its record is dropped from the log, which happens
+//!   only after the block was written home and the set flushed. So while a record could be
+//!   replayed, its blocks are in the index, and every write touching them is journaled
+//!   after it: replay (in sequence order) ends with the newest data.
+//! - Reads take the journaled blocks of their range *before* reading the set, and lay them
+//!   over what the set returned: a block leaves the index only once it is home, so the read
+//!   sees it either way.
+//! - Destaging writes exactly the journaled blocks (never a neighbour read back from the
+//!   set, which a concurrent direct write could have changed meanwhile).
+//! - Unmaps, and writes not aligned to 4 KiB, first destage what is journaled (a drain),
+//!   then go to the set.
+//!
+//! At open, the records left in the log are checked against their block checksums and
+//! written home in sequence order, the set flushed and the log emptied: an unclean stop
+//! loses no acknowledged write.
+
+mod commit;
+mod destage;
+mod index;
+pub mod record;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use record::BLOCK;
+pub use store::{LogStore, MemLog};
+
+use commit::{aligned, Queue};
+use destage::Space;
+use index::{overlay, Index};
+use parking_lot::{Condvar, Mutex, RwLock};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use vsa_blockdev::{check_range, BlockDevice, Bytes, Extent, Op, Result};
+
+/// The default room for records in a pool's journal (and RAM for the blocks they hold).
+pub const DEFAULT_JOURNAL_BYTES: u64 = 64 << 20;
+
+/// The journal's counters and state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JournalStats {
+    /// Room for records in the log.
+    pub capacity_bytes: u64,
+    /// Bytes of records in the log now.
+    pub used_bytes: u64,
+    /// Blocks journaled and not yet home.
+    pub pending_blocks: u64,
+    /// Records stored since the pool opened.
+    pub records: u64,
+    /// Durable appends that stored them (records / commits = writes per flush).
+    pub commits: u64,
+    /// Bytes journaled.
+    pub journaled_bytes: u64,
+    /// Writes (or parts of writes) of whole stripes that went straight to the set.
+    pub direct_writes: u64,
+    /// Bytes written home by destaging.
+    pub destaged_bytes: u64,
+    /// Destage passes.
+    pub destage_passes: u64,
+    /// Records replayed when the pool opened.
+    pub replayed_records: u64,
+    /// Why destaging fails, while it does.
+    pub failing: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    records: AtomicU64,
+    commits: AtomicU64,
+    journaled_bytes: AtomicU64,
+    direct_writes: AtomicU64,
+    destaged_bytes: AtomicU64,
+    destage_passes: AtomicU64,
+    replayed: AtomicU64,
+}
+
+/// What the journal and its destager thread share.
+#[derive(Debug)]
+struct Shared<D> {
+    dev: D,
+    log: Arc<dyn LogStore>,
+    /// Writes of whole stripes of this size may skip the journal.
+    stripe: u64,
+    /// Room for records.
+    budget: u64,
+    /// The most one group of records of a write reserves.
+    max_group: u64,
+    /// How long writes pause before destaging starts on its own.
+    idle: std::time::Duration,
+    index: RwLock<Index>,
+    queue: Mutex<Queue>,
+    space: Mutex<Space>,
+    space_cv: Condvar,
+    /// Held by a destage pass.
+    destage: Mutex<()>,
+    stats: Counters,
+}
+
+/// A write journal over `D` (a parity RAID set). See the module documentation.
+#[derive(Debug)]
+pub struct WriteJournal<D: BlockDevice + 'static> {
+    shared: Arc<Shared<D>>,
+    destager: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl<D: BlockDevice + 'static> WriteJournal<D> {
+    /// Opens the journal over `dev` with its records in `log`: replays what the log holds
+    /// (an unclean stop), then starts destaging in the background. `stripe`: the set's
+    /// full stripe; `budget`: room for records (at least 4 stripes).
+    pub fn open(dev: D, log: Arc<dyn LogStore>, stripe: u64, budget: u64) -> Result<Self> {
+        Self::open_tuned(dev, log, stripe, budget, destage::IDLE)
+    }
+
+    /// [`WriteJournal::open`] with the pause after which destaging starts on its own.
+    pub(crate) fn open_tuned(
+        dev: D,
+        log: Arc<dyn LogStore>,
+        stripe: u64,
+        budget: u64,
+        idle: std::time::Duration,
+    ) -> Result<Self> {
+        let stripe = stripe.max(BLOCK);
+        let budget = budget.max(4 * stripe);
+        let (upto, replayed) = replay(&dev, log.as_ref())?;
+        let shared = Arc::new(Shared {
+            dev,
+            log,
+            stripe,
+            budget,
+            max_group: budget / 4,
+            idle,
+            index: RwLock::default(),
+            queue: Mutex::new(Queue::starting_at(upto + 1)),
+            space: Mutex::default(),
+            space_cv: Condvar::new(),
+            destage: Mutex::new(()),
+            stats: Counters::default(),
+        });
+        shared.stats.replayed.store(replayed, Ordering::Relaxed);
+        let sh = shared.clone();
+        let destager = std::thread::Builder::new()
+            .name("vsa-destage".into())
+            .spawn(move || destage::run(sh))
+            .map_err(|e| vsa_blockdev::BlockError::io(Op::Write, 0, 0, e))?;
+        Ok(WriteJournal {
+            shared,
+            destager: Mutex::new(Some(destager)),
+        })
+    }
+
+    /// The device below.
+    pub fn inner(&self) -> &D {
+        &self.shared.dev
+    }
+
+    /// Writes every journaled block home and empties the log (a clean stop; also before
+    /// operations that go below the journal).
+    pub fn drain(&self) -> Result<()> {
+        self.shared.destage_pass().map(|_| ())
+    }
+
+    /// Counters and state.
+    pub fn stats(&self) -> JournalStats {
+        let sh = &self.shared;
+        let (used_bytes, failing) = {
+            let s = sh.space.lock();
+            (s.used, s.failed.clone())
+        };
+        let c = &sh.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        JournalStats {
+            capacity_bytes: sh.budget,
+            used_bytes,
+            pending_blocks: sh.index.read().len() as u64,
+            records: get(&c.records),
+            commits: get(&c.commits),
+            journaled_bytes: get(&c.journaled_bytes),
+            direct_writes: get(&c.direct_writes),
+            destaged_bytes: get(&c.destaged_bytes),
+            destage_passes: get(&c.destage_passes),
+            replayed_records: get(&c.replayed),
+            failing,
+        }
+    }
+
+    /// Drains the journal if `[offset, offset + len)` holds journaled blocks.
+    fn drain_over(&self, offset: u64, len: u64) -> Result<()> {
+        if self.shared.index.read().overlaps(offset, len) {
+            self.drain()?;
+        }
+        Ok(())
+    }
+}
+
+impl<D: BlockDevice + 'static> Drop for WriteJournal<D> {
+    /// Stops the destager. What is still journaled stays in the log for the next open.
+    fn drop(&mut self) {
+        self.shared.space.lock().stop = true;
+        self.shared.space_cv.notify_all();
+        if let Some(t) = self.destager.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes the records `log` holds home in order, flushes `dev` and empties the log.
+/// Returns the highest sequence number seen and the records replayed.
+fn replay<D: BlockDevice>(dev: &D, log: &dyn LogStore) -> Result<(u64, u64)> {
+    let records = log.records()?;
+    let Some(&(upto, _)) = records.last() else {
+        return Ok((0, 0));
+    };
+    let mut replayed = 0;
+    for (seq, bytes) in &records {
+        match record::decode(bytes) {
+            Ok(r) if r.offset + r.data.len() as u64 <= dev.size() => {
+                dev.write_at(&r.data, r.offset)?;
+                replayed += 1;
+            }
+            Ok(r) => tracing::error!(
+                seq,
+                offset = r.offset,
+                "write journal: a record lies past the end of the pool; dropped"
+            ),
+            // Never acknowledged as written (torn) or damaged since: not replayed.
+            Err(e) => tracing::error!(seq, "write journal: record dropped at replay: {e}"),
+        }
+    }
+    dev.flush()?;
+    log.retire(upto)?;
+    tracing::info!(
+        records = records.len(),
+        replayed,
+        "write journal replayed after an unclean stop"
+    );
+    Ok((upto, replayed))
+}
+
+impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
+    fn block_size(&self) -> u32 {
+        self.shared.dev.block_size()
+    }
+
+    fn size(&self) -> u64 {
+        self.shared.dev.size()
+    }
+
+    fn io_granularity(&self) -> u64 {
+        self.shared.dev.io_granularity()
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        let journaled = self.shared.index.read().within(offset, buf.len() as u64);
+        self.shared.dev.read_at(buf, offset)?;
+        overlay(buf, offset, &journaled);
+        Ok(())
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let len = buf.len() as u64;
+        check_range(self, Op::Write, offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !aligned(offset, len) {
+            self.drain_over(offset, len)?;
+            return self.shared.dev.write_at(buf, offset);
+        }
+        let sh = &self.shared;
+        let mut journal = Vec::new();
+        let mut direct: Option<(u64, u64)> = None;
+        let mut pos = offset;
+        while pos < offset + len {
+            let end = ((pos / sh.stripe + 1) * sh.stripe).min(offset + len);
+            let whole = end - pos == sh.stripe;
+            if whole && !sh.index.read().overlaps(pos, end - pos) {
+                direct = match direct {
+                    Some((from, to)) if to == pos => Some((from, end)),
+                    Some((from, to)) => {
+                        self.write_direct(buf, offset, from, to)?;
+                        Some((pos, end))
+                    }
+                    None => Some((pos, end)),
+                };
+            } else {
+                let piece = &buf[(pos - offset) as usize..(end - offset) as usize];
+                journal.push((pos, Bytes::copy_from_slice(piece)));
+            }
+            pos = end;
+        }
+        if let Some((from, to)) = direct {
+            self.write_direct(buf, offset, from, to)?;
+        }
+        sh.journal(journal)
+    }
+
+    fn flush(&self) -> Result<()> {
+        // Journaled writes are durable already; the set's own ones need its flush.
+        self.shared.dev.flush()
+    }
+
+    fn unmap(&self, offset: u64, len: u64) -> Result<()> {
+        check_range(self, Op::Unmap, offset, len)?;
+        self.drain_over(offset, len)?;
+        self.shared.dev.unmap(offset, len)
+    }
+
+    fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
+        self.shared.dev.allocation(offset, len)
+    }
+
+    fn space_low(&self) -> bool {
+        self.shared.dev.space_low()
+    }
+
+    fn checksum_granularity(&self) -> Option<u32> {
+        self.shared.dev.checksum_granularity()
+    }
+
+    fn resync_checksums(&self, offset: u64, len: u64) -> Result<()> {
+        self.shared.dev.resync_checksums(offset, len)
+    }
+
+    fn save_checksums(&self) -> Result<()> {
+        self.shared.dev.save_checksums()
+    }
+
+    fn poison(&self, offset: u64, len: u64) -> Result<()> {
+        self.drain_over(offset, len)?;
+        self.shared.dev.poison(offset, len)
+    }
+}
+
+impl<D: BlockDevice + 'static> WriteJournal<D> {
+    /// Writes `[from, to)` of the write `buf` at `offset` straight to the set.
+    fn write_direct(&self, buf: &[u8], offset: u64, from: u64, to: u64) -> Result<()> {
+        self.shared
+            .stats
+            .direct_writes
+            .fetch_add(1, Ordering::Relaxed);
+        let piece = &buf[(from - offset) as usize..(to - offset) as usize];
+        self.shared.dev.write_at(piece, from)
+    }
+}

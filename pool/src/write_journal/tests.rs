@@ -1,0 +1,315 @@
+use super::*;
+use parking_lot::{Condvar, Mutex};
+use proptest::prelude::*;
+use std::time::Duration;
+use vsa_blockdev::testing::MemDevice;
+
+const STRIPE: u64 = 4 * BLOCK;
+/// Long enough that destaging never starts on its own during a test.
+const NEVER: Duration = Duration::from_secs(3600);
+
+fn journal(dev: &Arc<MemDevice>, log: &Arc<MemLog>, budget: u64) -> WriteJournal<Arc<MemDevice>> {
+    WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, budget, NEVER).unwrap()
+}
+
+fn read(d: &dyn BlockDevice, offset: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    d.read_at(&mut b, offset).unwrap();
+    b
+}
+
+#[test]
+fn small_writes_are_journaled_read_back_and_go_home_on_drain() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let j = journal(&dev, &log, 1 << 20);
+    j.write_at(&[7u8; 4096], BLOCK).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(read(&j, 0, 8192)[4096..], [7u8; 4096]);
+    assert_eq!(
+        read(dev.as_ref(), BLOCK, 4096),
+        vec![0u8; 4096],
+        "not home yet"
+    );
+    j.drain().unwrap();
+    assert!(log.is_empty());
+    assert_eq!(read(dev.as_ref(), BLOCK, 4096), vec![7u8; 4096]);
+    assert_eq!(j.stats().pending_blocks, 0);
+    assert_eq!(j.stats().used_bytes, 0);
+}
+
+#[test]
+fn whole_stripes_skip_the_journal_unless_a_journaled_block_is_in_them() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let j = journal(&dev, &log, 1 << 20);
+    j.write_at(&vec![1u8; 2 * STRIPE as usize], 0).unwrap();
+    assert!(log.is_empty());
+    assert_eq!(
+        j.stats().direct_writes,
+        1,
+        "two neighbouring stripes, one write"
+    );
+    j.write_at(&[2u8; 4096], STRIPE).unwrap();
+    j.write_at(&vec![3u8; STRIPE as usize], STRIPE).unwrap();
+    assert_eq!(log.len(), 2, "the second stripe holds a journaled block");
+    // A crash now: replay must end with the newest data.
+    drop(j);
+    let dev2 = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let j2 = journal(&dev2, &log, 1 << 20);
+    assert_eq!(j2.stats().replayed_records, 2);
+    assert_eq!(
+        read(dev2.as_ref(), STRIPE, STRIPE as usize),
+        vec![3u8; STRIPE as usize]
+    );
+}
+
+#[test]
+fn a_crash_loses_no_acknowledged_write_and_a_damaged_record_is_not_replayed() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let j = journal(&dev, &log, 1 << 20);
+    for i in 0..4u8 {
+        j.write_at(&[i + 1; 4096], u64::from(i) * 3 * BLOCK)
+            .unwrap();
+    }
+    drop(j); // no drain: as kill -9
+    assert_eq!(log.len(), 4);
+    let seqs: Vec<u64> = log.records().unwrap().iter().map(|r| r.0).collect();
+    log.corrupt(seqs[1], 100);
+    let j = journal(&dev, &log, 1 << 20);
+    assert!(log.is_empty(), "replayed records leave the log");
+    assert_eq!(j.stats().replayed_records, 3);
+    assert_eq!(read(&j, 0, 4096), vec![1u8; 4096]);
+    assert_eq!(
+        read(&j, 3 * BLOCK, 4096),
+        vec![0u8; 4096],
+        "damaged: dropped"
+    );
+    assert_eq!(read(&j, 9 * BLOCK, 4096), vec![4u8; 4096]);
+    // New records number on after the replayed ones.
+    j.write_at(&[9u8; 4096], 0).unwrap();
+    assert!(log.records().unwrap()[0].0 > seqs[3]);
+}
+
+#[test]
+fn unaligned_writes_and_unmaps_drain_what_they_touch_first() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let j = journal(&dev, &log, 1 << 20);
+    j.write_at(&[5u8; 4096], 0).unwrap();
+    j.write_at(&[6u8; 512], 512).unwrap();
+    assert!(log.is_empty());
+    let got = read(&j, 0, 4096);
+    assert_eq!(got[..512], [5u8; 512]);
+    assert_eq!(got[512..1024], [6u8; 512]);
+    j.write_at(&[8u8; 4096], 2 * BLOCK).unwrap();
+    j.unmap(0, STRIPE).unwrap();
+    assert!(log.is_empty());
+    assert_eq!(read(&j, 0, STRIPE as usize), vec![0u8; STRIPE as usize]);
+}
+
+#[test]
+fn a_failed_log_append_fails_the_write_and_shows_nothing() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let j = journal(&dev, &log, 1 << 20);
+    log.fail(true);
+    let e = j.write_at(&[1u8; 4096], 0).unwrap_err();
+    assert!(e.to_string().contains("write journal"), "{e}");
+    assert_eq!(read(&j, 0, 4096), vec![0u8; 4096]);
+    assert_eq!(j.stats().used_bytes, 0, "the room is given back");
+    log.fail(false);
+    j.write_at(&[2u8; 4096], 0).unwrap();
+    assert_eq!(read(&j, 0, 4096), vec![2u8; 4096]);
+}
+
+#[test]
+fn writes_beyond_the_room_wait_for_destaging_and_all_land() {
+    let dev = Arc::new(MemDevice::new(256 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    // The smallest room: 4 stripes (64 KiB); 200 writes need it many times over.
+    let j = journal(&dev, &log, 0);
+    assert_eq!(j.stats().capacity_bytes, 4 * STRIPE);
+    for i in 0..200u64 {
+        j.write_at(&[(i % 251) as u8 + 1; 4096], (i * 7 % 256) * BLOCK)
+            .unwrap();
+    }
+    assert!(j.stats().destage_passes > 0);
+    let mut want = vec![0u8; 256 * BLOCK as usize];
+    for i in 0..200u64 {
+        let at = ((i * 7 % 256) * BLOCK) as usize;
+        want[at..at + 4096].fill((i % 251) as u8 + 1);
+    }
+    assert_eq!(read(&j, 0, want.len()), want);
+}
+
+/// A log whose appends wait while it is closed, to line writers up behind a commit.
+#[derive(Debug, Default)]
+struct GateLog {
+    inner: MemLog,
+    closed: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl LogStore for GateLog {
+    fn append(&self, records: &[(u64, Vec<u8>)]) -> Result<()> {
+        let mut c = self.closed.lock();
+        while *c {
+            self.opened.wait(&mut c);
+        }
+        drop(c);
+        self.inner.append(records)
+    }
+    fn retire(&self, upto: u64) -> Result<()> {
+        self.inner.retire(upto)
+    }
+    fn records(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        self.inner.records()
+    }
+}
+
+#[test]
+fn writers_that_queue_behind_a_commit_share_the_next_one() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(GateLog::default());
+    *log.closed.lock() = true;
+    let j = Arc::new(
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, 1 << 20, NEVER).unwrap(),
+    );
+    let spawn = |i: u64| {
+        let j = j.clone();
+        std::thread::spawn(move || j.write_at(&[i as u8 + 1; 4096], i * BLOCK))
+    };
+    let first = spawn(0);
+    // The first writer leads and waits at the gate; the others queue behind it.
+    let others: Vec<_> = (1..16).map(spawn).collect();
+    while j.shared.queue.lock().queued() < 15 {
+        std::thread::yield_now();
+    }
+    *log.closed.lock() = false;
+    log.opened.notify_all();
+    first.join().unwrap().unwrap();
+    for t in others {
+        t.join().unwrap().unwrap();
+    }
+    assert_eq!(log.inner.appends(), 2, "16 writes, two commits");
+    assert_eq!(j.stats().records, 16);
+    for i in 0..16u64 {
+        assert_eq!(read(j.as_ref(), i * BLOCK, 4096), vec![i as u8 + 1; 4096]);
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Write { at: u64, len: u64, byte: u8 },
+    Unaligned { at: u64, len: u64, byte: u8 },
+    Unmap { at: u64, len: u64 },
+    Drain,
+    Crash,
+}
+
+const SIZE: u64 = 32 * BLOCK;
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0..32u64, 1..10u64, 1..255u8).prop_map(|(b, n, byte)| Step::Write {
+            at: b * BLOCK,
+            len: n.min(32 - b) * BLOCK,
+            byte
+        }),
+        1 => (0..SIZE / 512 - 1, 1..16u64, 1..255u8).prop_map(|(s, n, byte)| Step::Unaligned {
+            at: s * 512,
+            len: (n * 512).min(SIZE - s * 512),
+            byte
+        }),
+        1 => (0..32u64, 1..8u64).prop_map(|(b, n)| Step::Unmap {
+            at: b * BLOCK,
+            len: n.min(32 - b) * BLOCK
+        }),
+        1 => Just(Step::Drain),
+        1 => Just(Step::Crash),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The journal reads as a plain device would after any sequence of writes, unmaps,
+    /// drains and crashes (a crash drops the journal without draining, then reopens it).
+    #[test]
+    fn the_journal_reads_as_a_plain_device(steps in proptest::collection::vec(step(), 1..40)) {
+        let dev = Arc::new(MemDevice::new(SIZE, 512));
+        let log = Arc::new(MemLog::new());
+        let mut j = journal(&dev, &log, 0);
+        let mut model = vec![0u8; SIZE as usize];
+        for s in steps {
+            match s {
+                Step::Write { at, len, byte } | Step::Unaligned { at, len, byte } => {
+                    j.write_at(&vec![byte; len as usize], at).unwrap();
+                    model[at as usize..(at + len) as usize].fill(byte);
+                }
+                Step::Unmap { at, len } => {
+                    j.unmap(at, len).unwrap();
+                    model[at as usize..(at + len) as usize].fill(0);
+                }
+                Step::Drain => j.drain().unwrap(),
+                Step::Crash => {
+                    drop(j);
+                    j = journal(&dev, &log, 0);
+                }
+            }
+            prop_assert_eq!(read(&j, 0, SIZE as usize), model.clone());
+        }
+    }
+}
+
+#[test]
+fn a_member_failing_while_blocks_are_journaled_loses_nothing() {
+    use crate::raid::{MemJournal, RaidLevel, RaidMember, RaidSet};
+    use vsa_blockdev::testing::FaultyDevice;
+    for level in [RaidLevel::Raid5, RaidLevel::Raid6] {
+        let devs: Vec<Arc<FaultyDevice<MemDevice>>> = (0..5)
+            .map(|_| Arc::new(FaultyDevice::new(MemDevice::new(1 << 20, 512))))
+            .collect();
+        let members = devs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| RaidMember {
+                name: format!("disk{i}"),
+                dev: d.clone(),
+            })
+            .collect();
+        let set = Arc::new(
+            RaidSet::open(
+                level,
+                16384,
+                members,
+                vec![],
+                None,
+                true,
+                Arc::new(MemJournal::new()),
+            )
+            .unwrap(),
+        );
+        let stripe = set.io_granularity();
+        let log = Arc::new(MemLog::new());
+        let open =
+            || WriteJournal::open_tuned(set.clone(), log.clone(), stripe, 1 << 20, NEVER).unwrap();
+        let j = open();
+        let mut model = vec![0u8; set.size() as usize];
+        for i in 0..60u64 {
+            let at = (i * 37 % (set.size() / BLOCK)) * BLOCK;
+            let data = vec![(i % 250) as u8 + 1; 4096];
+            j.write_at(&data, at).unwrap();
+            model[at as usize..at as usize + 4096].copy_from_slice(&data);
+        }
+        assert_eq!(log.len(), 60, "{level:?}: all journaled");
+        devs[2].fail(true);
+        drop(j); // a crash with the blocks still in the log
+        let j = open();
+        assert_eq!(j.stats().replayed_records, 60, "{level:?}");
+        assert_eq!(read(&j, 0, model.len()), model, "{level:?}: degraded");
+        assert_eq!(read(set.as_ref(), 0, model.len()), model, "{level:?}: home");
+    }
+}
