@@ -256,6 +256,31 @@ fn show(p: &PoolView) {
         println!("last scrub stopped: {why}");
     }
     println!("read cache: {}", cache_summary(&p.read_cache));
+    if let Some(j) = &p.write_journal {
+        println!("write journal: {}", journal_summary(j));
+    }
+}
+
+fn journal_summary(j: &JournalView) -> String {
+    let mut s = format!(
+        "{} of {} in use, {} blocks not yet home; {} records in {} commits, {} written home",
+        bytes(j.used),
+        bytes(j.capacity),
+        j.pending_blocks,
+        j.records,
+        j.commits,
+        bytes(j.destaged_bytes)
+    );
+    if j.replayed_records > 0 {
+        s.push_str(&format!(
+            "; {} records replayed at open",
+            j.replayed_records
+        ));
+    }
+    if let Some(why) = &j.failing {
+        s.push_str(&format!("; FAILING to write home: {why}"));
+    }
+    s
 }
 
 fn cache_summary(c: &ReadCacheView) -> String {
