@@ -1,27 +1,30 @@
 //! Room in the log, and destaging: journaled blocks go home to the RAID set in the
-//! background, in offset order with neighbours joined (so the writes to one stripe become
-//! one read-modify-write, or a full-stripe write when they cover it); the set is flushed,
-//! and only then are the records dropped from the log and the blocks from the index.
+//! background, gathered per stripe, so that the blocks of one stripe cost one write of the
+//! set (one read-modify-write of the rows they span, or a full-stripe write with no reads
+//! of parity when they span half the stripe or more); the set is flushed, and only then
+//! are the records dropped from the log and the blocks from the index.
+//!
+//! Blocks of a stripe that are not neighbours go down as one span, the gaps filled with
+//! what the set holds, read under the journal's lock of that stripe: every write that goes
+//! to the set past the journal takes the same lock, so a gap is never written back stale.
 //!
 //! Destaging starts when the log is half full, when a writer waits for room, when asked
 //! (a drain), and when writes have paused for [`IDLE`] with anything journaled, so a pool
 //! at rest has its data at home.
 
-use super::index::runs;
-use super::Shared;
+use super::index::overlay;
+use super::{Shared, BLOCK};
 use parking_lot::MutexGuard;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vsa_blockdev::{BlockDevice, BlockError, ErrorKind, Op, Result};
+use vsa_blockdev::{BlockDevice, BlockError, Bytes, ErrorKind, Op, Result};
 
 /// How long writes must pause before what is journaled goes home.
 pub(super) const IDLE: Duration = Duration::from_secs(1);
 /// How long destaging waits before trying again after a failure.
 const RETRY: Duration = Duration::from_secs(1);
-/// The largest write destaging hands the RAID set at once.
-const MAX_RUN: u64 = 1 << 20;
 
 /// The log's room and the destager's orders.
 #[derive(Debug, Default)]
@@ -100,9 +103,8 @@ impl<D: BlockDevice> Shared<D> {
             return Ok(0);
         }
         let mut bytes = 0u64;
-        for (offset, data) in runs(&blocks, MAX_RUN) {
-            self.dev.write_at(&data, offset)?;
-            bytes += data.len() as u64;
+        for group in blocks.chunk_by(|a, b| a.0 / self.stripe == b.0 / self.stripe) {
+            bytes += self.write_home(group)?;
         }
         self.dev.flush()?;
         self.log.retire(upto)?;
@@ -123,6 +125,33 @@ impl<D: BlockDevice> Shared<D> {
             .fetch_add(bytes, Ordering::Relaxed);
         self.stats.destage_passes.fetch_add(1, Ordering::Relaxed);
         Ok(bytes)
+    }
+
+    /// Writes the journaled `blocks` of one stripe home in one write of the set; returns
+    /// the bytes written.
+    fn write_home(&self, blocks: &[(u64, Bytes)]) -> Result<u64> {
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+            return Ok(0);
+        };
+        let (from, to) = (first.0, last.0 + BLOCK);
+        if (to - from) / BLOCK == blocks.len() as u64 {
+            // Neighbours: exactly the journaled bytes.
+            let data: Vec<u8> = blocks.iter().flat_map(|b| b.1.iter().copied()).collect();
+            self.dev.write_at(&data, from)?;
+            return Ok(to - from);
+        }
+        let (from, to) = if 2 * (to - from) >= self.stripe {
+            let s = from / self.stripe * self.stripe;
+            (s, (s + self.stripe).min(self.dev.size()))
+        } else {
+            (from, to)
+        };
+        let _stripe = self.lock_stripes(from, to);
+        let mut span = vec![0u8; (to - from) as usize];
+        self.dev.read_at(&mut span, from)?;
+        overlay(&mut span, from, blocks);
+        self.dev.write_at(&span, from)?;
+        Ok(to - from)
     }
 
     /// Whether a destage pass is due (the caller holds the space lock).

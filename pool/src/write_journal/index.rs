@@ -89,21 +89,6 @@ pub(super) fn overlay(buf: &mut [u8], offset: u64, blocks: &[(u64, Bytes)]) {
     }
 }
 
-/// Runs of consecutive blocks (offset, data) from `blocks` in offset order, each at most
-/// `max` bytes.
-pub(super) fn runs(blocks: &[(u64, Bytes)], max: u64) -> Vec<(u64, Vec<u8>)> {
-    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
-    for (at, data) in blocks {
-        match out.last_mut() {
-            Some((o, buf)) if *o + buf.len() as u64 == *at && (buf.len() as u64) < max => {
-                buf.extend_from_slice(data)
-            }
-            _ => out.push((*at, data.to_vec())),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,18 +119,5 @@ mod tests {
         overlay(&mut buf, 2048, &[(0, block(1)), (4096, block(2))]);
         assert!(buf[..2048].iter().all(|&b| b == 1));
         assert!(buf[2048..6000].iter().all(|&b| b == 2));
-    }
-
-    #[test]
-    fn runs_join_neighbours_up_to_a_limit() {
-        let blocks = vec![
-            (0, block(1)),
-            (BLOCK, block(2)),
-            (2 * BLOCK, block(3)),
-            (5 * BLOCK, block(4)),
-        ];
-        let r = runs(&blocks, 2 * BLOCK);
-        let shape: Vec<(u64, usize)> = r.iter().map(|(o, b)| (*o, b.len())).collect();
-        assert_eq!(shape, vec![(0, 8192), (2 * BLOCK, 4096), (5 * BLOCK, 4096)]);
     }
 }

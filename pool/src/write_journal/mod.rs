@@ -24,8 +24,10 @@
 //! - Reads take the journaled blocks of their range *before* reading the set, and lay them
 //!   over what the set returned: a block leaves the index only once it is home, so the read
 //!   sees it either way.
-//! - Destaging writes exactly the journaled blocks (never a neighbour read back from the
-//!   set, which a concurrent direct write could have changed meanwhile).
+//! - Destaging writes the journaled blocks of a stripe in one write of the set; the gaps
+//!   between them are read from the set under the journal's lock of that stripe, which
+//!   every write that goes past the journal also holds (and it checks again under it that
+//!   no block in its range was journaled meanwhile), so a gap is never written back stale.
 //! - Unmaps, and writes not aligned to 4 KiB, first destage what is journaled (a drain),
 //!   then go to the set.
 //!
@@ -52,6 +54,9 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use vsa_blockdev::{check_range, BlockDevice, Bytes, Extent, Op, Result};
+
+/// How many stripe locks a journal has.
+const STRIPE_LOCKS: u64 = 64;
 
 /// The default room for records in a pool's journal (and RAM for the blocks they hold).
 pub const DEFAULT_JOURNAL_BYTES: u64 = 64 << 20;
@@ -113,7 +118,30 @@ struct Shared<D> {
     space_cv: Condvar,
     /// Held by a destage pass.
     destage: Mutex<()>,
+    /// Locks of stripes (by stripe number modulo their count), held by writes that go to
+    /// the set past the journal and by destaging when it fills gaps.
+    stripe_locks: Vec<Mutex<()>>,
     stats: Counters,
+}
+
+impl<D: BlockDevice> Shared<D> {
+    /// Locks the stripes of `[from, to)`, in a fixed order.
+    fn lock_stripes(&self, from: u64, to: u64) -> Vec<parking_lot::MutexGuard<'_, ()>> {
+        let (first, end) = (from / self.stripe, to.div_ceil(self.stripe));
+        let mut ids: Vec<u64> = (first..end.min(first + STRIPE_LOCKS))
+            .map(|s| s % STRIPE_LOCKS)
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|i| self.stripe_locks[i as usize].lock())
+            .collect()
+    }
+
+    /// Writes `buf` at `offset` to the set past the journal, under the stripes' locks.
+    fn write_past(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let _stripes = self.lock_stripes(offset, offset + buf.len() as u64);
+        self.dev.write_at(buf, offset)
+    }
 }
 
 /// A write journal over `D` (a parity RAID set). See the module documentation.
@@ -154,6 +182,7 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
             space: Mutex::default(),
             space_cv: Condvar::new(),
             destage: Mutex::new(()),
+            stripe_locks: (0..STRIPE_LOCKS).map(|_| Mutex::new(())).collect(),
             stats: Counters::default(),
         });
         shared.stats.replayed.store(replayed, Ordering::Relaxed);
@@ -284,7 +313,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
         }
         if !aligned(offset, len) {
             self.drain_over(offset, len)?;
-            return self.shared.dev.write_at(buf, offset);
+            return self.shared.write_past(buf, offset);
         }
         let sh = &self.shared;
         let mut journal = Vec::new();
@@ -297,7 +326,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
                 direct = match direct {
                     Some((from, to)) if to == pos => Some((from, end)),
                     Some((from, to)) => {
-                        self.write_direct(buf, offset, from, to)?;
+                        journal.extend(self.write_direct(buf, offset, from, to)?);
                         Some((pos, end))
                     }
                     None => Some((pos, end)),
@@ -309,7 +338,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
             pos = end;
         }
         if let Some((from, to)) = direct {
-            self.write_direct(buf, offset, from, to)?;
+            journal.extend(self.write_direct(buf, offset, from, to)?);
         }
         sh.journal(journal)
     }
@@ -322,6 +351,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
     fn unmap(&self, offset: u64, len: u64) -> Result<()> {
         check_range(self, Op::Unmap, offset, len)?;
         self.drain_over(offset, len)?;
+        let _stripes = self.shared.lock_stripes(offset, offset + len);
         self.shared.dev.unmap(offset, len)
     }
 
@@ -347,18 +377,34 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
 
     fn poison(&self, offset: u64, len: u64) -> Result<()> {
         self.drain_over(offset, len)?;
+        let _stripes = self.shared.lock_stripes(offset, offset + len);
         self.shared.dev.poison(offset, len)
     }
 }
 
 impl<D: BlockDevice + 'static> WriteJournal<D> {
-    /// Writes `[from, to)` of the write `buf` at `offset` straight to the set.
-    fn write_direct(&self, buf: &[u8], offset: u64, from: u64, to: u64) -> Result<()> {
-        self.shared
-            .stats
-            .direct_writes
-            .fetch_add(1, Ordering::Relaxed);
+    /// Writes `[from, to)` (whole stripes) of the write `buf` at `offset` straight to the
+    /// set, unless a block in it was journaled meanwhile: then it is handed back, a piece
+    /// per stripe, to be journaled.
+    fn write_direct(
+        &self,
+        buf: &[u8],
+        offset: u64,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Bytes)>> {
+        let sh = &self.shared;
         let piece = &buf[(from - offset) as usize..(to - offset) as usize];
-        self.shared.dev.write_at(piece, from)
+        let _stripes = sh.lock_stripes(from, to);
+        if sh.index.read().overlaps(from, to - from) {
+            // Whole stripes, a record each.
+            return Ok(piece
+                .chunks(sh.stripe as usize)
+                .zip((from..to).step_by(sh.stripe as usize))
+                .map(|(d, at)| (at, Bytes::copy_from_slice(d)))
+                .collect());
+        }
+        sh.stats.direct_writes.fetch_add(1, Ordering::Relaxed);
+        sh.dev.write_at(piece, from).map(|()| Vec::new())
     }
 }
