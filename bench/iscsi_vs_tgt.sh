@@ -13,7 +13,8 @@
 #
 # Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] bench/iscsi_vs_tgt.sh [SIZE_MIB=1024] [SECS=10] [ROUNDS=3]
 # (BENCH_DIR picks the filesystem both targets keep their files on; VSA_BIN runs that vsa
-# binary instead of building one.)
+# binary instead of building one; VSA_WRITE_JOURNAL sizes the RAID 5 pool's write journal,
+# 0 to run without it.)
 # Needs root (tgtd), tgt, libiscsi-bin, qemu-utils + qemu-block-extra; builds vsa --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,9 @@ TGT_URL="iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
 # vsa: a RAID 0 pool over two files of half the size, one thick volume; a RAID 5 pool
 # over four files of a third of the size, one thin volume.
 cat >"$WORK/vsa.toml" <<EOF
+[settings]
+write_journal = "${VSA_WRITE_JOURNAL:-256M}"
+
 [[pool]]
 name = "bench"
 raid = "0"

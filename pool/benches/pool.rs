@@ -6,7 +6,8 @@
 //! filesystem; default: a temporary directory under the build directory). The pools' read
 //! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
 //! gives it a capacity (reads of pages read before are then served from RAM);
-//! `VSA_BENCH_ONLY=r0t,r5t,r6t,r5k` (any of them) runs the raw column and those only, and
+//! `VSA_BENCH_ONLY=r0t,r5t,r5tn,r6t,r5k` (any of them; `r5tn` is RAID 5 thin without its
+//! write journal) runs the raw column and those only, and
 //! `VSA_BENCH_LOADS=rewrite,stripes,read,randwrite,randwrite32,randread` (any of them) those loads
 //! after the first write; either skips the parity, snapshot and rebuild figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
@@ -156,12 +157,15 @@ fn setup(root: &Path) -> Setup {
     Setup { _dir: dir, store }
 }
 
-fn make_pool(s: &Setup, level: RaidLevel, name: &str) -> Pool {
+fn make_pool(s: &Setup, level: RaidLevel, name: &str, journal: bool) -> Pool {
     let members: Vec<PathBuf> = (0..4)
         .map(|i| s._dir.path().join(format!("{name}{i}")))
         .collect();
     let mut spec = PoolSpec::new(name, level, members);
     spec.create_size = Some(MEMBER);
+    if !journal {
+        spec.journal_bytes = 0;
+    }
     let pool = Pool::create(s.store.clone(), &spec).unwrap();
     let mib: u64 = std::env::var("VSA_BENCH_READ_CACHE_MIB").map_or(0, |v| {
         v.parse()
@@ -266,16 +270,20 @@ fn main() {
     // VSA_BENCH_ONLY=r0t,r5k (say) keeps the raw column and the named ones, for a quick look.
     let only = std::env::var("VSA_BENCH_ONLY").ok();
     let mut header = String::from("| load | raw 4 files in parallel |");
-    for (level, thick) in [
-        (RaidLevel::Raid0, false),
-        (RaidLevel::Raid5, false),
-        (RaidLevel::Raid6, false),
-        (RaidLevel::Raid5, true),
+    // (level, thick, write journal): RAID 5 thin also without its journal, the path every
+    // write took before there was one.
+    for (level, thick, journal) in [
+        (RaidLevel::Raid0, false, true),
+        (RaidLevel::Raid5, false, true),
+        (RaidLevel::Raid5, false, false),
+        (RaidLevel::Raid6, false, true),
+        (RaidLevel::Raid5, true, true),
     ] {
         let name = format!(
-            "{}{}",
+            "{}{}{}",
             level.to_string().replace("raid", "r"),
-            if thick { "k" } else { "t" }
+            if thick { "k" } else { "t" },
+            if journal { "" } else { "n" }
         );
         if only
             .as_ref()
@@ -284,11 +292,12 @@ fn main() {
             continue;
         }
         header += &format!(
-            " {} {} |",
+            " {} {}{} |",
             level.to_string().to_uppercase().replace("RAID", "RAID "),
-            if thick { "thick" } else { "thin" }
+            if thick { "thick" } else { "thin" },
+            if journal { "" } else { ", no journal" }
         );
-        let pool = make_pool(&s, level, &name);
+        let pool = make_pool(&s, level, &name, journal);
         let size = (pool.volumes().space().capacity / 2) / MIB * MIB;
         let vol = format!("v-{name}");
         pool.volumes().create(&vol, size, thick).unwrap();
@@ -324,7 +333,7 @@ fn main() {
     println!("|{}", " --- |".repeat(table[0].len() + 1));
     for (i, l) in loads.iter().enumerate() {
         let unit = match l {
-            Load::RandWrite | Load::RandRead => "IOPS",
+            Load::RandWrite | Load::RandWriteDeep | Load::RandRead => "IOPS",
             _ => "MB/s",
         };
         let mut row = format!("| {} | {:.0} {unit} |", l.name(), table[i][0].0);
@@ -348,7 +357,7 @@ fn main() {
     println!("| memcpy (memory bandwidth reference) | {copy:.2} |");
 
     // Snapshot creation time for a 1 GiB volume with data and a sparse 1 TiB volume.
-    let pool = make_pool(&s, RaidLevel::Raid5, "snap");
+    let pool = make_pool(&s, RaidLevel::Raid5, "snap", true);
     pool.volumes().create("g", 1024 * MIB, false).unwrap();
     let g = pool.volumes().volume("g").unwrap();
     let buf = vec![3u8; MIB as usize];
@@ -373,7 +382,7 @@ fn main() {
     println!("| 1 TiB sparse volume, 256 MiB written | {t_ms:.2} |");
 
     // Rebuild rate of a 4-member RAID 5 (half full).
-    let pool = make_pool(&s, RaidLevel::Raid5, "rb");
+    let pool = make_pool(&s, RaidLevel::Raid5, "rb", true);
     let size = pool.volumes().space().capacity / 2 / MIB * MIB;
     pool.volumes().create("rb", size, false).unwrap();
     let v = pool.volumes().volume("rb").unwrap();

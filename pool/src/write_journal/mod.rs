@@ -24,10 +24,10 @@
 //! - Reads take the journaled blocks of their range *before* reading the set, and lay them
 //!   over what the set returned: a block leaves the index only once it is home, so the read
 //!   sees it either way.
-//! - Destaging writes the journaled blocks of a stripe in one write of the set; the gaps
-//!   between them are read from the set under the journal's lock of that stripe, which
-//!   every write that goes past the journal also holds (and it checks again under it that
-//!   no block in its range was journaled meanwhile), so a gap is never written back stale.
+//! - Destaging writes a stripe holding many journaled blocks whole: it reads the stripe
+//!   under the journal's lock of that stripe, which every write that goes past the journal
+//!   also holds (and checks again under it that no block in its range was journaled
+//!   meanwhile), so what it read is never written back stale.
 //! - Unmaps, and writes not aligned to 4 KiB, first destage what is journaled (a drain),
 //!   then go to the set.
 //!
@@ -59,7 +59,7 @@ use vsa_blockdev::{check_range, BlockDevice, Bytes, Extent, Op, Result};
 const STRIPE_LOCKS: u64 = 64;
 
 /// The default room for records in a pool's journal (and RAM for the blocks they hold).
-pub const DEFAULT_JOURNAL_BYTES: u64 = 64 << 20;
+pub const DEFAULT_JOURNAL_BYTES: u64 = 256 << 20;
 
 /// The journal's counters and state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
