@@ -25,8 +25,8 @@ const MEMBER: u64 = 1024 * MIB;
 const SEQ_BYTES: u64 = 512 * MIB;
 const RAND_OPS: u64 = 20_000;
 const THREADS: u64 = 4;
-/// Writers of the queue-depth-32 load, and their writes in all (240 MB: well past the
-/// write journal's 64 MiB, so the rate includes writing home, not only journaling).
+/// Writers of the queue-depth-32 load, and their writes in all (240 MB: past half of the
+/// write journal's 256 MiB, where writing home starts, so the rate includes it).
 const DEEP: u64 = 32;
 const DEEP_OPS: u64 = 60_000;
 

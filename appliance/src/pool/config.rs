@@ -6,7 +6,7 @@
 //! low_space_percent = 10      # warn when less than this much of a pool is free
 //! rate_limit = "200M"         # bytes per second for rebuilds and scrubs (0 = unlimited)
 //! read_cache = "1G"           # RAM read cache per pool (0 = off)
-//! write_journal = "64M"       # write journal per RAID 5/6 pool for small writes (0 = off)
+//! write_journal = "256M"      # write journal per RAID 5/6 pool for small writes (0 = off)
 //!
 //! [[pool]]
 //! name = "fast"
@@ -37,7 +37,7 @@ pub struct Settings {
     /// Bytes of RAM each pool may use to cache what its volumes read and write (default
     /// 1 GiB, allocated only as it fills; 0 turns the cache off).
     pub read_cache: Option<Size>,
-    /// Bytes of write journal each RAID 5/6 pool keeps for small writes (default 64 MiB;
+    /// Bytes of write journal each RAID 5/6 pool keeps for small writes (default 256 MiB;
     /// as much RAM holds the journaled blocks until they are home; 0 turns it off).
     pub write_journal: Option<Size>,
 }
