@@ -8,13 +8,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 use vsa_blockdev::BlockDevice;
 use vsa_pool::raid::RaidLevel;
 use vsa_pool::{MetaStore, Pool, PoolSpec};
@@ -320,23 +320,9 @@ fn kill_9_at_random_moments_loses_no_acknowledged_write() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
-    let exe = std::env::current_exe().unwrap();
     for round in 0..rounds {
-        let mut c = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env("VSA_CRASH_CHILD", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(300..1500)));
-        if let Ok(Some(status)) = c.try_wait() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).unwrap();
-            panic!("round {round}: the child exited on its own ({status}): {err}");
-        }
-        c.kill().unwrap(); // SIGKILL
-        c.wait().unwrap();
+        let env = [("VSA_CRASH_CHILD", dir.path().display().to_string())];
+        common::kill_at_random_moment("crash_child", &env, &mut rng, round);
         mark_kill(&dir.path().join("log"));
         verify(dir.path(), round);
     }

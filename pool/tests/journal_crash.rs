@@ -14,13 +14,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 use vsa_blockdev::BlockDevice;
 use vsa_pool::raid::RaidLevel;
 use vsa_pool::{MetaStore, Pool, PoolSpec};
@@ -158,31 +158,13 @@ fn kill_rounds(level: RaidLevel, seed: u64, journal_bytes: u64) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let exe = std::env::current_exe().unwrap();
     let mut replayed = 0;
     for round in 0..rounds {
-        let mut c = Command::new(&exe)
-            .args([
-                "--exact",
-                "journal_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("VSA_JOURNAL_CHILD", dir.path())
-            .env("VSA_JOURNAL_BYTES", journal_bytes.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A random moment: the point of the test, not a wait for a condition.
-        std::thread::sleep(Duration::from_millis(rng.gen_range(300..1500)));
-        if let Ok(Some(status)) = c.try_wait() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(c.stderr.as_mut().unwrap(), &mut err).unwrap();
-            panic!("round {round}: the child exited on its own ({status}): {err}");
-        }
-        c.kill().unwrap(); // SIGKILL
-        c.wait().unwrap();
+        let env = [
+            ("VSA_JOURNAL_CHILD", dir.path().display().to_string()),
+            ("VSA_JOURNAL_BYTES", journal_bytes.to_string()),
+        ];
+        common::kill_at_random_moment("journal_child", &env, &mut rng, round);
         replayed += verify(dir.path(), round);
     }
     let (slots, _) = read_logs(dir.path());

@@ -240,6 +240,19 @@ impl Daemon {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Waits (up to 5 minutes) for the scrub of `pool` to finish; returns `pool show`.
+    pub fn wait_scrub(&self, pool: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let p = self.json(&["pool", "show", pool]);
+            if p["scrub"]["finished"] == true {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "the scrub did not finish: {p}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs the CLI with `--json`, asserts success, parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];

@@ -4,10 +4,8 @@
 //! which one it is.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
 use std::io::{Seek, SeekFrom, Write};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 use vsa_e2e::{show, Daemon};
 
 const IQN: &str = "iqn.2026-01.invalid.vsa:integrity";
@@ -38,18 +36,6 @@ fn convert(from: &str, to: &str) {
     args.extend([from, to]);
     let o = run("qemu-img", &args);
     assert!(o.status.success(), "qemu-img {args:?}: {}", show(&o));
-}
-
-fn wait_scrub(d: &Daemon) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let p = d.json(&["pool", "show", "default"]);
-        if p["scrub"]["finished"] == true {
-            return p;
-        }
-        assert!(Instant::now() < deadline, "the scrub did not finish: {p}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -106,7 +92,7 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
 
     // The scrub repairs what reads did not touch (parity), knowing which copy is bad.
     d.ok(&["pool", "scrub", "default"]);
-    let p = wait_scrub(&d);
+    let p = d.wait_scrub("default");
     let report = &p["last_scrub"];
     assert!(report["repaired"].as_u64().unwrap() > 0, "{p}");
     assert_eq!(report["repaired_unverified"], 0, "{p}");
@@ -125,7 +111,7 @@ fn a_corrupted_member_gives_back_right_data_and_scrub_repairs_the_right_copy() {
     let shown = d.ok(&["pool", "show", "default"]);
     assert!(shown.contains("at member offset"), "{shown}");
     d.ok(&["pool", "scrub", "default"]);
-    let p = wait_scrub(&d);
+    let p = d.wait_scrub("default");
     assert_eq!(
         p["last_scrub"]["mismatches"], 0,
         "a second scrub finds nothing: {p}"

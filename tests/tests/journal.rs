@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 use vsa_e2e::{show, Daemon};
 
 const IQN: &str = "iqn.2026-01.invalid.vsa:journal";
@@ -79,15 +78,7 @@ fn small_writes_are_journaled_and_survive_kill_9() {
         p["write_journal"]["replayed_records"]
     );
     d.ok(&["pool", "scrub", "default"]);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let p = loop {
-        let p = d.json(&["pool", "show", "default"]);
-        if p["scrub"]["finished"] == true {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "the scrub did not finish: {p}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let p = d.wait_scrub("default");
     assert_eq!(p["last_scrub"]["mismatches"], 0, "{p}");
     assert!(d.stop().success());
 }
