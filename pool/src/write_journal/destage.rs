@@ -177,10 +177,19 @@ impl<D: BlockDevice> Shared<D> {
         if 8 * blocks.len() as u64 * BLOCK >= self.stripe && end - start == self.stripe {
             let _stripe = self.lock_stripes(start, end);
             let mut whole = vec![0u8; (end - start) as usize];
-            self.dev.read_at(&mut whole, start)?;
-            overlay(&mut whole, start, blocks);
-            self.dev.write_at(&whole, start)?;
-            return Ok(end - start);
+            match self.dev.read_at(&mut whole, start) {
+                Ok(()) => {
+                    overlay(&mut whole, start, blocks);
+                    self.dev.write_at(&whole, start)?;
+                    return Ok(end - start);
+                }
+                // A block of the stripe the journal does not hold cannot be read (lost,
+                // or the set degraded past it): write only what the journal holds.
+                Err(e) => tracing::warn!(
+                    stripe_at = start,
+                    "write journal: the stripe cannot be read whole ({e}); writing its journaled blocks alone"
+                ),
+            }
         }
         let mut bytes = 0;
         for run in blocks.chunk_by(|a, b| a.0 + BLOCK == b.0) {

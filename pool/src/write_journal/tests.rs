@@ -353,3 +353,25 @@ fn a_whole_stripe_written_past_the_journal_is_never_undone_by_destaging() {
     b.join().unwrap();
     assert!(j.stats().destage_passes > 0);
 }
+
+#[test]
+fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
+    use vsa_blockdev::testing::FaultyDevice;
+    let dev = Arc::new(FaultyDevice::new(MemDevice::new(64 * BLOCK, 512)));
+    let log = Arc::new(MemLog::new());
+    let j = WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, 1 << 20, NEVER).unwrap();
+    // Two blocks of one stripe: enough to write the stripe whole, which needs a read.
+    j.write_at(&[3u8; 4096], 4 * BLOCK).unwrap();
+    j.write_at(&[4u8; 4096], 6 * BLOCK).unwrap();
+    dev.fail_reads_only(true);
+    dev.fail(true);
+    assert!(
+        j.inner().read_at(&mut [0u8; 4096], 0).is_err(),
+        "reads fail"
+    );
+    j.drain().unwrap();
+    dev.fail(false);
+    assert!(log.is_empty());
+    assert_eq!(read(dev.as_ref(), 4 * BLOCK, 4096), vec![3u8; 4096]);
+    assert_eq!(read(dev.as_ref(), 6 * BLOCK, 4096), vec![4u8; 4096]);
+}
