@@ -262,7 +262,11 @@ fn replay<D: BlockDevice>(dev: &D, log: &dyn LogStore) -> Result<(u64, u64)> {
     let mut replayed = 0;
     for (seq, bytes) in &records {
         match record::decode(bytes) {
-            Ok(r) if r.offset + r.data.len() as u64 <= dev.size() => {
+            Ok(r)
+                if r.offset
+                    .checked_add(r.data.len() as u64)
+                    .is_some_and(|end| end <= dev.size()) =>
+            {
                 dev.write_at(&r.data, r.offset)?;
                 replayed += 1;
             }
@@ -299,6 +303,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        check_range(self, Op::Read, offset, buf.len() as u64)?;
         let journaled = self.shared.index.read().within(offset, buf.len() as u64);
         self.shared.dev.read_at(buf, offset)?;
         overlay(buf, offset, &journaled);
@@ -376,6 +381,7 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
     }
 
     fn poison(&self, offset: u64, len: u64) -> Result<()> {
+        check_range(self, Op::Write, offset, len)?;
         self.drain_over(offset, len)?;
         let _stripes = self.shared.lock_stripes(offset, offset + len);
         self.shared.dev.poison(offset, len)

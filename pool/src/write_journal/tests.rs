@@ -375,3 +375,20 @@ fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
     assert_eq!(read(dev.as_ref(), 4 * BLOCK, 4096), vec![3u8; 4096]);
     assert_eq!(read(dev.as_ref(), 6 * BLOCK, 4096), vec![4u8; 4096]);
 }
+
+#[test]
+fn a_record_past_the_end_of_the_device_is_dropped_at_replay() {
+    let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
+    let log = Arc::new(MemLog::new());
+    let far = (u64::MAX / BLOCK) * BLOCK;
+    log.append(&[
+        (1, record::encode(far, &[1u8; 4096])),
+        (2, record::encode(64 * BLOCK, &[2u8; 4096])),
+        (3, record::encode(0, &[3u8; 4096])),
+    ])
+    .unwrap();
+    let j = journal(&dev, &log, 1 << 20);
+    assert_eq!(j.stats().replayed_records, 1);
+    assert_eq!(read(&j, 0, 4096), vec![3u8; 4096]);
+    assert!(j.read_at(&mut [0u8; 4096], u64::MAX - 100).is_err());
+}
