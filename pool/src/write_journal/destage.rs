@@ -135,24 +135,32 @@ impl<D: BlockDevice> Shared<D> {
         let threads = DESTAGE_THREADS.min(groups.len());
         let bytes = AtomicU64::new(0);
         let failed: Mutex<Option<BlockError>> = Mutex::new(None);
+        let work = |t: usize| {
+            for g in groups.iter().skip(t).step_by(threads) {
+                if failed.lock().is_some() {
+                    return;
+                }
+                match self.write_home(g) {
+                    Ok(n) => {
+                        bytes.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        failed.lock().get_or_insert(e);
+                    }
+                }
+            }
+        };
         std::thread::scope(|s| {
             for t in 0..threads {
-                let (groups, bytes, failed) = (&groups, &bytes, &failed);
-                s.spawn(move || {
-                    for g in groups.iter().skip(t).step_by(threads) {
-                        if failed.lock().is_some() {
-                            return;
-                        }
-                        match self.write_home(g) {
-                            Ok(n) => {
-                                bytes.fetch_add(n, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                failed.lock().get_or_insert(e);
-                            }
-                        }
-                    }
-                });
+                let work = &work;
+                let spawned = std::thread::Builder::new()
+                    .name("vsa-destage-io".into())
+                    .spawn_scoped(s, move || work(t));
+                if let Err(e) = spawned {
+                    // No thread to be had: do this share here.
+                    tracing::warn!("write journal: cannot start a destaging thread: {e}");
+                    work(t);
+                }
             }
         });
         match failed.into_inner() {
