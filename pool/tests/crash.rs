@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::block;
+
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::io::{Seek, Write};
@@ -31,14 +33,6 @@ fn spec(dir: &Path) -> PoolSpec {
     s.chunk_size = 256 * 1024;
     s.raid_chunk = 16 * 1024;
     s
-}
-
-/// A block written by write `seq` to block `slot`: both numbers, then filler.
-fn block(seq: u64, slot: u64) -> Vec<u8> {
-    let mut b = vec![(seq % 251) as u8; BS as usize];
-    b[..8].copy_from_slice(&seq.to_le_bytes());
-    b[8..16].copy_from_slice(&slot.to_le_bytes());
-    b
 }
 
 /// The log: one line per operation, `W seq start n` / `U seq start n` written just before

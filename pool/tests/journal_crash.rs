@@ -16,6 +16,8 @@
 
 mod common;
 
+use common::block;
+
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::io::Write;
@@ -41,14 +43,6 @@ fn create(dir: &Path, level: RaidLevel) {
     let store = Arc::new(MetaStore::open(&dir.join("db"), &[]).unwrap());
     let pool = Pool::create(store, &s).unwrap();
     pool.volumes().create("v", VOL, false).unwrap();
-}
-
-/// The block write `seq` puts in `slot`: both numbers, then filler.
-fn block(seq: u64, slot: u64) -> Vec<u8> {
-    let mut b = vec![(seq % 251) as u8; BS as usize];
-    b[..8].copy_from_slice(&seq.to_le_bytes());
-    b[8..16].copy_from_slice(&slot.to_le_bytes());
-    b
 }
 
 /// Writes to each slot in issue order, as (seq, acknowledged), from every thread's log

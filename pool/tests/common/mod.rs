@@ -30,3 +30,11 @@ pub fn kill_at_random_moment(
     c.kill().unwrap(); // SIGKILL
     c.wait().unwrap();
 }
+
+/// The 4 KiB block write `seq` puts in `slot`: both numbers, then filler.
+pub fn block(seq: u64, slot: u64) -> Vec<u8> {
+    let mut b = vec![(seq % 251) as u8; 4096];
+    b[..8].copy_from_slice(&seq.to_le_bytes());
+    b[8..16].copy_from_slice(&slot.to_le_bytes());
+    b
+}
