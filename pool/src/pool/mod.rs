@@ -13,7 +13,7 @@ use crate::raid::{
 };
 use crate::sums_db::DbSums;
 use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
-use crate::write_journal::{JournalStats, WriteJournal, DEFAULT_JOURNAL_BYTES};
+use crate::write_journal::{self, JournalStats, WriteJournal, DEFAULT_JOURNAL_BYTES};
 use crate::DbLog;
 use crate::{Progress, ProgressReport};
 use parking_lot::Mutex;
@@ -371,18 +371,17 @@ impl Pool {
         journal_bytes: u64,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
-        // Opening the journal replays what it holds, even when it is to be off now.
-        let journal = Arc::new(
-            WriteJournal::open(
-                raid.clone(),
-                Arc::new(DbLog::new(store.clone(), record.id)),
-                raid.io_granularity(),
-                journal_bytes,
-            )
-            .map_err(RaidError::Block)?,
-        );
+        let log = Arc::new(DbLog::new(store.clone(), record.id));
         let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
-        let journal = (parity && journal_bytes > 0).then_some(journal);
+        let journal = if parity && journal_bytes > 0 {
+            let stripe = raid.io_granularity();
+            let j = WriteJournal::open(raid.clone(), log, stripe, journal_bytes);
+            Some(Arc::new(j.map_err(RaidError::Block)?))
+        } else {
+            // Off now: records an earlier run left still go home.
+            write_journal::replay(&raid, log.as_ref()).map_err(RaidError::Block)?;
+            None
+        };
         let front: Arc<dyn BlockDevice> = match &journal {
             Some(j) => j.clone(),
             None => raid.clone(),
@@ -766,6 +765,28 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(files(dir.path()), ["m0", "m1", "m2"]);
+    }
+
+    #[test]
+    fn a_pool_opened_with_its_journal_off_still_replays_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let members = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
+        let mut spec = PoolSpec::new("p", RaidLevel::Raid5, members);
+        spec.create_size = Some(16 * MIB);
+        {
+            let pool = Pool::create(store(dir.path()), &spec).unwrap();
+            pool.volumes().create("v", 4 * MIB, false).unwrap();
+            let v = pool.volumes().volume("v").unwrap();
+            v.write_at(&vec![9u8; 8 * MIB as usize / 4], 0).unwrap();
+            v.write_at(&[7u8; 4096], 12288).unwrap();
+            // Dropped without a clean stop: the small write may still be journaled.
+        }
+        let pool = Pool::open_with(store(dir.path()), "p", 0).unwrap();
+        assert!(pool.status().write_journal.is_none());
+        let v = pool.volumes().volume("v").unwrap();
+        let mut b = vec![0u8; 4096];
+        v.read_at(&mut b, 12288).unwrap();
+        assert_eq!(b, vec![7u8; 4096]);
     }
 
     #[test]

@@ -252,9 +252,10 @@ impl<D: BlockDevice + 'static> Drop for WriteJournal<D> {
     }
 }
 
-/// Writes the records `log` holds home in order, flushes `dev` and empties the log.
-/// Returns the highest sequence number seen and the records replayed.
-fn replay<D: BlockDevice>(dev: &D, log: &dyn LogStore) -> Result<(u64, u64)> {
+/// Writes the records `log` holds home in order, flushes `dev` and empties the log (done
+/// by [`WriteJournal::open`]; alone, for a pool whose journal is now off). Returns the
+/// highest sequence number seen and the records replayed.
+pub fn replay<D: BlockDevice>(dev: &D, log: &dyn LogStore) -> Result<(u64, u64)> {
     let records = log.records()?;
     let Some(&(upto, _)) = records.last() else {
         return Ok((0, 0));
