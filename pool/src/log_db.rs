@@ -1,7 +1,8 @@
 //! The write journal's records kept in the metadata store ([`CF_LOG`]): key `j` + pool +
-//! sequence number (8-byte big-endian each), value the encoded record. RocksDB's
-//! write-ahead log makes each synced append one sequential write and one flush, and a
-//! range delete drops the records that are home.
+//! sequence number (8-byte big-endian each), value the encoded record. An append is one
+//! write to RocksDB's write-ahead log (handed to the operating system, not synced: it
+//! survives a crash of the process); a sync is one flush of that log; a synced range
+//! delete drops the records that are home.
 
 use crate::meta::{key, MetaStore, CF_LOG};
 use crate::write_journal::LogStore;
@@ -31,26 +32,31 @@ impl DbLog {
     fn commit(
         &self,
         op: Op,
+        sync: bool,
         f: impl FnOnce(&mut WriteBatch, &rocksdb::ColumnFamily),
     ) -> Result<()> {
         let cf = self.store.cf(CF_LOG).map_err(|e| err(op, e))?;
         let mut batch = WriteBatch::default();
         f(&mut batch, cf);
-        self.store.commit(batch, true).map_err(|e| err(op, e))
+        self.store.commit(batch, sync).map_err(|e| err(op, e))
     }
 }
 
 impl LogStore for DbLog {
     fn append(&self, records: &[(u64, Vec<u8>)]) -> Result<()> {
-        self.commit(Op::Write, |b, cf| {
+        self.commit(Op::Write, false, |b, cf| {
             for (seq, r) in records {
                 b.put_cf(cf, key("j", &[self.pool, *seq]), r);
             }
         })
     }
 
+    fn sync(&self) -> Result<()> {
+        self.store.sync().map_err(|e| err(Op::Flush, e))
+    }
+
     fn retire(&self, upto: u64) -> Result<()> {
-        self.commit(Op::Write, |b, cf| {
+        self.commit(Op::Write, true, |b, cf| {
             b.delete_range_cf(
                 cf,
                 key("j", &[self.pool, 0]),

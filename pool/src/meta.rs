@@ -147,6 +147,12 @@ impl MetaStore {
         self.db.write_opt(batch, &wo).map_err(|e| self.err(e))
     }
 
+    /// Makes every write so far durable (a flush of the write-ahead log), as a synced
+    /// commit would have.
+    pub fn sync(&self) -> Result<(), MetaError> {
+        self.db.flush_wal(true).map_err(|e| self.err(e))
+    }
+
     /// Reads one value.
     pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
         self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.err(e))

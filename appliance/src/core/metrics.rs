@@ -255,6 +255,12 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
         self.record(&self.write, "write", buf.len() as u64, start, &r);
         r
     }
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<vsa_blockdev::Result<()>> {
+        let start = Instant::now();
+        let r = self.inner.try_write_at(buf, offset)?;
+        self.record(&self.write, "write", buf.len() as u64, start, &r);
+        Some(r)
+    }
     fn flush(&self) -> vsa_blockdev::Result<()> {
         let start = Instant::now();
         let r = self.inner.flush();

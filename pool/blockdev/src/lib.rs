@@ -100,6 +100,16 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
     /// Writes `buf` starting at `offset`.
     fn write_at(&self, buf: &[u8], offset: u64) -> Result<()>;
 
+    /// Writes like [`write_at`](Self::write_at), but only if that needs no waiting for
+    /// storage, another thread or a contended lock (a write journal with room appends to
+    /// its log, which the operating system takes at once). `None` when it would wait; the
+    /// caller then writes with `write_at` on a thread that may block (nothing observable
+    /// was done). The default: always `None`.
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+        let _ = (buf, offset);
+        None
+    }
+
     /// Reads `bufs.iter().map(|b| b.len()).sum()` consecutive bytes starting at `offset`
     /// into `bufs` in order (scatter): one request where the device can make it one (a
     /// file member uses `preadv`). The default reads into one buffer and copies out.
@@ -257,6 +267,9 @@ macro_rules! forward_block_device {
             }
             fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
                 (**self).write_at(buf, offset)
+            }
+            fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+                (**self).try_write_at(buf, offset)
             }
             fn read_vectored_at(&self, bufs: &mut [&mut [u8]], offset: u64) -> Result<()> {
                 (**self).read_vectored_at(bufs, offset)

@@ -60,7 +60,7 @@ use serde::Serialize;
 use shard::Shard;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use vsa_blockdev::{BlockDevice, BlockError, Bytes, Extent, Op, Result};
+use vsa_blockdev::{BlockDevice, BlockError, Bytes, ErrorKind, Extent, Op, Result};
 
 /// The default read cache capacity of a pool: 1 GiB (pages are allocated only when filled).
 pub const DEFAULT_READ_CACHE_BYTES: u64 = 1 << 30;
@@ -500,6 +500,28 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
             return result;
         }
         self.mutate(offset, len, Some(buf), op)
+    }
+
+    /// Through the same coherence protocol as `write_at`; a write the device below
+    /// declines leaves its pages uncached (as a failed one does).
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+        let len = buf.len() as u64;
+        if !self.cacheable(offset, len) {
+            return None;
+        }
+        let declined = std::cell::Cell::new(false);
+        let attempt = || {
+            self.inner.try_write_at(buf, offset).unwrap_or_else(|| {
+                declined.set(true);
+                Err(BlockError::new(ErrorKind::Io, Op::Write, offset, len)
+                    .with_detail("would wait"))
+            })
+        };
+        let result = match self.try_bypass(attempt) {
+            Some(r) => r,
+            None => self.mutate(offset, len, Some(buf), attempt),
+        };
+        (!declined.get()).then_some(result)
     }
 
     fn flush(&self) -> Result<()> {

@@ -790,6 +790,42 @@ mod tests {
     }
 
     #[test]
+    fn small_writes_to_owned_chunks_of_a_parity_pool_are_taken_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let members: Vec<_> = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
+        let mut spec = PoolSpec::new("p", RaidLevel::Raid5, members.clone());
+        spec.create_size = Some(16 * MIB);
+        let pool = Pool::create(store(dir.path()), &spec).unwrap();
+        pool.volumes().create("v", 4 * MIB, false).unwrap();
+        let v = pool.volumes().volume("v").unwrap();
+        assert!(
+            v.try_write_at(&[1u8; 4096], 8192).is_none(),
+            "a thin chunk not yet allocated"
+        );
+        v.write_at(&[1u8; 4096], 8192).unwrap();
+        v.try_write_at(&[2u8; 8192], 4096)
+            .expect("an owned chunk, room in the journal")
+            .unwrap();
+        let mut b = vec![0u8; 12288];
+        v.read_at(&mut b, 4096).unwrap();
+        assert_eq!(&b[..8192], &[2u8; 8192][..]);
+        assert_eq!(&b[8192..], &[0u8; 4096][..]);
+        assert_eq!(pool.status().write_journal.unwrap().records, 1);
+        drop((v, pool));
+
+        // RAID 1 has no journal: its writes wait for the members.
+        let dir = tempfile::tempdir().unwrap();
+        let members = (0..2).map(|i| dir.path().join(format!("m{i}"))).collect();
+        let mut spec = PoolSpec::new("p", RaidLevel::Raid1, members);
+        spec.create_size = Some(16 * MIB);
+        let pool = Pool::create(store(dir.path()), &spec).unwrap();
+        pool.volumes().create("v", 4 * MIB, true).unwrap();
+        let v = pool.volumes().volume("v").unwrap();
+        v.write_at(&[1u8; 4096], 0).unwrap();
+        assert!(v.try_write_at(&[1u8; 4096], 0).is_none());
+    }
+
+    #[test]
     fn ids_are_random_and_keep_their_hex_format() {
         let (a, b) = (random_id().unwrap(), random_id().unwrap());
         assert_ne!(a, b);

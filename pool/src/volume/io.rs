@@ -641,6 +641,36 @@ impl BlockDevice for Volume {
             .map_err(|e| e.with_device(format!("volume {}", self.name)))
     }
 
+    /// A write that lands in one run of chunks the head already owns (nothing to allocate
+    /// or copy), if the data device takes it without waiting.
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+        let View::Head(shared) = &self.view else {
+            return None;
+        };
+        let len = buf.len() as u64;
+        let _gate = self.inner.gate.try_read()?;
+        let _io = shared.io.try_read()?;
+        let at = {
+            let st = self.inner.state.try_read()?;
+            let (head, size) = self.current(&st).ok()?;
+            self.check(size, Op::Write, offset, len).ok()?;
+            let node = st.nodes.get(&head)?;
+            let plan: Vec<(Piece, Option<u64>)> = pieces(offset, len, self.inner.chunk_size)
+                .into_iter()
+                .map(|p| (p, has_data(node.map.get(&p.chunk).copied())))
+                .collect();
+            match runs(&plan, self.inner.chunk_size)[..] {
+                [Run { at: Some(at), .. }] => at,
+                _ => return None,
+            }
+        };
+        let r = self.inner.data.try_write_at(buf, at)?;
+        Some(r.map_err(|e| {
+            e.at(Op::Write, offset, len)
+                .with_device(format!("volume {}", self.name))
+        }))
+    }
+
     fn flush(&self) -> Result<()> {
         self.inner.data.flush()
     }

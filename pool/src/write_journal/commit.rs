@@ -1,7 +1,7 @@
 //! Group commit: writers queue their records; the first that finds no commit under way
-//! leads, storing everything queued in one durable append, and goes on until the queue is
-//! empty. Writers that came meanwhile wait for the leader, so a queue of 32 writes costs
-//! one log write and one flush, not 32.
+//! leads, storing everything queued in one append, and goes on until the queue is empty.
+//! Writers that came meanwhile wait for the leader, so a queue of 32 writes costs one log
+//! write, not 32 (and a flush after them one sync: `sync_log`).
 
 use super::record::encode;
 use super::{Shared, BLOCK};
@@ -17,7 +17,7 @@ pub(super) struct Queue {
     pub next_seq: u64,
     waiting: Vec<Pending>,
     /// A writer is committing.
-    leading: bool,
+    pub(super) leading: bool,
 }
 
 impl Queue {
@@ -69,7 +69,8 @@ impl Ticket {
 
 impl<D: BlockDevice> Shared<D> {
     /// Journals `pieces` (offset, whole blocks), in groups of at most a quarter of the
-    /// log's budget; returns when all are durable in the log and visible to reads.
+    /// log's budget; returns when all are in the log (with the operating system) and
+    /// visible to reads.
     pub(super) fn journal(&self, pieces: Vec<(u64, Bytes)>) -> Result<()> {
         let mut group: Vec<(u64, Bytes)> = Vec::new();
         let mut bytes = 0u64;
@@ -115,6 +116,43 @@ impl<D: BlockDevice> Shared<D> {
         })
     }
 
+    /// Journals one piece if that needs no waiting: room in the log, and no commit under
+    /// way (this writer leads it, then commits what queued meanwhile). `None`: nothing done.
+    pub(super) fn try_journal(&self, offset: u64, data: &[u8]) -> Option<Result<()>> {
+        let len = data.len() as u64;
+        if !self.try_reserve(len) {
+            return None;
+        }
+        let seq = {
+            let q = self.queue.try_lock();
+            match q {
+                Some(mut q) if !q.leading => {
+                    q.leading = true;
+                    q.next_seq += 1;
+                    q.next_seq - 1
+                }
+                _ => {
+                    self.release(len);
+                    return None;
+                }
+            }
+        };
+        let ticket = Arc::new(Ticket::default());
+        self.commit(vec![Pending {
+            seq,
+            offset,
+            data: Bytes::copy_from_slice(data),
+            ticket: ticket.clone(),
+        }]);
+        self.lead();
+        let outcome = ticket.outcome.lock().take()?;
+        Some(outcome.map_err(|(kind, why)| {
+            BlockError::new(kind, Op::Write, offset, len)
+                .with_device("write journal")
+                .with_detail(why)
+        }))
+    }
+
     /// Commits what is queued until nothing is.
     fn lead(&self) {
         loop {
@@ -126,36 +164,44 @@ impl<D: BlockDevice> Shared<D> {
                 }
                 std::mem::take(&mut q.waiting)
             };
-            let records: Vec<(u64, Vec<u8>)> = batch
-                .iter()
-                .map(|p| (p.seq, encode(p.offset, &p.data)))
-                .collect();
-            let outcome = self
-                .log
-                .append(&records)
-                .map_err(|e| (e.kind(), e.to_string()));
-            let bytes: u64 = batch.iter().map(|p| p.data.len() as u64).sum();
-            match &outcome {
-                Ok(()) => {
-                    self.space_committed(batch.iter().map(|p| (p.seq, p.data.len() as u64)));
-                    let mut ix = self.index.write();
-                    for p in &batch {
-                        ix.insert(p.offset, p.seq, &p.data);
-                    }
-                    drop(ix);
-                    let s = &self.stats;
-                    s.commits.fetch_add(1, Ordering::Relaxed);
-                    s.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    s.journaled_bytes.fetch_add(bytes, Ordering::Relaxed);
+            self.commit(batch);
+        }
+    }
+
+    /// Appends `batch` to the log, indexes it, and settles its writers' tickets.
+    fn commit(&self, batch: Vec<Pending>) {
+        let records: Vec<(u64, Vec<u8>)> = batch
+            .iter()
+            .map(|p| (p.seq, encode(p.offset, &p.data)))
+            .collect();
+        let outcome = self
+            .log
+            .append(&records)
+            .map_err(|e| (e.kind(), e.to_string()));
+        let bytes: u64 = batch.iter().map(|p| p.data.len() as u64).sum();
+        match &outcome {
+            Ok(()) => {
+                if let Some(last) = batch.last() {
+                    self.appended.fetch_max(last.seq, Ordering::SeqCst);
                 }
-                Err((_, why)) => {
-                    tracing::error!("write journal: a log append failed: {why}");
-                    self.release(bytes);
+                self.space_committed(batch.iter().map(|p| (p.seq, p.data.len() as u64)));
+                let mut ix = self.index.write();
+                for p in &batch {
+                    ix.insert(p.offset, p.seq, &p.data);
                 }
+                drop(ix);
+                let s = &self.stats;
+                s.commits.fetch_add(1, Ordering::Relaxed);
+                s.records.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                s.journaled_bytes.fetch_add(bytes, Ordering::Relaxed);
             }
-            for p in &batch {
-                p.ticket.settle(&outcome);
+            Err((_, why)) => {
+                tracing::error!("write journal: a log append failed: {why}");
+                self.release(bytes);
             }
+        }
+        for p in &batch {
+            p.ticket.settle(&outcome);
         }
     }
 }

@@ -65,12 +65,29 @@ impl<D: BlockDevice> Shared<D> {
             self.space_cv.wait(&mut s);
             s.waiting -= 1;
         }
+        self.take_room(&mut s, len);
+        Ok(())
+    }
+
+    /// Takes `len` bytes of room in the log if they are free now.
+    pub(super) fn try_reserve(&self, len: u64) -> bool {
+        let Some(mut s) = self.space.try_lock() else {
+            return false;
+        };
+        if s.used + len > self.budget && s.used > 0 {
+            return false;
+        }
+        self.take_room(&mut s, len);
+        true
+    }
+
+    /// Takes room that is free, and wakes the destager once the log is half full.
+    fn take_room(&self, s: &mut Space, len: u64) {
         s.used += len;
         s.last_write = Some(Instant::now());
         if s.used >= self.budget / 2 {
             self.space_cv.notify_all();
         }
-        Ok(())
     }
 
     /// Gives back room reserved for records that were not stored.
@@ -103,6 +120,9 @@ impl<D: BlockDevice> Shared<D> {
         if nothing_live {
             return Ok(0);
         }
+        // A block may reach home (and its stripe be half written when the power goes) only
+        // once its record would be replayed.
+        self.sync_log()?;
         let bytes = self.write_all_home(&blocks)?;
         self.dev.flush()?;
         self.log.retire(upto)?;

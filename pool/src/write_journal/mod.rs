@@ -10,9 +10,10 @@
 //! ```
 //!
 //! A write below a full stripe is a record in the log: several concurrent writes share one
-//! durable append (`commit.rs`), and the write is acknowledged once that is durable, so an
-//! acknowledged write survives a crash (stronger than the set's own writes, which need a
-//! flush). Whole stripes go straight to the set unless a journaled block lies in them (then
+//! append (`commit.rs`), and the write is acknowledged once the append is with the
+//! operating system, so an acknowledged write survives a crash of the process, as the set's
+//! own writes do. A flush syncs the log (concurrent flushes share one sync) and flushes
+//! the set: then everything acknowledged before it survives a power loss. Whole stripes go straight to the set unless a journaled block lies in them (then
 //! they are journaled too, so a replay can never put an older block over a newer one).
 //!
 //! # Ordering
@@ -30,6 +31,10 @@
 //!   meanwhile), so what it read is never written back stale.
 //! - Unmaps, and writes not aligned to 4 KiB, first destage what is journaled (a drain),
 //!   then go to the set.
+//!
+//! - Destaging syncs the log before it writes a block home, so a power loss while a stripe
+//!   is half written (data and parity disagree: the write hole) leaves the record to
+//!   replay over it.
 //!
 //! At open, the records left in the log are checked against their block checksums and
 //! written home in sequence order, the set flushed and the log emptied: an unclean stop
@@ -121,6 +126,10 @@ struct Shared<D> {
     /// Locks of stripes (by stripe number modulo their count), held by writes that go to
     /// the set past the journal and by destaging when it fills gaps.
     stripe_locks: Vec<Mutex<()>>,
+    /// The highest sequence number appended to the log.
+    appended: AtomicU64,
+    /// The highest sequence number synced (held while syncing).
+    synced: Mutex<u64>,
     stats: Counters,
 }
 
@@ -141,6 +150,20 @@ impl<D: BlockDevice> Shared<D> {
     fn write_past(&self, buf: &[u8], offset: u64) -> Result<()> {
         let _stripes = self.lock_stripes(offset, offset + buf.len() as u64);
         self.dev.write_at(buf, offset)
+    }
+
+    /// Makes every record appended so far survive a power loss; flushes that come while
+    /// one syncs share the next sync.
+    fn sync_log(&self) -> Result<()> {
+        let want = self.appended.load(Ordering::SeqCst);
+        let mut synced = self.synced.lock();
+        if *synced >= want {
+            return Ok(());
+        }
+        let now = self.appended.load(Ordering::SeqCst);
+        self.log.sync()?;
+        *synced = now;
+        Ok(())
     }
 }
 
@@ -183,6 +206,8 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
             space_cv: Condvar::new(),
             destage: Mutex::new(()),
             stripe_locks: (0..STRIPE_LOCKS).map(|_| Mutex::new(())).collect(),
+            appended: AtomicU64::new(upto),
+            synced: Mutex::new(upto),
             stats: Counters::default(),
         });
         shared.stats.replayed.store(replayed, Ordering::Relaxed);
@@ -349,8 +374,22 @@ impl<D: BlockDevice + 'static> BlockDevice for WriteJournal<D> {
         sh.journal(journal)
     }
 
+    /// A write of whole blocks below a stripe, if there is room in the log and no other
+    /// writer is committing: this thread appends its record itself.
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+        let len = buf.len() as u64;
+        let sh = &self.shared;
+        let end = offset.checked_add(len)?;
+        let one_stripe = len < sh.stripe && offset / sh.stripe == (end - 1) / sh.stripe;
+        if len == 0 || !aligned(offset, len) || end > self.size() || !one_stripe {
+            return None;
+        }
+        sh.try_journal(offset, buf)
+    }
+
     fn flush(&self) -> Result<()> {
-        // Journaled writes are durable already; the set's own ones need its flush.
+        self.shared.sync_log()?;
+        // The set's flush also lets it clean its dirty regions.
         self.shared.dev.flush()
     }
 

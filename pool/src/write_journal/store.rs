@@ -5,19 +5,23 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use vsa_blockdev::{BlockError, ErrorKind, Op, Result};
 
-/// A durable, ordered store of encoded journal records keyed by sequence number.
+/// An ordered store of encoded journal records keyed by sequence number.
 pub trait LogStore: Send + Sync + std::fmt::Debug {
-    /// Stores `records` (sequence number, encoded record); returns only when they are
-    /// durable. All or none.
+    /// Stores `records` (sequence number, encoded record), all or none; returns once they
+    /// survive a crash of this process (they are with the operating system), as a write
+    /// the set acknowledges does. [`LogStore::sync`] makes them survive a power loss.
     fn append(&self, records: &[(u64, Vec<u8>)]) -> Result<()>;
-    /// Durably drops every record numbered `upto` or lower.
+    /// Makes every record appended so far (and every retire) survive a power loss.
+    fn sync(&self) -> Result<()>;
+    /// Drops every record numbered `upto` or lower, durably (as by [`LogStore::sync`]).
     fn retire(&self, upto: u64) -> Result<()>;
     /// Every record kept, in sequence order (read at open, for replay).
     fn records(&self) -> Result<Vec<(u64, Vec<u8>)>>;
 }
 
 /// An in-memory [`LogStore`] for tests: what it holds survives as long as it does, so a
-/// test can "crash" the journal above it and replay.
+/// test can "crash" the journal above it and replay; [`MemLog::lose_unsynced`] is a power
+/// loss.
 #[derive(Debug, Default)]
 pub struct MemLog {
     inner: Mutex<MemLogInner>,
@@ -26,7 +30,10 @@ pub struct MemLog {
 #[derive(Debug, Default)]
 struct MemLogInner {
     records: BTreeMap<u64, Vec<u8>>,
+    /// Records appended since the last sync.
+    unsynced: Vec<u64>,
     appends: u64,
+    syncs: u64,
     failing: bool,
 }
 
@@ -39,6 +46,24 @@ impl MemLog {
     /// How many `append` calls stored records (group commits).
     pub fn appends(&self) -> u64 {
         self.inner.lock().appends
+    }
+
+    /// How many `sync` calls there were.
+    pub fn syncs(&self) -> u64 {
+        self.inner.lock().syncs
+    }
+
+    /// How many records were appended since the last sync.
+    pub fn unsynced(&self) -> usize {
+        self.inner.lock().unsynced.len()
+    }
+
+    /// A power loss: the records appended since the last sync are gone.
+    pub fn lose_unsynced(&self) {
+        let mut g = self.inner.lock();
+        for seq in std::mem::take(&mut g.unsynced) {
+            g.records.remove(&seq);
+        }
     }
 
     /// How many records are kept.
@@ -77,13 +102,22 @@ impl LogStore for MemLog {
         g.appends += 1;
         for (seq, r) in records {
             g.records.insert(*seq, r.clone());
+            g.unsynced.push(*seq);
         }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<()> {
+        let mut g = self.inner.lock();
+        g.syncs += 1;
+        g.unsynced.clear();
         Ok(())
     }
 
     fn retire(&self, upto: u64) -> Result<()> {
         let mut g = self.inner.lock();
         g.records = g.records.split_off(&(upto + 1));
+        g.unsynced.retain(|&s| s > upto);
         Ok(())
     }
 

@@ -369,10 +369,12 @@ impl Device for Disk {
         let row = self.row(cmd.cdb)?;
         let try_handler = row.try_handler?;
         let result = match self.gate(row.gate) {
-            Ok(()) => try_handler(self, cmd.cdb)?,
+            Ok(()) => try_handler(self, cmd, ctx)?,
             Err(s) => Err(s),
         };
-        Some(result.unwrap_or_else(|sense| ctx.check(&sense)))
+        let mut response = result.unwrap_or_else(|sense| ctx.check(&sense));
+        response.data_out_len = self.data_out_len(row.data_out, cmd.cdb);
+        Some(response)
     }
 
     fn overriding_condition(&self) -> Option<Sense> {

@@ -124,7 +124,7 @@ impl Handler {
 
 /// A handler that serves a command only if it needs no waiting (`None`: it would wait,
 /// nothing was done; see [`crate::Device::try_execute`]).
-pub(crate) type TryHandler = fn(&Disk, &[u8]) -> Option<Result<Response, Sense>>;
+pub(crate) type TryHandler = fn(&Disk, &Command<'_>, &UnitCtx) -> Option<Result<Response, Sense>>;
 
 /// A CDB usage map, by provisioning where it differs.
 #[derive(Debug, Clone, Copy)]
@@ -331,13 +331,13 @@ pub(crate) const ROWS: &[Row] = &[
         .map(&[READ_12, DF, F, F, F, F, F, F, F, F, G, 0]),
     row(READ_16, "READ (16)", R, READ).try_with(Disk::try_read)
         .map(&[READ_16, DF, F, F, F, F, F, F, F, F, F, F, F, F, G, 0]),
-    row(WRITE_6, "WRITE (6)", W, WRITE).data_out(DataOut::Blocks)
+    row(WRITE_6, "WRITE (6)", W, WRITE).data_out(DataOut::Blocks).try_with(Disk::try_write)
         .map(&[WRITE_6, 0x1F, F, F, F, 0]),
-    row(WRITE_10, "WRITE (10)", W, WRITE).data_out(DataOut::Blocks)
+    row(WRITE_10, "WRITE (10)", W, WRITE).data_out(DataOut::Blocks).try_with(Disk::try_write)
         .map(&[WRITE_10, DF, F, F, F, F, G, F, F, 0]),
-    row(WRITE_12, "WRITE (12)", W, WRITE).data_out(DataOut::Blocks)
+    row(WRITE_12, "WRITE (12)", W, WRITE).data_out(DataOut::Blocks).try_with(Disk::try_write)
         .map(&[WRITE_12, DF, F, F, F, F, F, F, F, F, G, 0]),
-    row(WRITE_16, "WRITE (16)", W, WRITE).data_out(DataOut::Blocks)
+    row(WRITE_16, "WRITE (16)", W, WRITE).data_out(DataOut::Blocks).try_with(Disk::try_write)
         .map(&[WRITE_16, DF, F, F, F, F, F, F, F, F, F, F, F, F, G, 0]),
     row(VERIFY_10, "VERIFY (10)", R, VERIFY).data_out(DataOut::Verify)
         .map(&[VERIFY_10, 0x16, F, F, F, F, G, F, F, 0]),

@@ -149,8 +149,12 @@ impl Disk {
 
     /// READ (6/10/12/16) if it needs no waiting: `None` when the range is locked or the
     /// device would have to go to storage.
-    pub(crate) fn try_read(&self, cdb: &[u8]) -> Option<Result<Response, Sense>> {
-        let rw = match parse(cdb).and_then(|rw| self.check_rw(&rw).map(|()| rw)) {
+    pub(crate) fn try_read(
+        &self,
+        c: &Command<'_>,
+        _ctx: &UnitCtx,
+    ) -> Option<Result<Response, Sense>> {
+        let rw = match parse(c.cdb).and_then(|rw| self.check_rw(&rw).map(|()| rw)) {
             Ok(rw) => rw,
             Err(s) => return Some(Err(s)),
         };
@@ -176,6 +180,36 @@ impl Disk {
         let _guard = self.locks.lock(rw.lba, rw.blocks);
         self.write_blocks(rw.lba, data, rw.fua())?;
         Ok(Response::good())
+    }
+
+    /// WRITE (6/10/12/16) if it needs no waiting: `None` when it must reach stable
+    /// storage first (FUA, or the write cache is off), the range is locked, or the device
+    /// would wait.
+    pub(crate) fn try_write(
+        &self,
+        c: &Command<'_>,
+        ctx: &UnitCtx,
+    ) -> Option<Result<Response, Sense>> {
+        let checked = parse(c.cdb).and_then(|rw| {
+            self.check_write(&rw, ctx)?;
+            Ok((rw, self.received(c.data_out, rw.blocks)?))
+        });
+        let (rw, data) = match checked {
+            Ok(x) => x,
+            Err(s) => return Some(Err(s)),
+        };
+        if self.must_flush(rw.fua()) {
+            return None;
+        }
+        let _guard = self.locks.try_lock(rw.lba, rw.blocks)?;
+        if data.is_empty() {
+            return Some(Ok(Response::good()));
+        }
+        let r = self.dev.try_write_at(data, self.offset(rw.lba))?;
+        Some(
+            r.map(|()| Response::good())
+                .map_err(|e| Sense::from_block_error(&e, rw.lba, true)),
+        )
     }
 
     fn check_write(&self, rw: &Rw, ctx: &UnitCtx) -> Result<(), Sense> {

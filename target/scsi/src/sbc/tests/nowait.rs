@@ -1,5 +1,5 @@
 //! `try_execute`: READs served without waiting when the device has the data in memory,
-//! and nothing done when it would wait.
+//! WRITEs when it takes them at once, and nothing done when it would wait.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,7 +9,8 @@ use super::*;
 use crate::spc::{MemPrStore, PrStore, Unit, UnitOptions};
 use crate::{Identity, LogicalUnit};
 
-/// A device whose `try_read_at` succeeds while `hot` is set (its data "in the cache").
+/// A device whose `try_read_at` and `try_write_at` succeed while `hot` is set (its data
+/// "in the cache", room in its journal).
 #[derive(Debug)]
 struct Hot {
     inner: MemDevice,
@@ -33,6 +34,11 @@ impl BlockDevice for Hot {
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> BlockResult<()> {
         self.inner.write_at(buf, offset)
+    }
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<BlockResult<()>> {
+        self.hot
+            .load(Ordering::SeqCst)
+            .then(|| self.inner.write_at(buf, offset))
     }
     fn flush(&self) -> BlockResult<()> {
         Ok(())
@@ -78,11 +84,13 @@ fn reads_of_data_in_memory_are_served_and_others_are_left_alone() {
     let r = u.try_execute(&command(&read, &[], &n)).expect("served");
     assert_eq!(sense(&r), (0x6, 0x29, 0x00));
     let write = cdb10(0x2A, 0, 7, 2);
+    dev.hot.store(false, Ordering::SeqCst);
     assert!(
         u.try_execute(&command(&write, &block, &n)).is_none(),
-        "writes always go to storage"
+        "the device would wait"
     );
     assert_eq!(u.execute(&command(&write, &block, &n)).status, Status::Good);
+    dev.hot.store(true, Ordering::SeqCst);
     let r = u.try_execute(&command(&read, &[], &n)).expect("in memory");
     assert_eq!(r.status, Status::Good);
     assert_eq!(r.data_in(), block);
@@ -116,4 +124,36 @@ fn a_read_of_blocks_another_command_holds_would_wait() {
     assert!(u.try_execute(&command(&apart, &[], &n)).is_some());
     drop(held);
     assert!(u.try_execute(&command(&overlapping, &[], &n)).is_some());
+}
+
+#[test]
+fn writes_the_device_takes_at_once_are_served_unless_they_must_reach_stable_storage() {
+    let (dev, u) = hot_unit();
+    let n = nexus(1);
+    let _ = u.execute(&command(&[0u8; 6], &[], &n)); // the power-on unit attention
+    let block = vec![9u8; BS * 2];
+    let write = cdb10(0x2A, 0, 30, 2);
+    let r = u.try_execute(&command(&write, &block, &n)).expect("served");
+    assert_eq!(r.status, Status::Good);
+    assert_eq!(r.data_out_len, Some(BS as u32 * 2));
+    let mut back = vec![0u8; BS * 2];
+    dev.inner.read_at(&mut back, 30 * BS as u64).unwrap();
+    assert_eq!(back, block);
+    // FUA: the write must reach stable storage, which may wait.
+    let fua = cdb10(0x2A, 0x08, 30, 2);
+    assert!(u.try_execute(&command(&fua, &block, &n)).is_none());
+    // A range another command holds.
+    let held = u.device().locks.lock(31, 1);
+    assert!(u.try_execute(&command(&write, &block, &n)).is_none());
+    drop(held);
+    // Errors the CDB and the data show are answered at once.
+    let past_end = cdb16(0x8A, 0, BLOCKS, 1);
+    let r = u
+        .try_execute(&command(&past_end, &block[..BS], &n))
+        .expect("answered");
+    assert_eq!(sense(&r), (0x5, 0x21, 0x00));
+    let torn = u
+        .try_execute(&command(&write, &block[..BS + 1], &n))
+        .expect("answered");
+    assert_eq!(torn.status, Status::CheckCondition);
 }
