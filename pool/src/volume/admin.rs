@@ -667,8 +667,17 @@ impl VolumeManager {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A chunk the head gives up must not show its parent's data if the volume
+            // grows again: over data below, it becomes a zero entry (as an unmap does).
+            let parent = txn.st.node_rec(head).and_then(|r| r.parent);
             for c in beyond {
                 txn.drop_entry(head, c)?;
+                let below = parent
+                    .and_then(|p| txn.st.resolve(p, c))
+                    .is_some_and(|e| e & (ZERO | UNWRITTEN) == 0);
+                if below {
+                    txn.put_entry(head, c, ZERO)?;
+                }
             }
         } else if rec.thick {
             self.reserve(&mut txn, head, rec.size, size)?;

@@ -692,3 +692,31 @@ fn the_locator_names_the_volume_and_offset_a_pool_byte_holds() {
 fn pattern_bytes(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
 }
+
+/// Found by the model test (2026-12-06): a chunk given up by a shrink fell through to the
+/// snapshot's copy, so growing the volume again showed the snapshot's data, not zeros.
+#[test]
+fn a_volume_shrunk_and_grown_again_reads_zeros_not_its_snapshots_data() {
+    run_model(
+        fixture(256),
+        vec![
+            Action::Resize { vol: 0, blocks: 33 },
+            Action::Write {
+                vol: 0,
+                block: 25,
+                blocks: 8,
+                byte: 104,
+            },
+            Action::Snapshot { vol: 0 },
+            // Block 32 alone: the head gets its own copy of the chunk, zeroed there.
+            Action::Unmap {
+                vol: 0,
+                block: 12,
+                blocks: 25,
+            },
+            Action::Resize { vol: 0, blocks: 20 },
+            Action::Reopen,
+            Action::Resize { vol: 0, blocks: 40 },
+        ],
+    );
+}
