@@ -8,7 +8,7 @@
 //!        │
 //!        ▼
 //!  WriteJournal (RAID 5/6: small writes)       write_journal/        ── implements BlockDevice
-//!        │ records in RocksDB (log_db.rs), group commit, background destaging
+//!        │ records in a log file (log_file.rs), group commit, background destaging
 //!        ▼
 //!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice
 //!        │ dirty-region log, member states in RocksDB; reads around blocks that fail
@@ -30,6 +30,7 @@ pub mod cache;
 pub mod integrity;
 mod journal_db;
 mod log_db;
+mod log_file;
 pub mod member;
 pub mod meta;
 pub mod pool;
@@ -42,6 +43,7 @@ pub mod write_journal;
 pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 pub use journal_db::DbJournal;
 pub use log_db::DbLog;
+pub use log_file::FileLog;
 pub use member::{Member, MemberError, MemberLabel};
 pub use meta::{MetaError, MetaStore};
 pub use pool::{Pool, PoolError, PoolRecord, PoolSpec, PoolStatus};

@@ -13,8 +13,7 @@ use crate::raid::{
 };
 use crate::sums_db::DbSums;
 use crate::volume::{CheckReport, SpaceInfo, VolumeError, VolumeManager, DEFAULT_CHUNK_SIZE};
-use crate::write_journal::{self, JournalStats, WriteJournal, DEFAULT_JOURNAL_BYTES};
-use crate::DbLog;
+use crate::write_journal::{JournalStats, WriteJournal, DEFAULT_JOURNAL_BYTES};
 use crate::{Progress, ProgressReport};
 use parking_lot::Mutex;
 use rand::rngs::OsRng;
@@ -279,6 +278,7 @@ fn prepare_member(
     Ok((Member::format(path, uuid, random_id()?)?, false))
 }
 
+mod journal_log;
 mod tasks;
 
 use tasks::Tasks;
@@ -371,16 +371,17 @@ impl Pool {
         journal_bytes: u64,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
-        let log = Arc::new(DbLog::new(store.clone(), record.id));
         let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
-        let journal = if parity && journal_bytes > 0 {
-            let stripe = raid.io_granularity();
-            let j = WriteJournal::open(raid.clone(), log, stripe, journal_bytes);
-            Some(Arc::new(j.map_err(RaidError::Block)?))
-        } else {
-            // Off now: records an earlier run left still go home.
-            write_journal::replay(&raid, log.as_ref()).map_err(RaidError::Block)?;
-            None
+        let budget = if parity { journal_bytes } else { 0 };
+        // Off (or not parity): records an earlier run left still go home.
+        let log = journal_log::open(&store, record.id, &raid, budget).map_err(RaidError::Block)?;
+        let journal = match log {
+            Some(log) => {
+                let stripe = raid.io_granularity();
+                let j = WriteJournal::open(raid.clone(), log, stripe, journal_bytes);
+                Some(Arc::new(j.map_err(RaidError::Block)?))
+            }
+            None => None,
         };
         let front: Arc<dyn BlockDevice> = match &journal {
             Some(j) => j.clone(),
@@ -708,7 +709,7 @@ mod tests {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "db")
+            .filter(|n| n != "db" && n != "journal")
             .collect();
         names.sort();
         names

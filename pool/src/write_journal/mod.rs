@@ -192,7 +192,8 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
     ) -> Result<Self> {
         let stripe = stripe.max(BLOCK);
         let budget = budget.max(4 * stripe);
-        let (upto, replayed) = replay(&dev, log.as_ref())?;
+        let (seen, replayed) = replay(&dev, log.as_ref())?;
+        let upto = seen.max(log.retired());
         let shared = Arc::new(Shared {
             dev,
             log,

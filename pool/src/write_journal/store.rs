@@ -17,6 +17,11 @@ pub trait LogStore: Send + Sync + std::fmt::Debug {
     fn retire(&self, upto: u64) -> Result<()>;
     /// Every record kept, in sequence order (read at open, for replay).
     fn records(&self) -> Result<Vec<(u64, Vec<u8>)>>;
+    /// The highest sequence number retired so far, if the store keeps it: records
+    /// numbered at or below it are never returned, so new ones must be numbered above it.
+    fn retired(&self) -> u64 {
+        0
+    }
 }
 
 /// An in-memory [`LogStore`] for tests: what it holds survives as long as it does, so a
