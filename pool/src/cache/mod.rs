@@ -60,7 +60,7 @@ use serde::Serialize;
 use shard::Shard;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use vsa_blockdev::{BlockDevice, BlockError, Bytes, ErrorKind, Extent, Op, Result};
+use vsa_blockdev::{BlockDevice, BlockError, Bytes, Extent, Op, Result};
 
 /// The default read cache capacity of a pool: 1 GiB (pages are allocated only when filled).
 pub const DEFAULT_READ_CACHE_BYTES: u64 = 1 << 30;
@@ -349,14 +349,15 @@ impl<D: BlockDevice> ReadCache<D> {
     }
 
     /// Runs `op`, a write (`data`: its buffer) or unmap of `[offset, offset + len)`, under
-    /// the coherence protocol of the module documentation.
+    /// the coherence protocol of the module documentation. `op` answers `None` when it
+    /// declined (a write that would wait, nothing done): the pages go back as they were.
     fn mutate(
         &self,
         offset: u64,
         len: u64,
         data: Option<&[u8]>,
-        op: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
+        op: impl FnOnce() -> Option<Result<()>>,
+    ) -> Option<Result<()>> {
         let pages = self.by_shard(offset, len);
         let mut starts = Vec::with_capacity(pages.len());
         // What each page held (`None`: not cached): only those pages are cached again, in
@@ -378,7 +379,7 @@ impl<D: BlockDevice> ReadCache<D> {
             let mut sh = self.shards[i].lock();
             let alone = sh.generation == start && sh.writers == 1;
             match (&result, data) {
-                (Ok(()), Some(buf)) if alone => {
+                (Some(Ok(())), Some(buf)) if alone => {
                     let limit = self.limit(i);
                     for (&(_, page), old) in group.iter().zip(olds) {
                         let lo = page * self.page;
@@ -392,9 +393,17 @@ impl<D: BlockDevice> ReadCache<D> {
                 }
                 // Nothing can have cached these pages since they were dropped above (this
                 // write was under way), but a failed write must surely leave none behind.
-                (Err(_), _) => {
+                (Some(Err(_)), _) => {
                     for &(_, page) in group {
                         sh.remove(page);
+                    }
+                }
+                (None, _) if alone => {
+                    let limit = self.limit(i);
+                    for (&(_, page), old) in group.iter().zip(olds) {
+                        if let Some(old) = old.take() {
+                            sh.restore(page, old, limit);
+                        }
                     }
                 }
                 _ => {}
@@ -407,7 +416,7 @@ impl<D: BlockDevice> ReadCache<D> {
 
     /// Runs `op` (a write or unmap) without the coherence protocol if the cache is off and
     /// empty; `None` if it must follow the protocol.
-    fn try_bypass(&self, op: impl FnOnce() -> Result<()>) -> Option<Result<()>> {
+    fn try_bypass<T>(&self, op: impl FnOnce() -> T) -> Option<T> {
         if !self.bypass.load(Ordering::Relaxed) {
             return None;
         }
@@ -444,6 +453,11 @@ impl<D: BlockDevice> ReadCache<D> {
         stale.sort_unstable();
         stale
     }
+}
+
+/// The result of an operation that never declines (`mutate` of `|| Some(op())`).
+fn answered(r: Option<Result<()>>) -> Result<()> {
+    r.unwrap_or(Ok(()))
 }
 
 impl<D: BlockDevice> BlockDevice for ReadCache<D> {
@@ -499,29 +513,21 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         if let Some(result) = self.try_bypass(op) {
             return result;
         }
-        self.mutate(offset, len, Some(buf), op)
+        answered(self.mutate(offset, len, Some(buf), || Some(op())))
     }
 
     /// Through the same coherence protocol as `write_at`; a write the device below
-    /// declines leaves its pages uncached (as a failed one does).
+    /// declines leaves the cache as it was.
     fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
         let len = buf.len() as u64;
         if !self.cacheable(offset, len) {
             return None;
         }
-        let declined = std::cell::Cell::new(false);
-        let attempt = || {
-            self.inner.try_write_at(buf, offset).unwrap_or_else(|| {
-                declined.set(true);
-                Err(BlockError::new(ErrorKind::Io, Op::Write, offset, len)
-                    .with_detail("would wait"))
-            })
-        };
-        let result = match self.try_bypass(attempt) {
+        let attempt = || self.inner.try_write_at(buf, offset);
+        match self.try_bypass(attempt) {
             Some(r) => r,
             None => self.mutate(offset, len, Some(buf), attempt),
-        };
-        (!declined.get()).then_some(result)
+        }
     }
 
     fn flush(&self) -> Result<()> {
@@ -536,7 +542,7 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         if let Some(result) = self.try_bypass(op) {
             return result;
         }
-        self.mutate(offset, len, None, op)
+        answered(self.mutate(offset, len, None, || Some(op())))
     }
 
     fn allocation(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {

@@ -101,6 +101,23 @@ impl Shard {
         });
     }
 
+    /// Puts back `data`, a page [`Shard::remove`] gave out, unless the page is cached again
+    /// (then that copy is newer) or `limit` is 0; evicts first if the shard is full.
+    pub(super) fn restore(&mut self, page: u64, data: Bytes, limit: usize) {
+        if limit == 0 || self.map.contains_key(&page) {
+            return;
+        }
+        while self.slots.len() >= limit {
+            self.evict_one();
+        }
+        self.map.insert(page, self.slots.len());
+        self.slots.push(Slot {
+            page,
+            referenced: false,
+            data,
+        });
+    }
+
     /// Drops `page` if cached, returning its memory.
     pub(super) fn remove(&mut self, page: u64) -> Option<Bytes> {
         let i = self.map.get(&page).copied()?;

@@ -637,3 +637,61 @@ impl BlockDevice for LowSpace {
         true
     }
 }
+
+/// A device that takes writes without waiting while `open` is set.
+#[derive(Debug)]
+struct NoWait {
+    inner: MemDevice,
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl BlockDevice for NoWait {
+    fn block_size(&self) -> u32 {
+        self.inner.block_size()
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> Option<Result<()>> {
+        self.open
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| self.inner.write_at(buf, offset))
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_declined_write_leaves_the_cache_as_it_was_and_a_taken_one_refreshes_it() {
+    let c = ReadCache::new(
+        NoWait {
+            inner: MemDevice::new(MIB, 512),
+            open: false.into(),
+        },
+        MIB,
+    );
+    let data = pattern(3, 4 * PAGE as usize);
+    c.write_at(&data, 0).unwrap();
+    assert_eq!(read(&c, 0, 4 * PAGE), data);
+    let cached = c.stats().bytes_cached;
+    assert_eq!(cached, 4 * PAGE);
+    assert!(c.try_write_at(&[9u8; 4096], PAGE).is_none());
+    assert_eq!(c.stats().bytes_cached, cached, "declined: nothing dropped");
+    let hits = c.stats().hits;
+    assert_eq!(read(&c, 0, 4 * PAGE), data);
+    assert_eq!(c.stats().hits, hits + 4);
+    c.inner()
+        .open
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    c.try_write_at(&[9u8; 4096], PAGE).expect("taken").unwrap();
+    assert_eq!(read(&c, PAGE, PAGE), vec![9u8; 4096]);
+    assert_eq!(c.stats().bytes_cached, cached, "refreshed in place");
+    assert!(c.stale_pages().is_empty());
+}
