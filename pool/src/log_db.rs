@@ -1,8 +1,9 @@
-//! The write journal's records kept in the metadata store ([`CF_LOG`]): key `j` + pool +
-//! sequence number (8-byte big-endian each), value the encoded record. An append is one
-//! write to RocksDB's write-ahead log (handed to the operating system, not synced: it
-//! survives a crash of the process); a sync is one flush of that log; a synced range
-//! delete drops the records that are home.
+//! Where the write journal kept its records before it had a log file of its own
+//! ([`crate::FileLog`]): the metadata store's [`CF_LOG`], key `j` + pool + sequence number
+//! (8-byte big-endian each), value the encoded record. A pool reads them at open and writes
+//! them home (`pool/journal_log.rs`). It stays a whole [`LogStore`] (an append is one
+//! unsynced RocksDB write, a sync a flush of its write-ahead log, a retire a synced range
+//! delete), so that replay reads it as it reads any log.
 
 use crate::meta::{key, MetaStore, CF_LOG};
 use crate::write_journal::LogStore;

@@ -75,8 +75,8 @@ impl MetaStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(4);
-        // Reuse write-ahead log files, overwriting them in place: a synced write (the
-        // write journal's group commit) then needs no change of the file's size on disk.
+        // Reuse write-ahead log files, overwriting them in place: a synced write (a thin
+        // allocation, any metadata change) then needs no change of the file's size on disk.
         opts.set_recycle_log_file_num(4);
         // Every family already in the database must be opened too, including ones a newer
         // version of another component created.

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  ReadCache ──write──▶ WriteJournal ──full stripes no journaled block touches──▶ RaidSet
-//!                          │ the rest: records (with block checksums) ──▶ LogStore (durable)
+//!                          │ the rest: records (with block checksums) ──▶ LogStore (a log file)
 //!                          │           blocks ──▶ Index (RAM) ──destage.rs──▶ RaidSet
 //!                          └ reads: RaidSet, then the journaled blocks over it
 //! ```

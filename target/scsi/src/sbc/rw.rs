@@ -174,9 +174,7 @@ impl Disk {
 
     /// WRITE (6/10/12/16).
     pub(crate) fn write(&self, c: &Command<'_>, ctx: &UnitCtx) -> Result<Response, Sense> {
-        let rw = parse(c.cdb)?;
-        self.check_write(&rw, ctx)?;
-        let data = self.received(c.data_out, rw.blocks)?;
+        let (rw, data) = self.write_args(c, ctx)?;
         let _guard = self.locks.lock(rw.lba, rw.blocks);
         self.write_blocks(rw.lba, data, rw.fua())?;
         Ok(Response::good())
@@ -190,11 +188,7 @@ impl Disk {
         c: &Command<'_>,
         ctx: &UnitCtx,
     ) -> Option<Result<Response, Sense>> {
-        let checked = parse(c.cdb).and_then(|rw| {
-            self.check_write(&rw, ctx)?;
-            Ok((rw, self.received(c.data_out, rw.blocks)?))
-        });
-        let (rw, data) = match checked {
+        let (rw, data) = match self.write_args(c, ctx) {
             Ok(x) => x,
             Err(s) => return Some(Err(s)),
         };
@@ -210,6 +204,13 @@ impl Disk {
             r.map(|()| Response::good())
                 .map_err(|e| Sense::from_block_error(&e, rw.lba, true)),
         )
+    }
+
+    /// The CDB of a WRITE, checked, and the whole blocks of data-out it writes.
+    fn write_args<'a>(&self, c: &Command<'a>, ctx: &UnitCtx) -> Result<(Rw, &'a [u8]), Sense> {
+        let rw = parse(c.cdb)?;
+        self.check_write(&rw, ctx)?;
+        Ok((rw, self.received(c.data_out, rw.blocks)?))
     }
 
     fn check_write(&self, rw: &Rw, ctx: &UnitCtx) -> Result<(), Sense> {
