@@ -269,6 +269,42 @@ impl<'a> Txn<'a> {
 
 /// A new volume UUID: 16 bytes from the operating system's random number generator,
 /// written as 32 lower-case hex digits (the format existing records hold).
+/// Makes the chunks in `range` read as zeros in `head` where a node below it still maps
+/// data there: what a grown volume shows past its old end is zeros, whatever merges of
+/// deleted snapshots (which keep only what their child's size covers) left below.
+fn hide_below(
+    txn: &mut Txn<'_>,
+    head: u64,
+    range: std::ops::Range<u64>,
+) -> Result<(), VolumeError> {
+    let Some(parent) = txn.st.node_rec(head).and_then(|r| r.parent) else {
+        return Ok(());
+    };
+    let mut below: HashSet<u64> = HashSet::new();
+    let mut n = Some(parent);
+    while let Some(id) = n {
+        if let Some(node) = txn.st.nodes.get(&id) {
+            below.extend(node.map.keys().filter(|c| range.contains(c)));
+        }
+        n = txn.st.node_rec(id).and_then(|r| r.parent);
+    }
+    for c in below {
+        let own = txn
+            .st
+            .nodes
+            .get(&head)
+            .is_some_and(|n| n.map.contains_key(&c));
+        let data = txn
+            .st
+            .resolve(parent, c)
+            .is_some_and(|e| e & (ZERO | UNWRITTEN) == 0);
+        if !own && data {
+            txn.put_entry(head, c, ZERO)?;
+        }
+    }
+    Ok(())
+}
+
 fn new_uuid() -> Result<String, VolumeError> {
     let mut bytes = [0u8; 16];
     OsRng
@@ -667,20 +703,14 @@ impl VolumeManager {
                         .collect()
                 })
                 .unwrap_or_default();
-            // A chunk the head gives up must not show its parent's data if the volume
-            // grows again: over data below, it becomes a zero entry (as an unmap does).
-            let parent = txn.st.node_rec(head).and_then(|r| r.parent);
+            // What lies below shows through these chunks now; growing hides it again.
             for c in beyond {
                 txn.drop_entry(head, c)?;
-                let below = parent
-                    .and_then(|p| txn.st.resolve(p, c))
-                    .is_some_and(|e| e & (ZERO | UNWRITTEN) == 0);
-                if below {
-                    txn.put_entry(head, c, ZERO)?;
-                }
             }
         } else if rec.thick {
             self.reserve(&mut txn, head, rec.size, size)?;
+        } else {
+            hide_below(&mut txn, head, rec.size.div_ceil(cs)..size.div_ceil(cs))?;
         }
         rec.size = size;
         if let Some(r) = txn.st.nodes.get_mut(&head).and_then(|n| n.rec.as_mut()) {
