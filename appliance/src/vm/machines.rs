@@ -472,6 +472,11 @@ impl Machines {
                 why: format!("cannot signal its runner (pid {pid:?}): {e}"),
             })?;
             run.paused = pause;
+            // Paused means every thread stopped: only then does the kernel count the
+            // group as stopped, which its end with the daemon relies on (above).
+            if pause && !wait_all_stopped(pid.as_raw_nonzero().get(), Duration::from_secs(30)) {
+                tracing::warn!(vm = name, "some threads of the runner are not stopped yet");
+            }
             tracing::info!(vm = name, paused = pause, "VM paused or resumed");
         }
         drop(run);
@@ -640,6 +645,31 @@ fn launch(m: &Arc<Machine>) -> std::result::Result<(), String> {
         .spawn(move || watch(&watched, &child))
         .map(|_| ())
         .map_err(|e| format!("no thread to watch it: {e}"))
+}
+
+/// Waits until every thread of process `pid` is stopped (state `T` or `t`), or `limit`
+/// passes, or the process is gone; whether they all stopped.
+fn wait_all_stopped(pid: i32, limit: Duration) -> bool {
+    let stopped = || -> Option<bool> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        for task in tasks {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            if !matches!(state, 'T' | 't') {
+                return Some(false);
+            }
+        }
+        Some(true)
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match stopped() {
+            Some(true) => return true,
+            None => return false,
+            Some(false) if Instant::now() >= deadline => return false,
+            Some(false) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
 }
 
 /// Waits for the runner to end, records how, and starts it again if the VM's restart
