@@ -12,7 +12,7 @@
 //! Superblock (4096 bytes, integers little-endian): magic `VSALOG01`, version (u32), zero
 //! (u32), tail offset (u64), number of the frame at the tail (u64), the highest sequence
 //! number retired (u64), the ring's end (u64), the log's epoch (u64, random when the log is
-//! made), …, CRC32C of bytes 0..4092 at 4092.
+//! made), the owning pool's UUID (16 bytes), …, CRC32C of bytes 0..4092 at 4092.
 //!
 //! Frame: magic `VSLF`, frame number (u64), records (u32), payload length (u32), epoch
 //! (u64), CRC32C of the 28 bytes before it and the payload (u32); then each record:
@@ -53,6 +53,8 @@ struct Tail {
     frame: u64,
     retired: u64,
     epoch: u64,
+    /// The pool the log belongs to (its UUID; zeros in logs made before it was kept).
+    owner: [u8; 16],
 }
 
 /// A frame in the ring.
@@ -114,6 +116,7 @@ fn encode_super(t: Tail, end: u64) -> Vec<u8> {
     b[32..40].copy_from_slice(&t.retired.to_le_bytes());
     b[40..48].copy_from_slice(&end.to_le_bytes());
     b[48..56].copy_from_slice(&t.epoch.to_le_bytes());
+    b[56..72].copy_from_slice(&t.owner);
     let crc = crc32c::crc32c(&b[..4092]);
     b[4092..].copy_from_slice(&crc.to_le_bytes());
     b
@@ -134,6 +137,7 @@ fn decode_super(b: &[u8], path: &Path, size: u64) -> Result<(Tail, u64)> {
         frame: le64(b, 24),
         retired: le64(b, 32),
         epoch: le64(b, 48),
+        owner: b[56..72].try_into().unwrap_or_default(),
     };
     let end = le64(b, 40);
     if end > size || end < MIN_LOG_BYTES || tail.offset < SUPER || tail.offset > end {
@@ -145,10 +149,21 @@ fn decode_super(b: &[u8], path: &Path, size: u64) -> Result<(Tail, u64)> {
     Ok((tail, end))
 }
 
+/// The owner a log at `path` names, if a valid log superblock is there (to refuse a
+/// pool's log as another pool's member or log).
+pub fn read_owner(path: &Path) -> Option<[u8; 16]> {
+    let file = File::open(path).ok()?;
+    let size = device_size(&file, path).ok()?;
+    let mut sb = vec![0u8; SUPER as usize];
+    file.read_exact_at(&mut sb, 0).ok()?;
+    decode_super(&sb, path, size).ok().map(|(t, _)| t.owner)
+}
+
 impl FileLog {
     /// Makes a new, empty log of `size` bytes at `path` (a file, created or cut to size,
-    /// or a block device, whose size is used), overwriting what was there.
-    pub fn create(path: &Path, size: u64) -> Result<FileLog> {
+    /// or a block device, whose size is used) for the pool with UUID `owner`, overwriting
+    /// what was there.
+    pub fn create(path: &Path, size: u64, owner: [u8; 16]) -> Result<FileLog> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -178,6 +193,7 @@ impl FileLog {
             frame: 1,
             retired: 0,
             epoch: u64::from_le_bytes(epoch),
+            owner,
         };
         // A frame left from an earlier use of the device must not look like the first.
         file.write_all_at(&[0u8; FRAME_HEAD], SUPER)
@@ -228,6 +244,17 @@ impl FileLog {
             }),
             super_lock: Mutex::new(()),
         }
+    }
+
+    /// The UUID of the pool the log belongs to (zeros: a log made before owners were
+    /// kept).
+    pub fn owner(&self) -> [u8; 16] {
+        self.ring.lock().tail.owner
+    }
+
+    /// The path it was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Bytes the ring holds.
@@ -397,6 +424,7 @@ impl LogStore for FileLog {
                 frame: ring.tail.frame + dropped as u64,
                 retired: ring.tail.retired.max(upto),
                 epoch: ring.tail.epoch,
+                owner: ring.tail.owner,
             };
             (tail, dropped)
         };

@@ -82,3 +82,54 @@ fn small_writes_are_journaled_and_survive_kill_9() {
     assert_eq!(p["last_scrub"]["mismatches"], 0, "{p}");
     assert!(d.stop().success());
 }
+
+/// `vsa pool log add|remove`: the journal moves to a log device of its own (a file here)
+/// while the LUN is served, keeps what it acknowledged there across `kill -9`, and moves
+/// back; devices that cannot be a log are refused with the reason.
+#[test]
+fn a_log_device_is_added_and_removed_while_the_pool_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let slog = tmp.path().join("fast-slog");
+    let d = Daemon::start(&dir, &[]);
+    d.ok(&["volume", "create", "v", "--size", "32M"]);
+    d.ok(&["target", "create", IQN]);
+    d.ok(&["target", "lun", "add", IQN, "v"]);
+    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
+    qemu_io(&url, &["write -P 0 0 32M".to_owned()]);
+
+    let out = d.ok(&["pool", "log", "add", "default", slog.to_str().unwrap()]);
+    assert!(out.contains("journals small writes on"), "{out}");
+    let p = d.json(&["pool", "show", "default"]);
+    assert_eq!(p["write_journal"]["log_device"], slog.to_str().unwrap(), "{p}");
+    assert!(d.ok(&["pool", "show", "default"]).contains("log device"));
+    let member = p["raid"]["members"][1]["name"].as_str().unwrap().to_owned();
+    let e = d.refused(&["pool", "log", "add", "default", &member]);
+    assert!(e.contains("member of vsa pool"), "{e}");
+    let e = d.refused(&["pool", "log", "add", "nosuch", slog.to_str().unwrap()]);
+    assert!(e.contains("no pool named"), "{e}");
+
+    let cmds: Vec<String> = writes()
+        .iter()
+        .map(|(at, p)| format!("write -P {p} {at} 4096"))
+        .collect();
+    qemu_io(&url, &cmds);
+    d.kill9();
+
+    let d = Daemon::start(&dir, &[]);
+    let p = d.json(&["pool", "show", "default"]);
+    assert_eq!(p["write_journal"]["log_device"], slog.to_str().unwrap(), "{p}");
+    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
+    let reads: Vec<String> = writes()
+        .iter()
+        .map(|(at, p)| format!("read -P {p} {at} 4096"))
+        .collect();
+    qemu_io(&url, &reads);
+    let out = d.ok(&["pool", "log", "remove", "default"]);
+    assert!(out.contains("data directory again"), "{out}");
+    let p = d.json(&["pool", "show", "default"]);
+    assert!(p["write_journal"]["log_device"].is_null(), "{p}");
+    qemu_io(&url, &cmds);
+    qemu_io(&url, &reads);
+    assert!(d.stop().success());
+}

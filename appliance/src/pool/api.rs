@@ -27,6 +27,12 @@ endpoint!(/// `POST /pools/{name}/members/{member}/fail`.
 endpoint!(/// `POST /pools/{name}/members/{member}/replace`.
     ReplaceMember: Post "/pools/{name}/members/{member}/replace", MemberPath, DeviceBody => PoolView,
     ACCEPTED, "Replace a member and rebuild onto the new device in the background");
+endpoint!(/// `POST /pools/{name}/log`.
+    AddLog: Post "/pools/{name}/log", PoolPath, LogBody => PoolView, OK,
+    "Move the write journal's log to a separate log device (writes pause while what is journaled goes home)");
+endpoint!(/// `DELETE /pools/{name}/log`.
+    RemoveLog: Delete "/pools/{name}/log", PoolPath, Empty => PoolView, OK,
+    "Move the write journal's log back to its file in the data directory");
 endpoint!(/// `POST /pools/{name}/scrub`.
     StartScrub: Post "/pools/{name}/scrub", PoolPath, ScrubBody => TaskStarted, ACCEPTED,
     "Start a scrub in the background");
@@ -85,6 +91,8 @@ pub fn routes() -> Routes<PoolService> {
         .route::<AddSpare>(|s, p, b| Ok(s.add_spare(&p.name, b)?))
         .route::<FailMember>(|s, p, _| Ok(s.fail_member(&p.name, &p.member)?))
         .route::<ReplaceMember>(|s, p, b| Ok(s.replace_member(&p.name, &p.member, b)?))
+        .route::<AddLog>(|s, p, b| Ok(s.set_log(&p.name, Some(b.device))?))
+        .route::<RemoveLog>(|s, p, _| Ok(s.set_log(&p.name, None)?))
         .route::<StartScrub>(|s, p, b| Ok(s.start_scrub(&p.name, b.repair.unwrap_or(true))?))
         .route::<CheckPool>(|s, p, _| Ok(s.check_pool(&p.name)?))
         .route::<ListVolumes>(|s, _, _| Ok(s.list_volumes()))

@@ -17,6 +17,7 @@
 //! raid_chunk = "64K"          # stripe unit
 //! chunk_size = "1M"           # thin-provisioning allocation chunk
 //! create_size = "8G"          # create missing member files as sparse files of this size
+//! # log = "/dev/disk/by-id/nvme-slog"  # write journal log device (RAID 5/6), at creation
 //! ```
 
 use crate::core::config::{invalid, ConfigError};
@@ -61,6 +62,9 @@ pub struct PoolConfig {
     pub chunk_size: Option<Size>,
     /// Create missing member files as sparse files of this size.
     pub create_size: Option<Size>,
+    /// A log device for the write journal of a RAID 5/6 pool, at creation (later:
+    /// `vsa pool log add|remove`).
+    pub log: Option<PathBuf>,
 }
 
 /// The pool component's keys of the configuration file (the other keys are other
@@ -168,6 +172,7 @@ impl PoolConfig {
             spec.chunk_size = c;
         }
         spec.create_size = self.create_size.map(|s| s.0);
+        spec.log = self.log.clone();
         Ok(spec)
     }
 }

@@ -141,6 +141,8 @@ impl ErrorCode for PoolError {
             PoolError::Busy { .. } => "busy",
             PoolError::NoSuchMember { .. } => "no_such_member",
             PoolError::BadMember { .. } => "bad_member",
+            PoolError::BadLog { .. } => "bad_log_device",
+            PoolError::NoJournal { .. } => "no_write_journal",
             _ => "internal",
         }
     }
@@ -153,7 +155,8 @@ impl ErrorCode for PoolError {
             PoolError::Member(m) => m.status(),
             PoolError::NoSuchPool(_) | PoolError::NoSuchMember { .. } => S::NOT_FOUND,
             PoolError::PoolExists(_) | PoolError::Busy { .. } => S::CONFLICT,
-            PoolError::BadMember { .. } => S::BAD_REQUEST,
+            PoolError::BadMember { .. } | PoolError::BadLog { .. } => S::BAD_REQUEST,
+            PoolError::NoJournal { .. } => S::CONFLICT,
             _ => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,6 +185,14 @@ mod tests {
         let cases: Vec<(PoolError, u16, &str)> = vec![
             (PoolError::NoSuchPool("p".into()), 404, "no_such_pool"),
             (PoolError::PoolExists("p".into()), 409, "pool_exists"),
+            (
+                PoolError::NoJournal {
+                    pool: "p".into(),
+                    why: "raid1".into(),
+                },
+                409,
+                "no_write_journal",
+            ),
             (
                 PoolError::Busy {
                     pool: "p".into(),

@@ -181,6 +181,7 @@ mod tests {
                 raid_chunk: 65536,
                 chunk_size: 1 << 20,
                 created: 0,
+                log: None,
             },
             raid: RaidStatus {
                 level: RaidLevel::Raid5,

@@ -116,6 +116,8 @@ impl Component for PoolComponent {
             ],
             &["pool", "fail", "p", "2"],
             &["pool", "spare", "p", "/s"],
+            &["pool", "log", "add", "p", "/slog"],
+            &["pool", "log", "remove", "p"],
             &["volume", "create", "v", "--size", "1G", "--thick"],
             &["volume", "list"],
             &["volume", "show", "v"],

@@ -342,6 +342,7 @@ impl PoolService {
             spec.chunk_size = cs;
         }
         spec.create_size = opt_size(&b.create_size)?;
+        spec.log = b.log.map(|p| absolute(p, "log")).transpose()?;
         let pool = self.create(&spec)?;
         Ok(PoolView::of(&pool))
     }
@@ -365,6 +366,14 @@ impl PoolService {
         let p = self.pool(pool)?;
         let device = absolute(b.device, "device")?;
         p.replace_member(member, &device, opt_size(&b.create_size)?)?;
+        Ok(PoolView::of(&p))
+    }
+
+    /// Moves the write journal's log to a log device, or back to the data directory.
+    pub fn set_log(&self, pool: &str, device: Option<PathBuf>) -> Result<PoolView> {
+        let p = self.pool(pool)?;
+        let device = device.map(|d| absolute(d, "device")).transpose()?;
+        p.set_log(device.as_deref())?;
         Ok(PoolView::of(&p))
     }
 

@@ -106,6 +106,21 @@ pub struct CreatePoolBody {
     pub chunk_size: Option<SizeArg>,
     /// Create missing member files as sparse files of this size.
     pub create_size: Option<SizeArg>,
+    /// A log device (or file) for the write journal of a RAID 5/6 pool; without one, the
+    /// log is a file in the data directory.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub log: Option<PathBuf>,
+}
+
+/// `POST /pools/{name}/log`: the write journal's log device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogBody {
+    /// Absolute path of a block device (used whole) or a file (made at the size the
+    /// journal needs if missing).
+    #[schema(value_type = String)]
+    pub device: PathBuf,
 }
 
 /// A device for a pool: a spare, or a member's replacement.
@@ -429,6 +444,10 @@ pub struct JournalView {
     /// Why writing journaled blocks home fails, while it does.
     #[serde(default)]
     pub failing: Option<String>,
+    /// The log device, if the journal has one (else its log is a file in the data
+    /// directory).
+    #[serde(default)]
+    pub log_device: Option<String>,
 }
 
 impl From<vsa_pool::write_journal::JournalStats> for JournalView {
@@ -444,6 +463,7 @@ impl From<vsa_pool::write_journal::JournalStats> for JournalView {
             destaged_bytes: j.destaged_bytes,
             replayed_records: j.replayed_records,
             failing: j.failing,
+            log_device: None,
         }
     }
 }
@@ -562,7 +582,10 @@ impl PoolView {
                 page_size: c.page_size,
             },
             checksum_build: st.checksum_build.map(Into::into),
-            write_journal: st.write_journal.map(Into::into),
+            write_journal: st.write_journal.map(|j| JournalView {
+                log_device: st.record.log.as_ref().map(|p| p.display().to_string()),
+                ..j.into()
+            }),
             volumes: pool.volumes().names(),
         }
     }

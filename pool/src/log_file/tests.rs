@@ -1,6 +1,8 @@
 use super::*;
 use proptest::prelude::*;
 
+const OWNER: [u8; 16] = [7; 16];
+
 fn rec(seq: u64, len: usize) -> (u64, Vec<u8>) {
     (
         seq,
@@ -12,7 +14,7 @@ fn rec(seq: u64, len: usize) -> (u64, Vec<u8>) {
 fn records_survive_reopen_in_order_and_retire_drops_a_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let log = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+    let log = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
     log.append(&[rec(1, 100), rec(2, 5000)]).unwrap();
     log.append(&[rec(3, 4096)]).unwrap();
     log.sync().unwrap();
@@ -42,7 +44,7 @@ fn records_survive_reopen_in_order_and_retire_drops_a_prefix() {
 fn the_ring_wraps_many_times_and_refuses_what_does_not_fit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let mut log = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+    let mut log = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
     let mut seq = 0;
     for lap in 0..60u64 {
         // Three frames of ~100 KiB, the oldest two retired: the ring turns every ~3 laps.
@@ -82,7 +84,7 @@ fn the_ring_wraps_many_times_and_refuses_what_does_not_fit() {
 fn a_torn_frame_ends_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let log = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+    let log = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
     log.append(&[rec(1, 4096)]).unwrap();
     log.append(&[rec(2, 4096), rec(3, 4096)]).unwrap();
     log.append(&[rec(4, 4096)]).unwrap();
@@ -102,13 +104,13 @@ fn a_torn_frame_ends_the_log() {
 fn frames_of_an_earlier_log_on_the_same_device_are_not_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let old = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+    let old = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
     for s in 1..=4 {
         old.append(&[rec(s, 4096)]).unwrap();
     }
     drop(old);
     // The same shapes, so frame 3 of the new log would sit where the old one's is.
-    let new = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+    let new = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
     new.append(&[rec(1, 4096)]).unwrap();
     new.append(&[rec(2, 4096)]).unwrap();
     drop(new);
@@ -127,7 +129,7 @@ fn a_log_that_is_not_one_is_refused_with_a_reason() {
     let e = FileLog::open(&path).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt);
     assert!(e.to_string().contains("magic"), "{e}");
-    let e = FileLog::create(&path, 4096).unwrap_err();
+    let e = FileLog::create(&path, 4096, OWNER).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::SpaceExhausted);
 }
 
@@ -141,7 +143,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let mut log = FileLog::create(&path, MIN_LOG_BYTES).unwrap();
+        let mut log = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
         let mut model: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut seq = 0u64;
         for (op, n, len) in ops {
@@ -176,7 +178,7 @@ proptest! {
 fn appends_and_retires_from_two_threads_keep_every_live_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
-    let log = std::sync::Arc::new(FileLog::create(&path, MIN_LOG_BYTES).unwrap());
+    let log = std::sync::Arc::new(FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap());
     let appended = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let retirer = {
         let (log, appended) = (log.clone(), appended.clone());

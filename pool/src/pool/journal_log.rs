@@ -1,17 +1,19 @@
 //! Where a pool's write journal keeps its records: a log file beside the metadata database
-//! (`journal/pool-ID.log` in the data directory), sized from the journal's room. Records an
-//! earlier version kept in the metadata database ([`DbLog`]) go home first.
+//! (`journal/pool-ID.log` in the data directory), sized from the journal's room, or the
+//! log device the pool record names. Records an earlier version kept in the metadata
+//! database ([`DbLog`]), or a log the pool no longer uses, go home first.
 
+use super::PoolRecord;
 use crate::log_file::{FileLog, MIN_LOG_BYTES};
 use crate::meta::MetaStore;
 use crate::raid::RaidSet;
 use crate::write_journal;
 use crate::DbLog;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vsa_blockdev::{BlockError, Op, Result};
+use vsa_blockdev::{BlockError, ErrorKind, Op, Result};
 
-/// The log file of pool `id`.
+/// The log file of pool `id` in the data directory.
 pub fn path(store: &MetaStore, id: u64) -> PathBuf {
     let db = store.path();
     db.parent()
@@ -27,34 +29,58 @@ pub fn size_for(budget: u64) -> u64 {
     (budget + budget / 2).max(MIN_LOG_BYTES)
 }
 
-/// Opens the log of pool `id` for a journal of `budget` bytes (0: the journal is off),
-/// after writing home what older logs hold: `None` when off.
+/// The most records a log of `capacity` bytes takes (the inverse of [`size_for`]).
+pub fn budget_for(capacity: u64) -> u64 {
+    capacity / 3 * 2
+}
+
+/// Opens the log of `record`'s pool for a journal of `budget` bytes (0: the journal is
+/// off), after writing home what older logs hold: `None` when off, else the log and the
+/// room the journal gets in it.
 pub fn open(
     store: &Arc<MetaStore>,
-    id: u64,
+    record: &PoolRecord,
     raid: &Arc<RaidSet>,
     budget: u64,
-) -> Result<Option<Arc<FileLog>>> {
-    write_journal::replay(raid, &DbLog::new(store.clone(), id))?;
-    let path = path(store, id);
+) -> Result<Option<(Arc<FileLog>, u64)>> {
+    let owner = super::unhex(&record.uuid).unwrap_or_default();
+    write_journal::replay(raid, &DbLog::new(store.clone(), record.id))?;
+    let default = path(store, record.id);
+    let Some(dev) = &record.log else {
+        return open_default(&default, owner, raid, budget);
+    };
+    // The file the journal used before it had a device (a switch that stopped short).
+    if default.exists() {
+        write_journal::replay(raid, &open_ours(&default, owner, false)?)?;
+        remove(&default)?;
+    }
+    let log = open_ours(dev, owner, true)?;
+    if budget == 0 {
+        write_journal::replay(raid, &log)?;
+        return Ok(None);
+    }
+    let room = budget.min(budget_for(log.capacity()));
+    Ok(Some((Arc::new(log), room)))
+}
+
+fn open_default(
+    path: &Path,
+    owner: [u8; 16],
+    raid: &Arc<RaidSet>,
+    budget: u64,
+) -> Result<Option<(Arc<FileLog>, u64)>> {
     let want = size_for(budget);
     if path.exists() {
-        let log = FileLog::open(&path).map_err(|e| {
-            e.with_detail(format!(
-                "the pool's write journal cannot be read, so writes it acknowledged could \
-                 be lost; move {} away to open the pool without them",
-                path.display()
-            ))
-        })?;
+        let log = open_ours(path, owner, false)?;
         if budget > 0 && log.capacity() + 4096 >= want {
-            return Ok(Some(Arc::new(log)));
+            return Ok(Some((Arc::new(log), budget)));
         }
         // Off now, or of another size: its records go home, then it is made anew.
         write_journal::replay(raid, &log)?;
     }
     if budget == 0 {
         if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| BlockError::io(Op::Write, 0, 0, e))?;
+            remove(path)?;
         }
         return Ok(None);
     }
@@ -63,5 +89,41 @@ pub fn open(
             BlockError::io(Op::Write, 0, 0, e).with_device(dir.display().to_string())
         })?;
     }
-    FileLog::create(&path, want).map(|l| Some(Arc::new(l)))
+    FileLog::create(path, want, owner).map(|l| Some((Arc::new(l), budget)))
+}
+
+/// Opens the log at `path`, which must be there and be this pool's (`owner`) or from
+/// before logs named their pool.
+fn open_ours(path: &Path, owner: [u8; 16], device: bool) -> Result<FileLog> {
+    let log = FileLog::open(path).map_err(|e| {
+        let fix = if device {
+            "bring the log device back at this path; the pool cannot open without it".to_owned()
+        } else {
+            format!("move {} away to open the pool without them", path.display())
+        };
+        e.with_detail(format!(
+            "the pool's write journal cannot be read, so writes it acknowledged could be \
+             lost; {fix}"
+        ))
+    })?;
+    let theirs = log.owner();
+    if theirs != owner && theirs != [0; 16] {
+        return Err(BlockError::new(ErrorKind::Corrupt, Op::Read, 0, 0)
+            .with_device(format!("write journal log {}", path.display()))
+            .with_detail(format!(
+                "it holds the log of another pool ({}); put this pool's log device at \
+                 this path",
+                hex::encode(theirs)
+            )));
+    }
+    Ok(log)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(BlockError::io(Op::Write, 0, 0, e).with_device(path.display().to_string()))
+        }
+        _ => Ok(()),
+    }
 }

@@ -73,6 +73,22 @@ pub enum PoolError {
         /// What is running.
         task: &'static str,
     },
+    /// A log device the write journal cannot use.
+    #[error("{path}: {why}")]
+    BadLog {
+        /// The device or file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        why: String,
+    },
+    /// The pool has no write journal, so no log device.
+    #[error("pool '{pool}' has no write journal ({why}), so it takes no log device")]
+    NoJournal {
+        /// The pool.
+        pool: String,
+        /// Why not.
+        why: String,
+    },
     /// The operating system's random number generator failed (a new id was needed).
     #[error("the operating system's random number generator failed: {0}; no new pool or member id can be made until it works")]
     NoRandomness(#[source] rand::Error),
@@ -97,6 +113,8 @@ pub struct PoolSpec {
     pub create_size: Option<u64>,
     /// Room for records in the write journal of a RAID 5/6 pool (0: no journal).
     pub journal_bytes: u64,
+    /// A log device (or file) for the write journal; `None`: a file in the data directory.
+    pub log: Option<PathBuf>,
 }
 
 impl PoolSpec {
@@ -111,6 +129,7 @@ impl PoolSpec {
             chunk_size: DEFAULT_CHUNK_SIZE,
             create_size: None,
             journal_bytes: DEFAULT_JOURNAL_BYTES,
+            log: None,
         }
     }
 }
@@ -132,6 +151,10 @@ pub struct PoolRecord {
     pub chunk_size: u64,
     /// Creation time, seconds since the Unix epoch.
     pub created: u64,
+    /// The write journal's log device, if it has one (else its log is a file in the data
+    /// directory). In [`Pool::status`], the device now.
+    #[serde(default)]
+    pub log: Option<PathBuf>,
 }
 
 /// A pool's state for `vsa pool show`.
@@ -166,6 +189,9 @@ pub struct PoolStatus {
 #[derive(Debug)]
 pub struct Pool {
     record: PoolRecord,
+    store: Arc<MetaStore>,
+    /// The write journal's log device now (`vsa pool log add|remove` change it).
+    log: Mutex<Option<PathBuf>>,
     raid: Arc<RaidSet>,
     /// The write journal in front of a parity set.
     journal: Option<Arc<WriteJournal<Arc<RaidSet>>>>,
@@ -266,6 +292,15 @@ fn prepare_member(
             return Ok((m, true));
         }
     }
+    if let Some(owner) = crate::log_file::read_owner(path) {
+        return Err(PoolError::BadMember {
+            path: path.to_owned(),
+            why: format!(
+                "the device is the write journal log of vsa pool {}; remove it from that pool (vsa pool log remove) or wipe its first 4 KiB before reusing it",
+                hex::encode(owner)
+            ),
+        });
+    }
     if let Ok(label) = crate::member::read_label(path) {
         return Err(PoolError::BadMember {
             path: path.to_owned(),
@@ -279,6 +314,7 @@ fn prepare_member(
 }
 
 mod journal_log;
+mod log_device;
 mod tasks;
 
 use tasks::Tasks;
@@ -300,6 +336,12 @@ impl Pool {
                         .into(),
                 });
             }
+        }
+        if let Some(log) = spec.log.as_ref().filter(|l| all.contains(l)) {
+            return Err(PoolError::BadLog {
+                path: log.clone(),
+                why: "the log device is also listed as a member or spare; give the log a device of its own".into(),
+            });
         }
         if spec.members.len() < spec.level.min_members() {
             return Err(RaidError::TooFewMembers {
@@ -351,7 +393,18 @@ impl Pool {
             raid_chunk: spec.raid_chunk,
             chunk_size: spec.chunk_size,
             created: crate::volume::now_secs(),
+            log: spec.log.clone(),
         };
+        if let Some(log) = &spec.log {
+            log_device::prepare(
+                &spec.name,
+                spec.level,
+                spec.journal_bytes,
+                log,
+                uuid,
+                &mut new,
+            )?;
+        }
         let mut batch = WriteBatch::default();
         let cf = store.cf(CF_POOL)?;
         batch.put_cf(cf, b"next_pool", (id + 1).to_be_bytes());
@@ -374,11 +427,11 @@ impl Pool {
         let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
         let budget = if parity { journal_bytes } else { 0 };
         // Off (or not parity): records an earlier run left still go home.
-        let log = journal_log::open(&store, record.id, &raid, budget).map_err(RaidError::Block)?;
+        let log = journal_log::open(&store, &record, &raid, budget).map_err(RaidError::Block)?;
         let journal = match log {
-            Some(log) => {
+            Some((log, room)) => {
                 let stripe = raid.io_granularity();
-                let j = WriteJournal::open(raid.clone(), log, stripe, journal_bytes);
+                let j = WriteJournal::open(raid.clone(), log, stripe, room);
                 Some(Arc::new(j.map_err(RaidError::Block)?))
             }
             None => None,
@@ -389,7 +442,7 @@ impl Pool {
         };
         let cache = Arc::new(ReadCache::new(front, DEFAULT_READ_CACHE_BYTES));
         let volumes = VolumeManager::open(
-            store,
+            store.clone(),
             record.id,
             &record.name,
             cache.clone(),
@@ -397,7 +450,9 @@ impl Pool {
         )?;
         raid.set_locator(Box::new(volumes.locator()));
         Ok(Pool {
+            log: Mutex::new(record.log.clone()),
             record,
+            store,
             raid,
             journal,
             cache,
@@ -552,7 +607,10 @@ impl Pool {
     pub fn status(&self) -> PoolStatus {
         let t = self.tasks.lock();
         PoolStatus {
-            record: self.record.clone(),
+            record: PoolRecord {
+                log: self.log.lock().clone(),
+                ..self.record.clone()
+            },
             raid: self.raid.status(),
             space: self.volumes.space(),
             rebuild: t.rebuild.as_ref().map(|p| p.snapshot()),

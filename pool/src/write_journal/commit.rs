@@ -153,6 +153,32 @@ impl<D: BlockDevice> Shared<D> {
         }))
     }
 
+    /// See [`super::WriteJournal::switch_log`]. Leading the commits (and so holding
+    /// every new record in the queue) is what keeps the log still meanwhile.
+    pub(super) fn switch_log(
+        &self,
+        make: impl FnOnce() -> Result<Arc<dyn super::LogStore>>,
+    ) -> Result<()> {
+        loop {
+            let mut q = self.queue.lock();
+            if !q.leading {
+                q.leading = true;
+                break;
+            }
+            drop(q);
+            // A commit is under way; it ends soon (one append).
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let switched = self.destage_pass().and_then(|_| {
+            let log = make()?;
+            *self.log.write() = log;
+            Ok(())
+        });
+        // What queued meanwhile goes to whichever log is current.
+        self.lead();
+        switched
+    }
+
     /// Commits what is queued until nothing is.
     fn lead(&self) {
         loop {
@@ -175,7 +201,7 @@ impl<D: BlockDevice> Shared<D> {
             .map(|p| (p.seq, encode(p.offset, &p.data)))
             .collect();
         let outcome = self
-            .log
+            .log()
             .append(&records)
             .map_err(|e| (e.kind(), e.to_string()));
         let bytes: u64 = batch.iter().map(|p| p.data.len() as u64).sum();

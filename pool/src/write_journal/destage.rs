@@ -125,7 +125,7 @@ impl<D: BlockDevice> Shared<D> {
         self.sync_log()?;
         let bytes = self.write_all_home(&blocks)?;
         self.dev.flush()?;
-        self.log.retire(upto)?;
+        self.log().retire(upto)?;
         self.index.write().retire(upto);
         let mut s = self.space.lock();
         while let Some(&(seq, len)) = s.live.front() {

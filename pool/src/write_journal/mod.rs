@@ -108,7 +108,9 @@ struct Counters {
 #[derive(Debug)]
 struct Shared<D> {
     dev: D,
-    log: Arc<dyn LogStore>,
+    /// Where records go; replaced only by [`WriteJournal::switch_log`], with nothing
+    /// journaled.
+    log: RwLock<Arc<dyn LogStore>>,
     /// Writes of whole stripes of this size may skip the journal.
     stripe: u64,
     /// Room for records.
@@ -152,6 +154,11 @@ impl<D: BlockDevice> Shared<D> {
         self.dev.write_at(buf, offset)
     }
 
+    /// The log records go to now.
+    fn log(&self) -> Arc<dyn LogStore> {
+        self.log.read().clone()
+    }
+
     /// Makes every record appended so far survive a power loss; flushes that come while
     /// one syncs share the next sync.
     fn sync_log(&self) -> Result<()> {
@@ -161,7 +168,8 @@ impl<D: BlockDevice> Shared<D> {
             return Ok(());
         }
         let now = self.appended.load(Ordering::SeqCst);
-        self.log.sync()?;
+        // Taken after `now`: records up to it are in this log, or home (switch_log).
+        self.log().sync()?;
         *synced = now;
         Ok(())
     }
@@ -196,7 +204,7 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
         let upto = seen.max(log.retired());
         let shared = Arc::new(Shared {
             dev,
-            log,
+            log: RwLock::new(log),
             stripe,
             budget,
             max_group: budget / 4,
@@ -232,6 +240,14 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
     /// operations that go below the journal).
     pub fn drain(&self) -> Result<()> {
         self.shared.destage_pass().map(|_| ())
+    }
+
+    /// Moves the journal to another log: new writes wait while everything journaled goes
+    /// home and its records are retired; then `make` makes the new log (and records where
+    /// it is, durably, before anything is appended to it) and the writes that waited go
+    /// to it. If `make` fails, the journal goes on with the log it had.
+    pub fn switch_log(&self, make: impl FnOnce() -> Result<Arc<dyn LogStore>>) -> Result<()> {
+        self.shared.switch_log(make)
     }
 
     /// Counters and state.

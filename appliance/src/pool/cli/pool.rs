@@ -1,4 +1,4 @@
-//! `vsa pool ...`: create, list, show, check, scrub, replace, fail, spare.
+//! `vsa pool ...`: create, list, show, check, scrub, replace, fail, spare, log.
 
 use crate::core::cli::size_arg;
 use crate::core::output::{bytes, fields, table};
@@ -39,7 +39,14 @@ pub enum PoolCmd {
         /// Create missing member files as sparse files of this size.
         #[arg(long, value_parser = size_arg)]
         create_size: Option<u64>,
+        /// A separate log device (or file) for the write journal of a RAID 5/6 pool.
+        #[arg(long, value_name = "DEV")]
+        log: Option<PathBuf>,
     },
+    /// The write journal's log device: add (move the log to it) or remove (back to the
+    /// data directory).
+    #[command(subcommand)]
+    Log(LogCmd),
     /// List pools.
     List,
     /// Show a pool: members, space, rebuild and scrub progress.
@@ -100,6 +107,25 @@ pub enum PoolCmd {
         /// Wait for a rebuild onto it, showing progress.
         #[arg(long)]
         wait: bool,
+    },
+}
+
+/// `vsa pool log`.
+#[derive(Debug, Subcommand)]
+pub enum LogCmd {
+    /// Move the write journal's log to a separate device (a block device, used whole, or a
+    /// file, made at the size the journal needs); writes pause while what is journaled
+    /// goes home.
+    Add {
+        /// The pool.
+        name: String,
+        /// The log device or file.
+        dev: PathBuf,
+    },
+    /// Move the write journal's log back to its file in the data directory.
+    Remove {
+        /// The pool.
+        name: String,
     },
 }
 
@@ -279,6 +305,9 @@ fn journal_summary(j: &JournalView) -> String {
     }
     if let Some(why) = &j.failing {
         s.push_str(&format!("; FAILING to write home: {why}"));
+    }
+    if let Some(dev) = &j.log_device {
+        s.push_str(&format!("; log device {dev}"));
     }
     s
 }
@@ -461,6 +490,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             alloc_chunk,
             spare,
             create_size,
+            log,
         } => {
             let body = CreatePoolBody {
                 name,
@@ -476,6 +506,7 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 raid_chunk: chunk.map(Into::into),
                 chunk_size: alloc_chunk.map(Into::into),
                 create_size: create_size.map(Into::into),
+                log: log.as_deref().map(absolute).transpose()?,
             };
             let v = c.call::<CreatePool>(&NoParams {}, &body)?;
             ctx.print(&v, |v| {
@@ -494,6 +525,28 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             ctx.print(&c.call::<ShowPool>(&pool_path(&name), &Empty {})?, show)
         }
         PoolCmd::Check { name } => check(ctx, &name)?,
+        PoolCmd::Log(LogCmd::Add { name, dev }) => {
+            let body = LogBody {
+                device: absolute(&dev)?,
+            };
+            let v = c.call::<AddLog>(&pool_path(&name), &body)?;
+            ctx.print(&v, |v| {
+                println!(
+                    "pool '{}' journals small writes on {} now",
+                    v.name,
+                    dev.display()
+                )
+            });
+        }
+        PoolCmd::Log(LogCmd::Remove { name }) => {
+            let v = c.call::<RemoveLog>(&pool_path(&name), &Empty {})?;
+            ctx.print(&v, |v| {
+                println!(
+                    "pool '{}' keeps its write journal in the data directory again",
+                    v.name
+                )
+            });
+        }
         PoolCmd::Scrub {
             name,
             wait,
