@@ -6,8 +6,10 @@
 //! filesystem; default: a temporary directory under the build directory). The pools' read
 //! cache is off, so reads reach the members as the raw ones do; `VSA_BENCH_READ_CACHE_MIB`
 //! gives it a capacity (reads of pages read before are then served from RAM);
-//! `VSA_BENCH_ONLY=r0t,r5t,r5tn,r6t,r5k` (any of them; `r5tn` is RAID 5 thin without its
-//! write journal) runs the raw column and those only, and
+//! `VSA_BENCH_ONLY=r0t,r5t,r5tn,r5tl,r6t,r5k` (any of them; `r5tn` is RAID 5 thin without
+//! its write journal, `r5tl` with the journal's log on a device of its own: a file in
+//! `VSA_BENCH_LOG_DIR`, default `/dev/shm`, standing in for an NVMe or NVRAM log device)
+//! runs the raw column and those only, and
 //! `VSA_BENCH_LOADS=rewrite,stripes,read,randwrite,randwrite32,randread` (any of them) those loads
 //! after the first write; either skips the parity, snapshot and rebuild figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failed step ends it
@@ -157,7 +159,14 @@ fn setup(root: &Path) -> Setup {
     Setup { _dir: dir, store }
 }
 
-fn make_pool(s: &Setup, level: RaidLevel, name: &str, journal: bool) -> Pool {
+/// Where the `r5tl` pool's log device goes.
+fn log_dir() -> PathBuf {
+    std::env::var_os("VSA_BENCH_LOG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/dev/shm"))
+}
+
+fn make_pool(s: &Setup, level: RaidLevel, name: &str, journal: bool, log: Option<PathBuf>) -> Pool {
     let members: Vec<PathBuf> = (0..4)
         .map(|i| s._dir.path().join(format!("{name}{i}")))
         .collect();
@@ -166,6 +175,7 @@ fn make_pool(s: &Setup, level: RaidLevel, name: &str, journal: bool) -> Pool {
     if !journal {
         spec.journal_bytes = 0;
     }
+    spec.log = log;
     let pool = Pool::create(s.store.clone(), &spec).unwrap();
     let mib: u64 = std::env::var("VSA_BENCH_READ_CACHE_MIB").map_or(0, |v| {
         v.parse()
@@ -270,20 +280,23 @@ fn main() {
     // VSA_BENCH_ONLY=r0t,r5k (say) keeps the raw column and the named ones, for a quick look.
     let only = std::env::var("VSA_BENCH_ONLY").ok();
     let mut header = String::from("| load | raw 4 files in parallel |");
-    // (level, thick, write journal): RAID 5 thin also without its journal, the path every
-    // write took before there was one.
-    for (level, thick, journal) in [
-        (RaidLevel::Raid0, false, true),
-        (RaidLevel::Raid5, false, true),
-        (RaidLevel::Raid5, false, false),
-        (RaidLevel::Raid6, false, true),
-        (RaidLevel::Raid5, true, true),
+    // (level, thick, write journal, log device): RAID 5 thin also without its journal, the
+    // path every write took before there was one, and with its log on a device of its own.
+    let log_dir = tempfile::tempdir_in(log_dir()).unwrap();
+    for (level, thick, journal, log) in [
+        (RaidLevel::Raid0, false, true, false),
+        (RaidLevel::Raid5, false, true, false),
+        (RaidLevel::Raid5, false, false, false),
+        (RaidLevel::Raid5, false, true, true),
+        (RaidLevel::Raid6, false, true, false),
+        (RaidLevel::Raid5, true, true, false),
     ] {
         let name = format!(
-            "{}{}{}",
+            "{}{}{}{}",
             level.to_string().replace("raid", "r"),
             if thick { "k" } else { "t" },
-            if journal { "" } else { "n" }
+            if journal { "" } else { "n" },
+            if log { "l" } else { "" }
         );
         if only
             .as_ref()
@@ -295,9 +308,14 @@ fn main() {
             " {} {}{} |",
             level.to_string().to_uppercase().replace("RAID", "RAID "),
             if thick { "thick" } else { "thin" },
-            if journal { "" } else { ", no journal" }
+            match (journal, log) {
+                (false, _) => ", no journal",
+                (true, true) => ", log device",
+                (true, false) => "",
+            }
         );
-        let pool = make_pool(&s, level, &name, journal);
+        let log = log.then(|| log_dir.path().join(format!("{name}.log")));
+        let pool = make_pool(&s, level, &name, journal, log);
         let size = (pool.volumes().space().capacity / 2) / MIB * MIB;
         let vol = format!("v-{name}");
         pool.volumes().create(&vol, size, thick).unwrap();
@@ -357,7 +375,7 @@ fn main() {
     println!("| memcpy (memory bandwidth reference) | {copy:.2} |");
 
     // Snapshot creation time for a 1 GiB volume with data and a sparse 1 TiB volume.
-    let pool = make_pool(&s, RaidLevel::Raid5, "snap", true);
+    let pool = make_pool(&s, RaidLevel::Raid5, "snap", true, None);
     pool.volumes().create("g", 1024 * MIB, false).unwrap();
     let g = pool.volumes().volume("g").unwrap();
     let buf = vec![3u8; MIB as usize];
@@ -382,7 +400,7 @@ fn main() {
     println!("| 1 TiB sparse volume, 256 MiB written | {t_ms:.2} |");
 
     // Rebuild rate of a 4-member RAID 5 (half full).
-    let pool = make_pool(&s, RaidLevel::Raid5, "rb", true);
+    let pool = make_pool(&s, RaidLevel::Raid5, "rb", true, None);
     let size = pool.volumes().space().capacity / 2 / MIB * MIB;
     pool.volumes().create("rb", size, false).unwrap();
     let v = pool.volumes().volume("rb").unwrap();

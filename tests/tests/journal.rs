@@ -101,7 +101,11 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
     let out = d.ok(&["pool", "log", "add", "default", slog.to_str().unwrap()]);
     assert!(out.contains("journals small writes on"), "{out}");
     let p = d.json(&["pool", "show", "default"]);
-    assert_eq!(p["write_journal"]["log_device"], slog.to_str().unwrap(), "{p}");
+    assert_eq!(
+        p["write_journal"]["log_device"],
+        slog.to_str().unwrap(),
+        "{p}"
+    );
     assert!(d.ok(&["pool", "show", "default"]).contains("log device"));
     let member = p["raid"]["members"][1]["name"].as_str().unwrap().to_owned();
     let e = d.refused(&["pool", "log", "add", "default", &member]);
@@ -118,7 +122,11 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
 
     let d = Daemon::start(&dir, &[]);
     let p = d.json(&["pool", "show", "default"]);
-    assert_eq!(p["write_journal"]["log_device"], slog.to_str().unwrap(), "{p}");
+    assert_eq!(
+        p["write_journal"]["log_device"],
+        slog.to_str().unwrap(),
+        "{p}"
+    );
     let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
     let reads: Vec<String> = writes()
         .iter()
