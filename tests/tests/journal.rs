@@ -36,17 +36,23 @@ fn writes() -> Vec<(u64, u8)> {
         .collect()
 }
 
-#[test]
-fn small_writes_are_journaled_and_survive_kill_9() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let d = Daemon::start(&dir, &[]);
+/// A daemon on `dir` serving a 32 MiB volume of the default pool as LUN 0 of `IQN`, every
+/// chunk allocated (so small writes are the journaled, in-place kind); and its URL.
+fn serve(dir: &std::path::Path) -> (Daemon, String) {
+    let d = Daemon::start(dir, &[]);
     d.ok(&["volume", "create", "v", "--size", "32M"]);
     d.ok(&["target", "create", IQN]);
     d.ok(&["target", "lun", "add", IQN, "v"]);
     let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
-    // Every chunk the writes land in allocated first, so they are the in-place kind.
     qemu_io(&url, &["write -P 0 0 32M".to_owned()]);
+    (d, url)
+}
+
+#[test]
+fn small_writes_are_journaled_and_survive_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (d, url) = serve(&dir);
     let cmds: Vec<String> = writes()
         .iter()
         .map(|(at, p)| format!("write -P {p} {at} 4096"))
@@ -91,12 +97,7 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let slog = tmp.path().join("fast-slog");
-    let d = Daemon::start(&dir, &[]);
-    d.ok(&["volume", "create", "v", "--size", "32M"]);
-    d.ok(&["target", "create", IQN]);
-    d.ok(&["target", "lun", "add", IQN, "v"]);
-    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
-    qemu_io(&url, &["write -P 0 0 32M".to_owned()]);
+    let (d, url) = serve(&dir);
 
     let out = d.ok(&["pool", "log", "add", "default", slog.to_str().unwrap()]);
     assert!(out.contains("journals small writes on"), "{out}");

@@ -96,20 +96,19 @@ pub(super) fn prepare(
     owner: [u8; 16],
     new: &mut NewFiles,
 ) -> Result<(), PoolError> {
-    if !matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6) {
-        return Err(no_journal(pool, level, room));
-    }
-    if room == 0 {
+    if room == 0 || !matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6) {
         return Err(no_journal(pool, level, room));
     }
     make(path, owner, room, new).map(drop)
 }
 
 fn no_journal(pool: &str, level: RaidLevel, room: u64) -> PoolError {
-    let why = if room == 0 {
+    let why = if !matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6) {
+        format!("{level} writes in place; only RAID 5 and 6 pools journal small writes")
+    } else if room == 0 {
         "write_journal = 0 in the configuration turns it off".to_owned()
     } else {
-        format!("{level} writes in place; only RAID 5 and 6 pools journal small writes")
+        "it did not open".to_owned()
     };
     PoolError::NoJournal {
         pool: pool.to_owned(),
@@ -134,6 +133,8 @@ impl Pool {
             .journal
             .as_ref()
             .ok_or_else(|| no_journal(self.name(), self.record.level, 0))?;
+        // One change at a time, so the device shown is the one the journal uses.
+        let _one = self.log_change.lock();
         if self.log.lock().as_deref() == dev {
             return Ok(());
         }

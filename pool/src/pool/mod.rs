@@ -192,6 +192,8 @@ pub struct Pool {
     store: Arc<MetaStore>,
     /// The write journal's log device now (`vsa pool log add|remove` change it).
     log: Mutex<Option<PathBuf>>,
+    /// Held while the log moves.
+    log_change: Mutex<()>,
     raid: Arc<RaidSet>,
     /// The write journal in front of a parity set.
     journal: Option<Arc<WriteJournal<Arc<RaidSet>>>>,
@@ -451,6 +453,7 @@ impl Pool {
         raid.set_locator(Box::new(volumes.locator()));
         Ok(Pool {
             log: Mutex::new(record.log.clone()),
+            log_change: Mutex::new(()),
             record,
             store,
             raid,

@@ -18,6 +18,13 @@ fn spec(dir: &Path, level: RaidLevel, log: Option<PathBuf>) -> PoolSpec {
     spec
 }
 
+/// Volume `v` of 1 MiB, every chunk allocated (so small writes are journaled).
+fn with_volume(pool: &Pool) {
+    pool.volumes().create("v", 1 << 20, false).unwrap();
+    let v = pool.volumes().volume("v").unwrap();
+    v.write_at(&[0u8; 1 << 20], 0).unwrap();
+}
+
 fn block(i: u64, round: u8) -> Vec<u8> {
     vec![(i as u8).wrapping_mul(7) ^ round; 4096]
 }
@@ -56,12 +63,7 @@ fn a_pool_made_with_a_log_device_journals_there_and_replays_from_it() {
         )
         .unwrap();
         assert_eq!(pool.status().record.log.as_deref(), Some(log.as_path()));
-        pool.volumes().create("v", 1 << 20, false).unwrap();
-        pool.volumes()
-            .volume("v")
-            .unwrap()
-            .write_at(&[0u8; 1 << 20], 0)
-            .unwrap();
+        with_volume(&pool);
         write_blocks(&pool, 1);
         assert!(journaled(&pool) > 0);
         assert_eq!(
@@ -84,12 +86,7 @@ fn the_log_moves_to_a_device_and_back_while_writes_go_on() {
     let pool = Arc::new(
         Pool::create(store(dir.path()), &spec(dir.path(), RaidLevel::Raid5, None)).unwrap(),
     );
-    pool.volumes().create("v", 1 << 20, false).unwrap();
-    pool.volumes()
-        .volume("v")
-        .unwrap()
-        .write_at(&[0u8; 1 << 20], 0)
-        .unwrap();
+    with_volume(&pool);
     let default = journal_log::path(&pool.store, pool.record.id);
     assert!(default.exists());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -190,4 +187,18 @@ fn devices_that_cannot_be_a_log_are_refused_with_the_reason() {
 
 fn assert_no_log(pool: &Pool) {
     assert_eq!(pool.status().record.log, None, "refusals change nothing");
+}
+
+#[test]
+fn a_raid1_pool_is_told_it_writes_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = spec(dir.path(), RaidLevel::Raid1, None);
+    s.members.truncate(2);
+    let p = Pool::create(store(dir.path()), &s).unwrap();
+    match p.set_log(Some(&dir.path().join("slog"))) {
+        Err(e @ PoolError::NoJournal { .. }) => {
+            assert!(e.to_string().contains("raid1 writes in place"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
