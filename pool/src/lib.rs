@@ -7,7 +7,7 @@
 //!  ReadCache (RAM, write-through)              cache/                ── implements BlockDevice
 //!        │
 //!        ▼
-//!  WriteJournal (RAID 5/6: small writes)       write_journal/        ── implements BlockDevice
+//!  WriteJournal (small writes)                write_journal/        ── implements BlockDevice
 //!        │ records in a log file (log_file.rs), group commit, background destaging
 //!        ▼
 //!  RaidSet (0, 1, 5, 6, 10)                    raid/                 ── implements BlockDevice

@@ -6,7 +6,7 @@
 //! low_space_percent = 10      # warn when less than this much of a pool is free
 //! rate_limit = "200M"         # bytes per second for rebuilds and scrubs (0 = unlimited)
 //! read_cache = "1G"           # RAM read cache per pool (0 = off)
-//! write_journal = "256M"      # write journal per RAID 5/6 pool for small writes (0 = off)
+//! write_journal = "256M"      # write journal per pool for small writes (0 = off)
 //!
 //! [[pool]]
 //! name = "fast"
@@ -17,7 +17,7 @@
 //! raid_chunk = "64K"          # stripe unit
 //! chunk_size = "1M"           # thin-provisioning allocation chunk
 //! create_size = "8G"          # create missing member files as sparse files of this size
-//! # log = "/dev/disk/by-id/nvme-slog"  # write journal log device (RAID 5/6), at creation
+//! # log = "/dev/disk/by-id/nvme-slog"  # write journal log device, at creation
 //! ```
 
 use crate::core::config::{invalid, ConfigError};
@@ -38,7 +38,7 @@ pub struct Settings {
     /// Bytes of RAM each pool may use to cache what its volumes read and write (default
     /// 1 GiB, allocated only as it fills; 0 turns the cache off).
     pub read_cache: Option<Size>,
-    /// Bytes of write journal each RAID 5/6 pool keeps for small writes (default 256 MiB;
+    /// Bytes of write journal each pool keeps for small writes (default 256 MiB;
     /// as much RAM holds the journaled blocks until they are home; 0 turns it off).
     pub write_journal: Option<Size>,
 }
@@ -62,7 +62,7 @@ pub struct PoolConfig {
     pub chunk_size: Option<Size>,
     /// Create missing member files as sparse files of this size.
     pub create_size: Option<Size>,
-    /// A log device for the write journal of a RAID 5/6 pool, at creation (later:
+    /// A log device for the pool's write journal, at creation (later:
     /// `vsa pool log add|remove`).
     pub log: Option<PathBuf>,
 }

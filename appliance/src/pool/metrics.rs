@@ -10,7 +10,7 @@
 //! | `vsa_pool_task_done_bytes`, `vsa_pool_task_total_bytes`, `vsa_pool_task_running` | pool, task (rebuild, scrub) | progress of long operations |
 //! | `vsa_pool_scrub_mismatches` | pool | mismatches the last scrub found |
 //! | `vsa_pool_read_cache_hit_pages`, `_miss_pages`, `_bytes`, `_capacity_bytes` | pool | the read cache: pages reads found and fetched since the pool opened, bytes held, capacity |
-//! | `vsa_pool_journal_used_bytes`, `_capacity_bytes`, `_pending_blocks`, `_records`, `_commits`, `_destaged_bytes` | pool | the write journal of a RAID 5/6 pool: bytes of records in the log and its room, blocks not yet home, records and durable appends (commits) and bytes written home since the pool opened |
+//! | `vsa_pool_journal_used_bytes`, `_capacity_bytes`, `_pending_blocks`, `_records`, `_commits`, `_destaged_bytes` | pool | the pool's write journal: bytes of records in the log and its room, blocks not yet home, records and durable appends (commits) and bytes written home since the pool opened |
 //! | `vsa_volume_provisioned_bytes`, `vsa_volume_allocated_bytes` | pool, volume | volume space |
 
 use super::health::{Health, PoolHealth};

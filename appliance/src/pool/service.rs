@@ -232,7 +232,7 @@ impl PoolService {
         Ok(())
     }
 
-    /// The write journal's room per RAID 5/6 pool (`[settings] write_journal`).
+    /// The write journal's room per pool (`[settings] write_journal`).
     fn journal_bytes(&self) -> u64 {
         self.settings
             .write_journal

@@ -106,7 +106,7 @@ pub struct CreatePoolBody {
     pub chunk_size: Option<SizeArg>,
     /// Create missing member files as sparse files of this size.
     pub create_size: Option<SizeArg>,
-    /// A log device (or file) for the write journal of a RAID 5/6 pool; without one, the
+    /// A log device (or file) for the pool's write journal; without one, the
     /// log is a file in the data directory.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -419,7 +419,7 @@ pub struct ReadCacheView {
     pub page_size: u64,
 }
 
-/// The write journal in front of a parity pool's RAID set (small writes are logged,
+/// The write journal in front of a pool's RAID set (small writes are logged,
 /// acknowledged once durable, and written home in the background).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JournalView {
@@ -509,7 +509,7 @@ pub struct PoolView {
     /// checksums), if that ran since the pool opened.
     #[serde(default)]
     pub checksum_build: Option<Progress>,
-    /// The write journal (RAID 5 and 6).
+    /// The write journal (`null` when `write_journal = 0`).
     #[serde(default)]
     pub write_journal: Option<JournalView>,
     /// The pool's volumes.

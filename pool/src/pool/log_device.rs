@@ -6,7 +6,6 @@ use super::journal_log::{self, size_for};
 use super::{NewFiles, Pool, PoolError, PoolRecord};
 use crate::log_file::{read_owner, FileLog};
 use crate::meta::{MetaStore, CF_POOL};
-use crate::raid::RaidLevel;
 use crate::write_journal::LogStore;
 use rocksdb::WriteBatch;
 use std::io::{Seek, SeekFrom};
@@ -90,29 +89,21 @@ fn holds_data(path: &Path) -> bool {
 /// uses it).
 pub(super) fn prepare(
     pool: &str,
-    level: RaidLevel,
     room: u64,
     path: &Path,
     owner: [u8; 16],
     new: &mut NewFiles,
 ) -> Result<(), PoolError> {
-    if room == 0 || !matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6) {
-        return Err(no_journal(pool, level, room));
+    if room == 0 {
+        return Err(no_journal(pool));
     }
     make(path, owner, room, new).map(drop)
 }
 
-fn no_journal(pool: &str, level: RaidLevel, room: u64) -> PoolError {
-    let why = if !matches!(level, RaidLevel::Raid5 | RaidLevel::Raid6) {
-        format!("{level} writes in place; only RAID 5 and 6 pools journal small writes")
-    } else if room == 0 {
-        "write_journal = 0 in the configuration turns it off".to_owned()
-    } else {
-        "it did not open".to_owned()
-    };
+fn no_journal(pool: &str) -> PoolError {
     PoolError::NoJournal {
         pool: pool.to_owned(),
-        why,
+        why: "write_journal = 0 in the configuration turns it off".to_owned(),
     }
 }
 
@@ -132,7 +123,7 @@ impl Pool {
         let journal = self
             .journal
             .as_ref()
-            .ok_or_else(|| no_journal(self.name(), self.record.level, 0))?;
+            .ok_or_else(|| no_journal(self.name()))?;
         // One change at a time, so the device shown is the one the journal uses.
         let _one = self.log_change.lock();
         if self.log.lock().as_deref() == dev {

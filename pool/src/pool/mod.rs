@@ -1,7 +1,7 @@
 //! [`Pool`]: member devices + a RAID set + the volumes on it, created and reopened from
 //! the metadata store, with background rebuild and scrub whose progress callers can read.
-//! The volumes reach the RAID set through a [`ReadCache`] and, on parity levels, a
-//! [`WriteJournal`]; rebuild and scrub use the set directly.
+//! The volumes reach the RAID set through a [`ReadCache`] and a [`WriteJournal`] (unless
+//! `journal_bytes` is 0); rebuild and scrub use the set directly.
 
 use crate::cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
 use crate::integrity::{IntegrityDevice, SumStore};
@@ -111,7 +111,7 @@ pub struct PoolSpec {
     pub chunk_size: u64,
     /// Create missing member files as sparse files of this many bytes.
     pub create_size: Option<u64>,
-    /// Room for records in the write journal of a RAID 5/6 pool (0: no journal).
+    /// Room for records in the pool's write journal (0: no journal).
     pub journal_bytes: u64,
     /// A log device (or file) for the write journal; `None`: a file in the data directory.
     pub log: Option<PathBuf>,
@@ -181,7 +181,7 @@ pub struct PoolStatus {
     /// Progress of building the checksums of members that had none (pools made before
     /// checksums), if that ran since the pool opened.
     pub checksum_build: Option<ProgressReport>,
-    /// The write journal of a parity pool.
+    /// The write journal (`None`: off).
     pub write_journal: Option<JournalStats>,
 }
 
@@ -195,7 +195,7 @@ pub struct Pool {
     /// Held while the log moves.
     log_change: Mutex<()>,
     raid: Arc<RaidSet>,
-    /// The write journal in front of a parity set.
+    /// The write journal in front of the set.
     journal: Option<Arc<WriteJournal<Arc<RaidSet>>>>,
     /// The RAID set as the volumes see it (through the journal, if any).
     cache: Arc<ReadCache<Arc<dyn BlockDevice>>>,
@@ -398,14 +398,7 @@ impl Pool {
             log: spec.log.clone(),
         };
         if let Some(log) = &spec.log {
-            log_device::prepare(
-                &spec.name,
-                spec.level,
-                spec.journal_bytes,
-                log,
-                uuid,
-                &mut new,
-            )?;
+            log_device::prepare(&spec.name, spec.journal_bytes, log, uuid, &mut new)?;
         }
         let mut batch = WriteBatch::default();
         let cf = store.cf(CF_POOL)?;
@@ -426,14 +419,19 @@ impl Pool {
         journal_bytes: u64,
     ) -> Result<Pool, PoolError> {
         let raid = Arc::new(raid);
-        let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
-        let budget = if parity { journal_bytes } else { 0 };
-        // Off (or not parity): records an earlier run left still go home.
-        let log = journal_log::open(&store, &record, &raid, budget).map_err(RaidError::Block)?;
+        // Off: records an earlier run left still go home.
+        let log =
+            journal_log::open(&store, &record, &raid, journal_bytes).map_err(RaidError::Block)?;
         let journal = match log {
             Some((log, room)) => {
-                let stripe = raid.io_granularity();
-                let j = WriteJournal::open(raid.clone(), log, stripe, room);
+                // Writes of whole stripes skip the journal; a mirror's "stripe" (its
+                // granularity is one block) is its RAID chunk.
+                let stripe = match record.level {
+                    RaidLevel::Raid1 => u64::from(record.raid_chunk),
+                    _ => raid.io_granularity(),
+                };
+                let parity = matches!(record.level, RaidLevel::Raid5 | RaidLevel::Raid6);
+                let j = WriteJournal::open(raid.clone(), log, stripe, parity, room);
                 Some(Arc::new(j.map_err(RaidError::Block)?))
             }
             None => None,
@@ -483,8 +481,7 @@ impl Pool {
         Pool::open_with(store, name, DEFAULT_JOURNAL_BYTES)
     }
 
-    /// [`Pool::open`] with `journal_bytes` of room for the write journal of a RAID 5/6
-    /// pool (0: none; records an earlier run left are replayed either way).
+    /// [`Pool::open`] with `journal_bytes` of room for the pool's write journal (0: none; records an earlier run left are replayed either way).
     pub fn open_with(
         store: Arc<MetaStore>,
         name: &str,
@@ -852,7 +849,7 @@ mod tests {
     }
 
     #[test]
-    fn small_writes_to_owned_chunks_of_a_parity_pool_are_taken_without_waiting() {
+    fn small_writes_to_owned_chunks_are_taken_without_waiting() {
         let dir = tempfile::tempdir().unwrap();
         let members: Vec<_> = (0..3).map(|i| dir.path().join(format!("m{i}"))).collect();
         let mut spec = PoolSpec::new("p", RaidLevel::Raid5, members.clone());
@@ -875,7 +872,7 @@ mod tests {
         assert_eq!(pool.status().write_journal.unwrap().records, 1);
         drop((v, pool));
 
-        // RAID 1 has no journal: its writes wait for the members.
+        // RAID 1 journals too (its destaging writes the blocks, reading nothing).
         let dir = tempfile::tempdir().unwrap();
         let members = (0..2).map(|i| dir.path().join(format!("m{i}"))).collect();
         let mut spec = PoolSpec::new("p", RaidLevel::Raid1, members);
@@ -884,7 +881,10 @@ mod tests {
         pool.volumes().create("v", 4 * MIB, true).unwrap();
         let v = pool.volumes().volume("v").unwrap();
         v.write_at(&[1u8; 4096], 0).unwrap();
-        assert!(v.try_write_at(&[1u8; 4096], 0).is_none());
+        v.try_write_at(&[2u8; 4096], 0)
+            .expect("an owned chunk, room in the journal")
+            .unwrap();
+        assert_eq!(pool.status().write_journal.unwrap().records, 1);
     }
 
     #[test]

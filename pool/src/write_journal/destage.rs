@@ -195,14 +195,16 @@ impl<D: BlockDevice> Shared<D> {
     /// rows it covers. From an eighth of the stripe on, the stripe is read whole, the
     /// blocks laid over it and the stripe written whole (a full-stripe write reads no
     /// parity): about the cost of six single-block read-modify-writes here, in member
-    /// operations and bytes, for any number of blocks.
+    /// operations and bytes, for any number of blocks. A set without parity (RAID 0, 1,
+    /// 10) writes runs of blocks as they are: nothing is read.
     fn write_home(&self, blocks: &[(u64, Bytes)]) -> Result<u64> {
         let Some(first) = blocks.first() else {
             return Ok(0);
         };
         let start = first.0 / self.stripe * self.stripe;
         let end = (start + self.stripe).min(self.dev.size());
-        if 8 * blocks.len() as u64 * BLOCK >= self.stripe && end - start == self.stripe {
+        let busy = 8 * blocks.len() as u64 * BLOCK >= self.stripe;
+        if busy && end - start == self.stripe && self.parity {
             let _stripe = self.lock_stripes(start, end);
             let mut whole = vec![0u8; (end - start) as usize];
             match self.dev.read_at(&mut whole, start) {

@@ -1,5 +1,5 @@
-//! [`WriteJournal`]: a write journal in front of a parity RAID set, so that small writes
-//! do not each pay a read-modify-write (as md's raid5-cache in write-back mode, or ZFS's
+//! [`WriteJournal`]: a write journal in front of a RAID set, so that small writes do not
+//! each wait for the members (nor, on parity sets, pay a read-modify-write) (as md's raid5-cache in write-back mode, or ZFS's
 //! intent log).
 //!
 //! ```text
@@ -113,6 +113,9 @@ struct Shared<D> {
     log: RwLock<Arc<dyn LogStore>>,
     /// Writes of whole stripes of this size may skip the journal.
     stripe: u64,
+    /// The set below keeps parity, so writing part of a stripe costs a read-modify-write:
+    /// destaging then writes a busy stripe whole. Without parity it writes the blocks.
+    parity: bool,
     /// Room for records.
     budget: u64,
     /// The most one group of records of a write reserves.
@@ -175,7 +178,7 @@ impl<D: BlockDevice> Shared<D> {
     }
 }
 
-/// A write journal over `D` (a parity RAID set). See the module documentation.
+/// A write journal over `D` (a RAID set). See the module documentation.
 #[derive(Debug)]
 pub struct WriteJournal<D: BlockDevice + 'static> {
     shared: Arc<Shared<D>>,
@@ -185,9 +188,16 @@ pub struct WriteJournal<D: BlockDevice + 'static> {
 impl<D: BlockDevice + 'static> WriteJournal<D> {
     /// Opens the journal over `dev` with its records in `log`: replays what the log holds
     /// (an unclean stop), then starts destaging in the background. `stripe`: the set's
-    /// full stripe; `budget`: room for records (at least 4 stripes).
-    pub fn open(dev: D, log: Arc<dyn LogStore>, stripe: u64, budget: u64) -> Result<Self> {
-        Self::open_tuned(dev, log, stripe, budget, destage::IDLE)
+    /// full stripe; `parity`: whether it keeps parity (RAID 5/6); `budget`: room for
+    /// records (at least 4 stripes).
+    pub fn open(
+        dev: D,
+        log: Arc<dyn LogStore>,
+        stripe: u64,
+        parity: bool,
+        budget: u64,
+    ) -> Result<Self> {
+        Self::open_tuned(dev, log, stripe, parity, budget, destage::IDLE)
     }
 
     /// [`WriteJournal::open`] with the pause after which destaging starts on its own.
@@ -195,6 +205,7 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
         dev: D,
         log: Arc<dyn LogStore>,
         stripe: u64,
+        parity: bool,
         budget: u64,
         idle: std::time::Duration,
     ) -> Result<Self> {
@@ -206,6 +217,7 @@ impl<D: BlockDevice + 'static> WriteJournal<D> {
             dev,
             log: RwLock::new(log),
             stripe,
+            parity,
             budget,
             max_group: budget / 4,
             idle,

@@ -9,7 +9,7 @@ const STRIPE: u64 = 4 * BLOCK;
 const NEVER: Duration = Duration::from_secs(3600);
 
 fn journal(dev: &Arc<MemDevice>, log: &Arc<MemLog>, budget: u64) -> WriteJournal<Arc<MemDevice>> {
-    WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, budget, NEVER).unwrap()
+    WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, true, budget, NEVER).unwrap()
 }
 
 fn read(d: &dyn BlockDevice, offset: u64, len: usize) -> Vec<u8> {
@@ -178,7 +178,7 @@ fn writers_that_queue_behind_a_commit_share_the_next_one() {
     let log = Arc::new(GateLog::default());
     *log.closed.lock() = true;
     let j = Arc::new(
-        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, 1 << 20, NEVER).unwrap(),
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, true, 1 << 20, NEVER).unwrap(),
     );
     let spawn = |i: u64| {
         let j = j.clone();
@@ -297,8 +297,10 @@ fn a_member_failing_while_blocks_are_journaled_loses_nothing() {
         );
         let stripe = set.io_granularity();
         let log = Arc::new(MemLog::new());
-        let open =
-            || WriteJournal::open_tuned(set.clone(), log.clone(), stripe, 1 << 20, NEVER).unwrap();
+        let open = || {
+            WriteJournal::open_tuned(set.clone(), log.clone(), stripe, true, 1 << 20, NEVER)
+                .unwrap()
+        };
         let j = open();
         let mut model = vec![0u8; set.size() as usize];
         for i in 0..60u64 {
@@ -362,7 +364,8 @@ fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
     use vsa_blockdev::testing::FaultyDevice;
     let dev = Arc::new(FaultyDevice::new(MemDevice::new(64 * BLOCK, 512)));
     let log = Arc::new(MemLog::new());
-    let j = WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, 1 << 20, NEVER).unwrap();
+    let j =
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, true, 1 << 20, NEVER).unwrap();
     // Two blocks of one stripe: enough to write the stripe whole, which needs a read.
     j.write_at(&[3u8; 4096], 4 * BLOCK).unwrap();
     j.write_at(&[4u8; 4096], 6 * BLOCK).unwrap();
@@ -473,7 +476,8 @@ fn destaging_syncs_the_log_before_a_block_goes_home() {
         log: log.clone(),
         early: AtomicU64::new(0),
     });
-    let j = WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, 1 << 20, NEVER).unwrap();
+    let j =
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, true, 1 << 20, NEVER).unwrap();
     for i in 0..20u64 {
         j.write_at(&[i as u8 + 1; 4096], (i * 3 % 64) * BLOCK)
             .unwrap();
@@ -535,4 +539,29 @@ fn a_small_write_is_taken_without_waiting_only_when_nothing_would_wait() {
     let r = j.try_write_at(&[6u8; 4096], 41 * BLOCK).expect("answered");
     assert!(r.is_err());
     assert_eq!(read(&j, 41 * BLOCK, 4096), vec![0u8; 4096]);
+}
+
+/// Over a set without parity, destaging writes the journaled blocks as they are: it reads
+/// nothing, however busy the stripe (over parity it reads the stripe and writes it whole).
+#[test]
+fn without_parity_destaging_writes_only_the_journaled_blocks() {
+    use vsa_blockdev::testing::FaultyDevice;
+    for parity in [false, true] {
+        let dev = Arc::new(FaultyDevice::new(MemDevice::new(64 * BLOCK, 512)));
+        let log = Arc::new(MemLog::new());
+        let j = WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 1 << 20, NEVER)
+            .unwrap();
+        j.write_at(&[1u8; 4096], BLOCK).unwrap();
+        j.write_at(&[2u8; 4096], 2 * BLOCK).unwrap();
+        let before = dev.ops();
+        j.drain().unwrap();
+        // One run written; or the stripe read, then written.
+        let want = if parity { 2 } else { 1 };
+        assert_eq!(dev.ops() - before, want, "parity {parity}");
+        let got = read(dev.inner(), 0, 4 * 4096);
+        assert_eq!(
+            got,
+            [[0u8; 4096], [1u8; 4096], [2u8; 4096], [0u8; 4096]].concat()
+        );
+    }
 }

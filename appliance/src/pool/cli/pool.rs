@@ -39,7 +39,7 @@ pub enum PoolCmd {
         /// Create missing member files as sparse files of this size.
         #[arg(long, value_parser = size_arg)]
         create_size: Option<u64>,
-        /// A separate log device (or file) for the write journal of a RAID 5/6 pool.
+        /// A separate log device (or file) for the pool's write journal.
         #[arg(long, value_name = "DEV")]
         log: Option<PathBuf>,
     },

@@ -1,5 +1,6 @@
 use super::super::PoolSpec;
 use super::*;
+use crate::raid::RaidLevel;
 use std::path::PathBuf;
 use vsa_blockdev::BlockDevice;
 
@@ -157,18 +158,8 @@ fn devices_that_cannot_be_a_log_are_refused_with_the_reason() {
     }
     drop(p2);
 
-    // Pools without a journal take no log.
+    // A pool whose journal is off takes no log.
     let d3 = tempfile::tempdir().unwrap();
-    match Pool::create(
-        store(d3.path()),
-        &spec(d3.path(), RaidLevel::Raid10, Some(d3.path().join("slog"))),
-    ) {
-        Err(e @ PoolError::NoJournal { .. }) => {
-            assert!(e.to_string().contains("raid10 writes in place"), "{e}")
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!d3.path().join("slog").exists());
     let mut s = spec(d3.path(), RaidLevel::Raid5, Some(d3.path().join("m0")));
     assert!(matches!(
         Pool::create(store(d3.path()), &s),
@@ -183,22 +174,26 @@ fn devices_that_cannot_be_a_log_are_refused_with_the_reason() {
         }
         other => panic!("{other:?}"),
     }
+    assert!(!d3.path().join("slog").exists());
 }
 
 fn assert_no_log(pool: &Pool) {
     assert_eq!(pool.status().record.log, None, "refusals change nothing");
 }
 
+/// Mirrors journal too: a RAID 10 pool made with a log device replays from it.
 #[test]
-fn a_raid1_pool_is_told_it_writes_in_place() {
+fn a_raid10_pool_takes_a_log_device_too() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = spec(dir.path(), RaidLevel::Raid1, None);
-    s.members.truncate(2);
-    let p = Pool::create(store(dir.path()), &s).unwrap();
-    match p.set_log(Some(&dir.path().join("slog"))) {
-        Err(e @ PoolError::NoJournal { .. }) => {
-            assert!(e.to_string().contains("raid1 writes in place"), "{e}")
-        }
-        other => panic!("{other:?}"),
+    let log = dir.path().join("slog");
+    {
+        let s = spec(dir.path(), RaidLevel::Raid10, Some(log.clone()));
+        let pool = Pool::create(store(dir.path()), &s).unwrap();
+        with_volume(&pool);
+        write_blocks(&pool, 3);
+        assert!(journaled(&pool) > 0);
     }
+    let pool = Pool::open_with(store(dir.path()), "p", 4 * MIB).unwrap();
+    check_blocks(&pool, 3);
+    assert_eq!(pool.status().record.log.as_deref(), Some(log.as_path()));
 }
