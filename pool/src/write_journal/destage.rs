@@ -97,10 +97,15 @@ impl<D: BlockDevice> Shared<D> {
         self.space_cv.notify_all();
     }
 
-    /// Notes records stored in the log (their room was reserved).
+    /// Notes records stored in the log (their room was reserved), and wakes the destager
+    /// if it is due (not on every commit: that cost a wake-up and a context switch per
+    /// write; an idle pool's destaging comes from its timed wait).
     pub(super) fn space_committed(&self, records: impl Iterator<Item = (u64, u64)>) {
-        self.space.lock().live.extend(records);
-        self.space_cv.notify_all();
+        let mut s = self.space.lock();
+        s.live.extend(records);
+        if s.waiting > 0 || s.used >= self.budget / 2 {
+            self.space_cv.notify_all();
+        }
     }
 
     /// Writes every journaled block home, flushes the set, then drops the records and
