@@ -56,15 +56,19 @@ fn login(addr: &str, isid: u64) -> Initiator {
     i
 }
 
-/// The LUN's logical block size (READ CAPACITY(10)).
-fn block_size(i: &mut Initiator) -> u64 {
+/// The LUN's logical block size (READ CAPACITY(10)); `None` if the daemon is gone.
+fn try_block_size(i: &mut Initiator) -> Option<u64> {
     let r = i
         .command(0, &[0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[], 8)
-        .unwrap();
+        .ok()?;
     assert_eq!(r.status, 0, "{r:?}");
-    u64::from(u32::from_be_bytes([
+    Some(u64::from(u32::from_be_bytes([
         r.data[4], r.data[5], r.data[6], r.data[7],
-    ]))
+    ])))
+}
+
+fn block_size(i: &mut Initiator) -> u64 {
+    try_block_size(i).expect("READ CAPACITY")
 }
 
 fn cdb10(op: u8, lba: u64, blocks: u16) -> [u8; 10] {
@@ -89,8 +93,16 @@ fn read(i: &mut Initiator, bs: u64, block: u64) -> Vec<u8> {
 
 /// One session writing random blocks of its own until the daemon dies.
 fn writer(addr: &str, n: u64, mut known: Known, seed: u64, acks: Arc<AtomicU64>) -> Known {
-    let mut i = login(addr, 0x0200_0000_0000 + n);
-    let bs = block_size(&mut i);
+    // On a loaded machine the others may reach the count, and the daemon be killed,
+    // before this session is in: then it wrote nothing this round.
+    let session = Initiator::login(addr, IQN, "iqn.2026-01.invalid:crash", 0x0200_0000_0000 + n)
+        .and_then(|mut i| i.clear_unit_attentions(0).map(|()| i));
+    let Ok(mut i) = session else {
+        return known;
+    };
+    let Some(bs) = try_block_size(&mut i) else {
+        return known;
+    };
     let mut rng = Rng(seed | 1);
     loop {
         let block = rng.next() % (BLOCKS / SESSIONS) * SESSIONS + n;
