@@ -259,7 +259,8 @@ pub(super) fn run<D: BlockDevice>(sh: Arc<Shared<D>>) {
         }
         match sh.destage_pass() {
             // Nothing was home-bound yet (room reserved by a commit under way): wait for
-            // the commit, or for the next write, before looking again.
+            // the commit (it wakes this thread if writers wait for room or the log is half
+            // full) or for the timed wait's end, before looking again.
             Ok(0) => {
                 let mut s = sh.space.lock();
                 s.last_write = None;
