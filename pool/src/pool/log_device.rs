@@ -34,7 +34,8 @@ fn make(path: &Path, owner: [u8; 16], room: u64, new: &mut NewFiles) -> Result<F
             ),
         ));
     }
-    if let Some(theirs) = read_owner(path).filter(|&o| o != owner && o != [0; 16]) {
+    let holder = read_owner(path);
+    if let Some(theirs) = holder.filter(|&o| o != owner && o != [0; 16]) {
         return Err(bad(
             path,
             format!(
@@ -67,7 +68,7 @@ fn make(path: &Path, owner: [u8; 16], room: u64, new: &mut NewFiles) -> Result<F
         return Err(bad(path, "not a block device or a file"));
     } else if meta.is_none() {
         new.0.push(path.to_owned());
-    } else if read_owner(path).is_none() && holds_data(path) {
+    } else if holder.is_none() && holds_data(path) {
         return Err(bad(
             path,
             "the file holds data; give the log a new path (it is made there) or an empty file",

@@ -267,8 +267,6 @@ impl<'a> Txn<'a> {
     }
 }
 
-/// A new volume UUID: 16 bytes from the operating system's random number generator,
-/// written as 32 lower-case hex digits (the format existing records hold).
 /// Makes the chunks in `range` read as zeros in `head` where a node below it still maps
 /// data there: what a grown volume shows past its old end is zeros, whatever merges of
 /// deleted snapshots (which keep only what their child's size covers) left below.
@@ -280,15 +278,7 @@ fn hide_below(
     let Some(parent) = txn.st.node_rec(head).and_then(|r| r.parent) else {
         return Ok(());
     };
-    let mut below: HashSet<u64> = HashSet::new();
-    let mut n = Some(parent);
-    while let Some(id) = n {
-        if let Some(node) = txn.st.nodes.get(&id) {
-            below.extend(node.map.keys().filter(|c| range.contains(c)));
-        }
-        n = txn.st.node_rec(id).and_then(|r| r.parent);
-    }
-    for c in below {
+    for c in txn.st.mapped_in_chain(parent, range) {
         let own = txn
             .st
             .nodes
@@ -305,6 +295,8 @@ fn hide_below(
     Ok(())
 }
 
+/// A new volume UUID: 16 bytes from the operating system's random number generator,
+/// written as 32 lower-case hex digits (the format existing records hold).
 fn new_uuid() -> Result<String, VolumeError> {
     let mut bytes = [0u8; 16];
     OsRng
@@ -638,14 +630,7 @@ impl VolumeManager {
         end: u64,
     ) -> Result<Option<u64>, VolumeError> {
         let cs = self.inner.chunk_size;
-        let mut chunks: HashSet<u64> = HashSet::new();
-        let mut n = Some(head);
-        while let Some(id) = n {
-            if let Some(node) = st.nodes.get(&id) {
-                chunks.extend(node.map.keys().filter(|&&c| c >= from / cs && c * cs < end));
-            }
-            n = st.node_rec(id).and_then(|r| r.parent);
-        }
+        let chunks = st.mapped_in_chain(head, from / cs..end.div_ceil(cs));
         let mut data: Vec<u64> = chunks
             .into_iter()
             .filter(|&c| {

@@ -34,7 +34,7 @@ use crate::alloc::ChunkAllocator;
 use crate::meta::{be_u64, key, MetaError, MetaStore, CF_MAP, CF_VOLUME};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use vsa_blockdev::{BlockDevice, BlockError, ErrorKind, Op};
 
@@ -271,7 +271,7 @@ pub(crate) struct Node {
 pub(crate) struct VolShared {
     io: RwLock<()>,
     /// Logical chunks some writer is allocating right now; others wanting them wait.
-    pending: Mutex<std::collections::HashSet<u64>>,
+    pending: Mutex<HashSet<u64>>,
     allocated: parking_lot::Condvar,
 }
 
@@ -279,7 +279,7 @@ impl VolShared {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(VolShared {
             io: RwLock::new(()),
-            pending: Mutex::new(std::collections::HashSet::new()),
+            pending: Mutex::new(HashSet::new()),
             allocated: parking_lot::Condvar::new(),
         })
     }
@@ -345,6 +345,19 @@ impl State {
                 None => return false,
             }
         }
+    }
+
+    /// The chunks in `range` that `node` or a node it descends from maps.
+    fn mapped_in_chain(&self, node: u64, range: std::ops::Range<u64>) -> HashSet<u64> {
+        let mut out = HashSet::new();
+        let mut n = Some(node);
+        while let Some(id) = n {
+            if let Some(node) = self.nodes.get(&id) {
+                out.extend(node.map.keys().filter(|c| range.contains(c)));
+            }
+            n = self.node_rec(id).and_then(|r| r.parent);
+        }
+        out
     }
 
     /// The entry for `chunk` seen from `node`: walks the parent chain.
