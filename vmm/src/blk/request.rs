@@ -130,14 +130,43 @@ fn read<B: BitmapSlice>(
     if len > MAX_TRANSFER {
         return Err(Failure::Guest("a read larger than the device allows"));
     }
+    let offset = offset_of(sector)?;
+    if read_shared(disk, offset, len, writer)? {
+        return Ok(());
+    }
     with_buffer(len, |buf| {
-        disk.device
-            .read_at(buf, offset_of(sector)?)
-            .map_err(Failure::Device)?;
+        disk.device.read_at(buf, offset).map_err(Failure::Device)?;
         writer
             .write_all(buf)
             .map_err(|_| Failure::Guest("a read buffer the guest cannot take"))
     })
+}
+
+/// Serves a read from memory the device hands out (a RAM cache's pages, already checked
+/// against their checksums when they were read in), copied once into the guest's buffers;
+/// `false` when the device cannot do it without waiting, and nothing was written. The
+/// other path reads into a buffer of ours first and copies from there: the pool checks a
+/// block's checksum in the buffer it reads into, and a buffer in guest memory could be
+/// changed by the guest between the read and the check.
+fn read_shared<B: BitmapSlice>(
+    disk: &Disk,
+    offset: u64,
+    len: usize,
+    writer: &mut Writer<'_, B>,
+) -> Result<bool, Failure> {
+    let mut parts = Vec::new();
+    match disk.device.try_read_shared(&mut parts, offset, len) {
+        None => Ok(false),
+        Some(Err(e)) => Err(Failure::Device(e)),
+        Some(Ok(())) => {
+            for part in &parts {
+                writer
+                    .write_all(part)
+                    .map_err(|_| Failure::Guest("a read buffer the guest cannot take"))?;
+            }
+            Ok(true)
+        }
+    }
 }
 
 /// Runs `f` on a buffer of `len` bytes kept by the thread between requests (a queue's

@@ -115,6 +115,78 @@ fn data_split_over_descriptors_and_a_header_split_in_two() {
     assert_eq!(g.data(4096), vec![0x5a; 4096]);
 }
 
+/// A device that serves reads from "memory" in 1000-byte pieces, as a read cache hands
+/// out its pages, and counts the reads that went the other way.
+#[derive(Debug)]
+struct Cached {
+    inner: MemDevice,
+    slow_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl BlockDevice for Cached {
+    fn block_size(&self) -> u32 {
+        self.inner.block_size()
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> vsa_blockdev::Result<()> {
+        self.slow_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.read_at(buf, offset)
+    }
+    fn try_read_shared(
+        &self,
+        out: &mut Vec<vsa_blockdev::Bytes>,
+        offset: u64,
+        len: usize,
+    ) -> Option<vsa_blockdev::Result<()>> {
+        let mut all = vec![0u8; len];
+        if let Err(e) = self.inner.read_at(&mut all, offset) {
+            return Some(Err(e));
+        }
+        out.extend(all.chunks(1000).map(vsa_blockdev::Bytes::copy_from_slice));
+        Some(Ok(()))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> vsa_blockdev::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn flush(&self) -> vsa_blockdev::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[test]
+fn reads_a_device_hands_out_are_copied_once_into_the_guests_buffers() {
+    let cached = Arc::new(Cached {
+        inner: MemDevice::new(1 << 20, 4096),
+        slow_reads: Default::default(),
+    });
+    let pattern: Vec<u8> = (0..8192u32).map(|i| (i * 13 % 251) as u8).collect();
+    cached.write_at(&pattern, 4096).unwrap();
+    let mut g = Guest::new(false);
+    g.disk.device = cached.clone();
+    g.header(req::IN, 8);
+    // Guest buffers whose edges fall inside the device's pieces.
+    let out = g.run(&[
+        (HDR, 16, false),
+        (DATA, 1500, true),
+        (DATA + 1500, 6692, true),
+        (STATUS, 1, true),
+    ]);
+    assert_eq!(out, ok(8193));
+    assert_eq!(g.data(8192), pattern);
+    assert_eq!(
+        cached.slow_reads.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    // Past the end: the device's error, and the guest's buffer untouched.
+    g.mem.write_slice(&[7u8; 4096], GuestAddress(DATA)).unwrap();
+    let out = g.request(req::IN, (1 << 20) / 512, 4096, true);
+    assert_eq!(out.status, Some(status::IOERR));
+    assert_eq!(g.data(4096), vec![7u8; 4096]);
+}
+
 #[test]
 fn flush_and_get_id() {
     let g = Guest::new(false);
