@@ -228,9 +228,9 @@ impl<D: BlockDevice> Shared<D> {
         }
         let mut bytes = 0;
         for run in blocks.chunk_by(|a, b| a.0 + BLOCK == b.0) {
-            let data: Vec<u8> = run.iter().flat_map(|b| b.1.iter().copied()).collect();
-            self.dev.write_at(&data, run[0].0)?;
-            bytes += data.len() as u64;
+            let bufs: Vec<&[u8]> = run.iter().map(|b| &b.1[..]).collect();
+            self.dev.write_vectored_at(&bufs, run[0].0)?;
+            bytes += bufs.iter().map(|b| b.len() as u64).sum::<u64>();
         }
         Ok(bytes)
     }
