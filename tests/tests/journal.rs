@@ -142,3 +142,64 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
     qemu_io(&url, &reads);
     assert!(d.stop().success());
 }
+
+/// A lost log device: the daemon does not start, naming the device and the way out;
+/// started with `--discard-lost-log`, the pool forgets the device, every block reads whole
+/// (as written, or as before if its write was only in the lost log), and the journal is
+/// back in a file of the data directory (a write then survives kill -9 again).
+#[test]
+fn a_lost_log_device_is_discarded_only_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let slog = tmp.path().join("fast-slog");
+    let (d, url) = serve(&dir);
+    d.ok(&["pool", "log", "add", "default", slog.to_str().unwrap()]);
+    let cmds: Vec<String> = writes()
+        .iter()
+        .map(|(at, p)| format!("write -P {p} {at} 4096"))
+        .collect();
+    qemu_io(&url, &cmds);
+    d.kill9();
+    std::fs::remove_file(&slog).unwrap();
+
+    let (status, err) = vsa_e2e::serve_refused(&dir, &[]);
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("fast-slog") && err.contains("vsa serve --discard-lost-log default"),
+        "{err}"
+    );
+    let (status, err) = vsa_e2e::serve_refused(&dir, &["--discard-lost-log", "nosuch"]);
+    assert!(!status.success() && err.contains("names no pool"), "{err}");
+
+    let d = Daemon::start(&dir, &["--discard-lost-log", "default"]);
+    let log = d.wait_log(&["lost log device", "is discarded"], 30);
+    assert!(log.contains("fast-slog"), "{log}");
+    let p = d.json(&["pool", "show", "default"]);
+    assert!(p["write_journal"]["log_device"].is_null(), "{p}");
+    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
+    let image = tmp.path().join("v.raw");
+    let o = Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "raw", &url])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let data = std::fs::read(&image).unwrap();
+    for (at, p) in writes() {
+        let block = &data[at as usize..at as usize + 4096];
+        assert!(
+            block.iter().all(|&b| b == p) || block.iter().all(|&b| b == 0),
+            "the block at {at} is neither its write nor what was there before"
+        );
+    }
+    qemu_io(&url, &cmds);
+    d.kill9();
+    let d = Daemon::start(&dir, &[]);
+    let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
+    let reads: Vec<String> = writes()
+        .iter()
+        .map(|(at, p)| format!("read -P {p} {at} 4096"))
+        .collect();
+    qemu_io(&url, &reads);
+    assert!(d.stop().success());
+}

@@ -117,6 +117,16 @@ impl ComponentConfig {
     pub fn arg<T: Clone + Send + Sync + 'static>(&self, id: &str) -> Option<T> {
         self.args.try_get_one::<T>(id).ok().flatten().cloned()
     }
+
+    /// Every value of flag `id` (one that may be given more than once), in order.
+    pub fn args<T: Clone + Send + Sync + 'static>(&self, id: &str) -> Vec<T> {
+        self.args
+            .try_get_many::<T>(id)
+            .ok()
+            .flatten()
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

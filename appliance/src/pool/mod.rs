@@ -46,6 +46,7 @@ use std::sync::Arc;
 pub struct PoolComponent;
 
 const DEFAULT_MEMBER_SIZE_ARG: &str = "default_member_size";
+const DISCARD_LOST_LOG_ARG: &str = "discard_lost_log";
 
 impl Component for PoolComponent {
     fn name(&self) -> &'static str {
@@ -57,12 +58,19 @@ impl Component for PoolComponent {
     }
 
     fn serve_args(&self) -> Vec<clap::Arg> {
-        vec![clap::Arg::new(DEFAULT_MEMBER_SIZE_ARG)
-            .long("default-member-size")
-            .value_name("SIZE")
-            .default_value("8G")
-            .value_parser(size_arg)
-            .help("Size of each of the 4 sparse member files of the default pool, made on first start")]
+        vec![
+            clap::Arg::new(DEFAULT_MEMBER_SIZE_ARG)
+                .long("default-member-size")
+                .value_name("SIZE")
+                .default_value("8G")
+                .value_parser(size_arg)
+                .help("Size of each of the 4 sparse member files of the default pool, made on first start"),
+            clap::Arg::new(DISCARD_LOST_LOG_ARG)
+                .long("discard-lost-log")
+                .value_name("POOL")
+                .action(clap::ArgAction::Append)
+                .help("Open POOL without its log device if that is lost (missing, unreadable or another pool's): the pool forgets it and journals to a file in the data directory again; writes the log held that had not gone home are lost. A log device that is there is used as always. May be repeated"),
+        ]
     }
 
     fn check(&self, config: &ComponentConfig) -> Result<(), ConfigError> {
@@ -169,7 +177,14 @@ impl Component for PoolComponent {
         let size = config
             .arg::<u64>(DEFAULT_MEMBER_SIZE_ARG)
             .unwrap_or(DEFAULT_MEMBER_SIZE);
-        let service = Arc::new(PoolService::open(core.clone(), &cfg, Some(size), report)?);
+        let discard = config.args::<String>(DISCARD_LOST_LOG_ARG);
+        let service = Arc::new(PoolService::open(
+            core.clone(),
+            &cfg,
+            Some(size),
+            &discard,
+            report,
+        )?);
         if core.unclean_stop() {
             service.check_after_unclean_stop();
         }

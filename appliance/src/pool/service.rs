@@ -143,13 +143,16 @@ pub struct OpenPoolError {
 }
 
 impl PoolService {
-    /// Opens every recorded pool, then creates the configured pools that do not exist
-    /// yet, then the default pool (members of `default_member_size` in `disks/` of the
-    /// data directory) if there is none at all. `report` gets a line per pool created.
+    /// Opens every recorded pool (those in `discard_lost_log` without their log device if
+    /// it is lost), then creates the configured pools that do not exist yet, then the
+    /// default pool (members of `default_member_size` in `disks/` of the data directory)
+    /// if there is none at all. `report` gets a line per pool created and per log device
+    /// discarded.
     pub fn open(
         core: Arc<Core>,
         config: &PoolsConfig,
         default_member_size: Option<u64>,
+        discard_lost_log: &[String],
         report: &mut Vec<String>,
     ) -> std::result::Result<PoolService, OpenPoolError> {
         let svc = PoolService {
@@ -163,9 +166,36 @@ impl PoolService {
             doing,
             error: e.to_string(),
         };
-        for name in Pool::names(svc.core.store()).map_err(|e| fail("*", "listed", e))? {
-            let pool = Pool::open_with(svc.core.store().clone(), &name, svc.journal_bytes())
-                .map_err(|e| fail(&name, "opened", e))?;
+        let names = Pool::names(svc.core.store()).map_err(|e| fail("*", "listed", e))?;
+        if let Some(unknown) = discard_lost_log.iter().find(|n| !names.contains(n)) {
+            return Err(OpenPoolError {
+                pool: unknown.clone(),
+                doing: "opened",
+                error: format!(
+                    "--discard-lost-log names no pool of this appliance (its pools: {})",
+                    names.join(", ")
+                ),
+            });
+        }
+        for name in names {
+            let pool = if discard_lost_log.contains(&name) {
+                let store = svc.core.store().clone();
+                let (pool, lost) =
+                    Pool::open_discarding_lost_log(store, &name, svc.journal_bytes())
+                        .map_err(|e| fail(&name, "opened", e))?;
+                if let Some(dev) = lost {
+                    report.push(format!(
+                        "pool '{name}': its lost log device {} is discarded; writes it held \
+                         that had not gone home are lost, and the journal is in a file of \
+                         the data directory again (`vsa pool log add` sets a new device)",
+                        dev.display()
+                    ));
+                }
+                pool
+            } else {
+                Pool::open_with(svc.core.store().clone(), &name, svc.journal_bytes())
+                    .map_err(|e| fail(&name, "opened", e))?
+            };
             svc.insert(pool);
             tracing::info!(pool = name.as_str(), "opened pool");
         }

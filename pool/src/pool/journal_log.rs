@@ -51,10 +51,10 @@ pub fn open(
     };
     // The file the journal used before it had a device (a switch that stopped short).
     if default.exists() {
-        write_journal::replay(raid, &open_ours(&default, owner, false)?)?;
+        write_journal::replay(raid, &open_ours(&default, owner, None)?)?;
         remove(&default)?;
     }
-    let log = open_ours(dev, owner, true)?;
+    let log = open_device(dev, owner, &record.name)?;
     if budget == 0 {
         write_journal::replay(raid, &log)?;
         return Ok(None);
@@ -71,7 +71,7 @@ fn open_default(
 ) -> Result<Option<(Arc<FileLog>, u64)>> {
     let want = size_for(budget);
     if path.exists() {
-        let log = open_ours(path, owner, false)?;
+        let log = open_ours(path, owner, None)?;
         if budget > 0 && log.capacity() + 4096 >= want {
             return Ok(Some((Arc::new(log), budget)));
         }
@@ -92,14 +92,23 @@ fn open_default(
     FileLog::create(path, want, owner).map(|l| Some((Arc::new(l), budget)))
 }
 
+/// Opens pool `pool`'s log device at `path` (see [`open_ours`]).
+pub(super) fn open_device(path: &Path, owner: [u8; 16], pool: &str) -> Result<FileLog> {
+    open_ours(path, owner, Some(pool))
+}
+
 /// Opens the log at `path`, which must be there and be this pool's (`owner`) or from
-/// before logs named their pool.
-fn open_ours(path: &Path, owner: [u8; 16], device: bool) -> Result<FileLog> {
+/// before logs named their pool: the log device of the pool named by `device`, or else
+/// the log file in the data directory.
+fn open_ours(path: &Path, owner: [u8; 16], device: Option<&str>) -> Result<FileLog> {
     let log = FileLog::open(path).map_err(|e| {
-        let fix = if device {
-            "bring the log device back at this path; the pool cannot open without it".to_owned()
-        } else {
-            format!("move {} away to open the pool without them", path.display())
+        let fix = match device {
+            Some(pool) => format!(
+                "bring the log device back at this path; or, to open the pool without \
+                 it (losing the writes it held that had not gone home), start the daemon \
+                 with `vsa serve --discard-lost-log {pool}`"
+            ),
+            None => format!("move {} away to open the pool without them", path.display()),
         };
         e.with_detail(format!(
             "the pool's write journal cannot be read, so writes it acknowledged could be \
@@ -112,8 +121,12 @@ fn open_ours(path: &Path, owner: [u8; 16], device: bool) -> Result<FileLog> {
             .with_device(format!("write journal log {}", path.display()))
             .with_detail(format!(
                 "it holds the log of another pool ({}); put this pool's log device at \
-                 this path",
-                hex::encode(theirs)
+                 this path{}",
+                hex::encode(theirs),
+                device.map_or(String::new(), |pool| format!(
+                    ", or start the daemon with `vsa serve --discard-lost-log {pool}` to \
+                     open the pool without it"
+                ))
             )));
     }
     Ok(log)

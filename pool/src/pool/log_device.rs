@@ -177,16 +177,49 @@ impl Pool {
             log: dev.map(Path::to_owned),
             ..self.record.clone()
         };
-        let mut batch = WriteBatch::default();
-        let cf = self.store.cf(CF_POOL)?;
-        batch.put_cf(
-            cf,
-            super::pool_key(&record.name),
-            MetaStore::encode(&record),
-        );
-        self.store.commit(batch, true)?;
-        Ok(())
+        put_record(&self.store, &record)
     }
+}
+
+/// Writes `record` durably.
+fn put_record(store: &MetaStore, record: &PoolRecord) -> Result<(), PoolError> {
+    let mut batch = WriteBatch::default();
+    let cf = store.cf(CF_POOL)?;
+    batch.put_cf(cf, super::pool_key(&record.name), MetaStore::encode(record));
+    store.commit(batch, true)?;
+    Ok(())
+}
+
+/// The way out when a pool's log device is lost (`vsa serve --discard-lost-log POOL`,
+/// as ZFS's `zpool import -m`): if the log device `record` names cannot be opened as this
+/// pool's log (missing, unreadable, or holding another pool's log), the record forgets
+/// it, durably, and the journal goes back to a log file in the data directory. The
+/// writes the lost log held that had not gone home are lost; the device is not touched.
+/// A log device that opens is kept (and replayed as always). Returns the device dropped.
+pub(super) fn discard_lost(
+    store: &MetaStore,
+    record: &mut PoolRecord,
+) -> Result<Option<std::path::PathBuf>, PoolError> {
+    let Some(dev) = record.log.clone() else {
+        return Ok(None);
+    };
+    let owner = super::unhex(&record.uuid).unwrap_or_default();
+    if journal_log::open_device(&dev, owner, &record.name).is_ok() {
+        return Ok(None);
+    }
+    let why = if dev.exists() {
+        "it cannot be read as this pool's log"
+    } else {
+        "it is missing"
+    };
+    tracing::warn!(
+        pool = record.name.as_str(),
+        log_device = %dev.display(),
+        "discarding the pool's lost log device as asked ({why}): writes it held that had not gone home are lost"
+    );
+    record.log = None;
+    put_record(store, record)?;
+    Ok(Some(dev))
 }
 
 #[cfg(test)]

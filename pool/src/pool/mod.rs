@@ -487,11 +487,37 @@ impl Pool {
         name: &str,
         journal_bytes: u64,
     ) -> Result<Pool, PoolError> {
+        Pool::open_inner(store, name, journal_bytes, None)
+    }
+
+    /// [`Pool::open_with`] for a pool whose log device is lost: if it cannot be opened as
+    /// the pool's log, the pool forgets it and opens without it (the writes it held that
+    /// had not gone home are lost; see [`log_device::discard_lost`]), and the device
+    /// forgotten is returned. A log device that opens is used as always.
+    pub fn open_discarding_lost_log(
+        store: Arc<MetaStore>,
+        name: &str,
+        journal_bytes: u64,
+    ) -> Result<(Pool, Option<PathBuf>), PoolError> {
+        let mut lost = None;
+        let pool = Pool::open_inner(store, name, journal_bytes, Some(&mut lost))?;
+        Ok((pool, lost))
+    }
+
+    /// Opens the pool; with `discard_lost_log`, forgets a log device that cannot be
+    /// opened and puts its path there.
+    fn open_inner(
+        store: Arc<MetaStore>,
+        name: &str,
+        journal_bytes: u64,
+        discard_lost_log: Option<&mut Option<PathBuf>>,
+    ) -> Result<Pool, PoolError> {
         let k = pool_key(name);
-        let record: PoolRecord = match store.get(CF_POOL, &k)? {
+        let mut record: PoolRecord = match store.get(CF_POOL, &k)? {
             Some(v) => MetaStore::decode(&k, &v)?,
             None => return Err(PoolError::NoSuchPool(name.to_owned())),
         };
+
         let journal = Arc::new(DbJournal::new(store.clone(), record.id));
         let state = journal.load_state()?.ok_or_else(|| MetaError::Corrupt {
             key: format!("raid state of pool {name}"),
@@ -561,6 +587,9 @@ impl Pool {
             raid.resync(&Progress::default())?;
         }
         let checked = checked.into_inner();
+        if let Some(lost) = discard_lost_log {
+            *lost = log_device::discard_lost(&store, &mut record)?;
+        }
         let pool = Pool::assemble(store, record, raid, sums, checked, journal_bytes)?;
         pool.start_checksum_build();
         Ok(pool)

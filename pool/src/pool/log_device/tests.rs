@@ -197,3 +197,58 @@ fn a_raid10_pool_takes_a_log_device_too() {
     check_blocks(&pool, 3);
     assert_eq!(pool.status().record.log.as_deref(), Some(log.as_path()));
 }
+
+/// A lost log device: the pool refuses to open, naming the way out; opened discarding it,
+/// the pool forgets the device (durably), keeps what had gone home, journals to a log
+/// file again, and a log device that is there is never discarded.
+#[test]
+fn a_pool_whose_log_device_is_lost_opens_only_when_told_to_discard_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("slog");
+    {
+        let s = spec(dir.path(), RaidLevel::Raid5, Some(log.clone()));
+        let pool = Pool::create(store(dir.path()), &s).unwrap();
+        with_volume(&pool);
+        write_blocks(&pool, 1);
+        pool.volumes().volume("v").unwrap().flush().unwrap();
+        pool.settle().unwrap();
+        write_blocks(&pool, 2);
+        assert!(journaled(&pool) > 0);
+    }
+    // Discarding is asked for, but the device is there: it is used and replayed.
+    {
+        let (pool, lost) = Pool::open_discarding_lost_log(store(dir.path()), "p", 4 * MIB).unwrap();
+        assert_eq!(lost, None);
+        check_blocks(&pool, 2);
+        assert_eq!(pool.status().record.log.as_deref(), Some(log.as_path()));
+        write_blocks(&pool, 3);
+        assert!(journaled(&pool) > 0);
+    }
+    std::fs::remove_file(&log).unwrap();
+    let e = Pool::open_with(store(dir.path()), "p", 4 * MIB).unwrap_err();
+    assert!(
+        e.to_string().contains("vsa serve --discard-lost-log p"),
+        "{e}"
+    );
+    let default = journal_log::path(&store(dir.path()), 1);
+    {
+        let (pool, lost) = Pool::open_discarding_lost_log(store(dir.path()), "p", 4 * MIB).unwrap();
+        assert_eq!(lost.as_deref(), Some(log.as_path()));
+        assert_eq!(pool.status().record.log, None);
+        // Round 2 had gone home before round 3 was written; round 3 was in the log (a
+        // slow machine may have sent some of it home after a second of idleness).
+        let v = pool.volumes().volume("v").unwrap();
+        let mut b = vec![0u8; 4096];
+        for i in 0..64u64 {
+            v.read_at(&mut b, i * 12288).unwrap();
+            assert!(b == block(i, 2) || b == block(i, 3), "block {i}");
+        }
+        assert!(default.exists(), "the journal is back in a log file");
+        write_blocks(&pool, 4);
+    }
+    // Forgotten for good: an ordinary open replays the log file.
+    let pool = Pool::open_with(store(dir.path()), "p", 4 * MIB).unwrap();
+    assert_eq!(pool.status().record.log, None);
+    check_blocks(&pool, 4);
+    assert!(!log.exists(), "the lost device's path is left alone");
+}
