@@ -118,6 +118,20 @@ pub fn kvm_here() -> bool {
     here
 }
 
+/// Whether /dev/fuse can be used; when not, says so on stderr (a mount test then passes
+/// without mounting anything).
+pub fn fuse_here() -> bool {
+    let here = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_ok();
+    if !here {
+        eprintln!("NOT RUN: /dev/fuse cannot be opened here; nothing was mounted");
+    }
+    here
+}
+
 /// Starts `vsa serve` on `data_dir` with a small default pool and `extra` flags, and
 /// returns the child without waiting for it.
 pub fn spawn_serve(data_dir: &Path, extra: &[&str]) -> Child {

@@ -27,28 +27,8 @@ impl Smbd {
         for sub in ["pid", "lock", "state", "cache", "private", "ncalrpc", "log"] {
             std::fs::create_dir_all(d.join(sub)).ok()?;
         }
-        let p = |s: &str| d.join(s).display().to_string();
-        let mut conf = format!(
-            "[global]\n  interfaces = {addr}/8\n  bind interfaces only = yes\n  smb ports = 445\n  \
-             disable netbios = yes\n  pid directory = {}\n  lock directory = {}\n  \
-             state directory = {}\n  cache directory = {}\n  private dir = {}\n  \
-             ncalrpc dir = {}\n  log file = {}/log.%m\n  map to guest = Bad User\n  \
-             server role = standalone server\n  host msdfs = yes\n  load printers = no\n  \
-             printing = bsd\n  printcap name = /dev/null\n  disable spoolss = yes\n  \
-             server min protocol = SMB2\n",
-            p("pid"),
-            p("lock"),
-            p("state"),
-            p("cache"),
-            p("private"),
-            p("ncalrpc"),
-            p("log"),
-        );
-        for (name, body) in shares {
-            conf.push_str(&format!("[{name}]\n{body}"));
-        }
         let conf_path = d.join("smb.conf");
-        std::fs::write(&conf_path, conf).ok()?;
+        std::fs::write(&conf_path, Smbd::conf(addr, &d, shares)).ok()?;
         let log = std::fs::File::create(d.join("smbd.out")).ok()?;
         // A process group of its own: smbd signals its whole group when it stops.
         let child = Command::new("smbd")
@@ -89,6 +69,50 @@ impl Smbd {
         })
     }
 
+    /// The `smb.conf` of a server on `addr` keeping its files under `d`, serving `shares`.
+    fn conf(addr: &str, d: &Path, shares: &[(&str, String)]) -> String {
+        let p = |s: &str| d.join(s).display().to_string();
+        let mut conf = format!(
+            "[global]\n  interfaces = {addr}/8\n  bind interfaces only = yes\n  smb ports = 445\n  \
+             disable netbios = yes\n  pid directory = {}\n  lock directory = {}\n  \
+             state directory = {}\n  cache directory = {}\n  private dir = {}\n  \
+             ncalrpc dir = {}\n  log file = {}/log.%m\n  map to guest = Bad User\n  \
+             server role = standalone server\n  host msdfs = yes\n  load printers = no\n  \
+             printing = bsd\n  printcap name = /dev/null\n  disable spoolss = yes\n  \
+             server min protocol = SMB2\n",
+            p("pid"),
+            p("lock"),
+            p("state"),
+            p("cache"),
+            p("private"),
+            p("ncalrpc"),
+            p("log"),
+        );
+        for (name, body) in shares {
+            conf.push_str(&format!("[{name}]\n{body}"));
+        }
+        conf
+    }
+
+    /// Sends `sig` to every process of this smbd (the main one and the ones it forked for
+    /// each client connection: stopping all of them freezes the sessions already open too).
+    pub fn signal_all(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, "--", &format!("-{}", self.child.id())])
+            .status();
+    }
+
+    /// Serves `shares` from now on (its configuration rewritten, then SIGHUP: smbd
+    /// reloads it; a share left out is gone for new tree connects).
+    pub fn reconfigure(&self, shares: &[(&str, String)]) {
+        std::fs::write(
+            self.dir.join("smb.conf"),
+            Smbd::conf(&self.addr, &self.dir, shares),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", self.dir.display()));
+        self.signal("-HUP");
+    }
+
     /// A read-write share of `path` for guests (Samba's guest account must reach it:
     /// `path` and the directories above it are opened to others, e.g. a test's 0700
     /// temporary directory).
@@ -113,6 +137,8 @@ impl Smbd {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
+        // A test that failed while it was frozen: thawed first, or it would not stop.
+        self.signal_all("-CONT");
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -166,5 +192,42 @@ pub fn open_to_guests(path: &Path) {
             }
         }
         p = dir.parent();
+    }
+}
+
+/// The Python that has `smbprotocol` (PyPI), an SMB client library independent of
+/// Samba's: `VSA_PYTHON`, or the virtual environment `.ci/run` makes.
+pub fn smbprotocol_python() -> String {
+    std::env::var("VSA_PYTHON").unwrap_or_else(|_| "/var/tmp/vsa-pyvenv/bin/python".to_owned())
+}
+
+/// Reads the file at UNC path `unc` with `smbprotocol`, as a guest of every server in
+/// `servers` that answers (it follows DFS referrals itself); the file's text, or why not.
+pub fn smbprotocol_read(unc: &str, servers: &[&str]) -> Result<String, String> {
+    const SCRIPT: &str = "import sys, smbclient\n\
+        smbclient.ClientConfig(require_secure_negotiate=False)\n\
+        for s in sys.argv[2:]:\n\
+        \x20   try:\n\
+        \x20       smbclient.register_session(s, username='vsa-guest', password='x', require_signing=False)\n\
+        \x20   except Exception as e:\n\
+        \x20       print(f'{s}: {e}', file=sys.stderr)\n\
+        with smbclient.open_file(sys.argv[1], mode='rb') as f:\n\
+        \x20   sys.stdout.buffer.write(f.read())\n";
+    let python = smbprotocol_python();
+    let out = Command::new(&python)
+        .args(["-c", SCRIPT, unc])
+        .args(servers)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {python} ({e}): python3 -m venv /var/tmp/vsa-pyvenv && \
+                 /var/tmp/vsa-pyvenv/bin/pip install smbprotocol (as .ci/run does)"
+            )
+        });
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }

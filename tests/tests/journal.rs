@@ -36,6 +36,14 @@ fn writes() -> Vec<(u64, u8)> {
         .collect()
 }
 
+/// `qemu-io` commands that write (`"write"`) or check (`"read"`) each of [`writes`].
+fn qemu_io_cmds(verb: &str) -> Vec<String> {
+    writes()
+        .iter()
+        .map(|(at, p)| format!("{verb} -P {p} {at} 4096"))
+        .collect()
+}
+
 /// A daemon on `dir` serving a 32 MiB volume of the default pool as LUN 0 of `IQN`, every
 /// chunk allocated (so small writes are the journaled, in-place kind); and its URL.
 fn serve(dir: &std::path::Path) -> (Daemon, String) {
@@ -53,10 +61,7 @@ fn small_writes_are_journaled_and_survive_kill_9() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let (d, url) = serve(&dir);
-    let cmds: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("write -P {p} {at} 4096"))
-        .collect();
+    let cmds = qemu_io_cmds("write");
     qemu_io(&url, &cmds);
     let p = d.json(&["pool", "show", "default"]);
     let j = &p["write_journal"];
@@ -73,10 +78,7 @@ fn small_writes_are_journaled_and_survive_kill_9() {
 
     let d = Daemon::start(&dir, &[]);
     let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
-    let cmds: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("read -P {p} {at} 4096"))
-        .collect();
+    let cmds = qemu_io_cmds("read");
     qemu_io(&url, &cmds);
     let p = d.json(&["pool", "show", "default"]);
     eprintln!(
@@ -114,10 +116,7 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
     let e = d.refused(&["pool", "log", "add", "nosuch", slog.to_str().unwrap()]);
     assert!(e.contains("no pool named"), "{e}");
 
-    let cmds: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("write -P {p} {at} 4096"))
-        .collect();
+    let cmds = qemu_io_cmds("write");
     qemu_io(&url, &cmds);
     d.kill9();
 
@@ -129,10 +128,7 @@ fn a_log_device_is_added_and_removed_while_the_pool_serves() {
         "{p}"
     );
     let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
-    let reads: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("read -P {p} {at} 4096"))
-        .collect();
+    let reads = qemu_io_cmds("read");
     qemu_io(&url, &reads);
     let out = d.ok(&["pool", "log", "remove", "default"]);
     assert!(out.contains("data directory again"), "{out}");
@@ -154,10 +150,7 @@ fn a_lost_log_device_is_discarded_only_when_asked() {
     let slog = tmp.path().join("fast-slog");
     let (d, url) = serve(&dir);
     d.ok(&["pool", "log", "add", "default", slog.to_str().unwrap()]);
-    let cmds: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("write -P {p} {at} 4096"))
-        .collect();
+    let cmds = qemu_io_cmds("write");
     qemu_io(&url, &cmds);
     d.kill9();
     std::fs::remove_file(&slog).unwrap();
@@ -196,10 +189,7 @@ fn a_lost_log_device_is_discarded_only_when_asked() {
     d.kill9();
     let d = Daemon::start(&dir, &[]);
     let url = format!("iscsi://{}/{IQN}/0", d.iscsi_addr());
-    let reads: Vec<String> = writes()
-        .iter()
-        .map(|(at, p)| format!("read -P {p} {at} 4096"))
-        .collect();
+    let reads = qemu_io_cmds("read");
     qemu_io(&url, &reads);
     assert!(d.stop().success());
 }

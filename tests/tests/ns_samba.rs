@@ -1,14 +1,16 @@
 //! The namespace served as a Samba DFS root to a real SMB client: two file servers and a
 //! namespace server (real `smbd`s, each on its own loopback address and port 445, since a
 //! referral carries no port), `vsa ns export-samba` writing the msdfs tree the namespace
-//! server serves, and `smbclient` following the referral through it. When a file server
+//! server serves, and `smbclient` (and `smbprotocol`, an SMB library of its own from
+//! PyPI) following the referral through it. When a file server
 //! stops, the health probes mark it unhealthy and vsa rewrites the link with that server
 //! last (which Samba alone never does), so clients go straight to the live one; when it
-//! comes back, it is first again; the same when it is frozen (SIGSTOP) and thawed.
+//! comes back, it is first again; the same when it is frozen (SIGSTOP) and thawed, and
+//! when its share is removed (the probes open the share, as a client would) and put back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use vsa_e2e::samba::{smbclient, Smbd};
+use vsa_e2e::samba::{smbclient, smbprotocol_read, Smbd};
 use vsa_e2e::{show, wait_for, Daemon};
 
 const ROOT: &str = "127.0.0.10";
@@ -34,6 +36,14 @@ fn fetch(tmp: &Path) -> Result<String, String> {
     let cmd = format!("get eng\\docs\\f.txt {}", out.display());
     let log = smbclient(&format!("//{ROOT}/corp"), &cmd)?;
     std::fs::read_to_string(&out).map_err(|e| format!("{e}: {log}"))
+}
+
+/// `eng\docs\f.txt` fetched through the DFS root by smbprotocol.
+fn fetch_smbprotocol() -> Result<String, String> {
+    smbprotocol_read(
+        &format!("\\\\{ROOT}\\corp\\eng\\docs\\f.txt"),
+        &[ROOT, FS1, FS2],
+    )
 }
 
 fn link_text(dfs: &Path) -> String {
@@ -96,6 +106,8 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
         fetch(tmp).unwrap_or_else(|e| panic!("{e}\ndirect: {direct:?}\nroot: {root_ls:?}")),
         format!("served by {FS1}\n")
     );
+    // An SMB library of its own (smbprotocol, PyPI) follows the referral the same way.
+    assert_eq!(fetch_smbprotocol(), Ok(format!("served by {FS1}\n")));
 
     // The first file server stops: the probes find it, and the link puts it last.
     drop(fs1);
@@ -106,6 +118,7 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
     });
     assert!(moved.is_some(), "the link still reads {}", link_text(&dfs));
     assert_eq!(fetch(tmp).unwrap(), format!("served by {FS2}\n"));
+    assert_eq!(fetch_smbprotocol(), Ok(format!("served by {FS2}\n")));
     let events = d.json(&["ns", "events"]);
     assert!(events.to_string().contains("unhealthy"), "{events}");
 
@@ -130,6 +143,27 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
     fs1.signal("-CONT");
     assert!(moved.is_some(), "the link still reads {}", link_text(&dfs));
     assert_eq!(while_frozen, Some(format!("served by {FS2}\n")));
+    assert!(
+        first(FS1).is_some(),
+        "the link still reads {}",
+        link_text(&dfs)
+    );
+    assert_eq!(fetch(tmp).unwrap(), format!("served by {FS1}\n"));
+
+    // Its share is removed while the server runs (it still answers NEGOTIATE): the
+    // probes' tree connect fails, it goes last; the share is back, it is first again.
+    fs1.reconfigure(&[]);
+    let moved = first(FS2);
+    let while_gone = moved.and_then(|()| fetch(tmp).ok());
+    let share = Smbd::share(&tmp.join(format!("share-{FS1}")));
+    fs1.reconfigure(&[("share1", share)]);
+    assert!(moved.is_some(), "the link still reads {}", link_text(&dfs));
+    assert_eq!(while_gone, Some(format!("served by {FS2}\n")));
+    let events = d.json(&["ns", "events"]);
+    assert!(
+        events.to_string().contains("no share named 'share1'"),
+        "{events}"
+    );
     assert!(
         first(FS1).is_some(),
         "the link still reads {}",

@@ -31,6 +31,7 @@ pub mod model;
 pub mod probe;
 pub mod samba;
 pub mod service;
+pub mod smb_share;
 pub mod smbd;
 pub mod types;
 pub mod wire;

@@ -5,7 +5,7 @@
 //! | target | check |
 //! | --- | --- |
 //! | `file:///dir` | `stat` says it is a directory (on a thread of its own: a hung mount can block `stat` forever) |
-//! | `smb://server/...` | TCP port 445 accepts, and answers an SMB2 NEGOTIATE with an SMB2 NEGOTIATE response (`wire.rs`) |
+//! | `smb://server/share/dir` | TCP port 445 accepts, and answers an SMB2 NEGOTIATE with an SMB2 NEGOTIATE response (`wire.rs`); then a guest session opens the share and finds the directory (`smb_share.rs`; a server that takes no guests passes on NEGOTIATE alone) |
 //! | `nfs://server/...` | TCP port 2049 accepts, and accepts an ONC RPC NULL call to NFS version 3 (`wire.rs`) |
 //!
 //! Name resolution runs on a thread of its own too and counts against the same timeout.
@@ -71,7 +71,7 @@ pub fn check_all(urls: &[TargetUrl]) -> Result<(), (TargetUrl, String)> {
 /// Checks that `url` answers within `timeout`: what answered, or why it did not.
 pub fn probe(url: &TargetUrl, timeout: Duration) -> Result<String, String> {
     match (url.scheme(), port(url), url.server()) {
-        (Scheme::Smb, Some(port), Some(server)) => smb(server, port, timeout),
+        (Scheme::Smb, Some(port), Some(server)) => smb(url, server, port, timeout),
         (Scheme::Nfs, Some(port), Some(server)) => nfs(server, port, timeout),
         _ => directory(&format!("/{}", url.path().join("/")), timeout),
     }
@@ -119,9 +119,26 @@ fn timed_out(server: &str, port: u16, timeout: Duration) -> String {
     )
 }
 
-/// SMB2 NEGOTIATE on `server:port`.
-fn smb(server: &str, port: u16, timeout: Duration) -> Result<String, String> {
+/// SMB2 NEGOTIATE on `server:port`, then the share of `url` (`smb_share.rs`).
+fn smb(url: &TargetUrl, server: &str, port: u16, timeout: Duration) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
+    negotiate(server, port, deadline, timeout)?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(timed_out(server, port, timeout));
+    }
+    let unc = url.to_string();
+    super::smb_share::check(server, port, url.path(), left, &unc).unwrap_or_else(|| {
+        Err(format!(
+            "{unc}: the server answered SMB2 NEGOTIATE but did not finish the session and \
+             tree connect within {}",
+            shown(timeout)
+        ))
+    })
+}
+
+/// SMB2 NEGOTIATE on `server:port`, answered before `deadline`.
+fn negotiate(server: &str, port: u16, deadline: Instant, timeout: Duration) -> Result<(), String> {
     let mut s = connect(server, port, deadline, timeout)?;
     let reply = exchange(
         &mut s,
@@ -132,7 +149,6 @@ fn smb(server: &str, port: u16, timeout: Duration) -> Result<String, String> {
     )
     .map_err(|e| e.say(server, port, "SMB2 NEGOTIATE", timeout))?;
     wire::check_smb2_negotiate_reply(&reply)
-        .map(|()| "SMB2 NEGOTIATE answered".to_owned())
         .map_err(|e| format!("{server} port {port} answered SMB2 NEGOTIATE wrongly: {e}"))
 }
 
@@ -351,19 +367,17 @@ mod tests {
         reply.extend_from_slice(&1u32.to_le_bytes());
         reply.resize(4 + 64, 0);
         let (port, h) = server(Some(reply));
-        assert_eq!(
-            smb("127.0.0.1", port, T),
-            Ok("SMB2 NEGOTIATE answered".into())
-        );
+        let deadline = || Instant::now() + T;
+        assert_eq!(negotiate("127.0.0.1", port, deadline(), T), Ok(()));
         h.join().unwrap();
 
         let (port, h) = server(Some(b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()));
-        let e = smb("127.0.0.1", port, T).unwrap_err();
+        let e = negotiate("127.0.0.1", port, deadline(), T).unwrap_err();
         assert!(e.contains("not an SMB2 message"), "{e}");
         h.join().unwrap();
 
         let (port, h) = server(Some(Vec::new()));
-        let e = smb("127.0.0.1", port, T).unwrap_err();
+        let e = negotiate("127.0.0.1", port, deadline(), T).unwrap_err();
         assert!(e.contains("closed the connection"), "{e}");
         h.join().unwrap();
     }

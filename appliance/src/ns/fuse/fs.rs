@@ -1,11 +1,14 @@
 //! The namespace as a FUSE filesystem: the namespace's own directories are synthesized
 //! (read-only), and everything inside a link is passed through to the link's best
-//! reachable `file://` target, chosen again at each lookup and open, so when a target
-//! goes away the next open goes to the next one. Inode numbers come from paths
-//! ([`super::inodes`]).
+//! reachable target, chosen again at each lookup and open, so when a target goes away the
+//! next open goes to the next one: a `file://` one on this appliance, an `smb://` one
+//! through the mount's SMB client ([`super::smb`], [`super::smb_write`]). Inode numbers
+//! come from paths ([`super::inodes`]).
 
 use super::inodes::Inodes;
-use super::view::{self, Place};
+use super::smb::SmbClients;
+use super::smb_write::SmbWrite;
+use super::view::{self, Candidate, Place};
 use crate::ns::service::NsReader;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenFlags,
@@ -19,6 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long the kernel may keep names and attributes.
@@ -30,17 +34,43 @@ pub struct NsFs {
     name: String,
     reader: NsReader,
     inodes: Mutex<Inodes>,
-    handles: Mutex<HashMap<u64, File>>,
+    handles: Mutex<HashMap<u64, Arc<Handle>>>,
     next_fh: AtomicU64,
     started: SystemTime,
+    smb: SmbClients,
 }
 
-/// Where a path is on this appliance.
+/// An open file.
+enum Handle {
+    Local(File),
+    Smb(smb2::FileReader),
+    SmbWrite(SmbWrite),
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handle::Local(file) => f.debug_tuple("Local").field(file).finish(),
+            Handle::Smb(r) => f.debug_struct("Smb").field("size", &r.size()).finish(),
+            Handle::SmbWrite(w) => w.fmt(f),
+        }
+    }
+}
+
+/// Where a path is.
 enum Local {
     /// A directory of the namespace's own.
     Synthetic,
-    /// `path` in the best reachable target; `root` when it is the link itself.
+    /// `path` in the best reachable target on this appliance; `root` when it is the link
+    /// itself.
     Target { path: PathBuf, root: bool },
+    /// `path` (names below the share) in the best reachable target, an SMB share.
+    Smb {
+        server: String,
+        share: String,
+        path: Vec<String>,
+        root: bool,
+    },
 }
 
 type Result<T> = std::result::Result<T, Errno>;
@@ -84,15 +114,16 @@ fn join(parent: &str, name: &OsStr) -> Result<String> {
 
 impl NsFs {
     /// The filesystem of namespace `name`.
-    pub fn new(name: &str, reader: NsReader) -> NsFs {
-        NsFs {
+    pub fn new(name: &str, reader: NsReader) -> std::io::Result<NsFs> {
+        Ok(NsFs {
             name: name.to_owned(),
             reader,
             inodes: Mutex::default(),
             handles: Mutex::default(),
             next_fh: AtomicU64::new(1),
             started: SystemTime::now(),
-        }
+            smb: SmbClients::new()?,
+        })
     }
 
     fn path_of(&self, ino: INodeNo) -> Result<String> {
@@ -118,15 +149,43 @@ impl NsFs {
         let depth = link.split('/').count();
         let below = path.split('/').count() - depth;
         for c in candidates {
-            let mut root: &Path = &c;
-            for _ in 0..below {
-                root = root.parent().unwrap_or(root);
-            }
-            if root.is_dir() {
-                return Ok(Local::Target {
-                    root: below == 0,
-                    path: c,
-                });
+            match c {
+                Candidate::Local(c) => {
+                    let mut root: &Path = &c;
+                    for _ in 0..below {
+                        root = root.parent().unwrap_or(root);
+                    }
+                    if root.is_dir() {
+                        return Ok(Local::Target {
+                            root: below == 0,
+                            path: c,
+                        });
+                    }
+                }
+                Candidate::Smb {
+                    server,
+                    share,
+                    dir,
+                    rest,
+                } => {
+                    // The link's directory on the share (a server that does not answer
+                    // or lost it: the next target).
+                    if self
+                        .smb
+                        .stat(&server, &share, &dir)
+                        .is_ok_and(|i| i.is_directory)
+                    {
+                        let root = rest.is_empty();
+                        let mut path = dir;
+                        path.extend(rest);
+                        return Ok(Local::Smb {
+                            server,
+                            share,
+                            path,
+                            root,
+                        });
+                    }
+                }
             }
         }
         // Each call would say it again: at debug level (the health probes report it).
@@ -143,6 +202,8 @@ impl NsFs {
         match self.local(path)? {
             Local::Target { path, .. } => Ok(path),
             Local::Synthetic => Err(Errno::EACCES),
+            // Only extended attributes come here for SMB: the mount has none there.
+            Local::Smb { .. } => Err(Errno::ENOTSUP),
         }
     }
 
@@ -169,6 +230,15 @@ impl NsFs {
                     blksize: u32::try_from(m.blksize()).unwrap_or(4096),
                     flags: 0,
                 })
+            }
+            Local::Smb {
+                server,
+                share,
+                path,
+                ..
+            } => {
+                let i = self.smb.stat(&server, &share, &path)?;
+                Ok(smb_attr(ino, &i, self.started))
             }
         }
     }
@@ -200,16 +270,23 @@ impl NsFs {
         }
     }
 
-    fn keep(&self, file: File) -> FileHandle {
+    fn keep(&self, handle: Handle) -> FileHandle {
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.handles.lock().insert(fh, file);
+        self.handles.lock().insert(fh, Arc::new(handle));
         FileHandle(fh)
     }
 
+    fn handle(&self, fh: FileHandle) -> Result<Arc<Handle>> {
+        self.handles.lock().get(&fh.0).cloned().ok_or(Errno::EBADF)
+    }
+
+    /// Runs `f` on open file `fh` of this appliance (a file of an SMB target was opened
+    /// read-only: EBADF, as for a write to any file opened so).
     fn with_handle<T>(&self, fh: FileHandle, f: impl FnOnce(&File) -> Result<T>) -> Result<T> {
-        let handles = self.handles.lock();
-        let file = handles.get(&fh.0).ok_or(Errno::EBADF)?;
-        f(file)
+        match &*self.handle(fh)? {
+            Handle::Local(file) => f(file),
+            Handle::Smb(_) | Handle::SmbWrite(_) => Err(Errno::EBADF),
+        }
     }
 
     fn entries(&self, path: &str) -> Result<Vec<(String, FileType)>> {
@@ -242,6 +319,82 @@ impl NsFs {
                 }
                 Ok(out)
             }
+            Local::Smb {
+                server,
+                share,
+                path,
+                ..
+            } => Ok(self
+                .smb
+                .list(&server, &share, &path)?
+                .into_iter()
+                .map(|e| {
+                    let kind = if e.is_directory {
+                        FileType::Directory
+                    } else {
+                        FileType::RegularFile
+                    };
+                    (e.name, kind)
+                })
+                .collect()),
+        }
+    }
+
+    /// Renames `from` to `to`, which must be in the same link (EXDEV otherwise: another
+    /// link may be another server).
+    fn rename_within_link(&self, from: &str, to: &str, flags: RenameFlags) -> Result<()> {
+        let link_of = |p: &str| {
+            self.reader
+                .with(&self.name, |ns, sites| match view::place(ns, sites, p) {
+                    Some(Place::Inside { link, .. }) => Some(link),
+                    _ => None,
+                })
+        };
+        match (link_of(from).flatten(), link_of(to).flatten()) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(_), Some(_)) => return Err(Errno::EXDEV),
+            _ => return Err(Errno::EACCES), // the namespace's own directories
+        }
+        let no_replace = flags.bits() & libc::RENAME_NOREPLACE != 0;
+        if flags.bits() & !libc::RENAME_NOREPLACE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        match (self.local(from)?, self.local(to)?) {
+            (
+                Local::Target {
+                    path: a,
+                    root: false,
+                },
+                Local::Target {
+                    path: b,
+                    root: false,
+                },
+            ) => {
+                if no_replace && b.symlink_metadata().is_ok() {
+                    return Err(Errno::EEXIST);
+                }
+                std::fs::rename(a, b).map_err(io)
+            }
+            (
+                Local::Smb {
+                    server,
+                    share,
+                    path: a,
+                    root: false,
+                },
+                Local::Smb {
+                    server: s2,
+                    share: h2,
+                    path: b,
+                    root: false,
+                },
+            ) if (&server, &share) == (&s2, &h2) => match self.smb.stat(&server, &share, &b) {
+                Ok(_) if no_replace => Err(Errno::EEXIST),
+                Ok(i) if !i.is_directory => self.smb.rename_over(&server, &share, &a, &b),
+                _ => self.smb.rename(&server, &share, &a, &b),
+            },
+            (Local::Smb { .. }, Local::Smb { .. }) => Err(Errno::EXDEV),
+            _ => Err(Errno::EACCES), // the namespace's own directories and links
         }
     }
 
@@ -253,6 +406,25 @@ impl NsFs {
         fh: Option<FileHandle>,
         times: (Option<TimeOrNow>, Option<TimeOrNow>),
     ) -> Result<FileAttr> {
+        if let Local::Smb {
+            server,
+            share,
+            path: at,
+            ..
+        } = self.local(path)?
+        {
+            // Modes, owners and times do not map onto SMB: left as the server keeps
+            // them (as Linux's cifs client does without Unix extensions).
+            match size {
+                None => {}
+                Some(0) => self
+                    .smb
+                    .create(&server, &share, &at, false)
+                    .and_then(|w| self.smb.finish(&w))?,
+                Some(_) => return Err(Errno::EOPNOTSUPP), // only emptying a file, for now
+            }
+            return self.attr(path);
+        }
         if mode.is_some() || size.is_some() || times.0.is_some() || times.1.is_some() {
             let local = self.inside(path)?;
             if let Some(m) = mode {
@@ -325,8 +497,9 @@ impl Filesystem for NsFs {
     ) {
         let done = self.path_of(ino).and_then(|p| {
             if uid.is_some() || gid.is_some() {
-                let local = self.inside(&p)?;
-                std::os::unix::fs::lchown(&local, uid, gid).map_err(io)?;
+                if let Local::Target { path, .. } = self.local(&p)? {
+                    std::os::unix::fs::lchown(&path, uid, gid).map_err(io)?;
+                }
             }
             self.set_attr(&p, mode, size, fh, (atime, mtime))
         });
@@ -346,6 +519,16 @@ impl Filesystem for NsFs {
         reply: ReplyEntry,
     ) {
         let made = self.child(parent, name).and_then(|path| {
+            if let Local::Smb {
+                server,
+                share,
+                path: at,
+                ..
+            } = self.local(&path)?
+            {
+                self.smb.mkdir(&server, &share, &at)?;
+                return Ok(path);
+            }
             let local = self.inside(&path)?;
             std::fs::DirBuilder::new()
                 .mode(mode & !umask & 0o7777)
@@ -363,7 +546,15 @@ impl Filesystem for NsFs {
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let done = self
             .child(parent, name)
-            .and_then(|path| std::fs::remove_file(self.inside(&path)?).map_err(io));
+            .and_then(|path| match self.local(&path)? {
+                Local::Smb {
+                    server,
+                    share,
+                    path,
+                    ..
+                } => self.smb.unlink(&server, &share, &path),
+                _ => std::fs::remove_file(self.inside(&path)?).map_err(io),
+            });
         match done {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -374,6 +565,12 @@ impl Filesystem for NsFs {
         let done = self.child(parent, name).and_then(|path| {
             match self.local(&path)? {
                 Local::Target { path, root: false } => std::fs::remove_dir(path).map_err(io),
+                Local::Smb {
+                    server,
+                    share,
+                    path,
+                    root: false,
+                } => self.smb.rmdir(&server, &share, &path),
                 _ => Err(Errno::EACCES), // the namespace's own directories and links
             }
         });
@@ -393,40 +590,14 @@ impl Filesystem for NsFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let done = (|| {
-            let from = self.child(parent, name)?;
-            let to = self.child(newparent, newname)?;
-            let (
-                Local::Target {
-                    path: a,
-                    root: false,
-                },
-                Local::Target {
-                    path: b,
-                    root: false,
-                },
-            ) = (self.local(&from)?, self.local(&to)?)
-            else {
-                return Err(Errno::EACCES);
-            };
-            let link_of = |p: &str| {
-                self.reader
-                    .with(&self.name, |ns, sites| match view::place(ns, sites, p) {
-                        Some(Place::Inside { link, .. }) => Some(link),
-                        _ => None,
-                    })
-            };
-            if link_of(&from) != link_of(&to) {
-                return Err(Errno::EXDEV); // another link may be another server
-            }
-            if flags.bits() & libc::RENAME_NOREPLACE != 0 && b.symlink_metadata().is_ok() {
-                return Err(Errno::EEXIST);
-            }
-            if flags.bits() & !libc::RENAME_NOREPLACE != 0 {
-                return Err(Errno::EINVAL);
-            }
-            std::fs::rename(a, b).map_err(io)
-        })();
+        let done = self
+            .child(parent, name)
+            .and_then(|from| Ok((from, self.child(newparent, newname)?)))
+            .and_then(|(from, to)| {
+                self.rename_within_link(&from, &to, flags)?;
+                self.inodes.lock().renamed(&from, &to);
+                Ok(())
+            });
         match done {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
@@ -434,21 +605,35 @@ impl Filesystem for NsFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let opened = self
-            .path_of(ino)
-            .and_then(|p| self.inside(&p))
-            .and_then(|local| {
-                let acc = flags.0 & libc::O_ACCMODE;
-                OpenOptions::new()
-                    .read(acc != libc::O_WRONLY)
-                    .write(acc != libc::O_RDONLY)
-                    .append(flags.0 & libc::O_APPEND != 0)
-                    .truncate(flags.0 & libc::O_TRUNC != 0 && acc != libc::O_RDONLY)
-                    .open(local)
-                    .map_err(io)
-            });
+        let acc = flags.0 & libc::O_ACCMODE;
+        let opened = self.path_of(ino).and_then(|p| match self.local(&p)? {
+            Local::Synthetic => Err(Errno::EACCES),
+            Local::Target { path, .. } => OpenOptions::new()
+                .read(acc != libc::O_WRONLY)
+                .write(acc != libc::O_RDONLY)
+                .append(flags.0 & libc::O_APPEND != 0)
+                .truncate(flags.0 & libc::O_TRUNC != 0 && acc != libc::O_RDONLY)
+                .open(path)
+                .map(Handle::Local)
+                .map_err(io),
+            Local::Smb {
+                server,
+                share,
+                path,
+                ..
+            } if acc != libc::O_RDONLY => self
+                .smb
+                .open_write(&server, &share, &path, flags.0 & libc::O_TRUNC != 0)
+                .map(Handle::SmbWrite),
+            Local::Smb {
+                server,
+                share,
+                path,
+                ..
+            } => self.smb.open(&server, &share, &path).map(Handle::Smb),
+        });
         match opened {
-            Ok(f) => reply.opened(self.keep(f), FopenFlags::empty()),
+            Ok(h) => reply.opened(self.keep(h), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
     }
@@ -464,6 +649,18 @@ impl Filesystem for NsFs {
         reply: ReplyCreate,
     ) {
         let made = self.child(parent, name).and_then(|path| {
+            if let Local::Smb {
+                server,
+                share,
+                path: at,
+                ..
+            } = self.local(&path)?
+            {
+                let w = self
+                    .smb
+                    .create(&server, &share, &at, flags & libc::O_EXCL != 0)?;
+                return Ok((self.attr(&path)?, Handle::SmbWrite(w)));
+            }
             let local = self.inside(&path)?;
             let acc = flags & libc::O_ACCMODE;
             let file = OpenOptions::new()
@@ -476,14 +673,14 @@ impl Filesystem for NsFs {
                 .open(&local)
                 .map_err(io)?;
             owned_by(&local, req);
-            Ok((self.attr(&path)?, file))
+            Ok((self.attr(&path)?, Handle::Local(file)))
         });
         match made {
-            Ok((attr, file)) => reply.created(
+            Ok((attr, handle)) => reply.created(
                 &TTL,
                 &attr,
                 Generation(0),
-                self.keep(file),
+                self.keep(handle),
                 FopenFlags::empty(),
             ),
             Err(e) => reply.error(e),
@@ -501,6 +698,20 @@ impl Filesystem for NsFs {
         _lock: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
+        if let Ok(h) = self.handle(fh) {
+            let got = match &*h {
+                Handle::Smb(file) => Some(self.smb.read(file, offset, size)),
+                Handle::SmbWrite(file) => Some(self.smb.read_written(file, offset, size)),
+                Handle::Local(_) => None,
+            };
+            if let Some(got) = got {
+                match got {
+                    Ok(d) => reply.data(&d),
+                    Err(e) => reply.error(e),
+                }
+                return;
+            }
+        }
         let data = self.with_handle(fh, |f| {
             let mut buf = vec![0u8; size as usize];
             let mut got = 0;
@@ -533,7 +744,11 @@ impl Filesystem for NsFs {
         _lock: Option<fuser::LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.with_handle(fh, |f| f.write_all_at(data, offset).map_err(io)) {
+        let done = match self.handle(fh).as_deref() {
+            Ok(Handle::SmbWrite(file)) => self.smb.write(file, offset, data),
+            _ => self.with_handle(fh, |f| f.write_all_at(data, offset).map_err(io)),
+        };
+        match done {
             Ok(()) => reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX)),
             Err(e) => reply.error(e),
         }
@@ -543,11 +758,18 @@ impl Filesystem for NsFs {
         &self,
         _req: &Request,
         _ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         _lock: fuser::LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // close(2): what was written to an SMB share is confirmed (or its error given).
+        match self.handle(fh).as_deref() {
+            Ok(Handle::SmbWrite(file)) => match self.smb.finish(file) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            },
+            _ => reply.ok(),
+        }
     }
 
     fn release(
@@ -560,7 +782,16 @@ impl Filesystem for NsFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.handles.lock().remove(&fh.0);
+        let gone = self.handles.lock().remove(&fh.0);
+        match gone.map(Arc::try_unwrap) {
+            Some(Ok(Handle::Smb(file))) => self.smb.close(file),
+            Some(Ok(Handle::SmbWrite(file))) => {
+                if let Err(e) = self.smb.finish(&file) {
+                    tracing::warn!("{file:?}: the last writes were not confirmed: {e:?}");
+                }
+            }
+            _ => {}
+        }
         reply.ok();
     }
 
@@ -572,6 +803,16 @@ impl Filesystem for NsFs {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
+        match self.handle(fh).as_deref() {
+            Ok(Handle::Smb(_)) => return reply.ok(), // read-only: nothing to make durable
+            Ok(Handle::SmbWrite(file)) => {
+                return match self.smb.finish(file) {
+                    Ok(()) => reply.ok(),
+                    Err(e) => reply.error(e),
+                }
+            }
+            _ => {}
+        }
         let done = self.with_handle(fh, |f| {
             if datasync {
                 f.sync_data()
@@ -624,16 +865,19 @@ impl Filesystem for NsFs {
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        let got = self
-            .path_of(ino)
-            .and_then(|p| self.inside(&p))
-            .and_then(|local| xattr::get(&local, name).map_err(io)?.ok_or(Errno::NO_XATTR));
+        let got = self.path_of(ino).and_then(|p| match self.local(&p)? {
+            Local::Target { path, .. } => {
+                xattr::get(&path, name).map_err(io)?.ok_or(Errno::NO_XATTR)
+            }
+            Local::Smb { .. } => Err(Errno::NO_XATTR),
+            Local::Synthetic => Err(Errno::EACCES),
+        });
         xattr_reply(got, size, reply);
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let got = self.path_of(ino).and_then(|p| match self.local(&p)? {
-            Local::Synthetic => Ok(Vec::new()),
+            Local::Synthetic | Local::Smb { .. } => Ok(Vec::new()),
             Local::Target { path, .. } => {
                 let mut out = Vec::new();
                 for n in xattr::list(&path).map_err(io)? {
@@ -675,6 +919,35 @@ impl Filesystem for NsFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
+    }
+}
+
+/// The attributes of an entry of an SMB share: open to every local user (what a guest may
+/// do there is the server's to decide), owned by root, timed as the server says (or as the
+/// mount, if it does not).
+fn smb_attr(ino: INodeNo, i: &smb2::FileInfo, started: SystemTime) -> FileAttr {
+    let at = |t: smb2::pack::FileTime| t.to_system_time().unwrap_or(started);
+    let (kind, perm, nlink) = if i.is_directory {
+        (FileType::Directory, 0o777, 2)
+    } else {
+        (FileType::RegularFile, 0o666, 1)
+    };
+    FileAttr {
+        ino,
+        size: i.size,
+        blocks: i.size.div_ceil(512),
+        atime: at(i.accessed),
+        mtime: at(i.modified),
+        ctime: at(i.modified),
+        crtime: at(i.created),
+        kind,
+        perm,
+        nlink,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
     }
 }
 

@@ -40,6 +40,20 @@ impl Inodes {
         }
     }
 
+    /// After `from` was renamed `to`: the numbers the kernel holds for `from` and what is
+    /// below it now lead to their new paths (it keeps using them for the moved entries;
+    /// a fresh lookup of a new path may hand out its own number too).
+    pub fn renamed(&mut self, from: &str, to: &str) {
+        let below = format!("{from}/");
+        for p in self.paths.values_mut() {
+            if p == from {
+                *p = to.to_owned();
+            } else if let Some(rest) = p.strip_prefix(&below) {
+                *p = format!("{to}/{rest}");
+            }
+        }
+    }
+
     /// The path of number `ino`, if it was handed out.
     pub fn path(&self, ino: u64) -> Option<String> {
         if ino == ROOT {
@@ -65,5 +79,21 @@ mod tests {
         assert_eq!(a.path(ROOT).as_deref(), Some(""));
         assert_ne!(a.ino("eng"), a.ino("Eng"));
         assert_eq!(a.path(12345), None);
+    }
+
+    #[test]
+    fn a_rename_moves_the_numbers_the_kernel_holds() {
+        let mut a = Inodes::default();
+        let dir = a.ino("eng/drafts");
+        let file = a.ino("eng/drafts/a.txt");
+        let other = a.ino("eng/draftsX");
+        a.renamed("eng/drafts", "eng/final");
+        assert_eq!(a.path(dir).as_deref(), Some("eng/final"));
+        assert_eq!(a.path(file).as_deref(), Some("eng/final/a.txt"));
+        assert_eq!(a.path(other).as_deref(), Some("eng/draftsX"));
+        // A new entry at the old path gets a number of its own.
+        let again = a.ino("eng/drafts");
+        assert_ne!(again, dir);
+        assert_eq!(a.path(again).as_deref(), Some("eng/drafts"));
     }
 }

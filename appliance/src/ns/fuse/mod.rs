@@ -6,14 +6,19 @@
 //!  fs.rs      the filesystem: synthesized directories, links passed through to targets
 //!  view.rs    what a path is: the namespace's own directory, or a place in a link
 //!  inodes.rs  inode numbers from paths, stable across remounts and target switches
+//!  smb.rs     the SMB client: a guest session per server and share, every call bounded
+//!  smb_write.rs  files written, made, removed and renamed on SMB shares
 //! ```
 //!
-//! Targets served: `file://` ones (directories on the appliance). A link whose targets
-//! are all SMB or NFS shows as a directory that cannot be read (EIO) until the mount has
-//! a client for them.
+//! Targets served: `file://` ones (directories on the appliance), read and written; and
+//! `smb://` ones through the mount's SMB client (`smb.rs` reads, `smb_write.rs` changes).
+//! A link whose targets are all NFS shows as a directory that cannot be
+//! read (EIO) until the mount has an NFS client.
 
 pub mod fs;
 pub mod inodes;
+pub mod smb;
+pub mod smb_write;
 pub mod view;
 
 use super::error::NsError;
@@ -94,7 +99,11 @@ impl Namespaces {
             fuser::MountOption::DefaultPermissions,
         ];
         config.acl = fuser::SessionACL::All;
-        let fs = fs::NsFs::new(&root, self.reader());
+        let fs = fs::NsFs::new(&root, self.reader()).map_err(|e| {
+            NsError::Mount(format!(
+                "cannot mount namespace '{root}': cannot start its SMB client: {e}"
+            ))
+        })?;
         let session = fuser::spawn_mount(fs, &mountpoint, &config).map_err(|e| {
             NsError::Mount(format!(
                 "cannot mount namespace '{root}' on {}: {e} (is /dev/fuse there, and fuse3 installed?)",

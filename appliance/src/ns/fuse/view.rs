@@ -1,10 +1,29 @@
 //! What a path of a mounted namespace is: a directory the namespace itself makes (the
 //! root, a folder, a step on the way to a link), or a place inside a link, served from
-//! the link's targets on this appliance (`file://` ones; the others need a client this
-//! mount does not have yet), best first by the referral rules.
+//! the link's targets (`file://` ones on this appliance, `smb://` ones through the
+//! mount's SMB client; `nfs://` ones need a client the mount does not have yet), best
+//! first by the referral rules.
 
 use std::path::PathBuf;
 use vsa_namespace::{resolve, LogicalPath, Namespace, Scheme, Sites};
+
+/// The same place in one target of a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    /// A path on this appliance (a `file://` target).
+    Local(PathBuf),
+    /// A path in a share of an SMB server (an `smb://` target).
+    Smb {
+        /// The server's host name or address.
+        server: String,
+        /// The share.
+        share: String,
+        /// The target's directory in the share.
+        dir: Vec<String>,
+        /// The names below the target's directory.
+        rest: Vec<String>,
+    },
+}
 
 /// Where a path of the mount leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +34,8 @@ pub enum Place {
     Inside {
         /// The link's path.
         link: String,
-        /// `dir/remainder` for each `file://` target, in referral order.
-        candidates: Vec<PathBuf>,
+        /// Each servable target's copy of the place, in referral order.
+        candidates: Vec<Candidate>,
     },
 }
 
@@ -34,12 +53,23 @@ pub fn place(ns: &Namespace, sites: &Sites, path: &str) -> Option<Place> {
         let candidates = referral
             .targets
             .iter()
-            .filter(|t| t.target.url.scheme() == Scheme::File)
-            .map(|t| {
-                let mut dir = PathBuf::from("/");
-                dir.extend(t.target.url.path());
-                dir.extend(&rest);
-                dir
+            .filter_map(|t| {
+                let url = &t.target.url;
+                match (url.scheme(), url.server(), url.path().split_first()) {
+                    (Scheme::File, _, _) => {
+                        let mut dir = PathBuf::from("/");
+                        dir.extend(url.path());
+                        dir.extend(&rest);
+                        Some(Candidate::Local(dir))
+                    }
+                    (Scheme::Smb, Some(server), Some((share, dir))) => Some(Candidate::Smb {
+                        server: server.to_owned(),
+                        share: share.clone(),
+                        dir: dir.to_vec(),
+                        rest: rest.iter().map(|s| (*s).to_owned()).collect(),
+                    }),
+                    _ => None,
+                }
             })
             .collect();
         return Some(Place::Inside {
@@ -99,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn synthetic_directories_lead_to_links_and_links_to_their_file_targets() {
+    fn synthetic_directories_lead_to_links_and_links_to_their_targets() {
         let ns = ns();
         let sites = Sites::default();
         assert_eq!(place(&ns, &sites, ""), Some(Place::Synthetic));
@@ -114,8 +144,14 @@ mod tests {
         assert_eq!(
             candidates,
             [
-                PathBuf::from("/srv/a/docs/specs/A.txt"),
-                PathBuf::from("/srv/b/docs/specs/A.txt")
+                Candidate::Local(PathBuf::from("/srv/a/docs/specs/A.txt")),
+                Candidate::Smb {
+                    server: "fs1".into(),
+                    share: "docs".into(),
+                    dir: vec![],
+                    rest: vec!["specs".into(), "A.txt".into()],
+                },
+                Candidate::Local(PathBuf::from("/srv/b/docs/specs/A.txt")),
             ]
         );
         assert_eq!(children(&ns, ""), ["eng", "hr"]);
