@@ -231,3 +231,17 @@ pub fn smbprotocol_read(unc: &str, servers: &[&str]) -> Result<String, String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// A configuration file in `dir` with quick namespace health probes (every 200 ms, two
+/// checks to change a target's health): a frozen or stopped server goes last in its
+/// link's referral order within seconds, and comes back first as quickly.
+pub fn quick_probes(dir: &Path) -> PathBuf {
+    let config = dir.join("vsa.toml");
+    std::fs::write(
+        &config,
+        "[namespace]\nprobe_interval_ms = 200\nprobe_timeout_ms = 2000\n\
+         unhealthy_after = 2\nhealthy_after = 2\n",
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+    config
+}

@@ -63,15 +63,7 @@ fn a_link_to_smb_shares_reads_through_the_mount_and_fails_over() {
     let mut fs1 = file_server(tmp, FS1, 1);
     let _fs2 = file_server(tmp, FS2, 2);
 
-    // Quick health probes: a frozen or stopped server goes last in its link's referral
-    // order within a second or two, and comes back first as quickly.
-    let config = tmp.join("vsa.toml");
-    std::fs::write(
-        &config,
-        "[namespace]\nprobe_interval_ms = 200\nprobe_timeout_ms = 2000\n\
-         unhealthy_after = 2\nhealthy_after = 2\n",
-    )
-    .unwrap();
+    let config = vsa_e2e::samba::quick_probes(tmp);
     let d = Daemon::start(&tmp.join("data"), &["--config", config.to_str().unwrap()]);
     d.ok(&["ns", "create", "corp"]);
     let (t1, t2) = (

@@ -58,13 +58,7 @@ fn smbclient_follows_the_referral_and_a_dead_server_goes_last() {
     let tmp = tmp.path();
     let fs1 = file_server(tmp, FS1);
     let _fs2 = file_server(tmp, FS2);
-    let config = tmp.join("vsa.toml");
-    std::fs::write(
-        &config,
-        "[namespace]\nprobe_interval_ms = 200\nprobe_timeout_ms = 2000\n\
-         unhealthy_after = 2\nhealthy_after = 2\n",
-    )
-    .unwrap();
+    let config = vsa_e2e::samba::quick_probes(tmp);
     let d = Daemon::start(&tmp.join("data"), &["--config", config.to_str().unwrap()]);
     d.ok(&["ns", "create", "corp"]);
     let (t1, t2) = (format!("smb://{FS1}/share1"), format!("smb://{FS2}/share1"));

@@ -31,13 +31,13 @@ const TTL: Duration = Duration::from_secs(1);
 /// A namespace mounted.
 #[derive(Debug)]
 pub struct NsFs {
-    name: String,
-    reader: NsReader,
+    pub(super) name: String,
+    pub(super) reader: NsReader,
     inodes: Mutex<Inodes>,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
     next_fh: AtomicU64,
     started: SystemTime,
-    smb: SmbClients,
+    pub(super) smb: SmbClients,
 }
 
 /// An open file.
@@ -58,7 +58,7 @@ impl std::fmt::Debug for Handle {
 }
 
 /// Where a path is.
-enum Local {
+pub(super) enum Local {
     /// A directory of the namespace's own.
     Synthetic,
     /// `path` in the best reachable target on this appliance; `root` when it is the link
@@ -73,9 +73,9 @@ enum Local {
     },
 }
 
-type Result<T> = std::result::Result<T, Errno>;
+pub(super) type Result<T> = std::result::Result<T, Errno>;
 
-fn io(e: std::io::Error) -> Errno {
+pub(super) fn io(e: std::io::Error) -> Errno {
     Errno::from(e)
 }
 
@@ -137,7 +137,7 @@ impl NsFs {
 
     /// Where `path` is: the best reachable target's copy of it (its link directory
     /// exists), or EIO when no target of the link can be reached from here.
-    fn local(&self, path: &str) -> Result<Local> {
+    pub(super) fn local(&self, path: &str) -> Result<Local> {
         let place = self
             .reader
             .with(&self.name, |ns, sites| view::place(ns, sites, path))
@@ -238,7 +238,7 @@ impl NsFs {
                 ..
             } => {
                 let i = self.smb.stat(&server, &share, &path)?;
-                Ok(smb_attr(ino, &i, self.started))
+                Ok(super::smb::attr(ino, &i, self.started))
             }
         }
     }
@@ -337,64 +337,6 @@ impl NsFs {
                     (e.name, kind)
                 })
                 .collect()),
-        }
-    }
-
-    /// Renames `from` to `to`, which must be in the same link (EXDEV otherwise: another
-    /// link may be another server).
-    fn rename_within_link(&self, from: &str, to: &str, flags: RenameFlags) -> Result<()> {
-        let link_of = |p: &str| {
-            self.reader
-                .with(&self.name, |ns, sites| match view::place(ns, sites, p) {
-                    Some(Place::Inside { link, .. }) => Some(link),
-                    _ => None,
-                })
-        };
-        match (link_of(from).flatten(), link_of(to).flatten()) {
-            (Some(a), Some(b)) if a == b => {}
-            (Some(_), Some(_)) => return Err(Errno::EXDEV),
-            _ => return Err(Errno::EACCES), // the namespace's own directories
-        }
-        let no_replace = flags.bits() & libc::RENAME_NOREPLACE != 0;
-        if flags.bits() & !libc::RENAME_NOREPLACE != 0 {
-            return Err(Errno::EINVAL);
-        }
-        match (self.local(from)?, self.local(to)?) {
-            (
-                Local::Target {
-                    path: a,
-                    root: false,
-                },
-                Local::Target {
-                    path: b,
-                    root: false,
-                },
-            ) => {
-                if no_replace && b.symlink_metadata().is_ok() {
-                    return Err(Errno::EEXIST);
-                }
-                std::fs::rename(a, b).map_err(io)
-            }
-            (
-                Local::Smb {
-                    server,
-                    share,
-                    path: a,
-                    root: false,
-                },
-                Local::Smb {
-                    server: s2,
-                    share: h2,
-                    path: b,
-                    root: false,
-                },
-            ) if (&server, &share) == (&s2, &h2) => match self.smb.stat(&server, &share, &b) {
-                Ok(_) if no_replace => Err(Errno::EEXIST),
-                Ok(i) if !i.is_directory => self.smb.rename_over(&server, &share, &a, &b),
-                _ => self.smb.rename(&server, &share, &a, &b),
-            },
-            (Local::Smb { .. }, Local::Smb { .. }) => Err(Errno::EXDEV),
-            _ => Err(Errno::EACCES), // the namespace's own directories and links
         }
     }
 
@@ -919,35 +861,6 @@ impl Filesystem for NsFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
-    }
-}
-
-/// The attributes of an entry of an SMB share: open to every local user (what a guest may
-/// do there is the server's to decide), owned by root, timed as the server says (or as the
-/// mount, if it does not).
-fn smb_attr(ino: INodeNo, i: &smb2::FileInfo, started: SystemTime) -> FileAttr {
-    let at = |t: smb2::pack::FileTime| t.to_system_time().unwrap_or(started);
-    let (kind, perm, nlink) = if i.is_directory {
-        (FileType::Directory, 0o777, 2)
-    } else {
-        (FileType::RegularFile, 0o666, 1)
-    };
-    FileAttr {
-        ino,
-        size: i.size,
-        blocks: i.size.div_ceil(512),
-        atime: at(i.accessed),
-        mtime: at(i.modified),
-        ctime: at(i.modified),
-        crtime: at(i.created),
-        kind,
-        perm,
-        nlink,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 4096,
-        flags: 0,
     }
 }
 

@@ -6,6 +6,7 @@
 //!  fs.rs      the filesystem: synthesized directories, links passed through to targets
 //!  view.rs    what a path is: the namespace's own directory, or a place in a link
 //!  inodes.rs  inode numbers from paths, stable across remounts and target switches
+//!  rename.rs  renames within a link
 //!  smb.rs     the SMB client: a guest session per server and share, every call bounded
 //!  smb_write.rs  files written, made, removed and renamed on SMB shares
 //! ```
@@ -17,6 +18,7 @@
 
 pub mod fs;
 pub mod inodes;
+mod rename;
 pub mod smb;
 pub mod smb_write;
 pub mod view;

@@ -8,6 +8,7 @@
 //! The calls run on a runtime of the client's own (the FUSE threads are not async).
 
 use fuser::Errno;
+use fuser::{FileAttr, FileType, INodeNo};
 use parking_lot::Mutex;
 use smb2::client::stream::FileReader;
 use smb2::pack::FileTime;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long one call to a server may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -218,6 +219,35 @@ impl SmbClients {
     /// Closes `file` on its server (best effort: a server that is gone has closed it).
     pub fn close(&self, file: FileReader) {
         let _ = self.block_on(async { tokio::time::timeout(TIMEOUT, file.close()).await });
+    }
+}
+
+/// The attributes of an entry of an SMB share: open to every local user (what a guest may
+/// do there is the server's to decide), owned by root, timed as the server says (or as the
+/// mount, if it does not).
+pub(super) fn attr(ino: INodeNo, i: &smb2::FileInfo, started: SystemTime) -> FileAttr {
+    let at = |t: smb2::pack::FileTime| t.to_system_time().unwrap_or(started);
+    let (kind, perm, nlink) = if i.is_directory {
+        (FileType::Directory, 0o777, 2)
+    } else {
+        (FileType::RegularFile, 0o666, 1)
+    };
+    FileAttr {
+        ino,
+        size: i.size,
+        blocks: i.size.div_ceil(512),
+        atime: at(i.accessed),
+        mtime: at(i.modified),
+        ctime: at(i.modified),
+        crtime: at(i.created),
+        kind,
+        perm,
+        nlink,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
     }
 }
 
