@@ -124,6 +124,39 @@ impl Smbd {
         )
     }
 
+    /// A read-write share of `path` for `user` only (no guests).
+    pub fn private_share(path: &Path, user: &str) -> String {
+        format!(
+            "  path = {}\n  guest ok = no\n  read only = no\n  valid users = {user}\n",
+            path.display()
+        )
+    }
+
+    /// Gives Unix user `user` the SMB password `password` in this server's own password
+    /// database (`smbpasswd -a`, in its private directory).
+    pub fn add_user(&self, user: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Command::new("smbpasswd")
+            .arg("-c")
+            .arg(self.dir.join("smb.conf"))
+            .args(["-a", "-s", user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run smbpasswd (apt-get install samba): {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = write!(stdin, "{password}\n{password}\n");
+        }
+        let out = child.wait_with_output().expect("smbpasswd");
+        assert!(
+            out.status.success(),
+            "smbpasswd -a {user}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Sends `sig` (`-STOP`, `-CONT`, ...) to the main smbd process.
     pub fn signal(&self, sig: &str) {
         let _ = Command::new("kill")

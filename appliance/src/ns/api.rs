@@ -1,5 +1,6 @@
 //! The namespace component's API: `/ns` (namespaces, folders, links, targets, referrals),
-//! `/ns-sites` (the appliance's sites) and `/ns-events` (health changes). One type per operation; the route table binds
+//! `/ns-sites` (the appliance's sites), `/ns-events` (health changes) and
+//! `/ns-credentials` (what the appliance logs on to SMB servers with). One type per operation; the route table binds
 //! each to a [`Namespaces`] method. Link paths and target URLs inside a request path are
 //! one percent-encoded segment each (`eng%2Fdocs`).
 
@@ -76,6 +77,30 @@ endpoint!(/// `POST /ns-umount`.
 endpoint!(/// `GET /ns-mounts`.
     ListMounts: Get "/ns-mounts", NoParams, Empty => Vec<MountView>, OK,
     "List the namespaces' FUSE mounts");
+endpoint!(/// `GET /ns-credentials`.
+    ListCredentials: Get "/ns-credentials", NoParams, Empty => Vec<CredentialView>, OK,
+    "List the servers the appliance has SMB credentials for (users, never secrets)");
+endpoint!(/// `POST /ns-credentials`.
+    SetCredential: Post "/ns-credentials", NoParams, SetCredentialBody => CredentialView, OK,
+    "Set the SMB credentials the appliance logs on to a server with (probes, FUSE mounts)");
+endpoint!(/// `DELETE /ns-credentials/{server}`.
+    RemoveCredential: Delete "/ns-credentials/{server}", ServerPath, Empty => Deleted, OK,
+    "Forget a server's SMB credentials (its shares are reached as a guest again)");
+endpoint!(/// `POST /ns/{name}/migrations`.
+    StartMigration: Post "/ns/{name}/migrations", NsPath, MigrateBody => MigrationView, CREATED,
+    "Migrate a link's data to a new target: copy, re-sync, switch the referral (the old target stays as a fallback until confirmed)");
+endpoint!(/// `GET /ns-migrations`.
+    ListMigrations: Get "/ns-migrations", NoParams, Empty => Vec<MigrationView>, OK,
+    "List migrations: running, switched (waiting for confirm or cancel) and ended");
+endpoint!(/// `GET /ns/{name}/migrations/{path}`.
+    ShowMigration: Get "/ns/{name}/migrations/{path}", NodePath, Empty => MigrationView, OK,
+    "Show a migration's progress: pass, files, bytes, rate, ETA");
+endpoint!(/// `POST /ns/{name}/migrations/{path}/confirm`.
+    ConfirmMigration: Post "/ns/{name}/migrations/{path}/confirm", NodePath, Empty => MigrationView,
+    OK, "Confirm a switched migration: the old target leaves the link");
+endpoint!(/// `POST /ns/{name}/migrations/{path}/cancel`.
+    CancelMigration: Post "/ns/{name}/migrations/{path}/cancel", NodePath, Empty => MigrationView,
+    OK, "Cancel a migration (a switched one is switched back)");
 
 /// The namespace component's routes.
 pub fn routes() -> Routes<Namespaces> {
@@ -102,4 +127,12 @@ pub fn routes() -> Routes<Namespaces> {
         .route::<MountNs>(|n, p, b| Ok(n.mount(&p.name, b)?))
         .route::<UmountNs>(|n, _, b| Ok(n.umount(b)?))
         .route::<ListMounts>(|n, _, _| Ok(n.list_mounts()))
+        .route::<ListCredentials>(|n, _, _| Ok(n.list_credentials()))
+        .route::<SetCredential>(|n, _, b| Ok(n.set_credential(b)?))
+        .route::<RemoveCredential>(|n, p, _| Ok(n.remove_credential(&p.server)?))
+        .route::<StartMigration>(|n, p, b| Ok(n.migrate(&p.name, b)?))
+        .route::<ListMigrations>(|n, _, _| Ok(n.list_migrations()))
+        .route::<ShowMigration>(|n, p, _| Ok(n.show_migration(&p.name, &p.path)?))
+        .route::<ConfirmMigration>(|n, p, _| Ok(n.confirm_migration(&p.name, &p.path)?))
+        .route::<CancelMigration>(|n, p, _| Ok(n.cancel_migration(&p.name, &p.path)?))
 }

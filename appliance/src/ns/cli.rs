@@ -2,6 +2,7 @@
 //! health changes the probes made.
 
 use super::api::*;
+use super::migrate::cli::{self as migrate_cli, MigrationCmd};
 use super::types::*;
 use crate::core::output::{fields, list, or_dash, table};
 use crate::core::{CliCtx, Empty, NoParams};
@@ -69,6 +70,32 @@ pub enum NsCmd {
     },
     /// List the namespaces' FUSE mounts.
     Mounts,
+    /// Move a link's data to a new target while clients keep working: copy, re-sync what
+    /// changed, switch the referral; the old target stays as a fallback until
+    /// `vsa ns migration confirm`. Shows progress until the switch.
+    Migrate {
+        ns: String,
+        /// The link, e.g. eng/docs.
+        path: String,
+        /// The new target: smb://server/share[/path] or file:///dir (made if missing).
+        #[arg(long)]
+        to: String,
+        /// The target to copy from (default: the link's best healthy target).
+        #[arg(long)]
+        from: Option<String>,
+        /// Start it and return (`vsa ns migration show` follows it).
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List migrations.
+    Migrations,
+    /// One migration: show, confirm, cancel.
+    #[command(subcommand)]
+    Migration(MigrationCmd),
+    /// SMB credentials the appliance logs on to a file server with (health probes, FUSE
+    /// mounts); servers without are reached as a guest.
+    #[command(subcommand)]
+    Credential(CredentialCmd),
     /// The last health changes of targets (the probes' verdicts), oldest first.
     Events {
         /// Only those of this namespace.
@@ -163,6 +190,32 @@ pub enum TargetCmd {
         path: String,
         target: String,
     },
+}
+
+/// Credential verbs.
+#[derive(Debug, Subcommand)]
+pub enum CredentialCmd {
+    /// Set (or replace) a server's credentials, e.g.
+    /// `vsa ns credential set fs1 --user 'CORP\svc-vsa' --secret ...` (or the secret in
+    /// VSA_NS_SECRET, kept out of the shell's history). Stored on the appliance, never
+    /// shown or logged.
+    Set {
+        /// The server as the targets' URLs name it: fs1 for smb://fs1/docs.
+        server: String,
+        /// The user: NAME, DOMAIN\NAME or NAME@DOMAIN.
+        #[arg(long)]
+        user: String,
+        /// The user's domain or workgroup.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The password.
+        #[arg(long, env = "VSA_NS_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+    /// List the servers with credentials (users; never secrets).
+    List,
+    /// Forget a server's credentials: its shares are reached as a guest again.
+    Remove { server: String },
 }
 
 /// Site verbs.
@@ -556,6 +609,23 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
                 table(&["NAMESPACE", "MOUNT POINT"], &rows);
             });
         }
+        NsCmd::Credential(cmd) => credential(ctx, cmd)?,
+        NsCmd::Migrate {
+            ns: name,
+            path,
+            to,
+            from,
+            no_wait,
+        } => {
+            let body = MigrateBody {
+                path: path.clone(),
+                to,
+                from,
+            };
+            migrate_cli::start(ctx, name, path, body, !no_wait)?;
+        }
+        NsCmd::Migrations => migrate_cli::list_all(ctx)?,
+        NsCmd::Migration(cmd) => migrate_cli::run(ctx, cmd)?,
         NsCmd::Events { ns: Some(name) } => {
             let v = c.call::<NsEvents>(&ns(name), &Empty {})?;
             ctx.print(&v, |v| list_events(v));
@@ -563,6 +633,65 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
         NsCmd::Events { ns: None } => {
             let v = c.call::<ListEvents>(&NoParams {}, &Empty {})?;
             ctx.print(&v, |v| list_events(v));
+        }
+    }
+    Ok(())
+}
+
+fn list_credentials(v: &[CredentialView]) {
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|c| {
+            vec![
+                c.server.clone(),
+                c.user.clone(),
+                or_dash(Some(&c.domain).filter(|d| !d.is_empty())),
+            ]
+        })
+        .collect();
+    table(&["SERVER", "USER", "DOMAIN"], &rows);
+}
+
+fn credential(ctx: &CliCtx, cmd: CredentialCmd) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match cmd {
+        CredentialCmd::Set {
+            server,
+            user,
+            domain,
+            secret,
+        } => {
+            let body = SetCredentialBody {
+                server,
+                user,
+                domain,
+                secret,
+            };
+            let v = c.call::<SetCredential>(&NoParams {}, &body)?;
+            ctx.print(&v, |v| {
+                println!(
+                    "credentials set for {}: user {} (new connections to it log on with them)",
+                    v.server,
+                    if v.domain.is_empty() {
+                        v.user.clone()
+                    } else {
+                        format!("{}\\{}", v.domain, v.user)
+                    }
+                )
+            });
+        }
+        CredentialCmd::List => {
+            let v = c.call::<ListCredentials>(&NoParams {}, &Empty {})?;
+            ctx.print(&v, |v| list_credentials(v));
+        }
+        CredentialCmd::Remove { server } => {
+            let v = c.call::<RemoveCredential>(&ServerPath { server }, &Empty {})?;
+            ctx.print(&v, |v| {
+                println!(
+                    "removed the credentials of {} (guest sessions from now on)",
+                    v.deleted
+                )
+            });
         }
     }
     Ok(())

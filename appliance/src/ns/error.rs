@@ -5,8 +5,8 @@
 //! | status | codes |
 //! | --- | --- |
 //! | 400 | `invalid_namespace`, `invalid_path`, `invalid_target`, `invalid_priority`, `invalid_client`, `invalid_subnet`, `invalid_site`, `invalid_cost`, `invalid_request`, `invalid_export` |
-//! | 404 | `no_such_namespace`, `no_such_link`, `no_such_folder`, `no_such_target`, `no_such_site`, `no_link` |
-//! | 409 | `namespace_exists`, `path_exists`, `overlap`, `folder_not_empty`, `target_exists`, `last_target`, `target_unreachable`, `no_target`, `site_exists`, `subnet_taken`, `site_in_use` |
+//! | 404 | `no_such_namespace`, `no_such_link`, `no_such_folder`, `no_such_target`, `no_such_site`, `no_link`, `no_such_credential`, `no_such_migration` |
+//! | 409 | `namespace_exists`, `path_exists`, `overlap`, `folder_not_empty`, `target_exists`, `last_target`, `target_unreachable`, `no_target`, `site_exists`, `subnet_taken`, `site_in_use`, `migration_refused` |
 //! | 500 | `metadata_error` |
 
 use crate::core::ErrorCode;
@@ -19,6 +19,13 @@ use vsa_namespace::{NamespaceError, PathError, ResolveError, SiteError, TargetEr
 pub enum NsError {
     #[error("there is no namespace '{0}'")]
     NoSuchNamespace(String),
+    #[error("no credentials are set for server '{0}'")]
+    NoSuchCredential(String),
+    #[error("there is no migration of link '{0}'")]
+    NoSuchMigration(String),
+    /// A migration that cannot start, be confirmed or be cancelled now.
+    #[error("{0}")]
+    Migration(String),
     #[error("namespace '{0}' already exists")]
     NamespaceExists(String),
     /// A refused change to the tree (or a refused root name).
@@ -84,6 +91,9 @@ impl ErrorCode for NsError {
         use NamespaceError as N;
         match self {
             NsError::NoSuchNamespace(_) => "no_such_namespace",
+            NsError::NoSuchCredential(_) => "no_such_credential",
+            NsError::NoSuchMigration(_) => "no_such_migration",
+            NsError::Migration(_) => "migration_refused",
             NsError::NamespaceExists(_) => "namespace_exists",
             NsError::Change(e) => match e {
                 N::Path(_) => "invalid_path",
@@ -130,12 +140,13 @@ impl ErrorCode for NsError {
     fn status(&self) -> StatusCode {
         match self.code() {
             "no_such_namespace" | "no_such_link" | "no_such_folder" | "no_such_target"
-            | "no_such_site" | "no_link" => StatusCode::NOT_FOUND,
+            | "no_such_site" | "no_link" | "no_such_credential" | "no_such_migration" => {
+                StatusCode::NOT_FOUND
+            }
             "namespace_exists" | "path_exists" | "overlap" | "folder_not_empty"
             | "target_exists" | "last_target" | "target_unreachable" | "no_target"
-            | "site_exists" | "subnet_taken" | "site_in_use" | "export_in_the_way" => {
-                StatusCode::CONFLICT
-            }
+            | "site_exists" | "subnet_taken" | "site_in_use" | "export_in_the_way"
+            | "migration_refused" => StatusCode::CONFLICT,
             "metadata_error" | "export_failed" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -145,6 +156,8 @@ impl ErrorCode for NsError {
         use NamespaceError as N;
         match self {
             NsError::NoSuchNamespace(_) => Some("`vsa ns list` shows them".into()),
+            NsError::NoSuchCredential(_) => Some("`vsa ns credential list` shows them".into()),
+            NsError::NoSuchMigration(_) => Some("`vsa ns migrations` lists them".into()),
             NsError::Site(SiteError::UnknownSite(_)) => {
                 Some("`vsa ns site list` shows them; `vsa ns site add` adds one".into())
             }

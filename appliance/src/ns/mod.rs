@@ -3,12 +3,17 @@
 //! client, and referrals. Noun `vsa ns`, routes `/ns` and `/ns-sites`, records in the
 //! `namespace` column family; health probes of every target, configured by `[namespace]`;
 //! the namespaces as Samba DFS roots (`vsa ns export-samba`, and smbd run by the daemon
-//! with `[namespace.samba]`). The FUSE view is not here yet.
+//! with `[namespace.samba]`); the namespaces as FUSE mounts (`fuse/`); SMB credentials
+//! per server for the appliance's own sessions.
 //!
 //! ```text
 //!  mod.rs      the Component: open (records → namespaces and sites), start (the probes)
-//!  service.rs  Namespaces: typed methods, each change stored before it is made
+//!  service/    Namespaces: typed methods, each change stored before it is made
 //!  probe.rs    whether a target answers (when added, and for the probes), with a timeout
+//!  smb_share.rs  an SMB target's session, tree connect and directory (the probes' second half)
+//!  credentials.rs  what the appliance logs on to each SMB server with
+//!  migrate/    `vsa ns migrate`: a link's data copied to a new target, then the switch
+//!  fuse/       `vsa ns mount`: the namespace as one tree, over local and SMB targets
 //!  wire.rs     the SMB2 NEGOTIATE and ONC RPC NULL bytes, and their answers' parsers
 //!  health.rs   the probes: settings, hysteresis, events; `[namespace]` settings
 //!  samba.rs    a namespace's msdfs tree written into a directory, kept current
@@ -23,10 +28,12 @@
 
 pub mod api;
 pub mod cli;
+pub mod credentials;
 pub mod error;
 pub mod fuse;
 pub mod health;
 pub mod metrics;
+pub mod migrate;
 pub mod model;
 pub mod probe;
 pub mod samba;
@@ -172,6 +179,33 @@ impl Component for NsComponent {
             ],
             &["ns", "site", "list"],
             &["ns", "events"],
+            &[
+                "ns",
+                "migrate",
+                "corp",
+                "eng/docs",
+                "--to",
+                "smb://fs3/docs",
+                "--from",
+                "smb://fs1/docs",
+                "--no-wait",
+            ],
+            &["ns", "migrations"],
+            &["ns", "migration", "show", "corp", "eng/docs"],
+            &["ns", "migration", "confirm", "corp", "eng/docs"],
+            &["ns", "migration", "cancel", "corp", "eng/docs"],
+            &[
+                "ns",
+                "credential",
+                "set",
+                "fs1",
+                "--user",
+                "CORP\\svc-vsa",
+                "--secret",
+                "example-only",
+            ],
+            &["ns", "credential", "list"],
+            &["ns", "credential", "remove", "fs1"],
             &["ns", "events", "--namespace", "corp"],
             &["ns", "site", "remove", "paris"],
             &[
@@ -332,11 +366,12 @@ async fn probe_targets(
                     let tx = tx.clone();
                     let key = t.key.clone();
                     let timeout = settings.timeout;
+                    let creds = ns.credentials().clone();
                     let spawned =
                         std::thread::Builder::new()
                             .name("ns-probe".into())
                             .spawn(move || {
-                                let r = probe::probe(&t.url, timeout);
+                                let r = probe::probe(&t.url, timeout, &creds);
                                 let _ = tx.send((t, r));
                             });
                     match spawned {

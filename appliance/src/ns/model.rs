@@ -5,6 +5,8 @@
 //! | `ns/<name>` | a [`vsa_namespace::Namespace`] as JSON (folders, links, targets, version), `<name>` its root folded to lower case |
 //! | `sites` | the appliance's [`vsa_namespace::Sites`] as JSON (sites, subnets, costs) |
 //! | `samba/<name>` | a [`SambaExport`]: where `vsa ns export-samba` writes the namespace's msdfs tree, kept current after every change |
+//! | `migrate/<name>/<link>` | a [`MigrationRecord`]: a migration of a link's data to a new target, from its start until it is confirmed or cancelled (`<link>` the link's folded path) |
+//! | `cred/<server>` | a [`super::credentials::Credential`] as JSON (user, domain, secret): what the appliance logs on to that SMB server with, `<server>` folded to lower case |
 //!
 //! Reading a namespace back re-checks every rule of the tree (`vsa_namespace`), so a
 //! record that does not hold together is refused with its key named. Every change is one
@@ -22,6 +24,45 @@ pub const SITES_KEY: &[u8] = b"sites";
 
 /// The prefix of the Samba exports' keys.
 pub const SAMBA_PREFIX: &[u8] = b"samba/";
+
+/// The prefix of the migrations' keys.
+pub const MIGRATE_PREFIX: &[u8] = b"migrate/";
+
+/// The key of the migration of link `link` (folded path) of namespace `ns` (folded).
+pub fn migrate_key(ns: &str, link: &str) -> Vec<u8> {
+    let mut k = MIGRATE_PREFIX.to_vec();
+    k.extend_from_slice(ns.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(link.as_bytes());
+    k
+}
+
+/// A migration as stored: enough to resume it after a restart, confirm it or undo its
+/// switch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MigrationRecord {
+    /// The namespace's root and the link's path, as named.
+    pub namespace: String,
+    pub link: String,
+    pub from: String,
+    pub to: String,
+    /// The source target's priority before the switch (put back by a cancel).
+    pub old_priority: vsa_namespace::Priority,
+    /// When the referral switched (unix seconds); `None` while copying.
+    pub switched_at: Option<u64>,
+    /// When it started (unix seconds).
+    pub started_at: u64,
+}
+
+/// The prefix of the SMB credentials' keys.
+pub const CRED_PREFIX: &[u8] = b"cred/";
+
+/// The key of the credential of folded server `server`.
+pub fn cred_key(server: &str) -> Vec<u8> {
+    let mut k = CRED_PREFIX.to_vec();
+    k.extend_from_slice(server.as_bytes());
+    k
+}
 
 /// Where a namespace's msdfs tree is written for Samba, and the share serving it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -5,7 +5,7 @@
 //! | target | check |
 //! | --- | --- |
 //! | `file:///dir` | `stat` says it is a directory (on a thread of its own: a hung mount can block `stat` forever) |
-//! | `smb://server/share/dir` | TCP port 445 accepts, and answers an SMB2 NEGOTIATE with an SMB2 NEGOTIATE response (`wire.rs`); then a guest session opens the share and finds the directory (`smb_share.rs`; a server that takes no guests passes on NEGOTIATE alone) |
+//! | `smb://server/share/dir` | TCP port 445 accepts, and answers an SMB2 NEGOTIATE with an SMB2 NEGOTIATE response (`wire.rs`); then a session (with the server's credentials if set, else as a guest) opens the share and finds the directory (`smb_share.rs`; a server that takes no guests, when it has no credentials, passes on NEGOTIATE alone) |
 //! | `nfs://server/...` | TCP port 2049 accepts, and accepts an ONC RPC NULL call to NFS version 3 (`wire.rs`) |
 //!
 //! Name resolution runs on a thread of its own too and counts against the same timeout.
@@ -13,6 +13,7 @@
 //! nothing more. A `stat` still hanging after its timeout is not started again for that
 //! directory until it returns, so a dead mount holds one thread, not one per check.
 
+use super::credentials::Credentials;
 use super::wire;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -46,14 +47,14 @@ pub fn shown(d: Duration) -> String {
 }
 
 /// Checks that `url` answers within [`TIMEOUT`]; the error says why not.
-pub fn check(url: &TargetUrl) -> Result<(), String> {
-    probe(url, TIMEOUT).map(|_| ())
+pub fn check(url: &TargetUrl, creds: &Credentials) -> Result<(), String> {
+    probe(url, TIMEOUT, creds).map(|_| ())
 }
 
 /// Checks every URL at once (each on its own thread); the first failure in order.
-pub fn check_all(urls: &[TargetUrl]) -> Result<(), (TargetUrl, String)> {
+pub fn check_all(urls: &[TargetUrl], creds: &Credentials) -> Result<(), (TargetUrl, String)> {
     let results: Vec<Result<(), String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = urls.iter().map(|u| s.spawn(|| check(u))).collect();
+        let handles: Vec<_> = urls.iter().map(|u| s.spawn(|| check(u, creds))).collect();
         handles
             .into_iter()
             .map(|h| {
@@ -68,10 +69,11 @@ pub fn check_all(urls: &[TargetUrl]) -> Result<(), (TargetUrl, String)> {
     Ok(())
 }
 
-/// Checks that `url` answers within `timeout`: what answered, or why it did not.
-pub fn probe(url: &TargetUrl, timeout: Duration) -> Result<String, String> {
+/// Checks that `url` answers within `timeout`: what answered, or why it did not. An SMB
+/// server is logged on to with its credentials in `creds`, if any.
+pub fn probe(url: &TargetUrl, timeout: Duration, creds: &Credentials) -> Result<String, String> {
     match (url.scheme(), port(url), url.server()) {
-        (Scheme::Smb, Some(port), Some(server)) => smb(url, server, port, timeout),
+        (Scheme::Smb, Some(port), Some(server)) => smb(url, server, port, timeout, creds),
         (Scheme::Nfs, Some(port), Some(server)) => nfs(server, port, timeout),
         _ => directory(&format!("/{}", url.path().join("/")), timeout),
     }
@@ -120,7 +122,13 @@ fn timed_out(server: &str, port: u16, timeout: Duration) -> String {
 }
 
 /// SMB2 NEGOTIATE on `server:port`, then the share of `url` (`smb_share.rs`).
-fn smb(url: &TargetUrl, server: &str, port: u16, timeout: Duration) -> Result<String, String> {
+fn smb(
+    url: &TargetUrl,
+    server: &str,
+    port: u16,
+    timeout: Duration,
+    creds: &Credentials,
+) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     negotiate(server, port, deadline, timeout)?;
     let left = deadline.saturating_duration_since(Instant::now());
@@ -128,7 +136,14 @@ fn smb(url: &TargetUrl, server: &str, port: u16, timeout: Duration) -> Result<St
         return Err(timed_out(server, port, timeout));
     }
     let unc = url.to_string();
-    super::smb_share::check(server, port, url.path(), left, &unc).unwrap_or_else(|| {
+    let cred = creds.get(server);
+    let at = super::smb_share::At {
+        server,
+        port,
+        unc: &unc,
+        cred: cred.as_ref(),
+    };
+    super::smb_share::check(&at, url.path(), left).unwrap_or_else(|| {
         Err(format!(
             "{unc}: the server answered SMB2 NEGOTIATE but did not finish the session and \
              tree connect within {}",
@@ -310,13 +325,17 @@ mod tests {
     fn directories_must_exist() {
         let dir = tempfile::tempdir().unwrap();
         let ok = url(&format!("file://{}", dir.path().display()));
-        assert_eq!(check(&ok), Ok(()));
+        assert_eq!(check(&ok, &Credentials::default()), Ok(()));
         let missing = url(&format!("file://{}/nope", dir.path().display()));
-        assert!(check(&missing).unwrap_err().contains("cannot find"));
+        assert!(check(&missing, &Credentials::default())
+            .unwrap_err()
+            .contains("cannot find"));
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").unwrap();
         let file = url(&format!("file://{}", file.display()));
-        assert!(check(&file).unwrap_err().contains("not a directory"));
+        assert!(check(&file, &Credentials::default())
+            .unwrap_err()
+            .contains("not a directory"));
         assert!(PENDING_STAT.lock().unwrap().is_empty());
     }
 

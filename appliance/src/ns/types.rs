@@ -57,6 +57,98 @@ impl PathParams for SitePath {
     const DOC: &'static [(&'static str, &'static str)] = &[("site", "site name")];
 }
 
+/// `{server}`: a file server, as target URLs name it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerPath {
+    pub server: String,
+}
+
+impl PathParams for ServerPath {
+    const DOC: &'static [(&'static str, &'static str)] =
+        &[("server", "file server (host name or address), e.g. fs1")];
+}
+
+/// `POST /ns-credentials`. No `Debug`: it holds the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCredentialBody {
+    /// The server, as target URLs name it: `fs1` for `smb://fs1/docs`.
+    pub server: String,
+    /// The user, `alice` or `CORP\alice`.
+    pub user: String,
+    /// The user's domain or workgroup (or give it in `user`).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The password. Stored on the appliance; never shown or logged.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SetCredentialBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetCredentialBody")
+            .field("server", &self.server)
+            .field("user", &self.user)
+            .field("domain", &self.domain)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
+/// A server's credential as shown: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CredentialView {
+    pub server: String,
+    pub user: String,
+    /// Empty: the server's own accounts.
+    pub domain: String,
+}
+
+/// `POST /ns/{name}/migrations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBody {
+    /// The link whose data moves, e.g. `eng/docs`.
+    pub path: String,
+    /// The new target, e.g. `smb://fs3/docs` (its directory is made if missing).
+    pub to: String,
+    /// The target to copy from (default: the link's best healthy target).
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// A migration as it goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MigrationView {
+    pub namespace: String,
+    pub link: String,
+    pub from: String,
+    pub to: String,
+    /// starting, copying, syncing, catching-up, switched (waiting for confirm or cancel),
+    /// confirmed, cancelling, cancelled, failed, interrupted (the daemon stopped).
+    pub state: String,
+    /// The current pass (1: the first copy, then re-syncs).
+    pub pass: u32,
+    /// This pass's files and bytes to copy, and copied so far.
+    pub files_total: u64,
+    pub files_done: u64,
+    pub bytes_total: u64,
+    pub bytes_done: u64,
+    /// Bytes per second over the whole migration.
+    pub rate_bytes_per_sec: u64,
+    /// Seconds left in this pass at that rate.
+    pub eta_secs: Option<u64>,
+    /// The path being copied.
+    pub current: String,
+    /// Entries that are neither file nor directory (not migrated).
+    pub skipped: Vec<String>,
+    /// A line per pass and per step.
+    pub report: Vec<String>,
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub started_at: u64,
+    pub switched_at: Option<u64>,
+}
+
 /// `POST /ns`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

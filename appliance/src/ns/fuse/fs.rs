@@ -9,6 +9,7 @@ use super::inodes::Inodes;
 use super::smb::SmbClients;
 use super::smb_write::SmbWrite;
 use super::view::{self, Candidate, Place};
+use crate::ns::credentials::Credentials;
 use crate::ns::service::NsReader;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenFlags,
@@ -114,7 +115,7 @@ fn join(parent: &str, name: &OsStr) -> Result<String> {
 
 impl NsFs {
     /// The filesystem of namespace `name`.
-    pub fn new(name: &str, reader: NsReader) -> std::io::Result<NsFs> {
+    pub fn new(name: &str, reader: NsReader, creds: Credentials) -> std::io::Result<NsFs> {
         Ok(NsFs {
             name: name.to_owned(),
             reader,
@@ -122,7 +123,7 @@ impl NsFs {
             handles: Mutex::default(),
             next_fh: AtomicU64::new(1),
             started: SystemTime::now(),
-            smb: SmbClients::new()?,
+            smb: SmbClients::new(creds)?,
         })
     }
 

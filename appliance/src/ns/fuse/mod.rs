@@ -101,7 +101,7 @@ impl Namespaces {
             fuser::MountOption::DefaultPermissions,
         ];
         config.acl = fuser::SessionACL::All;
-        let fs = fs::NsFs::new(&root, self.reader()).map_err(|e| {
+        let fs = fs::NsFs::new(&root, self.reader(), self.credentials().clone()).map_err(|e| {
             NsError::Mount(format!(
                 "cannot mount namespace '{root}': cannot start its SMB client: {e}"
             ))

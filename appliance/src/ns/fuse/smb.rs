@@ -1,12 +1,14 @@
-//! The mount's SMB client (the `smb2` crate): a guest session and tree per server and
-//! share, made on first use and kept; a connection that fails is dropped and made again
-//! on the next call. Every call is bounded by [`TIMEOUT`], so a frozen server costs one
+//! The mount's SMB client (the `smb2` crate): a session (with the server's credentials,
+//! else as a guest) and tree per server and share, made on first use and kept; a
+//! connection that fails, or was made before the credentials last changed, is dropped and
+//! made again on the next call. Every call is bounded by [`TIMEOUT`], so a frozen server costs one
 //! call its timeout (then the next target of the link is tried), never a hung mount; a
 //! share that could not be reached is passed over for [`BACKOFF`], so the calls after it
 //! go straight to the link's next target (and once the health probes find it down, the
 //! referral order puts it last anyway).
 //! The calls run on a runtime of the client's own (the FUSE threads are not async).
 
+use crate::ns::credentials::Credentials;
 use fuser::Errno;
 use fuser::{FileAttr, FileType, INodeNo};
 use parking_lot::Mutex;
@@ -29,6 +31,8 @@ pub const BACKOFF: Duration = Duration::from_secs(3);
 pub(super) struct Conn {
     pub(super) client: SmbClient,
     pub(super) tree: Tree,
+    /// The credentials' version it was made at.
+    version: u64,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Conn>>>;
@@ -41,6 +45,8 @@ pub struct SmbClients {
     slots: Mutex<HashMap<(String, String), Slot>>,
     /// Shares that could not be reached, and when.
     down: Mutex<HashMap<(String, String), Instant>>,
+    /// What to log on to each server with.
+    creds: Credentials,
 }
 
 impl std::fmt::Debug for SmbClients {
@@ -78,15 +84,22 @@ fn broken(e: &smb2::Error) -> bool {
     )
 }
 
-async fn connect(server: &str, share: &str) -> smb2::Result<Conn> {
-    let mut client = SmbClient::connect(crate::ns::smb_share::guest(server, 445, TIMEOUT)).await?;
+async fn connect(server: &str, share: &str, creds: &Credentials) -> smb2::Result<Conn> {
+    let version = creds.version();
+    let cred = creds.get(server);
+    let config = crate::ns::smb_share::config(server, 445, TIMEOUT, cred.as_ref());
+    let mut client = SmbClient::connect(config).await?;
     let tree = client.connect_share(share).await?;
-    Ok(Conn { client, tree })
+    Ok(Conn {
+        client,
+        tree,
+        version,
+    })
 }
 
 impl SmbClients {
-    /// A client with a runtime of its own (one thread).
-    pub fn new() -> std::io::Result<SmbClients> {
+    /// A client with a runtime of its own (one thread), logging on with `creds`.
+    pub fn new(creds: Credentials) -> std::io::Result<SmbClients> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("vsa-ns-smb")
@@ -96,6 +109,7 @@ impl SmbClients {
             rt: Some(rt),
             slots: Mutex::default(),
             down: Mutex::default(),
+            creds,
         })
     }
 
@@ -126,8 +140,15 @@ impl SmbClients {
         let slot = self.slots.lock().entry(key.clone()).or_default().clone();
         let work = async {
             let mut held = slot.lock().await;
+            if held
+                .as_ref()
+                .is_some_and(|c| c.version != self.creds.version())
+            {
+                *held = None;
+            }
             if held.is_none() {
-                *held = Some(connect(server, share).await.map_err(|e| (e, true))?);
+                let conn = connect(server, share, &self.creds).await;
+                *held = Some(conn.map_err(|e| (e, true))?);
             }
             let Some(conn) = held.as_mut() else {
                 return Err((smb2::Error::Disconnected, true));
@@ -272,14 +293,14 @@ mod tests {
             .build()
             .unwrap();
         outer.block_on(async {
-            let c = SmbClients::new().unwrap();
+            let c = SmbClients::new(Credentials::default()).unwrap();
             drop(c);
         });
     }
 
     #[test]
     fn a_server_that_is_not_there_is_eio_at_once_then_passed_over() {
-        let c = SmbClients::new().unwrap();
+        let c = SmbClients::new(Credentials::default()).unwrap();
         // Port 445 of an address nothing listens on: refused at once.
         let e = c.stat("127.0.0.254", "share", &["dir".into()]).unwrap_err();
         assert_eq!(e, Errno::EIO);

@@ -12,10 +12,11 @@
 //! the same way as any other change, only when the run decides a change. The last changes
 //! are kept in memory as events, with the time of each target's last change.
 
+use super::credentials::{Credential, Credentials};
 use super::error::{meta, NsError};
 use super::health::{EventLog, Streak, Thresholds};
 use super::model::{
-    ns_key, samba_key, SambaExport, CF_NAMESPACE, NS_PREFIX, SAMBA_PREFIX, SITES_KEY,
+    ns_key, samba_key, SambaExport, CF_NAMESPACE, CRED_PREFIX, NS_PREFIX, SAMBA_PREFIX, SITES_KEY,
 };
 use super::probe;
 use super::samba;
@@ -103,6 +104,10 @@ pub struct Namespaces {
     samba_changed: tokio::sync::Notify,
     /// The FUSE mounts, by mount point.
     mounts: Mutex<BTreeMap<std::path::PathBuf, Box<dyn Mount>>>,
+    /// What the appliance logs on to SMB servers with.
+    creds: Credentials,
+    /// Migrations by folded namespace and link keys: running, switched, or ended.
+    migrations: Mutex<BTreeMap<(String, String), migrations::Migration>>,
 }
 
 /// A mount of a namespace the daemon serves (`crate::ns::fuse`).
@@ -339,12 +344,26 @@ fn reexport(state: &State, key: &str, ns: &Namespace) {
     }
 }
 
+/// Writes `put` and `delete` to the namespace records in one synced batch.
+fn persist_to(core: &Core, put: &[(Vec<u8>, Vec<u8>)], delete: &[Vec<u8>]) -> Result<()> {
+    let store = core.store();
+    let cf = store.cf(CF_NAMESPACE).map_err(meta)?;
+    let mut b = rocksdb::WriteBatch::default();
+    for (k, v) in put {
+        b.put_cf(cf, k, v);
+    }
+    for k in delete {
+        b.delete_cf(cf, k);
+    }
+    store.commit(b, true).map_err(meta)
+}
+
 /// Runs the reachability check unless forced.
-fn reachable(urls: &[TargetUrl], force: bool) -> Result<()> {
+fn reachable(urls: &[TargetUrl], force: bool, creds: &Credentials) -> Result<()> {
     if force {
         return Ok(());
     }
-    probe::check_all(urls).map_err(|(url, why)| NsError::Unreachable {
+    probe::check_all(urls, creds).map_err(|(url, why)| NsError::Unreachable {
         target: url.to_string(),
         why,
     })
@@ -368,7 +387,18 @@ impl Namespaces {
             let key = String::from_utf8_lossy(&k[SAMBA_PREFIX.len()..]).into_owned();
             state.exports.insert(key, e);
         }
+        let creds = Credentials::default();
+        for (k, v) in store.scan(CF_NAMESPACE, CRED_PREFIX).map_err(meta)? {
+            let c: Credential = MetaStore::decode(&k, &v).map_err(meta)?;
+            creds.set(
+                String::from_utf8_lossy(&k[CRED_PREFIX.len()..]).into_owned(),
+                c,
+            );
+        }
+        let migrations = migrations::load(&core)?;
         Ok(Namespaces {
+            migrations: Mutex::new(migrations),
+            creds,
             core,
             state: Arc::new(RwLock::new(state)),
             mounts: Mutex::default(),
@@ -381,16 +411,7 @@ impl Namespaces {
 
     /// Writes `put` and `delete` in one synced batch.
     fn persist(&self, put: &[(Vec<u8>, Vec<u8>)], delete: &[Vec<u8>]) -> Result<()> {
-        let store = self.core.store();
-        let cf = store.cf(CF_NAMESPACE).map_err(meta)?;
-        let mut b = rocksdb::WriteBatch::default();
-        for (k, v) in put {
-            b.put_cf(cf, k, v);
-        }
-        for k in delete {
-            b.delete_cf(cf, k);
-        }
-        store.commit(b, true).map_err(meta)
+        persist_to(&self.core, put, delete)
     }
 
     /// Tries `f` on a copy of namespace `name`, changing nothing.
@@ -555,7 +576,7 @@ impl Namespaces {
             Ok(ns.add_link(&p, targets.clone(), settings)?)
         };
         self.try_change(name, f)?;
-        reachable(&urls, b.force)?;
+        reachable(&urls, b.force, &self.creds)?;
         self.change(name, f, |ns, s, ()| link_of(ns, &p, s))
     }
 
@@ -583,7 +604,7 @@ impl Namespaces {
             Ok(())
         };
         self.try_change(name, f)?;
-        reachable(&urls, b.force)?;
+        reachable(&urls, b.force, &self.creds)?;
         self.change(name, f, |ns, s, ()| link_of(ns, &p, s))
     }
 
@@ -730,7 +751,9 @@ impl Namespaces {
     }
 }
 
+mod creds;
 mod exports;
+mod migrations;
 mod probes;
 
 #[cfg(test)]
