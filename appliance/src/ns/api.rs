@@ -1,6 +1,7 @@
 //! The namespace component's API: `/ns` (namespaces, folders, links, targets, referrals),
 //! `/ns-sites` (the appliance's sites), `/ns-events` (health changes) and
-//! `/ns-credentials` (what the appliance logs on to SMB servers with). One type per operation; the route table binds
+//! `/ns-credentials` (what the appliance logs on to SMB servers with), `/ns-migrations`
+//! and `/ns-replicas`. One type per operation; the route table binds
 //! each to a [`Namespaces`] method. Link paths and target URLs inside a request path are
 //! one percent-encoded segment each (`eng%2Fdocs`).
 
@@ -101,6 +102,21 @@ endpoint!(/// `POST /ns/{name}/migrations/{path}/confirm`.
 endpoint!(/// `POST /ns/{name}/migrations/{path}/cancel`.
     CancelMigration: Post "/ns/{name}/migrations/{path}/cancel", NodePath, Empty => MigrationView,
     OK, "Cancel a migration (a switched one is switched back)");
+endpoint!(/// `POST /ns/{name}/replicas`.
+    StartReplication: Post "/ns/{name}/replicas", NsPath, ReplicateBody => ReplicationView,
+    CREATED, "Replicate one target of a link to another, one way, every so often (block deltas; the replica is referred once in sync)");
+endpoint!(/// `GET /ns-replicas`.
+    ListReplications: Get "/ns-replicas", NoParams, Empty => Vec<ReplicationView>, OK,
+    "List replications and their last runs");
+endpoint!(/// `GET /ns/{name}/links/{path}/replicas/{target}`.
+    ShowReplication: Get "/ns/{name}/links/{path}/replicas/{target}", TargetPath, Empty
+    => ReplicationView, OK, "Show a replication and what its last run did");
+endpoint!(/// `POST /ns/{name}/links/{path}/replicas/{target}/run`.
+    RunReplication: Post "/ns/{name}/links/{path}/replicas/{target}/run", TargetPath, Empty
+    => ReplicationView, OK, "Run a replication now");
+endpoint!(/// `DELETE /ns/{name}/links/{path}/replicas/{target}`.
+    RemoveReplication: Delete "/ns/{name}/links/{path}/replicas/{target}", TargetPath, Empty
+    => Deleted, OK, "Stop a replication (the replica stays a target of the link)");
 
 /// The namespace component's routes.
 pub fn routes() -> Routes<Namespaces> {
@@ -135,4 +151,11 @@ pub fn routes() -> Routes<Namespaces> {
         .route::<ShowMigration>(|n, p, _| Ok(n.show_migration(&p.name, &p.path)?))
         .route::<ConfirmMigration>(|n, p, _| Ok(n.confirm_migration(&p.name, &p.path)?))
         .route::<CancelMigration>(|n, p, _| Ok(n.cancel_migration(&p.name, &p.path)?))
+        .route::<StartReplication>(|n, p, b| Ok(n.replicate(&p.name, b)?))
+        .route::<ListReplications>(|n, _, _| Ok(n.list_replications()))
+        .route::<ShowReplication>(|n, p, _| Ok(n.show_replication(&p.name, &p.path, &p.target)?))
+        .route::<RunReplication>(|n, p, _| Ok(n.run_replication(&p.name, &p.path, &p.target)?))
+        .route::<RemoveReplication>(
+            |n, p, _| Ok(n.remove_replication(&p.name, &p.path, &p.target)?),
+        )
 }

@@ -3,6 +3,7 @@
 
 use super::api::*;
 use super::migrate::cli::{self as migrate_cli, MigrationCmd};
+use super::replicate::cli::{self as replicate_cli, ReplicationCmd};
 use super::types::*;
 use crate::core::output::{fields, list, or_dash, table};
 use crate::core::{CliCtx, Empty, NoParams};
@@ -89,6 +90,35 @@ pub enum NsCmd {
     },
     /// List migrations.
     Migrations,
+    /// Keep one target of a link a copy of another, one way (DFS-R's job): every run
+    /// sends what changed as block deltas and removes what the source lost; a new replica
+    /// is referred once its first run has ended.
+    Replicate {
+        ns: String,
+        /// The link, e.g. eng/docs.
+        path: String,
+        /// The target replicated from.
+        #[arg(long)]
+        from: String,
+        /// The replica: smb://server/share[/path] or file:///dir (added to the link).
+        #[arg(long)]
+        to: String,
+        /// Seconds between runs (default 300).
+        #[arg(long, value_name = "SECS", conflicts_with = "continuous")]
+        every: Option<u64>,
+        /// Run every 5 seconds.
+        #[arg(long)]
+        continuous: bool,
+        /// Take a replica directory that holds files already (what the source lacks is
+        /// removed from it).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List replications.
+    Replications,
+    /// One replication: show, run now, remove.
+    #[command(subcommand)]
+    Replication(ReplicationCmd),
     /// One migration: show, confirm, cancel.
     #[command(subcommand)]
     Migration(MigrationCmd),
@@ -625,6 +655,26 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             migrate_cli::start(ctx, name, path, body, !no_wait)?;
         }
         NsCmd::Migrations => migrate_cli::list_all(ctx)?,
+        NsCmd::Replicate {
+            ns: name,
+            path,
+            from,
+            to,
+            every,
+            continuous,
+            force,
+        } => {
+            let body = ReplicateBody {
+                path,
+                from,
+                to,
+                every_secs: if continuous { Some(5) } else { every },
+                force,
+            };
+            replicate_cli::start(ctx, name, body)?;
+        }
+        NsCmd::Replications => replicate_cli::list_all(ctx)?,
+        NsCmd::Replication(cmd) => replicate_cli::run(ctx, cmd)?,
         NsCmd::Migration(cmd) => migrate_cli::run(ctx, cmd)?,
         NsCmd::Events { ns: Some(name) } => {
             let v = c.call::<NsEvents>(&ns(name), &Empty {})?;

@@ -5,8 +5,8 @@
 //! | status | codes |
 //! | --- | --- |
 //! | 400 | `invalid_namespace`, `invalid_path`, `invalid_target`, `invalid_priority`, `invalid_client`, `invalid_subnet`, `invalid_site`, `invalid_cost`, `invalid_request`, `invalid_export` |
-//! | 404 | `no_such_namespace`, `no_such_link`, `no_such_folder`, `no_such_target`, `no_such_site`, `no_link`, `no_such_credential`, `no_such_migration` |
-//! | 409 | `namespace_exists`, `path_exists`, `overlap`, `folder_not_empty`, `target_exists`, `last_target`, `target_unreachable`, `no_target`, `site_exists`, `subnet_taken`, `site_in_use`, `migration_refused` |
+//! | 404 | `no_such_namespace`, `no_such_link`, `no_such_folder`, `no_such_target`, `no_such_site`, `no_link`, `no_such_credential`, `no_such_migration`, `no_such_replication` |
+//! | 409 | `namespace_exists`, `path_exists`, `overlap`, `folder_not_empty`, `target_exists`, `last_target`, `target_unreachable`, `no_target`, `site_exists`, `subnet_taken`, `site_in_use`, `migration_refused`, `replication_refused` |
 //! | 500 | `metadata_error` |
 
 use crate::core::ErrorCode;
@@ -26,6 +26,11 @@ pub enum NsError {
     /// A migration that cannot start, be confirmed or be cancelled now.
     #[error("{0}")]
     Migration(String),
+    #[error("there is no replication of {0}")]
+    NoSuchReplication(String),
+    /// A replication that cannot start or run.
+    #[error("{0}")]
+    Replication(String),
     #[error("namespace '{0}' already exists")]
     NamespaceExists(String),
     /// A refused change to the tree (or a refused root name).
@@ -94,6 +99,8 @@ impl ErrorCode for NsError {
             NsError::NoSuchCredential(_) => "no_such_credential",
             NsError::NoSuchMigration(_) => "no_such_migration",
             NsError::Migration(_) => "migration_refused",
+            NsError::NoSuchReplication(_) => "no_such_replication",
+            NsError::Replication(_) => "replication_refused",
             NsError::NamespaceExists(_) => "namespace_exists",
             NsError::Change(e) => match e {
                 N::Path(_) => "invalid_path",
@@ -139,10 +146,15 @@ impl ErrorCode for NsError {
 
     fn status(&self) -> StatusCode {
         match self.code() {
-            "no_such_namespace" | "no_such_link" | "no_such_folder" | "no_such_target"
-            | "no_such_site" | "no_link" | "no_such_credential" | "no_such_migration" => {
-                StatusCode::NOT_FOUND
-            }
+            "no_such_namespace"
+            | "no_such_link"
+            | "no_such_folder"
+            | "no_such_target"
+            | "no_such_site"
+            | "no_link"
+            | "no_such_credential"
+            | "no_such_migration"
+            | "no_such_replication" => StatusCode::NOT_FOUND,
             "namespace_exists" | "path_exists" | "overlap" | "folder_not_empty"
             | "target_exists" | "last_target" | "target_unreachable" | "no_target"
             | "site_exists" | "subnet_taken" | "site_in_use" | "export_in_the_way"
@@ -158,6 +170,7 @@ impl ErrorCode for NsError {
             NsError::NoSuchNamespace(_) => Some("`vsa ns list` shows them".into()),
             NsError::NoSuchCredential(_) => Some("`vsa ns credential list` shows them".into()),
             NsError::NoSuchMigration(_) => Some("`vsa ns migrations` lists them".into()),
+            NsError::NoSuchReplication(_) => Some("`vsa ns replications` lists them".into()),
             NsError::Site(SiteError::UnknownSite(_)) => {
                 Some("`vsa ns site list` shows them; `vsa ns site add` adds one".into())
             }

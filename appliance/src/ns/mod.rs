@@ -13,6 +13,7 @@
 //!  smb_share.rs  an SMB target's session, tree connect and directory (the probes' second half)
 //!  credentials.rs  what the appliance logs on to each SMB server with
 //!  migrate/    `vsa ns migrate`: a link's data copied to a new target, then the switch
+//!  replicate/  `vsa ns replicate`: one target kept a copy of another (block deltas)
 //!  fuse/       `vsa ns mount`: the namespace as one tree, over local and SMB targets
 //!  wire.rs     the SMB2 NEGOTIATE and ONC RPC NULL bytes, and their answers' parsers
 //!  health.rs   the probes: settings, hysteresis, events; `[namespace]` settings
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod model;
 pub mod probe;
+pub mod replicate;
 pub mod samba;
 pub mod service;
 pub mod smb_share;
@@ -191,6 +193,44 @@ impl Component for NsComponent {
                 "--no-wait",
             ],
             &["ns", "migrations"],
+            &[
+                "ns",
+                "replicate",
+                "corp",
+                "eng/docs",
+                "--from",
+                "smb://fs1/docs",
+                "--to",
+                "smb://fs2/docs",
+                "--every",
+                "600",
+                "--force",
+            ],
+            &["ns", "replications"],
+            &[
+                "ns",
+                "replication",
+                "show",
+                "corp",
+                "eng/docs",
+                "smb://fs2/docs",
+            ],
+            &[
+                "ns",
+                "replication",
+                "run",
+                "corp",
+                "eng/docs",
+                "smb://fs2/docs",
+            ],
+            &[
+                "ns",
+                "replication",
+                "remove",
+                "corp",
+                "eng/docs",
+                "smb://fs2/docs",
+            ],
             &["ns", "migration", "show", "corp", "eng/docs"],
             &["ns", "migration", "confirm", "corp", "eng/docs"],
             &["ns", "migration", "cancel", "corp", "eng/docs"],
@@ -266,6 +306,7 @@ impl Running for NsRunning {
     ) -> BoxFuture<'_, Result<Started, ComponentError>> {
         let mut tasks = Vec::new();
         let mut lines = Vec::new();
+        self.namespaces.start_replications();
         if let Some(s) = &self.samba {
             self.namespaces.serve_samba(s.trees.clone());
             lines.push(format!(
@@ -320,6 +361,10 @@ impl Running for NsRunning {
 
     fn update_metrics(&self) {
         self.metrics.update(&self.namespaces);
+    }
+
+    fn stop(&self) {
+        self.namespaces.stop_replications();
     }
 }
 

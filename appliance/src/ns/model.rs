@@ -6,6 +6,7 @@
 //! | `sites` | the appliance's [`vsa_namespace::Sites`] as JSON (sites, subnets, costs) |
 //! | `samba/<name>` | a [`SambaExport`]: where `vsa ns export-samba` writes the namespace's msdfs tree, kept current after every change |
 //! | `migrate/<name>/<link>` | a [`MigrationRecord`]: a migration of a link's data to a new target, from its start until it is confirmed or cancelled (`<link>` the link's folded path) |
+//! | `repl/<name>/<link>/<to>` | a [`ReplicaRecord`]: a one-way replication from one target of a link to another (`<to>` the replica's folded URL) |
 //! | `cred/<server>` | a [`super::credentials::Credential`] as JSON (user, domain, secret): what the appliance logs on to that SMB server with, `<server>` folded to lower case |
 //!
 //! Reading a namespace back re-checks every rule of the tree (`vsa_namespace`), so a
@@ -52,6 +53,31 @@ pub struct MigrationRecord {
     pub switched_at: Option<u64>,
     /// When it started (unix seconds).
     pub started_at: u64,
+}
+
+/// The prefix of the replications' keys.
+pub const REPL_PREFIX: &[u8] = b"repl/";
+
+/// The key of the replication of link `link` of `ns` (both folded) to target `to`
+/// (folded URL).
+pub fn repl_key(ns: &str, link: &str, to: &str) -> Vec<u8> {
+    let mut k = REPL_PREFIX.to_vec();
+    for part in [ns, "/", link, "/", to] {
+        k.extend_from_slice(part.as_bytes());
+    }
+    k
+}
+
+/// A replication as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplicaRecord {
+    pub namespace: String,
+    pub link: String,
+    pub from: String,
+    pub to: String,
+    pub every_secs: u64,
+    /// Its first run has ended: the replica is referred.
+    pub in_sync: bool,
 }
 
 /// The prefix of the SMB credentials' keys.

@@ -103,6 +103,68 @@ pub struct CredentialView {
     pub domain: String,
 }
 
+/// `POST /ns/{name}/replicas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicateBody {
+    /// The link, e.g. `eng/docs`.
+    pub path: String,
+    /// The target replicated from (one of the link's).
+    pub from: String,
+    /// The replica: a target of the link, or a new one (added, left out of referrals
+    /// until its first run has made it a copy).
+    pub to: String,
+    /// Seconds between runs (default 300; `continuous` is 5).
+    #[serde(default)]
+    pub every_secs: Option<u64>,
+    /// Take a replica directory that holds files already (they are made a copy of the
+    /// source: what the source lacks is removed).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// What one replication run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaRunView {
+    /// Files of the source looked at, and sent (whole or as a delta).
+    pub files_checked: u64,
+    pub files_sent: u64,
+    /// Directories made, and files or directories removed from the replica.
+    pub dirs_made: u64,
+    pub removed: u64,
+    /// Blocks of the files sent, and the blocks that differed and were written.
+    pub blocks_total: u64,
+    pub blocks_sent: u64,
+    pub bytes_sent: u64,
+    /// Bytes of the files sent that the replica had already (not written).
+    pub bytes_saved: u64,
+    pub millis: u64,
+    /// Entries that are neither file nor directory (not replicated).
+    pub skipped: Vec<String>,
+}
+
+/// A replication between two targets of a link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicationView {
+    pub namespace: String,
+    pub link: String,
+    pub from: String,
+    pub to: String,
+    pub every_secs: u64,
+    /// syncing (before its first run ends), in-sync, failed (the last run), stopped.
+    pub state: String,
+    /// The replica has been a copy since its first run ended; referrals include it.
+    pub in_sync: bool,
+    pub runs: u64,
+    /// Unix seconds.
+    pub last_run_at: Option<u64>,
+    pub last: Option<ReplicaRunView>,
+    pub error: Option<String>,
+    /// Over every run since the daemon started.
+    pub bytes_sent: u64,
+    pub bytes_saved: u64,
+}
+
 /// `POST /ns/{name}/migrations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@
 
 use crate::ns::fuse::smb::SmbClients;
 use fuser::Errno;
-use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::SystemTime;
 use vsa_namespace::{Scheme, TargetUrl};
@@ -60,6 +60,18 @@ impl Side {
                 "{url}: the appliance has no NFS client, so it cannot copy to or from nfs:// \
                  targets; copy the data yourself, then `vsa ns target add`"
             )),
+        }
+    }
+
+    /// The side whose directory is `rel` below this one's.
+    pub fn below(&self, rel: &[String]) -> Side {
+        match self {
+            Side::Local(d) => Side::Local(Side::local(d, rel)),
+            Side::Smb { server, share, dir } => Side::Smb {
+                server: server.clone(),
+                share: share.clone(),
+                dir: Side::smb_rel(dir, rel),
+            },
         }
     }
 
@@ -217,7 +229,7 @@ impl Side {
         }
     }
 
-    /// Copies file `rel` of `self` to `to` (replacing what is there), calling `moved` with
+    /// Copies file `e` of `self` to `to` (replacing what is there), calling `moved` with
     /// each chunk's length; a local copy gets the source's modification time.
     pub fn copy(
         &self,
@@ -227,9 +239,9 @@ impl Side {
         moved: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<(), String> {
         let shown = e.rel.join("/");
-        let mut sink = Sink::open(to, &e.rel, smb).map_err(|err| format!("{shown}: {err}"))?;
-        let r = self.pump(e, smb, &mut sink, moved);
-        let done = sink.finish(smb, e.mtime);
+        let mut w = Writer::open(to, &e.rel, smb, true).map_err(|err| format!("{shown}: {err}"))?;
+        let r = self.pump(e, smb, &mut w, moved);
+        let done = w.finish(smb, e.mtime);
         r.and(done).map_err(|err| format!("{shown}: {err}"))
     }
 
@@ -237,91 +249,140 @@ impl Side {
         &self,
         e: &Entry,
         smb: &SmbClients,
-        sink: &mut Sink,
+        w: &mut Writer,
         moved: &mut dyn FnMut(u64) -> Result<(), String>,
     ) -> Result<(), String> {
-        match self {
-            Side::Local(d) => {
-                let mut f =
-                    std::fs::File::open(Side::local(d, &e.rel)).map_err(|x| x.to_string())?;
-                let mut buf = vec![0; CHUNK];
-                loop {
-                    let n = f.read(&mut buf).map_err(|x| x.to_string())?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    sink.write(&buf[..n], smb)?;
-                    moved(n as u64)?;
-                }
+        let mut r = Reader::open(self, &e.rel, smb)?;
+        let mut at = 0u64;
+        let res = loop {
+            let data = match r.read_at(at, smb) {
+                Ok(d) => d,
+                Err(x) => break Err(x),
+            };
+            if data.is_empty() {
+                break Ok(());
             }
-            Side::Smb { server, share, dir } => {
-                let reader = smb
-                    .open(server, share, &Side::smb_rel(dir, &e.rel))
-                    .map_err(errno)?;
-                let mut at = 0u64;
-                let r = loop {
-                    let data = match smb.read(&reader, at, CHUNK as u32) {
-                        Ok(d) => d,
-                        Err(x) => break Err(errno(x)),
-                    };
-                    if data.is_empty() {
-                        break Ok(());
-                    }
-                    at += data.len() as u64;
-                    if let Err(x) = sink
-                        .write(&data, smb)
-                        .and_then(|()| moved(data.len() as u64))
-                    {
-                        break Err(x);
-                    }
-                };
-                smb.close(reader);
-                r
+            if let Err(x) = w
+                .write_at(at, &data, smb)
+                .and_then(|()| moved(data.len() as u64))
+            {
+                break Err(x);
             }
-        }
+            at += data.len() as u64;
+        };
+        r.close(smb);
+        res
     }
 }
 
-/// Where a copy's bytes go.
-enum Sink {
-    Local(std::fs::File),
-    Smb(Box<crate::ns::fuse::smb_write::SmbWrite>, u64),
+/// A file of a side open for reading, a [`CHUNK`] at a time.
+pub enum Reader {
+    Local(std::fs::File, Vec<u8>),
+    Smb(smb2::client::stream::FileReader),
 }
 
-impl Sink {
-    fn open(to: &Side, rel: &[String], smb: &SmbClients) -> Result<Sink, String> {
-        match to {
-            Side::Local(d) => std::fs::File::create(Side::local(d, rel))
-                .map(Sink::Local)
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reader::Local(..) => "Reader::Local",
+            Reader::Smb(_) => "Reader::Smb",
+        })
+    }
+}
+
+impl Reader {
+    pub fn open(side: &Side, rel: &[String], smb: &SmbClients) -> Result<Reader, String> {
+        match side {
+            Side::Local(d) => std::fs::File::open(Side::local(d, rel))
+                .map(|f| Reader::Local(f, vec![0; CHUNK]))
                 .map_err(|e| e.to_string()),
             Side::Smb { server, share, dir } => smb
-                .create(server, share, &Side::smb_rel(dir, rel), false)
-                .map(|w| Sink::Smb(Box::new(w), 0))
+                .open(server, share, &Side::smb_rel(dir, rel))
+                .map(Reader::Smb)
                 .map_err(errno),
         }
     }
 
-    fn write(&mut self, data: &[u8], smb: &SmbClients) -> Result<(), String> {
+    /// Up to a [`CHUNK`] at `offset` (fewer only at the end; none past it).
+    pub fn read_at(&mut self, offset: u64, smb: &SmbClients) -> Result<Vec<u8>, String> {
         match self {
-            Sink::Local(f) => f.write_all(data).map_err(|e| e.to_string()),
-            Sink::Smb(w, at) => {
-                smb.write(w, *at, data).map_err(errno)?;
-                *at += data.len() as u64;
-                Ok(())
+            Reader::Local(f, buf) => {
+                let mut n = 0;
+                while n < buf.len() {
+                    match f.read_at(&mut buf[n..], offset + n as u64) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                Ok(buf[..n].to_vec())
+            }
+            Reader::Smb(r) => smb.read(r, offset, CHUNK as u32).map_err(errno),
+        }
+    }
+
+    pub fn close(self, smb: &SmbClients) {
+        if let Reader::Smb(r) = self {
+            smb.close(r);
+        }
+    }
+}
+
+/// A file of a side open for writing at any offset.
+#[derive(Debug)]
+pub enum Writer {
+    Local(std::fs::File),
+    Smb(Box<crate::ns::fuse::smb_write::SmbWrite>),
+}
+
+impl Writer {
+    /// Opens `rel` on `to` for writing: emptied (or made) when `fresh`, else as it is
+    /// (made if missing).
+    pub fn open(
+        to: &Side,
+        rel: &[String],
+        smb: &SmbClients,
+        fresh: bool,
+    ) -> Result<Writer, String> {
+        match to {
+            Side::Local(d) => std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(fresh)
+                .open(Side::local(d, rel))
+                .map(Writer::Local)
+                .map_err(|e| e.to_string()),
+            Side::Smb { server, share, dir } => {
+                let p = Side::smb_rel(dir, rel);
+                let w = if fresh {
+                    smb.create(server, share, &p, false)
+                } else {
+                    smb.open_write(server, share, &p, false)
+                };
+                w.map(|w| Writer::Smb(Box::new(w))).map_err(errno)
             }
         }
     }
 
-    /// Flushes what was written to stable storage (local) or has the server confirm it.
-    fn finish(self, smb: &SmbClients, mtime: Option<SystemTime>) -> Result<(), String> {
+    pub fn write_at(&mut self, offset: u64, data: &[u8], smb: &SmbClients) -> Result<(), String> {
         match self {
-            Sink::Local(f) => {
+            Writer::Local(f) => f.write_all_at(data, offset).map_err(|e| e.to_string()),
+            Writer::Smb(w) => smb.write(w, offset, data).map_err(errno),
+        }
+    }
+
+    /// Flushes what was written to stable storage (local, which gets modification time
+    /// `mtime`) or has the server confirm it.
+    pub fn finish(self, smb: &SmbClients, mtime: Option<SystemTime>) -> Result<(), String> {
+        match self {
+            Writer::Local(f) => {
                 if let Some(t) = mtime {
                     f.set_modified(t).map_err(|e| e.to_string())?;
                 }
                 f.sync_all().map_err(|e| e.to_string())
             }
-            Sink::Smb(w, _) => smb.finish(&w).map_err(errno),
+            Writer::Smb(w) => smb.finish(&w).map_err(errno),
         }
     }
 }

@@ -108,6 +108,8 @@ pub struct Namespaces {
     creds: Credentials,
     /// Migrations by folded namespace and link keys: running, switched, or ended.
     migrations: Mutex<BTreeMap<(String, String), migrations::Migration>>,
+    /// Replications by folded namespace, link and replica keys.
+    replications: Mutex<BTreeMap<(String, String, String), replicas::Replication>>,
 }
 
 /// A mount of a namespace the daemon serves (`crate::ns::fuse`).
@@ -396,8 +398,10 @@ impl Namespaces {
             );
         }
         let migrations = migrations::load(&core)?;
+        let replications = replicas::load(&core)?;
         Ok(Namespaces {
             migrations: Mutex::new(migrations),
+            replications: Mutex::new(replications),
             creds,
             core,
             state: Arc::new(RwLock::new(state)),
@@ -451,6 +455,30 @@ impl Namespaces {
         reexport(&state, &key, &ns);
         state.namespaces.insert(key, ns);
         Ok(v)
+    }
+
+    /// Applies `f` to a copy of namespace `name` and stores the copy with `extra` records
+    /// in one batch, then keeps it; returns what `f` gave.
+    fn change_storing<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut Namespace, &Sites) -> Result<T>,
+        extra: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<T> {
+        let key = ns_key_of(name)?;
+        let mut state = self.state.write();
+        let mut ns = state
+            .namespaces
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+        let out = f(&mut ns, &state.sites)?;
+        let mut put = vec![(ns_key(&key), MetaStore::encode(&ns))];
+        put.extend_from_slice(extra);
+        self.persist(&put, &[])?;
+        reexport(&state, &key, &ns);
+        state.namespaces.insert(key, ns);
+        Ok(out)
     }
 
     fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &State) -> Result<T>) -> Result<T> {
@@ -755,6 +783,7 @@ mod creds;
 mod exports;
 mod migrations;
 mod probes;
+mod replicas;
 
 #[cfg(test)]
 mod tests;
