@@ -36,6 +36,10 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     }
     std::fs::write(a.join("hello.txt"), "hello from a\n").unwrap();
     std::fs::write(b.join("hello.txt"), "hello from the second server\n").unwrap();
+    // Copies of one size written together (the same coarse modification time, likely):
+    // the kernel's cached pages of the first must not be served for the second.
+    std::fs::write(a.join("same.txt"), "AAAA\n").unwrap();
+    std::fs::write(b.join("same.txt"), "BBBB\n").unwrap();
     let big: Vec<u8> = (0..3u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -159,6 +163,10 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     assert_eq!(inode(&docs.join("hello.txt")), before);
 
     // The first target goes away: the next open goes to the second, same inode numbers.
+    let same = docs.join("same.txt");
+    for _ in 0..2 {
+        assert_eq!(std::fs::read_to_string(&same).unwrap(), "AAAA\n");
+    }
     std::fs::rename(tmp.path().join("a"), tmp.path().join("a-gone")).unwrap();
     let hello = docs.join("hello.txt");
     wait_for(30, || {
@@ -166,6 +174,11 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
     })
     .expect("no failover to the second target");
     assert_eq!(inode(&hello), before);
+    assert_eq!(
+        std::fs::read_to_string(&same).unwrap(),
+        "BBBB\n",
+        "stale pages served"
+    );
 
     let mounts = d.json(&["ns", "mounts"]);
     assert_eq!(mounts[0]["mountpoint"], m, "{mounts}");

@@ -5,6 +5,7 @@
 //! through the mount's SMB client ([`super::smb`], [`super::smb_write`]). Inode numbers
 //! come from paths ([`super::inodes`]).
 
+use super::cache;
 use super::inodes::Inodes;
 use super::smb::SmbClients;
 use super::smb_write::SmbWrite;
@@ -39,6 +40,10 @@ pub struct NsFs {
     next_fh: AtomicU64,
     started: SystemTime,
     pub(super) smb: SmbClients,
+    /// SMB link directories that answered lately.
+    roots: cache::Roots,
+    /// Local files as they were when the kernel last had their pages.
+    stamps: cache::Stamps,
 }
 
 /// An open file.
@@ -63,8 +68,12 @@ pub(super) enum Local {
     /// A directory of the namespace's own.
     Synthetic,
     /// `path` in the best reachable target on this appliance; `root` when it is the link
-    /// itself.
-    Target { path: PathBuf, root: bool },
+    /// itself; what `lstat` found there, when finding the target took it.
+    Target {
+        path: PathBuf,
+        root: bool,
+        meta: Option<Box<std::fs::Metadata>>,
+    },
     /// `path` (names below the share) in the best reachable target, an SMB share.
     Smb {
         server: String,
@@ -124,7 +133,20 @@ impl NsFs {
             next_fh: AtomicU64::new(1),
             started: SystemTime::now(),
             smb: SmbClients::new(creds)?,
+            roots: cache::Roots::default(),
+            stamps: cache::Stamps::default(),
         })
+    }
+
+    /// `FOPEN_KEEP_CACHE` for a local file as it was when the kernel last had its pages.
+    fn cache_flags(&self, ino: INodeNo, h: &Handle) -> FopenFlags {
+        match h {
+            Handle::Local(f) => match f.metadata() {
+                Ok(m) if self.stamps.keep(ino.0, cache::stamp(&m)) => FopenFlags::FOPEN_KEEP_CACHE,
+                _ => FopenFlags::empty(),
+            },
+            _ => FopenFlags::empty(),
+        }
     }
 
     fn path_of(&self, ino: INodeNo) -> Result<String> {
@@ -152,6 +174,16 @@ impl NsFs {
         for c in candidates {
             match c {
                 Candidate::Local(c) => {
+                    // Something there: the target's directory is (one lstat, not two).
+                    if below > 0 {
+                        if let Ok(m) = std::fs::symlink_metadata(&c) {
+                            return Ok(Local::Target {
+                                root: false,
+                                path: c,
+                                meta: Some(Box::new(m)),
+                            });
+                        }
+                    }
                     let mut root: &Path = &c;
                     for _ in 0..below {
                         root = root.parent().unwrap_or(root);
@@ -160,6 +192,7 @@ impl NsFs {
                         return Ok(Local::Target {
                             root: below == 0,
                             path: c,
+                            meta: None,
                         });
                     }
                 }
@@ -171,11 +204,19 @@ impl NsFs {
                 } => {
                     // The link's directory on the share (a server that does not answer
                     // or lost it: the next target).
-                    if self
-                        .smb
-                        .stat(&server, &share, &dir)
-                        .is_ok_and(|i| i.is_directory)
-                    {
+                    let key = (server, share, dir);
+                    let there = self.roots.fresh(&key) && !self.smb.is_down(&key.0, &key.1)
+                        || self
+                            .smb
+                            .stat(&key.0, &key.1, &key.2)
+                            .is_ok_and(|i| i.is_directory);
+                    if there {
+                        self.roots.answered(key.clone());
+                    } else {
+                        self.roots.failed(&key);
+                    }
+                    let (server, share, dir) = key;
+                    if there {
                         let root = rest.is_empty();
                         let mut path = dir;
                         path.extend(rest);
@@ -212,8 +253,11 @@ impl NsFs {
         let ino = INodeNo(self.inodes.lock().ino(path));
         match self.local(path)? {
             Local::Synthetic => Ok(self.synthetic(ino)),
-            Local::Target { path, .. } => {
-                let m = std::fs::symlink_metadata(&path).map_err(io)?;
+            Local::Target { path, meta, .. } => {
+                let m = match meta {
+                    Some(m) => *m,
+                    None => std::fs::symlink_metadata(&path).map_err(io)?,
+                };
                 Ok(FileAttr {
                     ino,
                     size: m.size(),
@@ -507,7 +551,9 @@ impl Filesystem for NsFs {
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let done = self.child(parent, name).and_then(|path| {
             match self.local(&path)? {
-                Local::Target { path, root: false } => std::fs::remove_dir(path).map_err(io),
+                Local::Target {
+                    path, root: false, ..
+                } => std::fs::remove_dir(path).map_err(io),
                 Local::Smb {
                     server,
                     share,
@@ -547,6 +593,14 @@ impl Filesystem for NsFs {
         }
     }
 
+    fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
+        // The kernel drops cached pages of a file whose size or time changed under it.
+        if let Err(missing) = config.add_capabilities(fuser::InitFlags::FUSE_AUTO_INVAL_DATA) {
+            tracing::debug!("the kernel lacks {missing:?}: cached pages kept per open only");
+        }
+        Ok(())
+    }
+
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let acc = flags.0 & libc::O_ACCMODE;
         let opened = self.path_of(ino).and_then(|p| match self.local(&p)? {
@@ -576,7 +630,10 @@ impl Filesystem for NsFs {
             } => self.smb.open(&server, &share, &path).map(Handle::Smb),
         });
         match opened {
-            Ok(h) => reply.opened(self.keep(h), FopenFlags::empty()),
+            Ok(h) => {
+                let flags = self.cache_flags(ino, &h);
+                reply.opened(self.keep(h), flags)
+            }
             Err(e) => reply.error(e),
         }
     }
@@ -718,14 +775,21 @@ impl Filesystem for NsFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
-        _flags: OpenFlags,
+        flags: OpenFlags,
         _lock: Option<fuser::LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
         let gone = self.handles.lock().remove(&fh.0);
+        // What was written through the mount is in the kernel's pages too.
+        if let Some(Handle::Local(f)) = gone.as_deref() {
+            let wrote = flags.0 & libc::O_ACCMODE != libc::O_RDONLY;
+            if let (true, Ok(m)) = (wrote, f.metadata()) {
+                self.stamps.note(ino.0, cache::stamp(&m));
+            }
+        }
         match gone.map(Arc::try_unwrap) {
             Some(Ok(Handle::Smb(file))) => self.smb.close(file),
             Some(Ok(Handle::SmbWrite(file))) => {

@@ -16,6 +16,7 @@
 //! A link whose targets are all NFS shows as a directory that cannot be
 //! read (EIO) until the mount has an NFS client.
 
+pub mod cache;
 pub mod fs;
 pub mod inodes;
 mod rename;

@@ -36,10 +36,12 @@ impl NsFs {
                 Local::Target {
                     path: a,
                     root: false,
+                    ..
                 },
                 Local::Target {
                     path: b,
                     root: false,
+                    ..
                 },
             ) => {
                 if no_replace && b.symlink_metadata().is_ok() {

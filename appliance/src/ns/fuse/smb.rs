@@ -186,6 +186,15 @@ impl SmbClients {
         Err(Errno::EIO)
     }
 
+    /// Whether `share` of `server` failed lately (its calls go to other targets).
+    pub fn is_down(&self, server: &str, share: &str) -> bool {
+        let key = (server.to_lowercase(), share.to_lowercase());
+        self.down
+            .lock()
+            .get(&key)
+            .is_some_and(|t| t.elapsed() < BACKOFF)
+    }
+
     /// What `path` (names below the share) is.
     pub fn stat(&self, server: &str, share: &str, path: &[String]) -> Result<FileInfo, Errno> {
         let p = smb_path(path);

@@ -342,6 +342,13 @@ fn run(
     };
     let r = job.run(switch);
     let switched = view.lock().switched_at.is_some();
+    // Cancelled between its switch and the cancel's look at it: switched back here (a
+    // second switch back, after the cancel's own, changes nothing).
+    if switched && r.as_ref().is_err_and(|e| e == CANCELLED) {
+        if let Err(e) = switch_in(core, state, record, true) {
+            tracing::error!("cannot switch the migration of {} back: {e}", record.link);
+        }
+    }
     let key =
         ns_key_of(&record.namespace).and_then(|ns| Ok(migrate_key(&ns, path(&record.link)?.key())));
     {
