@@ -467,6 +467,27 @@ fn verdict(text: &str) -> CuOutcome {
     }
 }
 
+/// Every directory (ending in `/`) and every file's sha256 below `root`, paths relative to
+/// it, as `find` and `sha256sum` see them: two trees are copies when these are equal.
+pub fn tree_listing(root: &Path) -> String {
+    let sh = |script: String| {
+        let o = Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .expect("sh");
+        assert!(o.status.success(), "{script}: {}", show(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let r = root.display();
+    let dirs = sh(format!(
+        "find '{r}' -mindepth 1 -type d -printf '%P/\\n' | sort"
+    ));
+    let files = sh(format!(
+        "cd '{r}' && find . -type f -exec sha256sum {{}} + | sort -k2"
+    ));
+    format!("{dirs}\n{files}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::Command;
 use vsa_e2e::samba::Smbd;
-use vsa_e2e::{show, Daemon};
+use vsa_e2e::{show, tree_listing, Daemon};
 
 const FS: &str = "127.0.0.35";
 
@@ -20,26 +20,6 @@ fn run(cmd: &str, args: &[&str]) -> String {
     let o = Command::new(cmd).args(args).output().unwrap();
     assert!(o.status.success(), "{cmd} {args:?}: {}", show(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Every file's sha256 and every directory below `root`, as `find` and `sha256sum` see
-/// them (paths relative to `root`).
-fn listing(root: &Path) -> String {
-    let r = root.to_str().unwrap();
-    let dirs = run(
-        "find",
-        &[r, "-mindepth", "1", "-type", "d", "-printf", "%P/\n"],
-    );
-    let files = run(
-        "sh",
-        &[
-            "-c",
-            &format!("cd '{r}' && find . -type f -exec sha256sum {{}} + | sort -k2"),
-        ],
-    );
-    let mut dirs: Vec<&str> = dirs.lines().collect();
-    dirs.sort();
-    format!("{}\n{files}", dirs.join("\n"))
 }
 
 fn source(root: &Path) {
@@ -110,7 +90,7 @@ fn a_link_moves_to_an_smb_share_behind_its_path() {
         "{out}"
     );
     std::fs::remove_file(src.join("shortcut")).unwrap();
-    assert_eq!(listing(&share.join("docs")), listing(&src));
+    assert_eq!(tree_listing(&share.join("docs")), tree_listing(&src));
     assert_eq!(first_target(&d, "eng/docs"), new);
     let v = d.json(&["ns", "show", "corp"]);
     let targets = v["links"][0]["targets"].as_array().unwrap();
@@ -159,7 +139,7 @@ fn a_link_moves_to_an_smb_share_behind_its_path() {
     assert_eq!(first_target(&d, "hr/files"), old2);
     let v = d.json(&["ns", "resolve", "corp", "hr/files"]);
     assert_eq!(v["targets"].as_array().unwrap().len(), 1, "{v}");
-    assert_eq!(listing(&tmp.join("dst2")), listing(&src2));
+    assert_eq!(tree_listing(&tmp.join("dst2")), tree_listing(&src2));
 
     d.ok(&["ns", "umount", m]);
     assert!(d.stop().success());

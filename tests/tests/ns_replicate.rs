@@ -9,37 +9,11 @@
 use serde_json::Value;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::Command;
 use vsa_e2e::samba::Smbd;
-use vsa_e2e::{show, wait_for, Daemon};
+use vsa_e2e::{tree_listing, wait_for, Daemon};
 
 const FS: &str = "127.0.0.36";
 const MIB: u64 = 1 << 20;
-
-fn run(cmd: &str, args: &[&str]) -> String {
-    let o = Command::new(cmd).args(args).output().unwrap();
-    assert!(o.status.success(), "{cmd} {args:?}: {}", show(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Every file's sha256 and every directory below `root` (paths relative to it).
-fn listing(root: &Path) -> String {
-    let r = root.to_str().unwrap();
-    let dirs = run(
-        "find",
-        &[r, "-mindepth", "1", "-type", "d", "-printf", "%P/\n"],
-    );
-    let files = run(
-        "sh",
-        &[
-            "-c",
-            &format!("cd '{r}' && find . -type f -exec sha256sum {{}} + | sort -k2"),
-        ],
-    );
-    let mut dirs: Vec<&str> = dirs.lines().collect();
-    dirs.sort();
-    format!("{}\n{files}", dirs.join("\n"))
-}
 
 fn replication(d: &Daemon, to: &str) -> Value {
     d.json(&["ns", "replication", "show", "corp", "eng/docs", to])
@@ -47,12 +21,14 @@ fn replication(d: &Daemon, to: &str) -> Value {
 
 /// Waits until the replica holds what the source does (after a run that saw it).
 fn wait_copied(src: &Path, replica: &Path) {
-    let same = wait_for(120, || (listing(src) == listing(replica)).then_some(()));
+    let same = wait_for(120, || {
+        (tree_listing(src) == tree_listing(replica)).then_some(())
+    });
     same.unwrap_or_else(|| {
         panic!(
             "the replica is not a copy:\n{}\nvs\n{}",
-            listing(src),
-            listing(replica)
+            tree_listing(src),
+            tree_listing(replica)
         )
     });
 }
@@ -132,7 +108,7 @@ fn a_directory_is_kept_copied_to_an_smb_share_by_block_deltas() {
         (replication(&d, &to)["in_sync"] == true).then_some(())
     })
     .expect("the first run did not end");
-    assert_eq!(listing(&replica), listing(&src));
+    assert_eq!(tree_listing(&replica), tree_listing(&src));
     let got = vsa_e2e::samba::smbclient(
         &format!("//{FS}/rep"),
         "get docs/specs/old/v1.txt /dev/stdout",

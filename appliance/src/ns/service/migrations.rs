@@ -86,22 +86,24 @@ fn refused(why: String) -> NsError {
 fn switch_in(core: &Core, state: &RwLock<State>, r: &MigrationRecord, undo: bool) -> Result<()> {
     let key = ns_key_of(&r.namespace)?;
     let (p, from, to) = (path(&r.link)?, url(&r.from)?, url(&r.to)?);
-    let mut st = state.write();
-    let mut ns = st
-        .namespaces
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| NsError::NoSuchNamespace(r.namespace.clone()))?;
     let record_key = migrate_key(&key, p.key());
-    let (put, delete) = if undo {
-        if ns.link(&p).and_then(|l| l.target(&to)).is_some() {
-            ns.remove_target(&p, &to)?;
+    let f = |ns: &mut Namespace, _: &Sites| {
+        if undo {
+            if ns.link(&p).and_then(|l| l.target(&to)).is_some() {
+                ns.remove_target(&p, &to)?;
+            }
+            if ns.link(&p).and_then(|l| l.target(&from)).is_some() {
+                ns.update_target(&p, &from, |t| t.priority = r.old_priority)?;
+            }
+            let delete = vec![record_key];
+            return Ok((
+                (),
+                Extra {
+                    put: Vec::new(),
+                    delete,
+                },
+            ));
         }
-        if ns.link(&p).and_then(|l| l.target(&from)).is_some() {
-            ns.update_target(&p, &from, |t| t.priority = r.old_priority)?;
-        }
-        (Vec::new(), vec![record_key])
-    } else {
         let old = ns
             .link(&p)
             .and_then(|l| l.target(&from))
@@ -120,14 +122,16 @@ fn switch_in(core: &Core, state: &RwLock<State>, r: &MigrationRecord, undo: bool
         ns.update_target(&p, &from, |t| t.priority.class = PriorityClass::GlobalLow)?;
         let mut switched = r.clone();
         switched.switched_at = Some(now());
-        (vec![(record_key, MetaStore::encode(&switched))], Vec::new())
+        let put = vec![(record_key, MetaStore::encode(&switched))];
+        Ok((
+            (),
+            Extra {
+                put,
+                delete: Vec::new(),
+            },
+        ))
     };
-    let mut put = put;
-    put.push((ns_key(&key), MetaStore::encode(&ns)));
-    persist_to(core, &put, &delete)?;
-    reexport(&st, &key, &ns);
-    st.namespaces.insert(key, ns);
-    Ok(())
+    change_in(core, state, &r.namespace, f, |_, _, ()| ())
 }
 
 impl Namespaces {

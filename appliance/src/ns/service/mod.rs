@@ -360,6 +360,40 @@ fn persist_to(core: &Core, put: &[(Vec<u8>, Vec<u8>)], delete: &[Vec<u8>]) -> Re
     store.commit(b, true).map_err(meta)
 }
 
+/// Records stored in the same batch as a namespace change.
+#[derive(Debug, Default)]
+struct Extra {
+    put: Vec<(Vec<u8>, Vec<u8>)>,
+    delete: Vec<Vec<u8>>,
+}
+
+/// Applies `f` to a copy of namespace `name` (nothing changes if it fails), stores the
+/// copy with the records `f` adds in one synced batch, re-exports it and keeps it; returns
+/// a view made from the new namespace.
+fn change_in<T, V>(
+    core: &Core,
+    state: &RwLock<State>,
+    name: &str,
+    f: impl FnOnce(&mut Namespace, &Sites) -> Result<(T, Extra)>,
+    view: impl FnOnce(&Namespace, &Since, T) -> V,
+) -> Result<V> {
+    let key = ns_key_of(name)?;
+    let mut st = state.write();
+    let mut ns = st
+        .namespaces
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
+    let (out, extra) = f(&mut ns, &st.sites)?;
+    let mut put = vec![(ns_key(&key), MetaStore::encode(&ns))];
+    put.extend(extra.put);
+    persist_to(core, &put, &extra.delete)?;
+    let v = view(&ns, &st.since, out);
+    reexport(&st, &key, &ns);
+    st.namespaces.insert(key, ns);
+    Ok(v)
+}
+
 /// Runs the reachability check unless forced.
 fn reachable(urls: &[TargetUrl], force: bool, creds: &Credentials) -> Result<()> {
     if force {
@@ -442,19 +476,8 @@ impl Namespaces {
         f: impl Fn(&mut Namespace, &Sites) -> Result<T>,
         view: impl FnOnce(&Namespace, &Since, T) -> V,
     ) -> Result<V> {
-        let key = ns_key_of(name)?;
-        let mut state = self.state.write();
-        let mut ns = state
-            .namespaces
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
-        let out = f(&mut ns, &state.sites)?;
-        self.persist(&[(ns_key(&key), MetaStore::encode(&ns))], &[])?;
-        let v = view(&ns, &state.since, out);
-        reexport(&state, &key, &ns);
-        state.namespaces.insert(key, ns);
-        Ok(v)
+        let f = |ns: &mut Namespace, sites: &Sites| Ok((f(ns, sites)?, Extra::default()));
+        change_in(&self.core, &self.state, name, f, view)
     }
 
     /// Applies `f` to a copy of namespace `name` and stores the copy with `extra` records
@@ -465,20 +488,18 @@ impl Namespaces {
         f: impl FnOnce(&mut Namespace, &Sites) -> Result<T>,
         extra: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<T> {
-        let key = ns_key_of(name)?;
-        let mut state = self.state.write();
-        let mut ns = state
-            .namespaces
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| NsError::NoSuchNamespace(name.to_owned()))?;
-        let out = f(&mut ns, &state.sites)?;
-        let mut put = vec![(ns_key(&key), MetaStore::encode(&ns))];
-        put.extend_from_slice(extra);
-        self.persist(&put, &[])?;
-        reexport(&state, &key, &ns);
-        state.namespaces.insert(key, ns);
-        Ok(out)
+        let put = extra.to_vec();
+        let f = |ns: &mut Namespace, sites: &Sites| {
+            let out = f(ns, sites)?;
+            Ok((
+                out,
+                Extra {
+                    put,
+                    delete: Vec::new(),
+                },
+            ))
+        };
+        change_in(&self.core, &self.state, name, f, |_, _, out| out)
     }
 
     fn read<T>(&self, name: &str, f: impl FnOnce(&Namespace, &State) -> Result<T>) -> Result<T> {

@@ -98,29 +98,24 @@ fn still_there(state: &RwLock<State>, r: &ReplicaRecord) -> bool {
 /// Lets referrals include the replica of `r` and stores that it is in sync.
 fn let_in(core: &Core, state: &RwLock<State>, r: &mut ReplicaRecord) -> Result<()> {
     let (key, p, to) = (ns_key_of(&r.namespace)?, path(&r.link)?, url(&r.to)?);
-    let mut st = state.write();
-    let mut ns = st
-        .namespaces
-        .get(&key)
-        .cloned()
-        .ok_or_else(|| NsError::NoSuchNamespace(r.namespace.clone()))?;
-    ns.update_target(&p, &to, |t| {
-        t.enabled = true;
-        t.health = Health::Healthy;
-    })?;
     let mut synced = r.clone();
     synced.in_sync = true;
     let rk = repl_key(&key, p.key(), &to.key());
-    persist_to(
-        core,
-        &[
-            (ns_key(&key), MetaStore::encode(&ns)),
-            (rk, MetaStore::encode(&synced)),
-        ],
-        &[],
-    )?;
-    reexport(&st, &key, &ns);
-    st.namespaces.insert(key, ns);
+    let f = |ns: &mut Namespace, _: &Sites| {
+        ns.update_target(&p, &to, |t| {
+            t.enabled = true;
+            t.health = Health::Healthy;
+        })?;
+        let put = vec![(rk, MetaStore::encode(&synced))];
+        Ok((
+            (),
+            Extra {
+                put,
+                delete: Vec::new(),
+            },
+        ))
+    };
+    change_in(core, state, &r.namespace, f, |_, _, ()| ())?;
     *r = synced;
     Ok(())
 }
