@@ -102,6 +102,12 @@ impl Namespaces {
             fuser::MountOption::DefaultPermissions,
         ];
         config.acl = fuser::SessionACL::All;
+        // A thread per core reads requests (each on its own clone of the channel), so one
+        // waiting for a slow target holds up no other, and a reply and the next request
+        // overlap.
+        config.n_threads =
+            Some(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)));
+        config.clone_fd = true;
         let fs = fs::NsFs::new(&root, self.reader(), self.credentials().clone()).map_err(|e| {
             NsError::Mount(format!(
                 "cannot mount namespace '{root}': cannot start its SMB client: {e}"
