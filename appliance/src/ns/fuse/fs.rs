@@ -204,17 +204,22 @@ impl NsFs {
                 } => {
                     // The link's directory on the share (a server that does not answer
                     // or lost it: the next target).
+                    // Looked at again once its answer is a second old, however busy.
                     let key = (server, share, dir);
-                    let there = self.roots.fresh(&key) && !self.smb.is_down(&key.0, &key.1)
-                        || self
+                    let there = if self.roots.fresh(&key) && !self.smb.is_down(&key.0, &key.1) {
+                        true
+                    } else {
+                        let answered = self
                             .smb
                             .stat(&key.0, &key.1, &key.2)
                             .is_ok_and(|i| i.is_directory);
-                    if there {
-                        self.roots.answered(key.clone());
-                    } else {
-                        self.roots.failed(&key);
-                    }
+                        if answered {
+                            self.roots.answered(key.clone());
+                        } else {
+                            self.roots.failed(&key);
+                        }
+                        answered
+                    };
                     let (server, share, dir) = key;
                     if there {
                         let root = rest.is_empty();
