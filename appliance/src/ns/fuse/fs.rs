@@ -9,7 +9,7 @@ use super::cache;
 use super::inodes::Inodes;
 use super::smb::SmbClients;
 use super::smb_write::SmbWrite;
-use super::view::{self, Candidate, Place};
+use super::view;
 use crate::ns::credentials::Credentials;
 use crate::ns::service::NsReader;
 use fuser::{
@@ -41,7 +41,7 @@ pub struct NsFs {
     started: SystemTime,
     pub(super) smb: SmbClients,
     /// SMB link directories that answered lately.
-    roots: cache::Roots,
+    pub(super) roots: cache::Roots,
     /// Local files as they were when the kernel last had their pages.
     stamps: cache::Stamps,
 }
@@ -156,92 +156,6 @@ impl NsFs {
     /// The path of entry `name` of directory `parent`.
     fn child(&self, parent: INodeNo, name: &OsStr) -> Result<String> {
         join(&self.path_of(parent)?, name)
-    }
-
-    /// Where `path` is: the best reachable target's copy of it (its link directory
-    /// exists), or EIO when no target of the link can be reached from here.
-    pub(super) fn local(&self, path: &str) -> Result<Local> {
-        let place = self
-            .reader
-            .with(&self.name, |ns, sites| view::place(ns, sites, path))
-            .ok_or(Errno::EIO)?
-            .ok_or(Errno::ENOENT)?;
-        let Place::Inside { link, candidates } = place else {
-            return Ok(Local::Synthetic);
-        };
-        let depth = link.split('/').count();
-        let below = path.split('/').count() - depth;
-        for c in candidates {
-            match c {
-                Candidate::Local(c) => {
-                    // Something there: the target's directory is (one lstat, not two).
-                    if below > 0 {
-                        if let Ok(m) = std::fs::symlink_metadata(&c) {
-                            return Ok(Local::Target {
-                                root: false,
-                                path: c,
-                                meta: Some(Box::new(m)),
-                            });
-                        }
-                    }
-                    let mut root: &Path = &c;
-                    for _ in 0..below {
-                        root = root.parent().unwrap_or(root);
-                    }
-                    if root.is_dir() {
-                        return Ok(Local::Target {
-                            root: below == 0,
-                            path: c,
-                            meta: None,
-                        });
-                    }
-                }
-                Candidate::Smb {
-                    server,
-                    share,
-                    dir,
-                    rest,
-                } => {
-                    // The link's directory on the share (a server that does not answer
-                    // or lost it: the next target).
-                    // Looked at again once its answer is a second old, however busy.
-                    let key = (server, share, dir);
-                    let there = if self.roots.fresh(&key) && !self.smb.is_down(&key.0, &key.1) {
-                        true
-                    } else {
-                        let answered = self
-                            .smb
-                            .stat(&key.0, &key.1, &key.2)
-                            .is_ok_and(|i| i.is_directory);
-                        if answered {
-                            self.roots.answered(key.clone());
-                        } else {
-                            self.roots.failed(&key);
-                        }
-                        answered
-                    };
-                    let (server, share, dir) = key;
-                    if there {
-                        let root = rest.is_empty();
-                        let mut path = dir;
-                        path.extend(rest);
-                        return Ok(Local::Smb {
-                            server,
-                            share,
-                            path,
-                            root,
-                        });
-                    }
-                }
-            }
-        }
-        // Each call would say it again: at debug level (the health probes report it).
-        tracing::debug!(
-            namespace = self.name,
-            link,
-            "no target of the link is reachable here"
-        );
-        Err(Errno::EIO)
     }
 
     /// A place inside a link, where files may be made and changed.

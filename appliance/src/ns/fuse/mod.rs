@@ -5,9 +5,12 @@
 //! ```text
 //!  fs.rs      the filesystem: synthesized directories, links passed through to targets
 //!  view.rs    what a path is: the namespace's own directory, or a place in a link
+//!  locate.rs  that place in the link's best reachable target
+//!  cache.rs   link directories that answered lately; files whose pages the kernel keeps
 //!  inodes.rs  inode numbers from paths, stable across remounts and target switches
 //!  rename.rs  renames within a link
-//!  smb.rs     the SMB client: a guest session per server and share, every call bounded
+//!  smb.rs     the SMB client: a session per server and share (its credentials, or a
+//!             guest), every call bounded
 //!  smb_write.rs  files written, made, removed and renamed on SMB shares
 //! ```
 //!
@@ -19,6 +22,7 @@
 pub mod cache;
 pub mod fs;
 pub mod inodes;
+mod locate;
 mod rename;
 pub mod smb;
 pub mod smb_write;

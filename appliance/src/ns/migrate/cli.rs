@@ -2,7 +2,7 @@
 //! starting a migration and following its progress (a bar on a terminal, a line per pass
 //! and per tenth otherwise), listing them, ending them.
 
-use crate::core::output::{fields, table};
+use crate::core::output::{bytes, fields, table};
 use crate::core::{CliCtx, Empty, NoParams};
 use crate::ns::api::*;
 use crate::ns::types::*;
@@ -26,20 +26,6 @@ fn node(name: String, path: String) -> NodePath {
     NodePath { name, path }
 }
 
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let (mut v, mut u) = (n as f64, 0);
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 fn progress(v: &MigrationView) -> String {
     let eta = v.eta_secs.map_or(String::new(), |s| format!(", eta {s} s"));
     format!(
@@ -48,9 +34,9 @@ fn progress(v: &MigrationView) -> String {
         v.pass,
         v.files_done,
         v.files_total,
-        human(v.bytes_done),
-        human(v.bytes_total),
-        human(v.rate_bytes_per_sec)
+        bytes(v.bytes_done),
+        bytes(v.bytes_total),
+        bytes(v.rate_bytes_per_sec)
     )
 }
 
@@ -83,8 +69,8 @@ fn list(v: &[MigrationView]) {
                 format!(
                     "pass {}, {}/{}",
                     m.pass,
-                    human(m.bytes_done),
-                    human(m.bytes_total)
+                    bytes(m.bytes_done),
+                    bytes(m.bytes_total)
                 ),
             ]
         })

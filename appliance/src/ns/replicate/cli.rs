@@ -1,6 +1,6 @@
 //! `vsa ns replicate`, `vsa ns replications` and `vsa ns replication show|run|remove`.
 
-use crate::core::output::{fields, table};
+use crate::core::output::{bytes, fields, table};
 use crate::core::{CliCtx, Empty, NoParams};
 use crate::ns::api::*;
 use crate::ns::types::*;
@@ -34,10 +34,6 @@ fn at(name: String, path: String, target: String) -> TargetPath {
     TargetPath { name, path, target }
 }
 
-fn mib(n: u64) -> String {
-    format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
-}
-
 /// One line for a run.
 pub fn run_line(r: &ReplicaRunView) -> String {
     format!(
@@ -47,8 +43,8 @@ pub fn run_line(r: &ReplicaRunView) -> String {
         r.files_sent,
         r.blocks_sent,
         r.blocks_total,
-        mib(r.bytes_sent),
-        mib(r.bytes_saved),
+        bytes(r.bytes_sent),
+        bytes(r.bytes_saved),
         r.dirs_made,
         r.removed,
         r.millis
@@ -75,7 +71,11 @@ fn show(v: &ReplicationView) {
         ("last run", v.last.as_ref().map_or("-".into(), run_line)),
         (
             "sent so far",
-            format!("{} ({} not needed)", mib(v.bytes_sent), mib(v.bytes_saved)),
+            format!(
+                "{} ({} not needed)",
+                bytes(v.bytes_sent),
+                bytes(v.bytes_saved)
+            ),
         ),
         ("error", v.error.clone().unwrap_or_else(|| "-".into())),
     ]);
