@@ -149,6 +149,19 @@ fn a_link_to_smb_shares_reads_through_the_mount_and_fails_over() {
     std::fs::remove_dir(docs.join("drafts")).unwrap();
     std::fs::remove_file(docs.join("new.bin")).unwrap();
     assert!(!share1.join("drafts").exists() && !share1.join("new.bin").exists());
+    // `cat f; rm f`: the file read is closed on the server before rm can run, so it is gone
+    // there at once (SMB keeps an open file's name), however the mount's threads take the
+    // kernel's requests; and no handle is left open by reads still in flight at close.
+    for i in 0..20 {
+        let name = format!("read-then-removed-{i}.bin");
+        std::fs::write(share1.join(&name), &written).unwrap();
+        assert_eq!(
+            std::fs::read(docs.join(&name)).unwrap().len(),
+            written.len()
+        );
+        std::fs::remove_file(docs.join(&name)).unwrap();
+        assert!(!share1.join(&name).exists(), "{name} still on the share");
+    }
     let e = std::fs::rename(docs.join("hello.txt"), mnt.join("eng/hello.txt")).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(13), "{e}"); // EACCES: not into the namespace's own
 

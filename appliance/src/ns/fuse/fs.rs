@@ -8,6 +8,7 @@
 use super::cache;
 use super::inodes::Inodes;
 use super::smb::SmbClients;
+use super::smb_read::SmbRead;
 use super::smb_write::SmbWrite;
 use super::view;
 use crate::ns::credentials::Credentials;
@@ -49,7 +50,7 @@ pub struct NsFs {
 /// An open file.
 enum Handle {
     Local(File),
-    Smb(smb2::FileReader),
+    Smb(SmbRead),
     SmbWrite(SmbWrite),
 }
 
@@ -57,7 +58,7 @@ impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Handle::Local(file) => f.debug_tuple("Local").field(file).finish(),
-            Handle::Smb(r) => f.debug_struct("Smb").field("size", &r.size()).finish(),
+            Handle::Smb(r) => r.fmt(f),
             Handle::SmbWrite(w) => w.fmt(f),
         }
     }
@@ -546,7 +547,7 @@ impl Filesystem for NsFs {
                 share,
                 path,
                 ..
-            } => self.smb.open(&server, &share, &path).map(Handle::Smb),
+            } => self.smb.open_read(&server, &share, &path).map(Handle::Smb),
         });
         match opened {
             Ok(h) => {
@@ -619,7 +620,7 @@ impl Filesystem for NsFs {
     ) {
         if let Ok(h) = self.handle(fh) {
             let got = match &*h {
-                Handle::Smb(file) => Some(self.smb.read(file, offset, size)),
+                Handle::Smb(file) => Some(self.smb.read_from(file, offset, size)),
                 Handle::SmbWrite(file) => Some(self.smb.read_written(file, offset, size)),
                 Handle::Local(_) => None,
             };
@@ -681,12 +682,17 @@ impl Filesystem for NsFs {
         _lock: fuser::LockOwner,
         reply: ReplyEmpty,
     ) {
-        // close(2): what was written to an SMB share is confirmed (or its error given).
+        // close(2): what was written to an SMB share is confirmed (or its error given); a
+        // file read is closed there (see smb_read.rs).
         match self.handle(fh).as_deref() {
             Ok(Handle::SmbWrite(file)) => match self.smb.finish(file) {
                 Ok(()) => reply.ok(),
                 Err(e) => reply.error(e),
             },
+            Ok(Handle::Smb(file)) => {
+                self.smb.put_down(file, false);
+                reply.ok()
+            }
             _ => reply.ok(),
         }
     }
@@ -709,10 +715,11 @@ impl Filesystem for NsFs {
                 self.stamps.note(ino.0, cache::stamp(&m));
             }
         }
-        match gone.map(Arc::try_unwrap) {
-            Some(Ok(Handle::Smb(file))) => self.smb.close(file),
-            Some(Ok(Handle::SmbWrite(file))) => {
-                if let Err(e) = self.smb.finish(&file) {
+        // Requests in flight may still hold the handle: they end with it put down.
+        match gone.as_deref() {
+            Some(Handle::Smb(file)) => self.smb.put_down(file, true),
+            Some(Handle::SmbWrite(file)) => {
+                if let Err(e) = self.smb.finish(file) {
                     tracing::warn!("{file:?}: the last writes were not confirmed: {e:?}");
                 }
             }

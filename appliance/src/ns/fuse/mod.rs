@@ -25,6 +25,7 @@ pub mod inodes;
 mod locate;
 mod rename;
 pub mod smb;
+pub mod smb_read;
 pub mod smb_write;
 pub mod view;
 
