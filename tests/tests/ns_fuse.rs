@@ -98,6 +98,34 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
         found.contains("eng/docs/specs/big.bin") && found.contains("eng/docs/hello.txt"),
         "{found}"
     );
+    // A long listing of a directory of many entries (read in several requests, with the
+    // entries' attributes) shows what a listing of the target shows, and so does `stat`
+    // of every file after `find` listed them.
+    let many = a.join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..600 {
+        std::fs::write(many.join(format!("f{i:03}")), vec![b'x'; i]).unwrap();
+    }
+    std::fs::create_dir(many.join("sub")).unwrap();
+    std::os::unix::fs::symlink("f001", many.join("link")).unwrap();
+    let long = |dir: &Path| {
+        run(
+            "ls",
+            &["-ln", "--time-style=full-iso", dir.to_str().unwrap()],
+        )
+    };
+    assert_eq!(long(&docs.join("many")), long(&many));
+    let stats = |dir: &Path| {
+        let script = "find . -print0 | sort -z | xargs -0 stat -c '%n %s %F %Y %h %a'";
+        let o = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(stats(&docs.join("many")), stats(&many));
 
     // Writing: files and directories land in the target; renames stay in a link.
     std::fs::write(docs.join("new.txt"), "written through the mount\n").unwrap();

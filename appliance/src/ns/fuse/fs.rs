@@ -6,17 +6,17 @@
 //! come from paths ([`super::inodes`]).
 
 use super::cache;
+use super::dir::Dirs;
 use super::inodes::Inodes;
 use super::smb::SmbClients;
 use super::smb_read::SmbRead;
 use super::smb_write::SmbWrite;
-use super::view;
 use crate::ns::credentials::Credentials;
 use crate::ns::service::NsReader;
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, OpenFlags,
-    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
-    ReplyOpen, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -29,22 +29,24 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long the kernel may keep names and attributes.
-const TTL: Duration = Duration::from_secs(1);
+pub(super) const TTL: Duration = Duration::from_secs(1);
 
 /// A namespace mounted.
 #[derive(Debug)]
 pub struct NsFs {
     pub(super) name: String,
     pub(super) reader: NsReader,
-    inodes: Mutex<Inodes>,
+    pub(super) inodes: Mutex<Inodes>,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
     next_fh: AtomicU64,
-    started: SystemTime,
+    pub(super) started: SystemTime,
     pub(super) smb: SmbClients,
     /// SMB link directories that answered lately.
     pub(super) roots: cache::Roots,
     /// Local files as they were when the kernel last had their pages.
     stamps: cache::Stamps,
+    /// The listings of the directories open.
+    pub(super) dirs: Dirs,
 }
 
 /// An open file.
@@ -98,7 +100,28 @@ fn time(secs: i64, nsecs: i64) -> SystemTime {
     }
 }
 
-fn kind(mode: u32) -> FileType {
+/// The attributes of a file of this appliance, as `lstat` found it.
+pub(super) fn meta_attr(ino: INodeNo, m: &std::fs::Metadata) -> FileAttr {
+    FileAttr {
+        ino,
+        size: m.size(),
+        blocks: m.blocks(),
+        atime: time(m.atime(), m.atime_nsec()),
+        mtime: time(m.mtime(), m.mtime_nsec()),
+        ctime: time(m.ctime(), m.ctime_nsec()),
+        crtime: time(m.ctime(), m.ctime_nsec()),
+        kind: kind(m.mode()),
+        perm: (m.mode() & 0o7777) as u16,
+        nlink: u32::try_from(m.nlink()).unwrap_or(u32::MAX),
+        uid: m.uid(),
+        gid: m.gid(),
+        rdev: u32::try_from(m.rdev()).unwrap_or(0),
+        blksize: u32::try_from(m.blksize()).unwrap_or(4096),
+        flags: 0,
+    }
+}
+
+pub(super) fn kind(mode: u32) -> FileType {
     match mode & libc::S_IFMT {
         libc::S_IFDIR => FileType::Directory,
         libc::S_IFLNK => FileType::Symlink,
@@ -136,6 +159,7 @@ impl NsFs {
             smb: SmbClients::new(creds)?,
             roots: cache::Roots::default(),
             stamps: cache::Stamps::default(),
+            dirs: Dirs::default(),
         })
     }
 
@@ -150,7 +174,7 @@ impl NsFs {
         }
     }
 
-    fn path_of(&self, ino: INodeNo) -> Result<String> {
+    pub(super) fn path_of(&self, ino: INodeNo) -> Result<String> {
         self.inodes.lock().path(ino.0).ok_or(Errno::ENOENT)
     }
 
@@ -169,7 +193,7 @@ impl NsFs {
         }
     }
 
-    fn attr(&self, path: &str) -> Result<FileAttr> {
+    pub(super) fn attr(&self, path: &str) -> Result<FileAttr> {
         let ino = INodeNo(self.inodes.lock().ino(path));
         match self.local(path)? {
             Local::Synthetic => Ok(self.synthetic(ino)),
@@ -178,23 +202,7 @@ impl NsFs {
                     Some(m) => *m,
                     None => std::fs::symlink_metadata(&path).map_err(io)?,
                 };
-                Ok(FileAttr {
-                    ino,
-                    size: m.size(),
-                    blocks: m.blocks(),
-                    atime: time(m.atime(), m.atime_nsec()),
-                    mtime: time(m.mtime(), m.mtime_nsec()),
-                    ctime: time(m.ctime(), m.ctime_nsec()),
-                    crtime: time(m.ctime(), m.ctime_nsec()),
-                    kind: kind(m.mode()),
-                    perm: (m.mode() & 0o7777) as u16,
-                    nlink: u32::try_from(m.nlink()).unwrap_or(u32::MAX),
-                    uid: m.uid(),
-                    gid: m.gid(),
-                    rdev: u32::try_from(m.rdev()).unwrap_or(0),
-                    blksize: u32::try_from(m.blksize()).unwrap_or(4096),
-                    flags: 0,
-                })
+                Ok(meta_attr(ino, &m))
             }
             Local::Smb {
                 server,
@@ -208,7 +216,7 @@ impl NsFs {
         }
     }
 
-    fn synthetic(&self, ino: INodeNo) -> FileAttr {
+    pub(super) fn synthetic(&self, ino: INodeNo) -> FileAttr {
         FileAttr {
             ino,
             size: 0,
@@ -251,57 +259,6 @@ impl NsFs {
         match &*self.handle(fh)? {
             Handle::Local(file) => f(file),
             Handle::Smb(_) | Handle::SmbWrite(_) => Err(Errno::EBADF),
-        }
-    }
-
-    fn entries(&self, path: &str) -> Result<Vec<(String, FileType)>> {
-        match self.local(path)? {
-            Local::Synthetic => Ok(self
-                .reader
-                .with(&self.name, |ns, _| view::children(ns, path))
-                .ok_or(Errno::EIO)?
-                .into_iter()
-                .map(|n| (n, FileType::Directory))
-                .collect()),
-            Local::Target { path, .. } => {
-                let mut out = Vec::new();
-                for e in std::fs::read_dir(&path).map_err(io)? {
-                    let e = e.map_err(io)?;
-                    let Ok(name) = e.file_name().into_string() else {
-                        continue; // not UTF-8: not reachable through logical paths
-                    };
-                    let t = e.file_type().map_err(io)?;
-                    out.push((
-                        name,
-                        kind(if t.is_dir() {
-                            libc::S_IFDIR
-                        } else if t.is_symlink() {
-                            libc::S_IFLNK
-                        } else {
-                            libc::S_IFREG
-                        }),
-                    ));
-                }
-                Ok(out)
-            }
-            Local::Smb {
-                server,
-                share,
-                path,
-                ..
-            } => Ok(self
-                .smb
-                .list(&server, &share, &path)?
-                .into_iter()
-                .map(|e| {
-                    let kind = if e.is_directory {
-                        FileType::Directory
-                    } else {
-                        FileType::RegularFile
-                    };
-                    (e.name, kind)
-                })
-                .collect()),
         }
     }
 
@@ -517,6 +474,11 @@ impl Filesystem for NsFs {
         // The kernel drops cached pages of a file whose size or time changed under it.
         if let Err(missing) = config.add_capabilities(fuser::InitFlags::FUSE_AUTO_INVAL_DATA) {
             tracing::debug!("the kernel lacks {missing:?}: cached pages kept per open only");
+        }
+        // Listings with attributes where they spare lookups (see readdir.rs).
+        let plus = fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO;
+        if let Err(missing) = config.add_capabilities(plus) {
+            tracing::debug!("the kernel lacks {missing:?}: a lookup per entry listed");
         }
         Ok(())
     }
@@ -760,40 +722,97 @@ impl Filesystem for NsFs {
         }
     }
 
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        // A symbolic link of a target on this appliance reads as it is there (resolved by
+        // the client, as NFS does); SMB shares and the namespace's own have none.
+        let target = self.path_of(ino).and_then(|p| match self.local(&p)? {
+            Local::Target { path, .. } => std::fs::read_link(path).map_err(io),
+            Local::Smb { .. } | Local::Synthetic => Err(Errno::EINVAL),
+        });
+        match target {
+            Ok(t) => reply.data(t.as_os_str().as_encoded_bytes()),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // Listed when first read (see dir.rs).
+        match self.path_of(ino) {
+            Ok(_) => {
+                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+                reply.opened(FileHandle(fh), FopenFlags::empty());
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
     fn readdir(
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let listed = self.path_of(ino).and_then(|p| Ok((self.entries(&p)?, p)));
-        let (entries, path) = match listed {
-            Ok(x) => x,
+        let l = match self.listing_of(ino, fh.0, offset) {
+            Ok(l) => l,
             Err(e) => return reply.error(e),
         };
-        let mut all = vec![
-            (ino, FileType::Directory, ".".to_owned()),
-            (ino, FileType::Directory, "..".to_owned()),
-        ];
-        {
-            let mut inodes = self.inodes.lock();
-            for (name, kind) in entries {
-                let child = if path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{path}/{name}")
-                };
-                all.push((INodeNo(inodes.ino(&child)), kind, name));
-            }
-        }
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (child, kind, name)) in all.into_iter().enumerate().skip(skip) {
-            if reply.add(child, (i + 1) as u64, kind, name) {
+        let from = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, (child, kind, name, _)) in self.numbered(ino, &l, from).into_iter().enumerate() {
+            if reply.add(child, (from + i + 1) as u64, kind, name) {
                 break;
             }
         }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let l = match self.listing_of(ino, fh.0, offset) {
+            Ok(l) => l,
+            Err(e) => return reply.error(e),
+        };
+        let from = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, (child, kind, name, entry)) in self.numbered(ino, &l, from).into_iter().enumerate()
+        {
+            let (attr, ttl) = match entry {
+                Some(e) => self.entry_attr(&l, e, child),
+                None => {
+                    let mut a = self.synthetic(child); // "." and "..": not kept by the kernel
+                    a.kind = kind;
+                    (a, Duration::ZERO)
+                }
+            };
+            if reply.add(
+                child,
+                (from + i + 1) as u64,
+                name,
+                &ttl,
+                &attr,
+                Generation(0),
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
+        self.dirs.close(fh.0);
         reply.ok();
     }
 

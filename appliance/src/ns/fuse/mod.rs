@@ -20,9 +20,11 @@
 //! read (EIO) until the mount has an NFS client.
 
 pub mod cache;
+pub mod dir;
 pub mod fs;
 pub mod inodes;
 mod locate;
+mod readdir;
 mod rename;
 pub mod smb;
 pub mod smb_read;
