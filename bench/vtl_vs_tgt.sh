@@ -17,7 +17,7 @@
 # written twice as two files to a fresh cartridge with DCE set, against the pool space that
 # took.
 #
-# Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] [TAR_SRC="/usr/lib/x86_64-linux-gnu"]
+# Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] [TAR_SRC="/usr/lib/x86_64-linux-gnu"] [VSA_WRITE_JOURNAL=256M]
 #        bench/vtl_vs_tgt.sh [SIZE_MIB=2048] [ROUNDS=3] [LOCATES=2000] [CAPACITY_GIB=8]
 # Needs root (tgtd), tgt, libiscsi-dev, gcc, jq, tar; builds vsa --release unless VSA_BIN.
 set -euo pipefail
@@ -123,6 +123,9 @@ TGT_URL="iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN/1"
 
 # vsa: a RAID 0 pool over two sparse files of the cartridge capacity each, one library.
 cat >"$WORK/vsa.toml" <<EOF
+[settings]
+write_journal = "${VSA_WRITE_JOURNAL:-256M}"
+
 [[pool]]
 name = "bench"
 raid = "0"

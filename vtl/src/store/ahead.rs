@@ -1,5 +1,10 @@
 //! [`Ahead`]: a window of bytes read ahead, so reading consecutive records (or their
-//! chunks) costs one large volume read instead of one per record.
+//! chunks) costs one large volume read instead of one per record; while a program reads
+//! in sequence, the window after it is read in the background, so the volume read overlaps
+//! sending what the window holds.
+
+use std::sync::mpsc::{channel, Receiver};
+use vsa_blockdev::BlockError;
 
 /// Bytes from `start`, as read.
 #[derive(Debug, Default)]
@@ -8,6 +13,18 @@ pub struct Ahead {
     bytes: Vec<u8>,
     /// Where the last request ended: a request starting there is sequential.
     next: u64,
+    /// Whether the last request was.
+    sequential: bool,
+    /// The window after this one, being read.
+    coming: Option<Coming>,
+}
+
+/// A window being read in the background: `len` bytes from `start`.
+#[derive(Debug)]
+struct Coming {
+    start: u64,
+    len: u64,
+    read: Receiver<Result<Vec<u8>, BlockError>>,
 }
 
 impl Ahead {
@@ -29,6 +46,7 @@ impl Ahead {
     pub fn want(&mut self, off: u64, len: u64) -> u64 {
         let sequential = off == self.next;
         self.next = off.saturating_add(len);
+        self.sequential = sequential;
         if sequential {
             len.max(Self::LEN)
         } else {
@@ -42,15 +60,84 @@ impl Ahead {
         self.bytes = bytes;
     }
 
-    /// Forgets everything (what it held may have changed).
+    /// Forgets everything (what it held, or is reading, may have changed).
     pub fn clear(&mut self) {
         self.bytes.clear();
+        self.coming = None;
+    }
+
+    /// The window read ahead becomes this one if it holds `off..off + len`, with what
+    /// this one holds from `off` before it when the request straddles the two: whether it
+    /// did (it is waited for; one that failed or does not fit is dropped).
+    pub fn adopt(&mut self, off: u64, len: u64) -> bool {
+        let Some(c) = self.coming.take() else {
+            return false;
+        };
+        let end = self.start + self.bytes.len() as u64;
+        let reaches = c.start.saturating_add(c.len) >= off.saturating_add(len);
+        let alone = c.start <= off && reaches;
+        let joined = c.start == end && self.start <= off && off < end && reaches;
+        if !alone && !joined {
+            return false; // not waited for: the reader went elsewhere
+        }
+        match c.read.recv() {
+            Ok(Ok(bytes)) if bytes.len() as u64 == c.len => {
+                if alone {
+                    self.fill(c.start, bytes);
+                } else {
+                    let mut both = self.bytes.split_off((off - self.start) as usize);
+                    both.extend_from_slice(&bytes);
+                    self.fill(off, both);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Where the next window starts, and how long it is, if it should be read now: when
+    /// the last request was in sequence (not after positioning: a read there would be
+    /// wasted) and ended in this window, none is being read, and something lies before
+    /// `limit`.
+    pub fn next_window(&self, limit: u64) -> Option<(u64, u64)> {
+        let end = self.start + self.bytes.len() as u64;
+        let inside = self.start < self.next && self.next <= end;
+        if !self.sequential || self.coming.is_some() || !inside || end >= limit {
+            return None;
+        }
+        Some((end, Self::LEN.min(limit - end)))
+    }
+
+    /// Starts reading the window `start..start + len` with `read`, on a thread of its own.
+    pub fn prefetch<F>(&mut self, start: u64, len: u64, read: F)
+    where
+        F: FnOnce() -> Result<Vec<u8>, BlockError> + Send + 'static,
+    {
+        let (tx, rx) = channel();
+        let spawned = std::thread::Builder::new()
+            .name("vtl-read-ahead".into())
+            .spawn(move || {
+                let _ = tx.send(read()); // the reader may have moved on
+            });
+        if spawned.is_ok() {
+            self.coming = Some(Coming {
+                start,
+                len,
+                read: rx,
+            });
+        }
+    }
+
+    /// The window being read in the background, if any: (start, length).
+    pub fn coming(&self) -> Option<(u64, u64)> {
+        self.coming.as_ref().map(|c| (c.start, c.len))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vsa_blockdev::{ErrorKind, Op};
 
     #[test]
     fn gives_what_it_holds_only() {
@@ -69,5 +156,59 @@ mod tests {
         assert_eq!(a.want(13, 100), Ahead::LEN);
         a.clear();
         assert_eq!(a.get(10, 1), None);
+    }
+
+    fn bytes(from: u64, len: u64) -> Vec<u8> {
+        (from..from + len).map(|i| i as u8).collect()
+    }
+
+    #[test]
+    fn reading_in_sequence_reads_the_next_window_meanwhile() {
+        let mut a = Ahead::default();
+        assert_eq!(a.want(0, 10), Ahead::LEN);
+        a.fill(0, bytes(0, 100));
+        assert_eq!(a.next_window(1000), Some((100, 900.min(Ahead::LEN))));
+        assert_eq!(a.next_window(100), None, "nothing past the limit");
+        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        assert_eq!(a.coming(), Some((100, 100)));
+        assert_eq!(a.next_window(1000), None, "one at a time");
+        // A request straddling the two windows: the tail of this one and the next.
+        a.want(95, 10);
+        assert_eq!(a.get(95, 10), None);
+        assert!(a.adopt(95, 10));
+        assert_eq!(a.get(95, 10), Some(&bytes(95, 10)[..]));
+        assert_eq!(a.get(195, 5), Some(&bytes(195, 5)[..]));
+        assert_eq!(a.coming(), None);
+    }
+
+    #[test]
+    fn a_window_read_ahead_that_fails_or_does_not_fit_is_dropped() {
+        let mut a = Ahead::default();
+        a.want(0, 10);
+        a.fill(0, bytes(0, 100));
+        a.prefetch(100, 100, || {
+            Err(BlockError::new(ErrorKind::Io, Op::Read, 100, 100))
+        });
+        assert!(!a.adopt(150, 10));
+        assert_eq!(a.coming(), None);
+        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        assert!(!a.adopt(500, 10), "a jump elsewhere");
+        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        a.clear();
+        assert_eq!(a.coming(), None, "what was written since is not served");
+    }
+
+    #[test]
+    fn positioning_reads_nothing_ahead() {
+        let mut a = Ahead::default();
+        a.want(0, 10);
+        a.fill(0, bytes(0, 100));
+        a.want(500, 10); // a jump: the last request is not in this window
+        assert_eq!(a.next_window(1000), None);
+        a.fill(500, bytes(500, 10)); // what positioning reads: the block asked for
+        assert_eq!(a.next_window(1000), None, "not after a jump");
+        a.want(510, 10); // reading on from there is in sequence again
+        a.fill(510, bytes(510, 100));
+        assert_eq!(a.next_window(1000), Some((610, 390)));
     }
 }

@@ -10,6 +10,7 @@ use super::tape::{ReadError, Tape};
 use super::SEGMENT;
 use crate::error::{Result, VtlError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use vsa_blockdev::{BlockDevice, BlockError};
 
 /// A record cut into named chunks.
@@ -229,19 +230,20 @@ impl Tape {
         }
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
-        if !fresh {
-            if let Some(b) = w.get(at, len) {
-                return Ok(b.to_vec());
-            }
+        let dev = self.store.device();
+        let held = !fresh && (w.get(at, len).is_some() || w.adopt(at, len));
+        if !held {
+            let want = want.min(dev.size().saturating_sub(at)).max(len);
+            let bytes = read_volume(dev.as_ref(), at, want)?;
+            w.fill(at, bytes);
         }
-        let dev = self.store.device().as_ref();
-        let want = want.min(dev.size().saturating_sub(at)).max(len);
-        let bytes = read_volume(dev, at, want)?;
-        let out = bytes
-            .get(..len as usize)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        w.fill(at, bytes);
+        let out = w.get(at, len).map(<[u8]>::to_vec).unwrap_or_default();
+        // Reading in sequence: the next window meanwhile (a chunk it holds that was
+        // written since fails its checksum and is read again, fresh).
+        if let Some((next, n)) = w.next_window(dev.size()) {
+            let dev = Arc::clone(dev);
+            w.prefetch(next, n, move || read_volume(dev.as_ref(), next, n));
+        }
         Ok(out)
     }
 

@@ -252,19 +252,27 @@ impl Tape {
     /// Stream bytes `off..off + len` through the read-ahead window: when they are not in
     /// it, the window moves to `off` and takes what [`Ahead::want`] says (never past the
     /// end of data).
+    /// Reading in sequence, the window after it is read meanwhile (from what is on the
+    /// volume: not what is still pending).
     pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
         let mut w = self.ahead.lock();
         let want = w.want(off, len);
-        if let Some(b) = w.get(off, len) {
-            return Ok(b.to_vec());
+        if w.get(off, len).is_none() && !w.adopt(off, len) {
+            let want = want.min(self.index.end().saturating_sub(off)).max(len);
+            let bytes = self.read_stream(off, want)?;
+            w.fill(off, bytes);
         }
-        let want = want.min(self.index.end().saturating_sub(off)).max(len);
-        let bytes = self.read_stream(off, want)?;
-        let out = bytes
-            .get(..len as usize)
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        w.fill(off, bytes);
+        let out = w.get(off, len).map(<[u8]>::to_vec).unwrap_or_default();
+        let written = self.index.end() - self.pending.len() as u64;
+        if let Some((at, n)) = w.next_window(written) {
+            let first = at / SEGMENT;
+            let last = (at + n - 1) / SEGMENT;
+            if let Some(segs) = self.segments.get(first as usize..=last as usize) {
+                let (segs, rel) = (segs.to_vec(), at - first * SEGMENT);
+                let dev = Arc::clone(self.store.device());
+                w.prefetch(at, n, move || stream::read(dev.as_ref(), &segs, rel, n));
+            }
+        }
         Ok(out)
     }
 

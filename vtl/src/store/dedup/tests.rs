@@ -243,3 +243,25 @@ fn writes_that_fill_a_chunk_segment_go_on_in_the_next() {
     // One stream segment and two chunk segments.
     assert_eq!(s2.segments().0, 3);
 }
+
+#[test]
+fn chunks_read_in_sequence_then_rewritten_read_back_as_written() {
+    let (_dev, _kv, s) = store(16);
+    let mut t = Tape::open(s.clone(), "P1L8").unwrap();
+    let first = backup(7, 60); // 15 MiB: several chunk windows read ahead
+    write(&mut t, &first);
+    t.sync().unwrap();
+    assert_eq!(read_all(&t), first);
+    // Read half, rewrite from there with other data, read it all again.
+    for n in 0..30 {
+        let o = t.index().get(n).unwrap();
+        assert_eq!(t.read(&o).unwrap(), first[n as usize]);
+    }
+    t.truncate(30).unwrap();
+    let second = backup(8, 30);
+    write(&mut t, &second);
+    t.sync().unwrap();
+    let mut want = first[..30].to_vec();
+    want.extend(second);
+    assert_eq!(read_all(&t), want);
+}
