@@ -333,10 +333,17 @@ impl Namespaces {
             record,
             tx: Mutex::new(None),
         };
-        self.spawn_replication(&rep)?;
+        // Stored by now: kept (listed, runnable, removable) even if its thread cannot start.
+        let started = self.spawn_replication(&rep);
         let v = rep.view.lock().clone();
         all.insert(rk, rep);
-        Ok(v)
+        match started {
+            Ok(()) => Ok(v),
+            Err(e) => Err(refused(format!(
+                "replication to {to} is stored, but {e}; it starts with the daemon, or `vsa ns \
+                 replication remove` drops it"
+            ))),
+        }
     }
 
     fn replication_key(&self, name: &str, link: &str, to: &str) -> Result<Key> {
