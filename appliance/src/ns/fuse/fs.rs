@@ -759,7 +759,7 @@ impl Filesystem for NsFs {
             Err(e) => return reply.error(e),
         };
         let from = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (child, kind, name, _)) in self.numbered(ino, &l, from).into_iter().enumerate() {
+        for (i, (child, kind, name, _)) in self.numbered(ino, &l, from).enumerate() {
             if reply.add(child, (from + i + 1) as u64, kind, name) {
                 break;
             }
@@ -780,8 +780,7 @@ impl Filesystem for NsFs {
             Err(e) => return reply.error(e),
         };
         let from = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, (child, kind, name, entry)) in self.numbered(ino, &l, from).into_iter().enumerate()
-        {
+        for (i, (child, kind, name, entry)) in self.numbered(ino, &l, from).enumerate() {
             let (attr, ttl) = match entry {
                 Some(e) => self.entry_attr(&l, e, child),
                 None => {

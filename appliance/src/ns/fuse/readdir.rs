@@ -1,9 +1,10 @@
 //! Reading the mount's directories: READDIR, and READDIRPLUS, which carries each entry's
 //! attributes, so `ls -l` or `find | xargs stat` cost one request per page of entries
 //! instead of one LOOKUP per entry (the kernel picks it by itself: FUSE_READDIRPLUS_AUTO).
-//! An entry whose attributes cannot be had (a link whose targets are all down, a file
-//! removed meanwhile) is still listed, with attributes the kernel is told not to keep, so
-//! its next use looks it up and gets the real answer.
+//! An entry whose attributes cannot be had (a file removed meanwhile), or are not asked
+//! for (the namespace's folders and links: a link's are its target's, maybe on a server
+//! that does not answer), is still listed, with attributes the kernel is told not to keep,
+//! so its next use looks it up and gets the real answer.
 
 use super::dir::{Entry, Listing, Source};
 use super::fs::{io, kind, meta_attr, Local, NsFs, Result, TTL};
@@ -96,24 +97,23 @@ impl NsFs {
     }
 
     /// The entries of `l` from position `from` on, "." and ".." first: (number, kind,
-    /// name, the entry when it is not one of those two).
+    /// name, the entry when it is not one of those two). Numbered as they are taken, so a
+    /// page of a large directory costs that page.
     pub(super) fn numbered<'a>(
-        &self,
+        &'a self,
         ino: INodeNo,
         l: &'a Listing,
         from: usize,
-    ) -> Vec<(INodeNo, FileType, &'a str, Option<&'a Entry>)> {
+    ) -> impl Iterator<Item = (INodeNo, FileType, &'a str, Option<&'a Entry>)> + 'a {
         let dots = [
             (ino, FileType::Directory, ".", None),
             (ino, FileType::Directory, "..", None),
         ];
-        let mut inodes = self.inodes.lock();
-        let mut out: Vec<_> = dots.into_iter().skip(from).collect();
-        for e in l.entries.iter().skip(from.saturating_sub(2)) {
-            let child = INodeNo(inodes.ino(&l.child(&e.name)));
-            out.push((child, e.kind, e.name.as_str(), Some(e)));
-        }
-        out
+        let rest = l.entries.iter().skip(from.saturating_sub(2)).map(move |e| {
+            let child = INodeNo(self.inodes.lock().ino(&l.child(&e.name)));
+            (child, e.kind, e.name.as_str(), Some(e))
+        });
+        dots.into_iter().skip(from).chain(rest)
     }
 
     /// What READDIRPLUS says of entry `e` (number `ino`) of `l`, and for how long.
@@ -123,7 +123,10 @@ impl NsFs {
             (Source::Local(dir), _) => std::fs::symlink_metadata(dir.join(&e.name))
                 .map(|m| meta_attr(ino, &m))
                 .map_err(io),
-            _ => self.attr(&l.child(&e.name)),
+            // The namespace's folders and links: a link's attributes are its target's,
+            // which may be a server that does not answer; looked up when used, as before
+            // listings carried attributes, so listing a folder never waits on a server.
+            _ => Err(Errno::EAGAIN),
         };
         match known {
             Ok(a) => (a, TTL),
