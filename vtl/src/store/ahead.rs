@@ -129,7 +129,8 @@ impl Ahead {
     }
 
     /// The window being read in the background, if any: (start, length).
-    pub fn coming(&self) -> Option<(u64, u64)> {
+    #[cfg(test)]
+    fn coming(&self) -> Option<(u64, u64)> {
         self.coming.as_ref().map(|c| (c.start, c.len))
     }
 }

@@ -251,8 +251,7 @@ impl Tape {
 
     /// Stream bytes `off..off + len` through the read-ahead window: when they are not in
     /// it, the window moves to `off` and takes what [`Ahead::want`] says (never past the
-    /// end of data).
-    /// Reading in sequence, the window after it is read meanwhile (from what is on the
+    /// end of data). Reading in sequence, the window after it is read meanwhile (from what is on the
     /// volume: not what is still pending).
     pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
         let mut w = self.ahead.lock();

@@ -781,14 +781,7 @@ impl Filesystem for NsFs {
         };
         let from = usize::try_from(offset).unwrap_or(usize::MAX);
         for (i, (child, kind, name, entry)) in self.numbered(ino, &l, from).enumerate() {
-            let (attr, ttl) = match entry {
-                Some(e) => self.entry_attr(&l, e, child),
-                None => {
-                    let mut a = self.synthetic(child); // "." and "..": not kept by the kernel
-                    a.kind = kind;
-                    (a, Duration::ZERO)
-                }
-            };
+            let (attr, ttl) = self.entry_attr(&l, entry, child, kind);
             if reply.add(
                 child,
                 (from + i + 1) as u64,

@@ -116,11 +116,22 @@ impl NsFs {
         dots.into_iter().skip(from).chain(rest)
     }
 
-    /// What READDIRPLUS says of entry `e` (number `ino`) of `l`, and for how long.
-    pub(super) fn entry_attr(&self, l: &Listing, e: &Entry, ino: INodeNo) -> (FileAttr, Duration) {
-        let known = match (&l.source, &e.info) {
-            (Source::Smb, Some(info)) => Ok(super::smb::attr(ino, info, self.started)),
-            (Source::Local(dir), _) => std::fs::symlink_metadata(dir.join(&e.name))
+    /// What READDIRPLUS says of entry `e` (number `ino`, of `kind`) of `l`, and for how
+    /// long; "." and ".." (`None`) get attributes the kernel does not keep.
+    pub(super) fn entry_attr(
+        &self,
+        l: &Listing,
+        e: Option<&Entry>,
+        ino: INodeNo,
+        kind: FileType,
+    ) -> (FileAttr, Duration) {
+        let known = match (e, &l.source) {
+            (Some(e), Source::Smb) => e
+                .info
+                .as_ref()
+                .map(|info| super::smb::attr(ino, info, self.started))
+                .ok_or(Errno::EAGAIN),
+            (Some(e), Source::Local(dir)) => std::fs::symlink_metadata(dir.join(&e.name))
                 .map(|m| meta_attr(ino, &m))
                 .map_err(io),
             // The namespace's folders and links: a link's attributes are its target's,
@@ -132,7 +143,7 @@ impl NsFs {
             Ok(a) => (a, TTL),
             Err(_) => {
                 let mut a = self.synthetic(ino);
-                a.kind = e.kind;
+                a.kind = kind;
                 (a, Duration::ZERO)
             }
         }

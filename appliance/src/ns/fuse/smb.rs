@@ -56,6 +56,36 @@ impl std::fmt::Debug for SmbClients {
 }
 
 /// An SMB path as the `smb2` crate takes it: the names joined with `/`.
+/// A file of an SMB share: its server, the share, and its names below the share.
+#[derive(Debug, Clone)]
+pub struct SmbFile {
+    pub server: String,
+    pub share: String,
+    pub path: Vec<String>,
+}
+
+impl SmbFile {
+    pub fn new(server: &str, share: &str, path: &[String]) -> SmbFile {
+        SmbFile {
+            server: server.to_owned(),
+            share: share.to_owned(),
+            path: path.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for SmbFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "smb://{}/{}/{}",
+            self.server,
+            self.share,
+            smb_path(&self.path)
+        )
+    }
+}
+
 pub(super) fn smb_path(names: &[String]) -> String {
     names.join("/")
 }

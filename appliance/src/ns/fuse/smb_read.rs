@@ -11,7 +11,7 @@
 //! [`TIMEOUT`]): the `smb2` crate cannot close a handle that is merely dropped, and one left
 //! open on the server keeps the file there, undeletable, until the session ends.
 
-use super::smb::{SmbClients, TIMEOUT};
+use super::smb::{SmbClients, SmbFile, TIMEOUT};
 use fuser::Errno;
 use parking_lot::Mutex;
 use smb2::client::stream::FileReader;
@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 
 /// A file of an SMB share open for reading.
 pub struct SmbRead {
-    server: String,
-    share: String,
-    path: Vec<String>,
+    at: SmbFile,
     open: Mutex<Open>,
 }
 
@@ -35,11 +33,7 @@ struct Open {
 
 impl std::fmt::Debug for SmbRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmbRead")
-            .field("server", &self.server)
-            .field("share", &self.share)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_tuple("SmbRead").field(&self.at).finish()
     }
 }
 
@@ -48,9 +42,7 @@ impl SmbClients {
     pub fn open_read(&self, server: &str, share: &str, path: &[String]) -> Result<SmbRead, Errno> {
         let reader = self.open(server, share, path)?;
         Ok(SmbRead {
-            server: server.to_owned(),
-            share: share.to_owned(),
-            path: path.to_vec(),
+            at: SmbFile::new(server, share, path),
             open: Mutex::new(Open {
                 reader: Some(Arc::new(reader)),
                 released: false,
@@ -66,7 +58,7 @@ impl SmbClients {
                 Some(r) => Arc::clone(r),
                 None if open.released => return Err(Errno::EBADF),
                 None => {
-                    let r = Arc::new(self.open(&file.server, &file.share, &file.path)?);
+                    let r = Arc::new(self.open(&file.at.server, &file.at.share, &file.at.path)?);
                     open.reader = Some(Arc::clone(&r));
                     r
                 }
@@ -89,11 +81,8 @@ impl SmbClients {
         match last_owner(reader, TIMEOUT * 2) {
             Some(r) => self.close(r),
             None => tracing::warn!(
-                "smb://{}/{}: a read of {} never ended; its handle stays open until the session \
-                 is made again",
-                file.server,
-                file.share,
-                file.path.join("/")
+                "{}: a read never ended; its handle stays open until the session is made again",
+                file.at
             ),
         }
     }

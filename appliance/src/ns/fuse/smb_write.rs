@@ -8,26 +8,20 @@
 //! writer finishes: at `flush` (close(2)), `fsync` and `release`, which report what the
 //! server refused, as a network filesystem reports a failed write-back at close.
 
-use super::smb::{smb_path, SmbClients, TIMEOUT};
+use super::smb::{smb_path, SmbClients, SmbFile, TIMEOUT};
 use fuser::Errno;
 use parking_lot::Mutex;
 use smb2::FileWriter;
 
 /// A file of an SMB share open for writing.
 pub struct SmbWrite {
-    server: String,
-    share: String,
-    path: Vec<String>,
+    at: SmbFile,
     state: Mutex<State>,
 }
 
 impl std::fmt::Debug for SmbWrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmbWrite")
-            .field("server", &self.server)
-            .field("share", &self.share)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_tuple("SmbWrite").field(&self.at).finish()
     }
 }
 
@@ -84,8 +78,8 @@ impl SmbClients {
                 if let Some((w, _)) = other {
                     self.finish_writer(w)?;
                 }
-                let p = smb_path(&file.path);
-                self.call(&file.server, &file.share, move |c| {
+                let p = smb_path(&file.at.path);
+                self.call(&file.at.server, &file.at.share, move |c| {
                     Box::pin(
                         async move { c.client.create_file_writer_at(&c.tree, &p, offset).await },
                     )
@@ -110,7 +104,7 @@ impl SmbClients {
     /// Reads `file` (open for reading and writing) after what was written is confirmed.
     pub fn read_written(&self, file: &SmbWrite, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
         self.finish(file)?;
-        let reader = self.open(&file.server, &file.share, &file.path)?;
+        let reader = self.open(&file.at.server, &file.at.share, &file.at.path)?;
         let got = self.read(&reader, offset, len);
         self.close(reader);
         got
@@ -223,9 +217,7 @@ impl SmbWrite {
         writer: Option<(FileWriter, u64)>,
     ) -> SmbWrite {
         SmbWrite {
-            server: server.to_owned(),
-            share: share.to_owned(),
-            path: path.to_vec(),
+            at: SmbFile::new(server, share, path),
             state: Mutex::new(State { writer }),
         }
     }
