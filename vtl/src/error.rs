@@ -25,6 +25,10 @@ pub enum VtlError {
     /// element).
     #[error("{0}")]
     Conflict(String),
+    /// Records of writes acknowledged earlier (queued: write-behind) could not be
+    /// written; they and every record queued after them are not on the tape.
+    #[error("{lost} records acknowledged earlier could not be written: {cause}")]
+    Deferred { lost: u64, cause: String },
     /// The cartridge store has no room left.
     #[error("the cartridge store is full: {0}")]
     Full(String),

@@ -61,7 +61,7 @@ impl From<VtlError> for LibraryError {
             VtlError::Conflict(m) => LibraryError::Conflict(m),
             VtlError::Full(m) => LibraryError::Full(m),
             VtlError::Catalog(m) => LibraryError::Meta(m),
-            e @ (VtlError::Io(_) | VtlError::Corrupt { .. }) => {
+            e @ (VtlError::Io(_) | VtlError::Corrupt { .. } | VtlError::Deferred { .. }) => {
                 LibraryError::Internal(e.to_string())
             }
         }

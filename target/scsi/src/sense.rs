@@ -57,6 +57,10 @@ pub struct Sense {
     /// Sense-key-specific progress indication (SPC-4 4.4.2.4.4): how far an operation in
     /// progress has come, in 65536ths; used when there is no field pointer.
     pub progress: Option<u16>,
+    /// A deferred error (SPC-4 4.4.2.5, response code 71h/73h): it belongs to an earlier
+    /// command that completed GOOD (a buffered write), not to the one it is returned for,
+    /// which was not performed.
+    pub deferred: bool,
 }
 
 impl Sense {
@@ -72,7 +76,14 @@ impl Sense {
             filemark: false,
             eom: false,
             progress: None,
+            deferred: false,
         }
+    }
+
+    /// Makes it a deferred error.
+    pub fn deferred(mut self) -> Self {
+        self.deferred = true;
+        self
     }
 
     /// Sets the progress indication (`done` of 65536).
@@ -302,7 +313,7 @@ impl Sense {
 
     fn encode_fixed(&self) -> Vec<u8> {
         let mut s = vec![0u8; 18];
-        s[0] = 0x70;
+        s[0] = if self.deferred { 0x71 } else { 0x70 };
         s[2] = self.key as u8;
         if self.filemark {
             s[2] |= 0x80;
@@ -337,7 +348,7 @@ impl Sense {
 
     fn encode_descriptor(&self) -> Vec<u8> {
         let mut s = vec![0u8; 8];
-        s[0] = 0x72;
+        s[0] = if self.deferred { 0x73 } else { 0x72 };
         s[1] = self.key as u8;
         s[2] = self.asc;
         s[3] = self.ascq;
@@ -371,6 +382,25 @@ impl Sense {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deferred_error_has_its_own_response_codes() {
+        let s = Sense::new(SenseKey::MediumError, 0x0C, 0x00)
+            .with_information(3)
+            .deferred();
+        let f = s.encode(false);
+        assert_eq!(f[0], 0x80 | 0x71, "VALID and deferred, fixed format");
+        assert_eq!(f[2], 0x03);
+        assert_eq!(&f[3..7], &[0, 0, 0, 3]);
+        assert_eq!((f[12], f[13]), (0x0C, 0x00));
+        let d = s.encode(true);
+        assert_eq!(d[0], 0x73);
+        assert_eq!((d[1], d[2], d[3]), (0x03, 0x0C, 0x00));
+        assert_eq!(
+            Sense::new(SenseKey::MediumError, 0x0C, 0).encode(false)[0],
+            0x70
+        );
+    }
 
     #[test]
     fn fixed_format_carries_key_codes_and_pointer() {

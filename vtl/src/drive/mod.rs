@@ -171,7 +171,7 @@ impl TapeDrive {
         &self.serial
     }
 
-    /// The drive's state for the API.
+    /// The drive's state for the API (writes still being cut counted as written).
     pub fn status(&self) -> DriveStatus {
         let st = self.state.lock();
         let m = st.media.as_ref();
@@ -228,6 +228,44 @@ pub(crate) struct Loaded<'a> {
     pub(crate) pos: &'a mut u64,
     /// How encrypted records are read.
     pub(crate) key: security::ReadKey<'a>,
+}
+
+/// Reports records of writes completed in buffered mode that could not be placed on the
+/// cartridge (`e`, [`crate::VtlError::Deferred`]): the position becomes the end of data,
+/// and the sense is a deferred error.
+pub(crate) fn deferred(l: &mut Loaded<'_>, e: &crate::VtlError, lost: u64) -> Sense {
+    tracing::error!(barcode = l.tape.barcode(), "{e}");
+    *l.pos = l.tape.objects();
+    sense::deferred_write_error(lost)
+}
+
+/// Places the loaded cartridge's queued writes (all of them, or with `all` false those
+/// already cut), before a command that needs them placed; a deferred error if they
+/// could not be.
+pub(crate) fn settle(st: &mut State, all: bool) -> Result<(), Sense> {
+    let Some(m) = st.media.as_mut() else {
+        return Ok(());
+    };
+    let Some(tape) = m.tape.as_mut() else {
+        return Ok(());
+    };
+    match tape.settle(all) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let lost = match &e {
+                crate::VtlError::Deferred { lost, .. } => *lost,
+                _ => 0,
+            };
+            st.counters.write_errors += 1;
+            let mut l = Loaded {
+                info: &m.info,
+                tape,
+                pos: &mut m.pos,
+                key: security::ReadKey::default(),
+            };
+            Err(deferred(&mut l, &e, lost))
+        }
+    }
 }
 
 /// The cartridge, if one is loaded and the drive reads it, with its records.

@@ -176,7 +176,17 @@ pub fn dispatch(
     cmd: &Command<'_>,
     ctx: &UnitCtx,
 ) -> Option<Result<Response, Sense>> {
-    Some(match byte(cmd.cdb, 0) {
+    let op = byte(cmd.cdb, 0);
+    if !handles(op) {
+        return None;
+    }
+    // Every command but WRITE(6) sees the cartridge with the writes queued before it
+    // placed (WRITE places those already cut and queues its own); one that could not be
+    // placed is reported to this command, which is then not performed.
+    if let Err(s) = super::settle(st, op != WRITE_6) {
+        return Some(Err(s));
+    }
+    Some(match op {
         REWIND => motion::rewind(d, st),
         READ_BLOCK_LIMITS => pages::read_block_limits(cmd),
         READ_6 => rw::read(d, st, cmd, ctx),
@@ -195,6 +205,33 @@ pub fn dispatch(
         SECURITY_PROTOCOL_OUT => security::security_out(st, cmd, ctx),
         _ => return None,
     })
+}
+
+/// Whether [`dispatch`] serves `op` (the rest are the shared SPC commands).
+fn handles(op: u8) -> bool {
+    matches!(
+        op,
+        REWIND
+            | READ_BLOCK_LIMITS
+            | READ_6
+            | WRITE_6
+            | WRITE_FILEMARKS_6
+            | WRITE_FILEMARKS_16
+            | SPACE_6
+            | SPACE_16
+            | ERASE_6
+            | ERASE_16
+            | LOAD_UNLOAD
+            | PREVENT_ALLOW
+            | LOCATE_10
+            | LOCATE_16
+            | READ_POSITION
+            | REPORT_DENSITY_SUPPORT
+            | LOG_SELECT
+            | LOG_SENSE
+            | SECURITY_PROTOCOL_IN
+            | SECURITY_PROTOCOL_OUT
+    )
 }
 
 /// PREVENT ALLOW MEDIUM REMOVAL: kept per nexus; the cartridge stays while any prevents.

@@ -7,6 +7,7 @@ use super::{security, sense};
 use crate::error::VtlError;
 use crate::media::MediaKind;
 use crate::store::record::HEADER_LEN;
+use crate::store::tape::QUEUE_BYTES;
 use vsa_scsi::cdb::{be24, byte};
 use vsa_scsi::{Command, Response, Sense, UnitCtx};
 
@@ -25,7 +26,7 @@ fn writable(d: &TapeDrive, ctx: &UnitCtx, l: &Loaded<'_>) -> Result<(), Sense> {
     if !d.model.generation.writes(l.info.generation) {
         return Err(sense::cannot_write_format());
     }
-    if l.info.kind == MediaKind::Worm && *l.pos < l.tape.index().objects() {
+    if l.info.kind == MediaKind::Worm && *l.pos < l.tape.objects() {
         return Err(sense::worm_overwrite());
     }
     Ok(())
@@ -34,13 +35,16 @@ fn writable(d: &TapeDrive, ctx: &UnitCtx, l: &Loaded<'_>) -> Result<(), Sense> {
 /// Makes the end of data the position: everything after it is gone (a write before the
 /// end of data, SSC-4 4.2.8).
 fn cut(l: &mut Loaded<'_>, residual: i64) -> Result<(), Sense> {
-    l.tape.truncate(*l.pos).map_err(|e| {
-        tracing::error!(barcode = l.tape.barcode(), "cannot truncate: {e}");
-        sense::write_error(residual)
-    })
+    match l.tape.truncate(*l.pos) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(store_error(l, &e, residual)),
+    }
 }
 
-fn store_error(l: &Loaded<'_>, e: &VtlError, residual: i64) -> Sense {
+fn store_error(l: &mut Loaded<'_>, e: &VtlError, residual: i64) -> Sense {
+    if let VtlError::Deferred { lost, .. } = e {
+        return super::deferred(l, e, *lost);
+    }
     tracing::error!(
         barcode = l.tape.barcode(),
         "cannot write the cartridge: {e}"
@@ -88,11 +92,19 @@ pub(super) fn write(
         .data_out
         .get(..bytes as usize)
         .ok_or_else(|| Sense::invalid_field_in_cdb(2, None))?;
-    if *l.pos < l.tape.index().objects() {
+    if *l.pos < l.tape.objects() {
         cut(&mut l, residual_all)?;
     }
     let capacity = l.info.capacity;
     let per = HEADER_LEN + u64::from(rec_len) + security::overhead(seal.is_some());
+    if l.tape.queued() > 0 && l.tape.used() + count * per + QUEUE_BYTES >= early_warning(capacity) {
+        // Near early warning, what counts against the capacity must be exact (queued
+        // records count their length until placed): early warning and the end come
+        // where they would without write-behind.
+        if let Err(e) = l.tape.settle(true) {
+            return Err(store_error(&mut l, &e, residual_all));
+        }
+    }
     let room = capacity.saturating_sub(l.tape.used()) / per;
     let fit = if fixed { room.min(count) } else { room.min(1) };
     let records: Vec<&[u8]> = data
@@ -100,11 +112,18 @@ pub(super) fn write(
         .take(fit as usize)
         .collect();
     if !records.is_empty() {
-        l.tape
-            .append_sealed(&records, compress, seal)
-            .map_err(|e| store_error(&l, &e, residual_all))?;
+        // Buffered mode takes the write once it is queued; unbuffered mode places it
+        // (and makes it durable, below) before it completes.
+        let taken = if st.buffered {
+            l.tape.append_behind(&records, compress, seal)
+        } else {
+            l.tape.append_sealed(&records, compress, seal)
+        };
+        if let Err(e) = taken {
+            return Err(store_error(&mut l, &e, residual_all));
+        }
     }
-    *l.pos = l.tape.index().objects();
+    *l.pos = l.tape.objects();
     let unbuffered_sync = if st.buffered { Ok(()) } else { l.tape.sync() };
     let used = l.tape.used();
     st.counters.bytes_written += fit * u64::from(rec_len);
@@ -148,21 +167,21 @@ pub(super) fn write_filemarks(
     }
     if count > 0 {
         writable(d, ctx, &l)?;
-        if *l.pos < l.tape.index().objects() {
+        if *l.pos < l.tape.objects() {
             cut(&mut l, count as i64)?;
         }
         let room = l.info.capacity.saturating_sub(l.tape.used()) / HEADER_LEN;
         let fit = room.min(count);
         l.tape
             .append_filemarks(fit)
-            .map_err(|e| store_error(&l, &e, count as i64))?;
-        *l.pos = l.tape.index().objects();
+            .map_err(|e| store_error(&mut l, &e, count as i64))?;
+        *l.pos = l.tape.objects();
         if fit < count {
             return Ok(ctx.check(&sense::overflow((count - fit) as i64)));
         }
     }
     if !immed {
-        l.tape.sync().map_err(|e| store_error(&l, &e, 0))?;
+        l.tape.sync().map_err(|e| store_error(&mut l, &e, 0))?;
     }
     if count > 0 && l.tape.used() > early_warning(l.info.capacity) {
         return Ok(ctx.check(&sense::early_warning(0)));

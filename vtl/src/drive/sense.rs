@@ -86,6 +86,16 @@ pub fn write_error(residual: i64) -> Sense {
     Sense::new(SenseKey::MediumError, 0x0C, 0x00).with_residual(residual)
 }
 
+/// A deferred MEDIUM ERROR, WRITE ERROR: `lost` records of writes that completed in
+/// buffered mode did not reach the cartridge (SSC-4 4.2.10: INFORMATION counts the
+/// objects the buffer held that were not written). The command it is returned for was not
+/// performed.
+pub fn deferred_write_error(lost: u64) -> Sense {
+    Sense::new(SenseKey::MediumError, 0x0C, 0x00)
+        .with_information(lost)
+        .deferred()
+}
+
 /// ILLEGAL REQUEST, MEDIUM REMOVAL PREVENTED.
 pub fn removal_prevented() -> Sense {
     Sense::removal_prevented()

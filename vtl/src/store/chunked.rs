@@ -2,6 +2,7 @@
 //! cartridge's chunk segment, known ones referred to), reading them back, and dropping
 //! their references when they are cut off.
 
+use super::behind::{Cut, Job, Piece};
 use super::dedup::chunk::{self, ChunkRef, Hash, Loc};
 use super::dedup::Delta;
 use super::index::Object;
@@ -13,24 +14,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use vsa_blockdev::{BlockDevice, BlockError};
 
-/// A record cut into named chunks.
-struct Cut<'a> {
-    len: u32,
-    chunks: Vec<(Hash, &'a [u8])>,
-}
-
 impl Tape {
-    /// Appends data records as chunk lists: each record is cut into chunks, the ones the
-    /// library does not hold yet are written (LZ4 when `compress` makes them smaller),
-    /// and the record stores its list. Returns the first record's object number.
+    /// Appends data records as chunk lists, at once: see [`Tape::place`].
     pub(super) fn append_chunked(&mut self, records: &[&[u8]], compress: bool) -> Result<u64> {
-        let mut cuts = Vec::with_capacity(records.len());
-        for r in records {
-            let len = u32::try_from(r.len())
-                .map_err(|_| VtlError::Invalid("a record longer than 4 GiB".into()))?;
-            let chunks = chunk::split(r).map(|c| (chunk::hash(c), c)).collect();
-            cuts.push(Cut { len, chunks });
-        }
+        let job = Job::new(records, compress);
+        let cuts = job.cut();
+        self.place(&job, &cuts)
+    }
+
+    /// Appends the records of `job`, cut into `cuts`, as chunk lists: the chunks the
+    /// library does not hold yet are written (packed where the cut packed them), and each
+    /// record stores its list. Returns the first record's object number.
+    pub(super) fn place(&mut self, job: &Job, cuts: &[Cut]) -> Result<u64> {
         let store = self.store.clone();
         let mut table = store.chunks.lock();
         let mut made: HashMap<Hash, Loc> = HashMap::new();
@@ -38,27 +33,32 @@ impl Tape {
         let mut charge = 0;
         let mut saved = 0;
         let mut placed = || -> Result<()> {
-            for cut in &cuts {
-                let mut list = Vec::with_capacity(cut.chunks.len() * chunk::REF_LEN);
-                for (h, bytes) in &cut.chunks {
-                    let known = match made.get(h) {
+            for cut in cuts {
+                let mut list = Vec::with_capacity(cut.pieces.len() * chunk::REF_LEN);
+                for p in &cut.pieces {
+                    let known = match made.get(&p.hash) {
                         Some(l) => Some(*l),
-                        None => table.lookup(store.kv().as_ref(), h)?,
+                        None => table.lookup(store.kv().as_ref(), &p.hash)?,
                     };
                     let (loc, dup) = match known {
                         Some(l) => (l, true),
                         None => {
-                            let l = self.place_chunk(&mut table, bytes, compress)?;
+                            let l = self.place_chunk(&mut table, p, &job.data)?;
                             // Counted at once, so writing the segment never takes its
                             // region for a free one.
-                            table.add_fresh(*h, l);
-                            made.insert(*h, l);
+                            table.add_fresh(p.hash, l);
+                            made.insert(p.hash, l);
                             (l, false)
                         }
                     };
                     charge += u64::from(loc.stored);
                     saved += if dup { u64::from(loc.stored) } else { 0 };
-                    ChunkRef { hash: *h, loc, dup }.encode_into(&mut list);
+                    ChunkRef {
+                        hash: p.hash,
+                        loc,
+                        dup,
+                    }
+                    .encode_into(&mut list);
                 }
                 lists.push(list);
             }
@@ -66,7 +66,7 @@ impl Tape {
         };
         let mut done = placed();
         if let (Ok(()), Some(seg)) = (&done, self.writer) {
-            done = table.write_behind(seg, store.device().as_ref(), super::tape::WRITE_BEHIND);
+            done = table.write_behind(seg, store.device(), super::tape::WRITE_BEHIND);
         }
         if let Err(e) = done {
             // What this call staged is referred to by nothing (and no one else could see
@@ -77,9 +77,9 @@ impl Tape {
             store.release(&freed.segments);
             return Err(e);
         }
-        for cut in &cuts {
-            for (h, _) in &cut.chunks {
-                table.hold(*h);
+        for cut in cuts {
+            for p in &cut.pieces {
+                table.hold(p.hash);
             }
         }
         drop(table);
@@ -118,18 +118,15 @@ impl Tape {
         })
     }
 
-    /// Stages a new chunk in this cartridge's chunk segment (taking a new one when it is
-    /// full); its location.
+    /// Stages new chunk `p` (of a job whose records are `data`) in this cartridge's
+    /// chunk segment (taking a new one when it is full); its location.
     fn place_chunk(
         &mut self,
         table: &mut super::dedup::Chunks,
-        bytes: &[u8],
-        compress: bool,
+        p: &Piece,
+        data: &[u8],
     ) -> Result<Loc> {
-        let packed = compress
-            .then(|| lz4_flex::block::compress(bytes))
-            .filter(|c| c.len() < bytes.len());
-        let stored: &[u8] = packed.as_deref().unwrap_or(bytes);
+        let stored = p.stored(data);
         let dev = self.store.device().as_ref();
         let staged = self.writer.and_then(|seg| table.stage(seg, stored));
         let at = match staged {
@@ -152,9 +149,9 @@ impl Tape {
         Ok(Loc {
             at,
             stored: stored.len() as u32,
-            logical: bytes.len() as u32,
-            crc: crc32c::crc32c(stored),
-            compressed: packed.is_some(),
+            logical: p.range.len() as u32,
+            crc: p.crc,
+            compressed: p.packed.is_some(),
         })
     }
 
@@ -221,13 +218,30 @@ impl Tape {
         Ok(data)
     }
 
-    /// Volume bytes `at..at + len` of chunks: staged in a writer, in the read-ahead
-    /// window (unless `fresh`), or read from the volume (with more when reading in
-    /// sequence, [`Ahead::want`]).
+    /// Volume bytes `at..at + len` of chunks: what a writer holds in memory (staged, or
+    /// being written behind) over what the read-ahead window has (unless `fresh`) or the
+    /// volume (read with more when reading in sequence, [`Ahead::want`]).
     fn chunk_bytes(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
-        if let Some(b) = self.store.chunks.lock().staged(at, len) {
-            return Ok(b);
+        // What writers hold is taken first: what they do not hold then is on the volume
+        // (a write behind leaves memory only when it is done).
+        let held = self.store.chunks.lock().held(at, len);
+        if let [(from, b)] = &held[..] {
+            if *from == at && b.len() as u64 == len {
+                return Ok(b.clone());
+            }
         }
+        let mut out = self.chunk_bytes_stored(at, len, fresh)?;
+        for (from, b) in held {
+            let i = (from - at) as usize;
+            if let Some(to) = out.get_mut(i..i + b.len()) {
+                to.copy_from_slice(&b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Chunk bytes `at..at + len` as the volume has them (see [`Tape::chunk_bytes`]).
+    fn chunk_bytes_stored(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
         let dev = self.store.device();

@@ -13,6 +13,7 @@
 //! ```
 
 mod ahead;
+mod behind;
 mod chunked;
 pub mod crypt;
 pub mod dedup;

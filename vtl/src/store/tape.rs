@@ -1,8 +1,11 @@
-//! [`Tape`]: one cartridge's records, open in a drive. Appends go to the store volume at
-//! once (whole blocks; the last partial block is rewritten as the stream grows); the
-//! index reaches the catalog at [`Tape::sync`], after the volume is flushed, so the catalog
-//! never names a record that is not on stable storage. Truncating (a write or ERASE before
-//! the end of data) is a sync of its own before any freed space is reused.
+//! [`Tape`]: one cartridge's records, open in a drive. A drive's deduplicated writes are
+//! queued and placed in order while the next ones arrive ([`Tape::append_behind`],
+//! `behind.rs`); every other use places them first ([`Tape::settle`]). Appends gather in
+//! memory and go to the store volume in large writes (whole blocks; the last partial
+//! block is rewritten as the stream grows); the index reaches the catalog at
+//! [`Tape::sync`], after the volume is flushed, so the catalog never names a record that
+//! is not on stable storage. Truncating (a write or ERASE before the end of data) is a
+//! sync of its own before any freed space is reused.
 
 use super::crypt::{Cipher, CryptError};
 use super::dedup::chunk::Hash;
@@ -17,6 +20,8 @@ use std::sync::Arc;
 use vsa_blockdev::BlockError;
 
 pub use super::ahead::Ahead;
+pub use super::behind::QUEUE_BYTES;
+use super::behind::{Behind, Job};
 
 /// Stream bytes gathered in memory before they are written (and the most a drive's
 /// buffer holds that is not on the volume); a sync writes them at once.
@@ -124,6 +129,8 @@ pub struct Tape {
     pub(super) deltas: HashMap<Hash, Delta>,
     pub(super) usage: Usage,
     saved_usage: Usage,
+    /// Deduplicated writes acknowledged and not yet placed (being cut).
+    behind: Behind,
 }
 
 impl Tape {
@@ -184,6 +191,7 @@ impl Tape {
             deltas: HashMap::new(),
             usage,
             saved_usage: usage,
+            behind: Behind::default(),
         };
         tape.pending = tape.read_tail()?;
         Ok(tape)
@@ -193,25 +201,39 @@ impl Tape {
         &self.barcode
     }
 
-    /// The index (end of data, objects, filemarks).
+    /// The index (end of data, objects, filemarks) of the records placed: those of
+    /// writes still queued ([`Tape::append_behind`]) are in it after [`Tape::settle`].
     pub fn index(&self) -> &Index {
         &self.index
     }
 
-    /// Bytes counted against the capacity ([`TapeStats::used`]).
-    pub fn used(&self) -> u64 {
-        self.usage.charged
+    /// Objects on the tape, queued writes' records counted: the end of data.
+    pub fn objects(&self) -> u64 {
+        self.index.objects() + self.behind.records()
     }
 
+    /// Records of writes queued and not yet placed.
+    pub fn queued(&self) -> u64 {
+        self.behind.records()
+    }
+
+    /// Bytes counted against the capacity ([`TapeStats::used`]); queued records count
+    /// what they may cost at most until they are placed.
+    pub fn used(&self) -> u64 {
+        self.usage.charged + self.behind.charge()
+    }
+
+    /// What the cartridge holds, queued writes counted at their length.
     pub fn stats(&self) -> TapeStats {
-        let (logical_bytes, _) = self.index.data_bytes();
-        let objects = self.index.objects();
+        let (placed_bytes, _) = self.index.data_bytes();
+        let placed = self.index.objects();
+        let queued_bytes = self.behind.charge() - self.behind.records() * HEADER_LEN;
         TapeStats {
-            objects,
+            objects: self.objects(),
             filemarks: self.index.filemarks_before(u64::MAX),
-            logical_bytes,
-            stored_bytes: self.usage.charged.saturating_sub(objects * HEADER_LEN),
-            used: self.usage.charged,
+            logical_bytes: placed_bytes + queued_bytes,
+            stored_bytes: self.usage.charged.saturating_sub(placed * HEADER_LEN),
+            used: self.used(),
             dedup_saved: self.usage.dedup_saved,
             extents: self.index.extent_count(),
         }
@@ -223,6 +245,7 @@ impl Tape {
 
     /// Stream bytes `off..off + len`, from the volume or from what is not written yet.
     pub(super) fn read_stream(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
+        debug_assert!(self.behind.is_empty(), "read before the queue was placed");
         let end = self.index.end();
         let from = end - self.pending.len() as u64;
         let dev = self.store.device().as_ref();
@@ -368,6 +391,10 @@ impl Tape {
         mut seal: Option<&mut Cipher>,
     ) -> Result<u64> {
         self.writable()?;
+        if records.iter().any(|r| u32::try_from(r.len()).is_err()) {
+            return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
+        }
+        self.settle(true)?;
         if seal.is_none() && self.store.dedup() {
             return self.append_chunked(records, compress);
         }
@@ -421,8 +448,74 @@ impl Tape {
         Ok(first)
     }
 
+    /// Appends data records as [`Tape::append_sealed`] does, but a deduplicated write
+    /// (no `seal`, deduplication on) is only queued: its records are cut meanwhile and
+    /// placed at the next call that needs them ([`Tape::settle`]). Before it is queued,
+    /// writes that are cut are placed, and the oldest are waited for while the queue
+    /// holds [`QUEUE_BYTES`]; if one of them cannot be placed, the error is
+    /// [`VtlError::Deferred`] and this write is not taken.
+    pub fn append_behind(
+        &mut self,
+        records: &[&[u8]],
+        compress: bool,
+        seal: Option<&mut Cipher>,
+    ) -> Result<u64> {
+        if seal.is_some() || !self.store.dedup() {
+            return self.append_sealed(records, compress, seal);
+        }
+        self.writable()?;
+        if records.iter().any(|r| u32::try_from(r.len()).is_err()) {
+            return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
+        }
+        let job = Job::new(records, compress);
+        self.settle(false)?;
+        while !self.behind.has_room(&job) {
+            self.place_next(true)?;
+        }
+        let first = self.objects();
+        self.behind.push(job);
+        Ok(first)
+    }
+
+    /// Places queued writes in order: all of them (waiting for their cuts) with `all`,
+    /// else those already cut. A write that cannot be placed, after the initiator was told
+    /// it was done, takes the ones queued behind it with it: the end of data stays where
+    /// the last placed record left it, and the error ([`VtlError::Deferred`]) says how
+    /// many records were lost.
+    pub fn settle(&mut self, all: bool) -> Result<()> {
+        while !self.behind.is_empty() {
+            if !self.place_next(all)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Places the oldest queued write if it is cut (waiting for it with `wait`); whether
+    /// one was placed.
+    fn place_next(&mut self, wait: bool) -> Result<bool> {
+        let Some((job, cuts)) = self.behind.pop(wait) else {
+            if wait && !self.behind.is_empty() {
+                return Err(VtlError::Deferred {
+                    lost: self.behind.drop_all(),
+                    cause: "the thread cutting the records stopped".into(),
+                });
+            }
+            return Ok(false);
+        };
+        if let Err(e) = self.place(&job, &cuts) {
+            let lost = job.count() + self.behind.drop_all();
+            return Err(VtlError::Deferred {
+                lost,
+                cause: e.to_string(),
+            });
+        }
+        Ok(true)
+    }
+
     /// Appends `count` filemarks.
     pub fn append_filemarks(&mut self, count: u64) -> Result<()> {
+        self.settle(true)?;
         let first = self.index.objects();
         let mut buf = Vec::with_capacity((count * HEADER_LEN) as usize);
         for n in first..first + count {
@@ -490,6 +583,7 @@ impl Tape {
     /// Makes everything written so far durable: flushes the store volume, then saves the
     /// index changes and new segments in the catalog (synced).
     pub fn sync(&mut self) -> Result<()> {
+        self.settle(true)?;
         self.commit(Batch::default())
     }
 
@@ -528,6 +622,7 @@ impl Tape {
     /// Forgets objects `n..` (a write or erase at `n` before the end of data), durably,
     /// and returns the space after the new end of data to the pool.
     pub fn truncate(&mut self, n: u64) -> Result<()> {
+        self.settle(true)?;
         if n >= self.index.objects() {
             return Ok(());
         }

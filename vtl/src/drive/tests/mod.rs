@@ -13,14 +13,15 @@ use crate::kv::MemKv;
 use crate::media::{Barcode, CartridgeInfo, Generation};
 use crate::store::{Store, SEGMENT};
 use std::sync::Arc;
-use vsa_blockdev::testing::MemDevice;
+use vsa_blockdev::testing::{FaultyDevice, MemDevice};
 use vsa_scsi::spc::{MemPrStore, Unit, UnitOptions};
 use vsa_scsi::{Command, LogicalUnit, Nexus, Response, Status};
 
 pub(super) struct Rig {
     pub unit: Unit<TapeDrive>,
     pub drive: TapeDrive,
-    pub dev: Arc<MemDevice>,
+    /// The store's volume, which tests can make fail.
+    pub dev: Arc<FaultyDevice<MemDevice>>,
     pub kv: Arc<MemKv>,
     pub nexus: Nexus,
 }
@@ -36,7 +37,7 @@ pub(super) fn nexus(name: &str) -> Nexus {
 
 /// A drive of `model` over a fresh store, powered on (its POWER ON attention seen).
 pub(super) fn rig_with(model: DriveModel) -> Rig {
-    let dev = Arc::new(MemDevice::new(16 * SEGMENT, 4096));
+    let dev = Arc::new(FaultyDevice::new(MemDevice::new(16 * SEGMENT, 4096)));
     let kv = Arc::new(MemKv::new());
     let store = Store::open(dev.clone(), kv.clone()).unwrap();
     let drive = TapeDrive::new(model, "1013000001", store);

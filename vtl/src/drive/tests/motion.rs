@@ -122,13 +122,13 @@ fn erase_returns_space_and_ends_the_data_at_the_position() {
         r.write(&crate::store::dedup::chunk::noise(i, 1 << 20));
     }
     r.filemarks(1, false);
-    let full = r.dev.resident_bytes();
+    let full = r.dev.inner().resident_bytes();
     r.rewind();
     r.space(0, 1);
     r.good(&[0x19, 0x01, 0, 0, 0, 0], &[]);
     r.good(&[0x11, 0x03, 0, 0, 0, 0], &[]);
     assert_eq!(r.pos(), 1);
-    assert!(r.dev.resident_bytes() < full / 10);
+    assert!(r.dev.inner().resident_bytes() < full / 10);
 }
 
 #[test]

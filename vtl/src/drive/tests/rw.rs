@@ -235,6 +235,55 @@ fn unbuffered_mode_makes_each_write_durable() {
 }
 
 #[test]
+fn a_buffered_write_that_fails_later_is_a_deferred_error_on_the_next_command() {
+    let r = loaded("VSA001L8", None);
+    for i in 0..3 {
+        assert_eq!(r.write(&block(i, 256 << 10)).status, Status::Good);
+    }
+    r.filemarks(1, false);
+    // The volume fails: writes are taken into the buffer (GOOD), until records can no
+    // longer be placed; then a command gets the deferred error and is not performed.
+    r.dev.fail(true);
+    let mut written = 0u32;
+    let failed = loop {
+        let w = r.write(&crate::store::dedup::chunk::noise(
+            u64::from(written),
+            256 << 10,
+        ));
+        if w.status != Status::Good {
+            break w;
+        }
+        written += 1;
+        assert!(written < 200, "the failure never showed");
+    };
+    let s = failed.sense.clone().unwrap();
+    assert_eq!(s[0] & 0x7F, 0x71, "deferred error, fixed format");
+    assert_eq!(sense_of(&failed), (0x3, 0x0C, 0x00));
+    let lost = u32::from_be_bytes(s[3..7].try_into().unwrap());
+    assert!(
+        s[0] & 0x80 != 0 && lost >= 1 && lost <= written,
+        "lost {lost} of {written}"
+    );
+    r.dev.fail(false);
+    // The position is the end of data: the records placed before the failure.
+    let placed = r.pos();
+    assert_eq!(u64::from(written - lost) + 4, placed);
+    // Writing goes on from there, and everything placed reads back.
+    assert_eq!(r.write(&block(7, 1000)).status, Status::Good);
+    r.filemarks(1, false);
+    r.rewind();
+    for i in 0..3 {
+        assert_eq!(r.read(256 << 10, false).data, block(i, 256 << 10));
+    }
+    assert_eq!(sense_of(&r.read(256 << 10, false)), (0, 0, 1));
+    for i in 0..written - lost {
+        let want = crate::store::dedup::chunk::noise(u64::from(i), 256 << 10);
+        assert!(r.read(256 << 10, false).data == want, "record {i}");
+    }
+    assert_eq!(r.read(1000, false).data, block(7, 1000));
+}
+
+#[test]
 fn write_protected_cartridges_refuse_writes() {
     let r = rig_with(DriveModel::DEFAULT);
     let mut info =

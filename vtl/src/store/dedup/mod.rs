@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::kv::{Batch, Kv};
 use chunk::{Entry, Hash, Loc};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use vsa_blockdev::BlockDevice;
 
 /// The catalog key of a chunk.
@@ -209,12 +210,20 @@ impl Chunks {
         self.writers.get_mut(&seg)?.stage(bytes)
     }
 
-    /// Writes what segment `seg`'s writer holds once it holds `limit` bytes or more.
-    pub fn write_behind(&mut self, seg: u64, dev: &dyn BlockDevice, limit: usize) -> Result<()> {
-        match self.writers.get(&seg) {
-            Some(w) if w.held() >= limit => self.write_writer(seg, dev),
-            _ => Ok(()),
-        }
+    /// Starts writing what segment `seg`'s writer holds once it holds `limit` bytes or
+    /// more (from a thread: see [`Writer::start`]; an error is that of the write before).
+    pub fn write_behind(
+        &mut self,
+        seg: u64,
+        dev: &Arc<dyn BlockDevice>,
+        limit: usize,
+    ) -> Result<()> {
+        let Some(w) = self.writers.get_mut(&seg).filter(|w| w.held() >= limit) else {
+            return Ok(());
+        };
+        let written = w.start(dev)?;
+        self.unmap_dead(written, dev.as_ref());
+        Ok(())
     }
 
     /// Writes every writer's staged chunks (before a sync flushes the volume: a chunk
@@ -231,20 +240,23 @@ impl Chunks {
         let Some(w) = self.writers.get_mut(&seg) else {
             return Ok(());
         };
-        let Some((at, len)) = w.flush(dev)? else {
-            return Ok(());
+        let written = w.flush(dev)?;
+        self.unmap_dead(written, dev);
+        Ok(())
+    }
+
+    /// Chunks that died while they waited in memory were written: give their regions
+    /// back again.
+    fn unmap_dead(&self, written: Option<(u64, u64)>, dev: &dyn BlockDevice) {
+        let Some((at, len)) = written.filter(|w| w.1 > 0) else {
+            return;
         };
-        // Chunks that died while they waited in memory were written again: give their
-        // regions back again.
-        let dead: Vec<u64> = ((at >> 20)..=((at + len - 1) >> 20))
-            .filter(|r| !self.regions.contains_key(r))
-            .collect();
+        let dead = ((at >> 20)..=((at + len - 1) >> 20)).filter(|r| !self.regions.contains_key(r));
         for r in dead {
             if let Err(e) = dev.unmap(r << 20, 1 << 20) {
                 tracing::warn!(region = r, "could not unmap a freed chunk region: {e}");
             }
         }
-        Ok(())
     }
 
     /// A cartridge stops filling chunk segment `seg`: what it staged is written, and
@@ -256,12 +268,19 @@ impl Chunks {
         Ok(())
     }
 
-    /// Chunk bytes `at..at + len` if they are staged and not written yet.
-    pub fn staged(&self, at: u64, len: u64) -> Option<Vec<u8>> {
-        self.writers
-            .get(&(at / SEGMENT))?
-            .holds(at, len)
-            .map(<[u8]>::to_vec)
+    /// The parts of volume bytes `at..at + len` that writers hold in memory (see
+    /// [`Writer::held_parts`]): what is not among them is on the volume.
+    pub fn held(&self, at: u64, len: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        if len == 0 {
+            return out;
+        }
+        for seg in at / SEGMENT..=(at + len - 1) / SEGMENT {
+            if let Some(w) = self.writers.get(&seg) {
+                w.held_parts(at, len, &mut out);
+            }
+        }
+        out
     }
 
     /// Whether chunk segment `seg` holds no chunk, no cartridge fills it and the catalog

@@ -265,3 +265,108 @@ fn chunks_read_in_sequence_then_rewritten_read_back_as_written() {
     want.extend(second);
     assert_eq!(read_all(&t), want);
 }
+
+/// Records cut from one stream with overlaps, so a record's chunk list often names a chunk
+/// of the record before it and then new ones right after it on the volume.
+fn overlapping(seed: u64, n: usize) -> Vec<Vec<u8>> {
+    let stream = noise(seed, n * (192 << 10) + (64 << 10));
+    (0..n)
+        .map(|i| stream[i * (192 << 10)..i * (192 << 10) + (256 << 10)].to_vec())
+        .collect()
+}
+
+#[test]
+fn records_read_back_while_queued_and_written_behind() {
+    let (dev, kv, s) = store(16);
+    let mut t = Tape::open(s.clone(), "WB1L8").unwrap();
+    let recs = overlapping(31, 90); // 22.5 MiB: the chunk segment is written behind twice
+    for (i, r) in recs.iter().enumerate() {
+        let n = t.append_behind(&[r], false, None).unwrap();
+        assert_eq!(n, i as u64);
+        assert_eq!(t.objects(), i as u64 + 1);
+        if i % 13 == 12 {
+            // Back over what was written (as a BSF and READs would): placed, then read.
+            t.settle(true).unwrap();
+            for (k, want) in recs.iter().enumerate().take(i + 1).skip(i - 12) {
+                let o = t.index().get(k as u64).unwrap();
+                assert!(t.read(&o).unwrap() == *want, "record {k} read back at {i}");
+            }
+        }
+    }
+    t.settle(true).unwrap();
+    assert_eq!(t.queued(), 0);
+    assert!(read_all(&t) == recs);
+    t.sync().unwrap();
+    drop(t);
+    let s2 = Store::open(dev, kv).unwrap();
+    let t2 = Tape::open(s2, "WB1L8").unwrap();
+    assert!(read_all(&t2) == recs);
+}
+
+#[test]
+fn queued_records_count_and_a_sync_places_them() {
+    let (_dev, _kv, s) = store(8);
+    let mut t = Tape::open(s.clone(), "WB2L8").unwrap();
+    let recs = backup(41, 6);
+    for r in &recs {
+        t.append_behind(&[r], false, None).unwrap();
+    }
+    // Until placed, each counts its length and header against the capacity.
+    assert!(t.used() >= 6 * (256 << 10));
+    assert_eq!(t.stats().objects, 6);
+    t.append_filemarks(1).unwrap();
+    assert_eq!(t.queued(), 0);
+    assert_eq!(t.index().objects(), 7);
+    assert_eq!(t.index().filemarks_before(7), 1);
+    t.sync().unwrap();
+    assert!(read_all(&t) == recs);
+}
+
+#[test]
+fn a_record_that_cannot_be_placed_is_a_deferred_error_and_loses_only_the_queue() {
+    let dev = Arc::new(vsa_blockdev::testing::FaultyDevice::new(MemDevice::new(
+        8 * SEGMENT,
+        4096,
+    )));
+    let kv = Arc::new(MemKv::new());
+    let s = Store::open(dev.clone(), kv.clone()).unwrap();
+    let mut t = Tape::open(s.clone(), "WB3L8").unwrap();
+    let first = backup(51, 4);
+    write(&mut t, &first);
+    t.sync().unwrap();
+    // The store fails; writes are still taken (queued), until one is placed.
+    dev.fail(true);
+    let mut refused = None;
+    let more = backup(52, 100); // 25 MiB: past the second write behind, which reports the first
+    for (i, r) in more.iter().enumerate() {
+        match t.append_behind(&[r], false, None) {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some((i, e));
+                break;
+            }
+        }
+    }
+    let err = match refused {
+        Some((_, e)) => e,
+        None => t.settle(true).unwrap_err(),
+    };
+    let VtlError::Deferred { lost, .. } = err else {
+        panic!("not a deferred error: {err}");
+    };
+    assert!(lost > 0);
+    assert_eq!(t.queued(), 0, "the queue is dropped");
+    dev.fail(false);
+    // What was placed before the failure is kept; the cartridge takes writes again.
+    let placed = t.index().objects();
+    assert!(placed >= 4);
+    let again = backup(53, 3);
+    for r in &again {
+        t.append_behind(&[r], false, None).unwrap();
+    }
+    t.sync().unwrap();
+    let got = read_all(&t);
+    assert!(got[..4] == first[..]);
+    assert!(got[got.len() - 3..] == again[..]);
+    assert_eq!(got.len() as u64, placed + 3);
+}
