@@ -102,6 +102,7 @@ pub(super) fn write(
         // records count their length until placed): early warning and the end come
         // where they would without write-behind.
         if let Err(e) = l.tape.settle(true) {
+            st.counters.write_errors += 1;
             return Err(store_error(&mut l, &e, residual_all));
         }
     }
@@ -120,6 +121,7 @@ pub(super) fn write(
             l.tape.append_sealed(&records, compress, seal)
         };
         if let Err(e) = taken {
+            st.counters.write_errors += 1;
             return Err(store_error(&mut l, &e, residual_all));
         }
     }
