@@ -97,10 +97,12 @@ pub(super) fn write(
     }
     let capacity = l.info.capacity;
     let per = HEADER_LEN + u64::from(rec_len) + security::overhead(seal.is_some());
-    if l.tape.queued() > 0 && l.tape.used() + count * per + QUEUE_BYTES >= early_warning(capacity) {
-        // Near early warning, what counts against the capacity must be exact (queued
-        // records count their length until placed): early warning and the end come
-        // where they would without write-behind.
+    // Near early warning what counts against the capacity must be exact (a queued record
+    // counts its length until it is placed, and may take less): there, writes are placed
+    // before they complete, so early warning and the end come where they would without
+    // write-behind.
+    let near_end = l.tape.used() + count * per + QUEUE_BYTES >= early_warning(capacity);
+    if near_end {
         if let Err(e) = l.tape.settle(true) {
             st.counters.write_errors += 1;
             return Err(store_error(&mut l, &e, residual_all));
@@ -115,7 +117,7 @@ pub(super) fn write(
     if !records.is_empty() {
         // Buffered mode takes the write once it is queued; unbuffered mode places it
         // (and makes it durable, below) before it completes.
-        let taken = if st.buffered {
+        let taken = if st.buffered && !near_end {
             l.tape.append_behind(&records, compress, seal)
         } else {
             l.tape.append_sealed(&records, compress, seal)

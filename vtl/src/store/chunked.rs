@@ -196,6 +196,13 @@ impl Tape {
                     return Err(damaged("a chunk's checksum does not match"));
                 }
             }
+            let plain = refs[i..j]
+                .iter()
+                .all(|r| !r.loc.compressed && r.loc.stored == r.loc.logical);
+            if i == 0 && j == refs.len() && plain && bytes.len() == logical as usize {
+                // One run of plain chunks is the record (a backup's new data): as read.
+                return Ok(bytes);
+            }
             for r in &refs[i..j] {
                 let from = (r.loc.at - start) as usize;
                 let stored = &bytes[from..from + r.loc.stored as usize];

@@ -160,6 +160,40 @@ fn early_warning_then_volume_overflow_with_residuals() {
     assert_eq!((first.status, first.data), (Status::Good, b));
 }
 
+/// Writes compressible blocks with DCE on, in buffered mode or not, to a 48 MiB
+/// cartridge: how many completed before the first early warning, and in all.
+fn warning_and_end(buffered: bool) -> (u32, u32) {
+    let r = loaded("VSA001L8", Some(48 << 20));
+    let mut page = r.good(&[0x1A, 0x08, 0x0F, 0, 255, 0], &[]).data;
+    page[0] = 0;
+    page[2] = if buffered { 0x10 } else { 0 };
+    page[4 + 2] |= 0x80;
+    r.good(&[0x15, 0x10, 0, 0, page.len() as u8, 0], &page);
+    let (mut n, mut warned_at) = (0u32, None);
+    loop {
+        // Half noise, half zeros: each block packs to a different size.
+        let mut b = crate::store::dedup::chunk::noise(u64::from(n), 128 << 10);
+        b.resize(256 << 10, 0);
+        let w = r.write(&b);
+        match sense_of(&w) {
+            (0, 0, 0) => {}
+            (0, 0, 2) => {
+                warned_at.get_or_insert(n);
+            }
+            (0xD, 0, 2) => return (warned_at.unwrap_or(n), n),
+            other => panic!("unexpected sense {other:?} at {n}"),
+        }
+        n += 1;
+    }
+}
+
+#[test]
+fn write_behind_keeps_early_warning_and_the_end_where_they_are() {
+    let buffered = warning_and_end(true);
+    assert!(buffered.0 > 200, "compression let more fit: {buffered:?}");
+    assert_eq!(buffered, warning_and_end(false));
+}
+
 #[test]
 fn worm_cartridges_append_but_never_overwrite_or_erase() {
     let r = loaded("VSA001LY", None);
