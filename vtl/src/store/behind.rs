@@ -125,6 +125,9 @@ pub struct Behind {
     records: u64,
     /// Their [`Job::charge`].
     charge: u64,
+    /// The thread ended with jobs in it (it never panics; if it did): they are lost, and
+    /// nothing queued after them may be placed.
+    broken: bool,
 }
 
 #[derive(Debug)]
@@ -191,7 +194,12 @@ impl Behind {
     pub fn push(&mut self, job: Job) {
         self.records += job.count();
         self.charge += job.charge();
-        if self.thread.is_none() && self.cut_here.is_empty() {
+        if self.thread.is_none() && self.in_thread > 0 {
+            // The thread went with jobs in it: they are lost (see `pop`).
+            self.broken = true;
+        }
+        // A thread starts only with nothing queued before this job (order is kept).
+        if self.thread.is_none() && self.in_thread == 0 && self.cut_here.is_empty() {
             match Cutter::start() {
                 Ok(c) => self.thread = Some(c),
                 Err(e) => tracing::warn!("no thread to cut tape records in: {e}"),
@@ -203,8 +211,12 @@ impl Behind {
                     self.in_thread += 1;
                     return;
                 }
-                // The thread is gone (it never panics; if it did): cut here.
-                Err(mpsc::SendError(job)) => job,
+                // The thread is gone (it never panics; if it did): what it held is lost.
+                Err(mpsc::SendError(job)) => {
+                    self.thread = None;
+                    self.broken |= self.in_thread > 0;
+                    job
+                }
             },
             None => job,
         };
@@ -213,16 +225,23 @@ impl Behind {
     }
 
     /// The oldest queued job, cut: waiting for it if `wait`, else only if it is ready.
-    /// `None` when nothing is queued (or, without `wait`, nothing is ready).
+    /// `None` when nothing is queued, or (without `wait`) nothing is ready, or the queue is
+    /// [`Behind::broken`].
     pub fn pop(&mut self, wait: bool) -> Option<(Job, Vec<Cut>)> {
-        let got = if let Some(done) = self.cut_here.pop_front() {
-            Some(done)
-        } else if self.in_thread > 0 {
-            let rx = &self.thread.as_ref()?.done;
+        if self.broken {
+            return None;
+        }
+        // Jobs in the thread are older than those cut here: these are cut here only when
+        // no thread could be had, or after it ended (then it is broken).
+        let got = if self.in_thread > 0 {
+            let Some(t) = self.thread.as_ref() else {
+                self.broken = true;
+                return None;
+            };
             let got = if wait {
-                rx.recv().map_err(|_| mpsc::TryRecvError::Disconnected)
+                t.done.recv().map_err(|_| mpsc::TryRecvError::Disconnected)
             } else {
-                rx.try_recv()
+                t.done.try_recv()
             };
             match got {
                 Ok(done) => {
@@ -231,21 +250,25 @@ impl Behind {
                 }
                 Err(mpsc::TryRecvError::Empty) => None,
                 Err(mpsc::TryRecvError::Disconnected) => {
-                    // The thread ended (it never panics; if it did): its jobs are lost,
-                    // and the caller sees records queued that never come.
                     self.thread = None;
-                    self.in_thread = 0;
+                    self.broken = true;
                     None
                 }
             }
         } else {
-            None
+            self.cut_here.pop_front()
         };
         if let Some((job, _)) = &got {
             self.records -= job.count();
             self.charge -= job.charge();
         }
         got
+    }
+
+    /// Whether queued jobs were lost (the thread cutting them ended): see
+    /// [`Behind::drop_all`].
+    pub fn broken(&self) -> bool {
+        self.broken
     }
 
     /// Forgets everything queued (it will not be placed); how many records that was.
@@ -265,6 +288,7 @@ impl Behind {
         }
         self.records = 0;
         self.charge = 0;
+        self.broken = false;
         lost
     }
 }
@@ -337,6 +361,27 @@ mod tests {
         assert!(b.pop(true).is_none());
         assert!(b.pop(false).is_none());
         assert_eq!(b.charge(), 0);
+    }
+
+    #[test]
+    fn a_thread_gone_with_jobs_breaks_the_queue_until_it_is_dropped() {
+        let mut b = Behind::default();
+        let r = noise(5, 100_000);
+        b.push(Job::new(&[&r], false));
+        b.push(Job::new(&[&r], false));
+        // As if the thread had died with them (its results can no longer come).
+        b.thread = None;
+        b.push(Job::new(&[&r], false));
+        assert!(b.pop(false).is_none());
+        assert!(b.pop(true).is_none());
+        assert!(
+            b.broken(),
+            "the third job must not be placed before the first two"
+        );
+        assert_eq!(b.drop_all(), 3);
+        assert!(!b.broken());
+        b.push(Job::new(&[&r], false));
+        assert_eq!(b.pop(true).unwrap().0.data, r);
     }
 
     #[test]

@@ -495,7 +495,7 @@ impl Tape {
     /// one was placed.
     fn place_next(&mut self, wait: bool) -> Result<bool> {
         let Some((job, cuts)) = self.behind.pop(wait) else {
-            if wait && !self.behind.is_empty() {
+            if self.behind.broken() || (wait && !self.behind.is_empty()) {
                 return Err(VtlError::Deferred {
                     lost: self.behind.drop_all(),
                     cause: "the thread cutting the records stopped".into(),
