@@ -241,10 +241,14 @@ proptest! {
     /// The journal reads as a plain device would after any sequence of writes, unmaps,
     /// drains and crashes (a crash drops the journal without draining, then reopens it).
     #[test]
-    fn the_journal_reads_as_a_plain_device(steps in proptest::collection::vec(step(), 1..40)) {
+    fn the_journal_reads_as_a_plain_device(
+        steps in proptest::collection::vec(step(), 1..40),
+        parity in any::<bool>(),
+    ) {
         let dev = Arc::new(MemDevice::new(SIZE, 512));
         let log = Arc::new(MemLog::new());
-        let mut j = journal(&dev, &log, 0);
+        let open = || WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 0, NEVER).unwrap();
+        let mut j = open();
         let mut model = vec![0u8; SIZE as usize];
         for s in steps {
             match s {
@@ -259,7 +263,7 @@ proptest! {
                 Step::Drain => j.drain().unwrap(),
                 Step::Crash => {
                     drop(j);
-                    j = journal(&dev, &log, 0);
+                    j = open();
                 }
             }
             prop_assert_eq!(read(&j, 0, SIZE as usize), model.clone());
@@ -321,51 +325,82 @@ fn a_member_failing_while_blocks_are_journaled_loses_nothing() {
 
 #[test]
 fn a_whole_stripe_written_past_the_journal_is_never_undone_by_destaging() {
-    // Thread A writes stripe 0 whole, again and again, and reads back block 1 (only it
-    // writes there); thread B journals blocks 0 and 2 of the same stripe, so destaging
-    // fills block 1 from the set between them. A stale fill would show up as an old value.
+    for parity in [true, false] {
+        a_whole_stripe_written_past_the_journal_is_never_undone(parity);
+    }
+}
+
+fn a_whole_stripe_written_past_the_journal_is_never_undone(parity: bool) {
+    // Thread A writes stripe `a` whole, again and again, and reads back its block 1 (only
+    // A writes there); thread B journals blocks around it, so destaging fills that block
+    // from the set. With parity: blocks 0 and 2 of stripe 0 (A's), written whole with the
+    // gap read first. Without: blocks 0, 2 and 9 (three runs in one window), written as
+    // one span with A's stripe 1 read first. A stale fill would show up as an old value.
+    let (a, b_blocks): (u64, &[u64]) = if parity {
+        (0, &[0, 2])
+    } else {
+        (1, &[0, 2, 9])
+    };
     let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
     let log = Arc::new(MemLog::new());
-    let j = Arc::new(journal(&dev, &log, 0));
+    let j = Arc::new(
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 0, NEVER).unwrap(),
+    );
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Blocks 0 and 2 journaled before A starts, so its first writes are journaled and
-    // fill the journal: destaging runs.
-    j.write_at(&[255u8; 4096], 0).unwrap();
-    j.write_at(&[255u8; 4096], 2 * BLOCK).unwrap();
+    // B's blocks journaled before A starts, so destaging has them from the first pass.
+    for &blk in b_blocks {
+        j.write_at(&[255u8; 4096], blk * BLOCK).unwrap();
+    }
     let b = {
         let (j, stop) = (j.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut i = 0u8;
             while !stop.load(Ordering::Relaxed) {
                 i = i.wrapping_add(1);
-                j.write_at(&[i; 4096], 0).unwrap();
-                j.write_at(&[i; 4096], 2 * BLOCK).unwrap();
+                for &blk in b_blocks {
+                    j.write_at(&[i; 4096], blk * BLOCK).unwrap();
+                }
                 // Other stripes too, so the journal fills and destages often.
-                j.write_at(&[i; 4096], (8 + u64::from(i) % 40) * BLOCK)
+                j.write_at(&[i; 4096], (16 + u64::from(i) % 40) * BLOCK)
                     .unwrap();
             }
         })
     };
-    for round in 1..=400u32 {
+    let at = a * STRIPE;
+    for round in 1..=20000u32 {
         let mut stripe = vec![0u8; STRIPE as usize];
         stripe[BLOCK as usize..2 * BLOCK as usize].copy_from_slice(&[round as u8; 4096]);
         stripe[..4].copy_from_slice(&round.to_le_bytes());
-        j.write_at(&stripe, 0).unwrap();
-        let got = read(j.as_ref(), BLOCK, 4096);
-        assert_eq!(got, vec![round as u8; 4096], "round {round}");
+        j.write_at(&stripe, at).unwrap();
+        let got = read(j.as_ref(), at + BLOCK, 4096);
+        assert_eq!(
+            got,
+            vec![round as u8; 4096],
+            "round {round}, parity {parity}"
+        );
     }
     stop.store(true, Ordering::Relaxed);
     b.join().unwrap();
     assert!(j.stats().destage_passes > 0);
 }
 
-#[test]
-fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
-    use vsa_blockdev::testing::FaultyDevice;
-    let dev = Arc::new(FaultyDevice::new(MemDevice::new(64 * BLOCK, 512)));
+type Faulty = Arc<vsa_blockdev::testing::FaultyDevice<MemDevice>>;
+
+/// A journal (budget 1 MiB, no destaging on its own) over a device that can be made to fail.
+fn faulty_journal(parity: bool) -> (Faulty, Arc<MemLog>, WriteJournal<Faulty>) {
+    let dev = Arc::new(vsa_blockdev::testing::FaultyDevice::new(MemDevice::new(
+        64 * BLOCK,
+        512,
+    )));
     let log = Arc::new(MemLog::new());
     let j =
-        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, true, 1 << 20, NEVER).unwrap();
+        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 1 << 20, NEVER).unwrap();
+    (dev, log, j)
+}
+
+#[test]
+fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
+    let (dev, log, j) = faulty_journal(true);
     // Two blocks of one stripe: enough to write the stripe whole, which needs a read.
     j.write_at(&[3u8; 4096], 4 * BLOCK).unwrap();
     j.write_at(&[4u8; 4096], 6 * BLOCK).unwrap();
@@ -493,12 +528,24 @@ fn destaging_syncs_the_log_before_a_block_goes_home() {
     assert_eq!(read(dev.as_ref(), 57 * BLOCK, 4096), vec![20u8; 4096]);
 }
 
+/// `try_write_at`, again while it declines only because the destager held the room's
+/// lock for an instant (it wakes as room is taken: a refusal by design, not a wait).
+fn taken(j: &WriteJournal<Arc<MemDevice>>, buf: &[u8], at: u64, what: &str) -> Result<()> {
+    for _ in 0..100_000 {
+        if let Some(r) = j.try_write_at(buf, at) {
+            return r;
+        }
+        std::thread::yield_now();
+    }
+    panic!("{what}: never taken");
+}
+
 #[test]
 fn a_small_write_is_taken_without_waiting_only_when_nothing_would_wait() {
     let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
     let log = Arc::new(MemLog::new());
     let j = journal(&dev, &log, 4 * STRIPE);
-    j.try_write_at(&[1u8; 8192], BLOCK).expect("taken").unwrap();
+    taken(&j, &[1u8; 8192], BLOCK, "taken").unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(read(&j, BLOCK, 8192), vec![1u8; 8192]);
     assert_eq!(
@@ -522,35 +569,28 @@ fn a_small_write_is_taken_without_waiting_only_when_nothing_would_wait() {
     // was reserved by the refusals.
     let hold = j.shared.destage.lock();
     for i in 0..14u64 {
-        j.try_write_at(&[4u8; 4096], (20 + i) * BLOCK)
-            .expect("room")
-            .unwrap();
+        taken(&j, &[4u8; 4096], (20 + i) * BLOCK, "room").unwrap();
     }
     assert_eq!(j.stats().used_bytes, 4 * STRIPE);
     assert!(j.try_write_at(&[5u8; 4096], 40 * BLOCK).is_none());
     drop(hold);
     j.drain().unwrap();
-    j.try_write_at(&[5u8; 4096], 40 * BLOCK)
-        .expect("room again")
-        .unwrap();
+    taken(&j, &[5u8; 4096], 40 * BLOCK, "room again").unwrap();
     assert_eq!(read(&j, 40 * BLOCK, 4096), vec![5u8; 4096]);
     // A failed append is an answer, not a refusal.
     log.fail(true);
-    let r = j.try_write_at(&[6u8; 4096], 41 * BLOCK).expect("answered");
+    let r = taken(&j, &[6u8; 4096], 41 * BLOCK, "answered");
     assert!(r.is_err());
     assert_eq!(read(&j, 41 * BLOCK, 4096), vec![0u8; 4096]);
 }
 
-/// Over a set without parity, destaging writes the journaled blocks as they are: it reads
-/// nothing, however busy the stripe (over parity it reads the stripe and writes it whole).
+/// Over a set without parity, destaging writes a run of journaled blocks as it is: it
+/// reads nothing, however busy the stripe (over parity it reads the stripe and writes it
+/// whole; runs close together without parity: see the next test).
 #[test]
 fn without_parity_destaging_writes_only_the_journaled_blocks() {
-    use vsa_blockdev::testing::FaultyDevice;
     for parity in [false, true] {
-        let dev = Arc::new(FaultyDevice::new(MemDevice::new(64 * BLOCK, 512)));
-        let log = Arc::new(MemLog::new());
-        let j = WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 1 << 20, NEVER)
-            .unwrap();
+        let (dev, _log, j) = faulty_journal(parity);
         j.write_at(&[1u8; 4096], BLOCK).unwrap();
         j.write_at(&[2u8; 4096], 2 * BLOCK).unwrap();
         let before = dev.ops();
@@ -564,4 +604,41 @@ fn without_parity_destaging_writes_only_the_journaled_blocks() {
             [[0u8; 4096], [1u8; 4096], [2u8; 4096], [0u8; 4096]].concat()
         );
     }
+}
+
+/// Over a set without parity, journaled blocks that lie close together but not side by
+/// side in one window go home as one write of their span (the gaps read first: two
+/// operations instead of one per block), and the gaps keep what they held.
+#[test]
+fn without_parity_runs_close_together_go_home_as_one_span() {
+    let (dev, log, j) = faulty_journal(false);
+    // The gaps' contents, written past the journal as whole stripes.
+    j.write_at(&vec![9u8; 16 * BLOCK as usize], 0).unwrap();
+    j.drain().unwrap();
+    // Every other block of the first 64 KiB window: eight runs.
+    for b in (0..16u64).step_by(2) {
+        j.write_at(&[b as u8 + 1; 4096], b * BLOCK).unwrap();
+    }
+    let before = dev.ops();
+    j.drain().unwrap();
+    assert_eq!(dev.ops() - before, 2, "one read and one write of the span");
+    // Even blocks hold `base + b`, the gaps 9.
+    let check = |base: u8| {
+        let got = read(dev.inner(), 0, 16 * BLOCK as usize);
+        for (b, block) in got.chunks(BLOCK as usize).enumerate() {
+            let want = if b % 2 == 0 { base + b as u8 } else { 9 };
+            assert!(block.iter().all(|&x| x == want), "block {b}, base {base}");
+        }
+    };
+    check(1);
+    // When the gaps cannot be read, the blocks still go home, each as it is.
+    for b in (0..16u64).step_by(2) {
+        j.write_at(&[b as u8 + 100; 4096], b * BLOCK).unwrap();
+    }
+    dev.fail_reads_only(true);
+    dev.fail(true);
+    j.drain().unwrap();
+    dev.fail(false);
+    assert!(log.is_empty());
+    check(100);
 }
