@@ -242,18 +242,23 @@ impl<D: BlockDevice> Shared<D> {
                 ),
             }
         }
-        let mut bytes = 0;
+        if self.parity {
+            return self.write_runs(blocks);
+        }
+        // Windows that are filled go down as spans; the blocks between them as runs (a run
+        // may cross from one window into the next).
+        let (mut bytes, mut plain, mut at) = (0, 0, 0);
         for window in blocks.chunk_by(|a, b| a.0 / FILL_WINDOW == b.0 / FILL_WINDOW) {
-            let runs = window.chunk_by(|a, b| a.0 + BLOCK == b.0).count();
-            if !self.parity && runs >= FILL_RUNS {
+            let next = at + window.len();
+            if window.chunk_by(|a, b| a.0 + BLOCK == b.0).count() >= FILL_RUNS {
                 if let Some(n) = self.fill_window(window)? {
-                    bytes += n;
-                    continue;
+                    bytes += self.write_runs(&blocks[plain..at])? + n;
+                    plain = next;
                 }
             }
-            bytes += self.write_runs(window)?;
+            at = next;
         }
-        Ok(bytes)
+        Ok(bytes + self.write_runs(&blocks[plain..])?)
     }
 
     /// Writes `blocks` home a run of neighbours at a time; returns the bytes written.

@@ -642,3 +642,20 @@ fn without_parity_runs_close_together_go_home_as_one_span() {
     assert!(log.is_empty());
     check(100);
 }
+
+/// Without parity, a run that crosses from one window into the next (neither filled)
+/// stays one write (a stripe of 128 KiB holds two windows).
+#[test]
+fn without_parity_a_run_across_windows_is_one_write() {
+    let dev = Arc::new(vsa_blockdev::testing::FaultyDevice::new(MemDevice::new(
+        64 * BLOCK,
+        512,
+    )));
+    let log = Arc::new(MemLog::new());
+    let j = WriteJournal::open_tuned(dev.clone(), log, 32 * BLOCK, false, 1 << 20, NEVER).unwrap();
+    j.write_at(&[7u8; 8192], 15 * BLOCK).unwrap();
+    let before = dev.ops();
+    j.drain().unwrap();
+    assert_eq!(dev.ops() - before, 1, "one run, one write");
+    assert_eq!(read(dev.inner(), 15 * BLOCK, 8192), vec![7u8; 8192]);
+}
