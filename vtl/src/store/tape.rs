@@ -390,10 +390,7 @@ impl Tape {
         compress: bool,
         mut seal: Option<&mut Cipher>,
     ) -> Result<u64> {
-        self.writable()?;
-        if records.iter().any(|r| u32::try_from(r.len()).is_err()) {
-            return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
-        }
+        self.takes(records)?;
         self.settle(true)?;
         if seal.is_none() && self.store.dedup() {
             return self.append_chunked(records, compress);
@@ -463,10 +460,7 @@ impl Tape {
         if seal.is_some() || !self.store.dedup() {
             return self.append_sealed(records, compress, seal);
         }
-        self.writable()?;
-        if records.iter().any(|r| u32::try_from(r.len()).is_err()) {
-            return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
-        }
+        self.takes(records)?;
         let job = Job::new(records, compress);
         self.settle(false)?;
         while !self.behind.has_room(&job) {
@@ -527,6 +521,16 @@ impl Tape {
             return Err(e);
         }
         self.usage.charged += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Whether data `records` can be appended: the cartridge is writable, and each
+    /// record's length fits its header.
+    fn takes(&self, records: &[&[u8]]) -> Result<()> {
+        self.writable()?;
+        if records.iter().any(|r| u32::try_from(r.len()).is_err()) {
+            return Err(VtlError::Invalid("a record longer than 4 GiB".into()));
+        }
         Ok(())
     }
 

@@ -107,9 +107,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::warn!("no thread to write chunks behind, writing them now: {e}");
-                let mut back = Arc::try_unwrap(data).unwrap_or_else(|a| a.as_ref().clone());
-                back.append(&mut self.buf);
-                self.buf = back;
+                self.restage(data);
                 Ok(span(done, self.flush(dev.as_ref())?))
             }
         }
@@ -132,13 +130,18 @@ impl Writer {
         match r {
             Ok(()) => Ok(Some((self.seg * SEGMENT + f.base, len))),
             Err(e) => {
-                let mut back = Arc::try_unwrap(f.data).unwrap_or_else(|a| a.as_ref().clone());
-                back.append(&mut self.buf);
-                self.buf = back;
+                self.restage(f.data);
                 self.base = f.base;
                 Err(e)
             }
         }
+    }
+
+    /// Puts `data`, the whole blocks that went before `buf`, back in front of it.
+    fn restage(&mut self, data: Arc<Vec<u8>>) {
+        let mut back = Arc::try_unwrap(data).unwrap_or_else(|a| a.as_ref().clone());
+        back.append(&mut self.buf);
+        self.buf = back;
     }
 
     /// Writes the staged chunks (with the partial block before them) to the volume, after
