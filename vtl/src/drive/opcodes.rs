@@ -207,31 +207,10 @@ pub fn dispatch(
     })
 }
 
-/// Whether [`dispatch`] serves `op` (the rest are the shared SPC commands).
+/// Whether [`dispatch`] serves `op` (the rest are the shared SPC commands): those
+/// [`OPCODES`] lists, one list for both this and REPORT SUPPORTED OPERATION CODES.
 fn handles(op: u8) -> bool {
-    matches!(
-        op,
-        REWIND
-            | READ_BLOCK_LIMITS
-            | READ_6
-            | WRITE_6
-            | WRITE_FILEMARKS_6
-            | WRITE_FILEMARKS_16
-            | SPACE_6
-            | SPACE_16
-            | ERASE_6
-            | ERASE_16
-            | LOAD_UNLOAD
-            | PREVENT_ALLOW
-            | LOCATE_10
-            | LOCATE_16
-            | READ_POSITION
-            | REPORT_DENSITY_SUPPORT
-            | LOG_SELECT
-            | LOG_SENSE
-            | SECURITY_PROTOCOL_IN
-            | SECURITY_PROTOCOL_OUT
-    )
+    OPCODES.iter().any(|info| info.opcode == op)
 }
 
 /// PREVENT ALLOW MEDIUM REMOVAL: kept per nexus; the cartridge stays while any prevents.
