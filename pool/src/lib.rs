@@ -40,7 +40,7 @@ mod sums_db;
 pub mod volume;
 pub mod write_journal;
 
-pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES};
+pub use cache::{ReadCache, ReadCacheStats, DEFAULT_READ_CACHE_BYTES, MIN_READ_CACHE_BYTES};
 pub use journal_db::DbJournal;
 pub use log_db::DbLog;
 pub use log_file::FileLog;

@@ -5,7 +5,7 @@
 //! [settings]
 //! low_space_percent = 10      # warn when less than this much of a pool is free
 //! rate_limit = "200M"         # bytes per second for rebuilds and scrubs (0 = unlimited)
-//! read_cache = "1G"           # RAM read cache per pool (0 = off)
+//! read_cache = "1G"           # RAM read cache per pool (0 = off, else at least 8M)
 //! write_journal = "256M"      # write journal per pool for small writes (0 = off)
 //!
 //! [[pool]]
@@ -36,7 +36,7 @@ pub struct Settings {
     /// Rebuild and scrub rate limit in bytes per second (default 0: unlimited).
     pub rate_limit: Option<Size>,
     /// Bytes of RAM each pool may use to cache what its volumes read and write (default
-    /// 1 GiB, allocated only as it fills; 0 turns the cache off).
+    /// 1 GiB, allocated only as it fills; 0 turns the cache off; at least 8 MiB otherwise).
     pub read_cache: Option<Size>,
     /// Bytes of write journal each pool keeps for small writes (default 256 MiB;
     /// as much RAM holds the journaled blocks until they are home; 0 turns it off).
@@ -87,6 +87,20 @@ impl PoolsConfig {
                 return Err(invalid(
                     "settings.low_space_percent",
                     format!("{p} is not a percentage; use 0 to 100"),
+                ));
+            }
+        }
+        if let Some(Size(n)) = self.settings.read_cache {
+            let min = vsa_pool::MIN_READ_CACHE_BYTES;
+            if n != 0 && n < min {
+                return Err(invalid(
+                    "settings.read_cache",
+                    format!(
+                        "{n} bytes is below the smallest read cache, {} MiB; use 0 to turn \
+                         the cache off or at least \"{}M\"",
+                        min >> 20,
+                        min >> 20
+                    ),
                 ));
             }
         }
@@ -244,6 +258,7 @@ mod tests {
             ),
             ("[settings]\nlow_space_percent = 300", "settings.low_space_percent"),
             ("[settings]\nrate_limit = \"fast\"", "rate_limit"),
+            ("[settings]\nread_cache = \"1M\"", "settings.read_cache"),
             ("[settings]\ncolour = 1", "colour"),
             ("[[pool]]\nname = \"p\"\nmembers = [\"a\",\"b\"]", "raid"),
         ];

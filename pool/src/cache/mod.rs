@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  Volume ──read_at/write_at──▶ ReadCache ──misses, every write──▶ RaidSet
-//!                                  │ 128 shards by page-index hash, each a Mutex<Shard>
+//!                                  │ 128 shards by hash of 16-page runs, each a Mutex<Shard>
 //!                                  └ page index ─▶ 4 KiB page, CLOCK eviction per shard
 //! ```
 //!
@@ -122,12 +122,23 @@ impl<D> std::fmt::Debug for ReadCache<D> {
     }
 }
 
+/// log2 of the pages in a run that share a shard: a large read takes one shard's lock
+/// per run instead of one per page.
+const RUN_BITS: u32 = 4;
+
+/// The smallest capacity at which every shard can hold a whole run of 4 KiB pages (8
+/// MiB). A smaller cache works, but a shard then drops pages of a run it is filling and
+/// a large read hits less; the appliance's configuration refuses such sizes.
+pub const MIN_READ_CACHE_BYTES: u64 = ((SHARDS as u64) << RUN_BITS) * MIN_PAGE;
+
+/// The shard of `page`: the run it is in, scattered over the shards.
 fn shard_of(page: u64) -> usize {
-    (page.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize
+    ((page >> RUN_BITS).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARD_BITS)) as usize
 }
 
 impl<D: BlockDevice> ReadCache<D> {
-    /// A cache of at most `capacity` bytes in front of `inner` (0: off).
+    /// A cache of at most `capacity` bytes in front of `inner` (0: off; below
+    /// [`MIN_READ_CACHE_BYTES`] it works, but holds less of what is read).
     pub fn new(inner: D, capacity: u64) -> Self {
         let page = MIN_PAGE.max(u64::from(inner.block_size()));
         ReadCache {
@@ -294,10 +305,15 @@ impl<D: BlockDevice> ReadCache<D> {
     ) -> Option<()> {
         let end = offset + len;
         let (first, last) = self.page_span(offset, len);
+        let mut held = None;
         for page in first..=last {
             let lo = (page * self.page).max(offset);
             let hi = ((page + 1) * self.page).min(end);
-            let mut sh = self.shards[shard_of(page)].try_lock()?;
+            let i = shard_of(page);
+            let sh = match &mut held {
+                Some((at, guard)) if *at == i => guard,
+                _ => &mut held.insert((i, self.shards[i].try_lock()?)).1,
+            };
             let at = (lo - page * self.page) as usize;
             take(sh.hit(page)?, at..at + (hi - lo) as usize);
         }

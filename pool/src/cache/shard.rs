@@ -2,6 +2,7 @@
 //! CLOCK hand for eviction, and the generation and writer count that keep readers from
 //! inserting pages a concurrent write has made stale (see the parent module).
 
+use super::RUN_BITS;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use vsa_blockdev::Bytes;
@@ -190,9 +191,12 @@ fn refill(old: Bytes, src: &[u8]) -> Bytes {
     }
 }
 
-/// Hashes page indexes for a shard's map with the SplitMix64 finalizer. The shard itself
-/// was chosen by a different (multiplicative) hash, so the bits the map uses still vary
-/// within a shard.
+/// Hashes page indexes for a shard's map: the SplitMix64 finalizer of the page's run (the
+/// shard was chosen by a different, multiplicative hash of it, so the bits the map uses
+/// still vary within a shard), plus the page's place in the run in the low bits (the
+/// bucket) and the top ones (the map's tag). The pages of a run then sit side by side in
+/// the map, and a large read finds its pages in a few cache lines instead of one memory
+/// miss per page.
 #[derive(Default)]
 pub(super) struct PageHasher(u64);
 
@@ -208,10 +212,11 @@ impl Hasher for PageHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = (n >> RUN_BITS).wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        self.0 = z ^ (z >> 31);
+        let within = n & ((1 << RUN_BITS) - 1);
+        self.0 = (z ^ (z >> 31)).wrapping_add(within) ^ (within << (64 - 1 - RUN_BITS));
     }
 }
 

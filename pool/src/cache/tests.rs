@@ -26,7 +26,8 @@ fn read(dev: &dyn BlockDevice, offset: u64, len: u64) -> Vec<u8> {
 
 #[test]
 fn hits_and_misses_are_counted_and_misses_read_in_runs() {
-    let c = cached(MIB, MIB);
+    // (At the smallest capacity that holds whole runs; smaller ones are tested below.)
+    let c = cached(MIB, MIN_READ_CACHE_BYTES);
     let data = pattern(1, MIB as usize);
     c.inner().write_at(&data, 0).unwrap();
     assert_eq!(read(&c, 0, 2 * PAGE), data[..2 * PAGE as usize]);
@@ -170,7 +171,7 @@ fn capacity_zero_passes_everything_through() {
         }
     );
     // Turned on at run time, it caches; turned off, it empties.
-    c.set_capacity(MIB);
+    c.set_capacity(MIN_READ_CACHE_BYTES);
     read(&c, 0, 64 * KIB);
     assert_eq!(c.stats().bytes_cached, 64 * KIB);
     c.set_capacity(0);
@@ -675,7 +676,7 @@ fn a_declined_write_leaves_the_cache_as_it_was_and_a_taken_one_refreshes_it() {
             inner: MemDevice::new(MIB, 512),
             open: false.into(),
         },
-        MIB,
+        MIN_READ_CACHE_BYTES,
     );
     let data = pattern(3, 4 * PAGE as usize);
     c.write_at(&data, 0).unwrap();
