@@ -211,7 +211,11 @@ impl Default for TargetLimits {
         Self {
             max_recv_data_segment_length: 262_144,
             max_burst_length: 1_048_576,
-            first_burst_length: 65_536,
+            // A WRITE of up to 256 KiB (a tape block, a large disk write) comes whole with
+            // its command: no R2T round trip, no copy of the data into one buffer. The
+            // target solicits the rest of every write at once anyway, so unsolicited data
+            // holds no more memory than solicited.
+            first_burst_length: 262_144,
             max_outstanding_r2t: 1,
             immediate_data: true,
             initial_r2t: false,
@@ -455,6 +459,11 @@ mod tests {
         assert_eq!(
             neg(&mut p, "MaxBurstLength", "16776192").as_deref(),
             Some("1048576")
+        );
+        assert_eq!(
+            neg(&mut p, "FirstBurstLength", "16776192").as_deref(),
+            Some("262144"),
+            "a 256 KiB WRITE may come whole with its command"
         );
         assert_eq!(
             neg(&mut p, "FirstBurstLength", "4096").as_deref(),
