@@ -15,16 +15,17 @@
 # (BENCH_DIR picks the filesystem both targets keep their files on; VSA_BIN runs that vsa
 # binary instead of building one; VSA_WRITE_JOURNAL sizes the RAID 5 pool's write journal,
 # 0 to run without it.)
-# Needs root (tgtd), tgt, libiscsi-bin, qemu-utils + qemu-block-extra; builds vsa --release.
+# After each write load it waits for vsa's journals to be written home and for `sync`.
+# Needs root (tgtd), tgt, libiscsi-bin, qemu-utils + qemu-block-extra, jq; builds vsa --release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${1:-1024}
 SECS=${2:-10}
 ROUNDS=${3:-3}
 
-for tool in tgtd tgtadm iscsi-perf iscsi-readcapacity16 qemu-img; do
+for tool in tgtd tgtadm iscsi-perf iscsi-readcapacity16 qemu-img jq; do
     command -v "$tool" >/dev/null || {
-        echo "missing $tool: apt-get install -y tgt libiscsi-bin qemu-utils qemu-block-extra" >&2
+        echo "missing $tool: apt-get install -y tgt libiscsi-bin qemu-utils qemu-block-extra jq" >&2
         exit 1
     }
 done
@@ -123,6 +124,19 @@ qbench() {
     awk -v c="$count" -v s="$secs" 'BEGIN { printf "%d %d\n", c / s, c * 4096 / s / 1e6 }'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# After a write load, the writes still going to disk (vsa's journals being written home,
+# tgt's dirty pages) would run beside the next load and slow whoever comes next: wait for
+# both to finish (up to 2 minutes), so each load is measured on a quiet machine.
+settle() {
+    local pending
+    for _ in $(seq 600); do
+        pending=$("$VSA" --data-dir "$WORK/vsa" --json pool list |
+            jq '[.[] | .write_journal.pending_blocks // 0] | add') || pending=?
+        [[ $pending == 0 ]] && break
+        sleep 0.2
+    done
+    sync
+}
 
 declare -A R
 for round in $(seq "$ROUNDS"); do
@@ -135,6 +149,7 @@ for round in $(seq "$ROUNDS"); do
         R[$who.sr]+="$mbs "
         read -r iops _ < <(qbench "$u")
         R[$who.rw]+="$iops "
+        settle
     done
 done
 
