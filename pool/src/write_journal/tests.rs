@@ -388,13 +388,21 @@ type Faulty = Arc<vsa_blockdev::testing::FaultyDevice<MemDevice>>;
 
 /// A journal (budget 1 MiB, no destaging on its own) over a device that can be made to fail.
 fn faulty_journal(parity: bool) -> (Faulty, Arc<MemLog>, WriteJournal<Faulty>) {
+    faulty_journal_striped(STRIPE, parity)
+}
+
+/// [`faulty_journal`] over a set whose stripe is `stripe` bytes.
+fn faulty_journal_striped(
+    stripe: u64,
+    parity: bool,
+) -> (Faulty, Arc<MemLog>, WriteJournal<Faulty>) {
     let dev = Arc::new(vsa_blockdev::testing::FaultyDevice::new(MemDevice::new(
         64 * BLOCK,
         512,
     )));
     let log = Arc::new(MemLog::new());
     let j =
-        WriteJournal::open_tuned(dev.clone(), log.clone(), STRIPE, parity, 1 << 20, NEVER).unwrap();
+        WriteJournal::open_tuned(dev.clone(), log.clone(), stripe, parity, 1 << 20, NEVER).unwrap();
     (dev, log, j)
 }
 
@@ -647,12 +655,7 @@ fn without_parity_runs_close_together_go_home_as_one_span() {
 /// stays one write (a stripe of 128 KiB holds two windows).
 #[test]
 fn without_parity_a_run_across_windows_is_one_write() {
-    let dev = Arc::new(vsa_blockdev::testing::FaultyDevice::new(MemDevice::new(
-        64 * BLOCK,
-        512,
-    )));
-    let log = Arc::new(MemLog::new());
-    let j = WriteJournal::open_tuned(dev.clone(), log, 32 * BLOCK, false, 1 << 20, NEVER).unwrap();
+    let (dev, _log, j) = faulty_journal_striped(32 * BLOCK, false);
     j.write_at(&[7u8; 8192], 15 * BLOCK).unwrap();
     let before = dev.ops();
     j.drain().unwrap();
