@@ -1,7 +1,7 @@
 //! The write journal's records in a log of their own: a file (or a block device, a separate
 //! log device) used as a ring. An append is one `pwrite` of a *frame* holding a group of
-//! records at the head (the operating system has it at once: it survives a crash of the
-//! process); a sync is one `fdatasync`; a retire moves the tail in the superblock, synced.
+//! records at the head, in whole pages (the operating system has it at once: it survives a
+//! crash of the process); a sync is one `fdatasync`; a retire moves the tail in the superblock, synced.
 //!
 //! ```text
 //!  0        4096                                                        size
@@ -43,6 +43,11 @@ const RECORD_HEAD: usize = 12;
 /// The smallest log: the superblock and 1 MiB of ring.
 pub const MIN_LOG_BYTES: u64 = SUPER + (1 << 20);
 
+/// The page an append writes whole: the operating system's page, so that no append has
+/// to read a page from disk to change part of it (a log whose pages have left the page
+/// cache would otherwise read one page per append).
+const PAGE: u64 = 4096;
+
 /// Records as the log hands them out: (sequence number, bytes).
 type Records = Vec<(u64, Vec<u8>)>;
 
@@ -70,6 +75,9 @@ struct Ring {
     /// Live frames, oldest first.
     frames: VecDeque<Frame>,
     head: u64,
+    /// The bytes of the head's page before the head (`head % PAGE` of them), which the
+    /// next append writes again so that it writes whole pages.
+    head_page: Vec<u8>,
     next_frame: u64,
     tail: Tail,
 }
@@ -220,7 +228,13 @@ impl FileLog {
         let (tail, end) = decode_super(&sb, path, size)?;
         let (frames, _) = scan(&file, tail, end);
         let head = frames.last().map_or(tail.offset, |f| f.end);
-        Ok(Self::assemble(file, path, end, tail, frames, head))
+        let mut log = Self::assemble(file, path, end, tail, frames, head);
+        let ring = log.ring.get_mut();
+        ring.head_page.resize((head % PAGE) as usize, 0);
+        log.file
+            .read_exact_at(&mut ring.head_page, head - head % PAGE)
+            .map_err(|e| io_err(Op::Read, path, e))?;
+        Ok(log)
     }
 
     fn assemble(
@@ -239,6 +253,7 @@ impl FileLog {
             ring: Mutex::new(Ring {
                 frames: frames.into(),
                 head,
+                head_page: Vec::new(),
                 next_frame,
                 tail,
             }),
@@ -361,29 +376,44 @@ fn scan(file: &File, tail: Tail, end: u64) -> (Vec<Frame>, Records) {
     (frames, records)
 }
 
+/// Room before a frame in the buffer it is encoded into, for the head page's earlier bytes.
+const LEAD: usize = PAGE as usize;
+
+/// A frame of `records` encoded after [`LEAD`] bytes of room, with its number, epoch and
+/// CRC still zero; and the highest sequence number in it.
+fn encode_frame(records: &[(u64, Vec<u8>)]) -> (Vec<u8>, u64) {
+    let payload: usize = records.iter().map(|r| RECORD_HEAD + r.1.len()).sum();
+    let mut buf = Vec::with_capacity(LEAD + FRAME_HEAD + payload + PAGE as usize);
+    buf.resize(LEAD, 0);
+    buf.extend_from_slice(&FRAME_MAGIC);
+    buf.extend_from_slice(&0u64.to_le_bytes()); // the number
+    buf.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&(payload as u32).to_le_bytes());
+    buf.extend_from_slice(&0u64.to_le_bytes()); // the epoch
+    buf.extend_from_slice(&0u32.to_le_bytes()); // the CRC
+    for (seq, r) in records {
+        buf.extend_from_slice(&seq.to_le_bytes());
+        buf.extend_from_slice(&(r.len() as u32).to_le_bytes());
+        buf.extend_from_slice(r);
+    }
+    let max_seq = records.iter().map(|r| r.0).max().unwrap_or(0);
+    (buf, max_seq)
+}
+
 impl LogStore for FileLog {
     fn append(&self, records: &[(u64, Vec<u8>)]) -> Result<()> {
-        let payload: usize = records.iter().map(|r| RECORD_HEAD + r.1.len()).sum();
-        let mut buf = Vec::with_capacity(FRAME_HEAD + payload);
-        buf.extend_from_slice(&FRAME_MAGIC);
-        buf.extend_from_slice(&0u64.to_le_bytes()); // the number, below
-        buf.extend_from_slice(&(records.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&(payload as u32).to_le_bytes());
-        buf.extend_from_slice(&0u64.to_le_bytes()); // the epoch, below
-        buf.extend_from_slice(&0u32.to_le_bytes()); // the CRC, below
-        for (seq, r) in records {
-            buf.extend_from_slice(&seq.to_le_bytes());
-            buf.extend_from_slice(&(r.len() as u32).to_le_bytes());
-            buf.extend_from_slice(r);
-        }
-        let max_seq = records.iter().map(|r| r.0).max().unwrap_or(0);
+        let (mut buf, max_seq) = encode_frame(records);
+        let frame = LEAD..buf.len();
+        let len = frame.len() as u64;
         let mut ring = self.ring.lock();
         let number = ring.next_frame;
-        buf[4..12].copy_from_slice(&number.to_le_bytes());
-        buf[20..28].copy_from_slice(&ring.tail.epoch.to_le_bytes());
-        let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[..FRAME_CRC]), &buf[FRAME_HEAD..]);
-        buf[FRAME_CRC..FRAME_HEAD].copy_from_slice(&crc.to_le_bytes());
-        let len = buf.len() as u64;
+        buf[LEAD + 4..LEAD + 12].copy_from_slice(&number.to_le_bytes());
+        buf[LEAD + 20..LEAD + 28].copy_from_slice(&ring.tail.epoch.to_le_bytes());
+        let crc = crc32c::crc32c_append(
+            crc32c::crc32c(&buf[LEAD..LEAD + FRAME_CRC]),
+            &buf[LEAD + FRAME_HEAD..],
+        );
+        buf[LEAD + FRAME_CRC..LEAD + FRAME_HEAD].copy_from_slice(&crc.to_le_bytes());
         let Some(at) = self.place(&ring, len) else {
             return Err(BlockError::new(ErrorKind::SpaceExhausted, Op::Write, 0, len)
                 .with_device(format!("write journal log {}", self.path.display()))
@@ -392,15 +422,38 @@ impl LogStore for FileLog {
                     self.capacity()
                 )));
         };
+        // Whole pages: the head page's earlier bytes again before the frame, zeros after it
+        // up to its last page's end, but never into a live frame (or the ring's end).
+        let lead = if at == ring.head {
+            &ring.head_page[..]
+        } else {
+            &[]
+        };
+        let start = LEAD - lead.len();
+        buf[start..LEAD].copy_from_slice(lead);
+        let free_until = ring
+            .frames
+            .front()
+            .map(|f| f.offset)
+            .filter(|&tail| tail > at)
+            .unwrap_or(self.end);
+        let frame_end = at + len;
+        let pad =
+            (frame_end.next_multiple_of(PAGE).min(free_until)).saturating_sub(frame_end) as usize;
+        buf.resize(buf.len() + pad, 0);
         self.file
-            .write_all_at(&buf, at)
+            .write_all_at(&buf[start..], at - lead.len() as u64)
             .map_err(|e| io_err(Op::Write, &self.path, e))?;
+        let kept = (frame_end % PAGE) as usize;
+        ring.head_page.clear();
+        ring.head_page
+            .extend_from_slice(&buf[frame.end - kept..frame.end]);
         ring.frames.push_back(Frame {
             offset: at,
-            end: at + len,
+            end: frame_end,
             max_seq,
         });
-        ring.head = at + len;
+        ring.head = frame_end;
         ring.next_frame += 1;
         Ok(())
     }

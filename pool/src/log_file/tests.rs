@@ -133,6 +133,67 @@ fn a_log_that_is_not_one_is_refused_with_a_reason() {
     assert_eq!(e.kind(), ErrorKind::SpaceExhausted);
 }
 
+#[test]
+fn appends_write_whole_pages_keeping_the_frames_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let log = FileLog::create(&path, MIN_LOG_BYTES, OWNER).unwrap();
+    // Old bytes where the frames go: what an append leaves after its frame must be zeros
+    // (it wrote the page whole, so the system had no page to read first).
+    let f = OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(&vec![0xEE; 3 * PAGE as usize], SUPER + FRAME_HEAD as u64)
+        .unwrap();
+    let head_after = |log: &FileLog| log.ring.lock().head;
+    let read = |from: u64, to: u64| {
+        let mut b = vec![0u8; (to - from) as usize];
+        File::open(&path)
+            .unwrap()
+            .read_exact_at(&mut b, from)
+            .unwrap();
+        b
+    };
+    for (seq, len) in [(1, 100), (2, 5000), (3, 7)] {
+        log.append(&[rec(seq, len)]).unwrap();
+        let head = head_after(&log);
+        assert!(
+            read(head, head.next_multiple_of(PAGE))
+                .iter()
+                .all(|&b| b == 0),
+            "after frame {seq}: the rest of its last page"
+        );
+    }
+    drop(log);
+    let log = FileLog::open(&path).unwrap();
+    // The head page's earlier bytes are read back at open, so the next append keeps them.
+    log.append(&[rec(4, 30)]).unwrap();
+    drop(log);
+    assert_eq!(
+        FileLog::open(&path).unwrap().records().unwrap(),
+        vec![rec(1, 100), rec(2, 5000), rec(3, 7), rec(4, 30)]
+    );
+}
+
+#[test]
+fn the_zeros_after_a_frame_stop_at_the_tail_in_the_same_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let end = MIN_LOG_BYTES;
+    let log = FileLog::create(&path, end, OWNER).unwrap();
+    let over = (FRAME_HEAD + RECORD_HEAD) as u64;
+    // Frame 1 is small, frame 2 fills the ring but for 100 bytes; with frame 1 retired,
+    // the tail is in the ring's first page, and frame 3 wraps to sit just before it.
+    log.append(&[rec(1, 1000)]).unwrap();
+    let tail = SUPER + 1000 + over;
+    log.append(&[rec(2, (end - tail - 100 - over) as usize)])
+        .unwrap();
+    log.retire(1).unwrap();
+    log.append(&[rec(3, 100)]).unwrap();
+    assert_eq!(log.ring.lock().head, SUPER + 100 + over);
+    drop(log);
+    let got = FileLog::open(&path).unwrap().records().unwrap();
+    assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     /// Appends of random sizes, retires and reopens: the log always holds exactly the
