@@ -36,6 +36,7 @@ pub mod meta;
 pub mod pool;
 pub mod progress;
 pub mod raid;
+mod scratch;
 mod sums_db;
 pub mod volume;
 pub mod write_journal;

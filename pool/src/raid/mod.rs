@@ -25,7 +25,6 @@ mod members;
 mod mirror;
 mod parity;
 mod rebuild;
-mod scratch;
 mod scrub;
 mod stripe_lock;
 #[cfg(test)]

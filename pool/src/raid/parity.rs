@@ -11,8 +11,8 @@ use super::io::{self, ReadOp, WriteOp};
 use super::layout::{Role, Segment};
 use super::members::View;
 use super::mirror::split_mut;
-use super::scratch;
 use super::{tolerates, RaidLevel, RaidSet};
+use crate::scratch;
 use vsa_blockdev::{BlockError, Op};
 
 /// The rows `[r0, r1)` of one stripe: every data column, P and (RAID 6) Q.

@@ -14,6 +14,7 @@
 
 use super::index::overlay;
 use super::{Shared, BLOCK};
+use crate::scratch;
 use parking_lot::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -227,13 +228,13 @@ impl<D: BlockDevice> Shared<D> {
         let busy = 8 * blocks.len() as u64 * BLOCK >= self.stripe;
         if busy && end - start == self.stripe && self.parity {
             let _stripe = self.lock_stripes(start, end);
-            let mut whole = vec![0u8; (end - start) as usize];
-            match self.dev.read_at(&mut whole, start) {
-                Ok(()) => {
-                    overlay(&mut whole, start, blocks);
-                    self.dev.write_at(&whole, start)?;
-                    return Ok(end - start);
-                }
+            let read: Result<Result<()>> = scratch::with((end - start) as usize, |whole| {
+                self.dev.read_at(whole, start)?;
+                overlay(whole, start, blocks);
+                Ok(self.dev.write_at(whole, start))
+            });
+            match read {
+                Ok(written) => return written.map(|()| end - start),
                 // A block of the stripe the journal does not hold cannot be read (lost,
                 // or the set degraded past it): write only what the journal holds.
                 Err(e) => tracing::warn!(
@@ -282,17 +283,19 @@ impl<D: BlockDevice> Shared<D> {
         };
         let (from, to) = (first.0, last.0 + BLOCK);
         let _stripes = self.lock_stripes(from, to);
-        let mut span = vec![0u8; (to - from) as usize];
-        if let Err(e) = self.dev.read_at(&mut span, from) {
-            tracing::warn!(
-                at = from,
-                "write journal: the gaps between journaled blocks cannot be read ({e}); writing the blocks alone"
-            );
-            return Ok(None);
-        }
-        overlay(&mut span, from, blocks);
-        self.dev.write_at(&span, from)?;
-        Ok(Some(to - from))
+        // Aligned in memory, so direct-I/O members take the span without a bounce copy.
+        scratch::with((to - from) as usize, |span| {
+            if let Err(e) = self.dev.read_at(span, from) {
+                tracing::warn!(
+                    at = from,
+                    "write journal: the gaps between journaled blocks cannot be read ({e}); writing the blocks alone"
+                );
+                return Ok(None);
+            }
+            overlay(span, from, blocks);
+            self.dev.write_at(span, from)?;
+            Ok(Some(to - from))
+        })
     }
 
     /// Whether a destage pass is due (the caller holds the space lock).

@@ -1,6 +1,7 @@
 //! A per-thread reusable scratch buffer whose start is 4096-byte aligned in memory, so
-//! members using direct I/O can write parity from it without a bounce copy, and the hot
-//! write path neither allocates nor zero-fills a fresh buffer per request.
+//! members using direct I/O read into it and write from it without a bounce copy (parity,
+//! the spans the write journal sends home), and hot paths neither allocate nor zero-fill a
+//! fresh buffer per request.
 
 use std::cell::RefCell;
 
