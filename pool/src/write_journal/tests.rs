@@ -426,6 +426,22 @@ fn a_stripe_that_cannot_be_read_whole_still_gets_its_blocks_home() {
 }
 
 #[test]
+fn a_read_of_journaled_blocks_only_needs_nothing_from_the_set() {
+    let (dev, _log, j) = faulty_journal(true);
+    j.write_at(&[5u8; 8192], 8 * BLOCK).unwrap();
+    j.write_at(&[6u8; 4096], 10 * BLOCK).unwrap();
+    dev.fail_reads_only(true);
+    dev.fail(true);
+    assert_eq!(
+        read(&j, 8 * BLOCK, 3 * 4096),
+        [[5u8; 8192].as_slice(), &[6u8; 4096]].concat()
+    );
+    assert_eq!(read(&j, 9 * BLOCK + 512, 512), vec![5u8; 512]);
+    // A block the journal does not hold comes from the set, which fails here.
+    assert!(j.read_at(&mut [0u8; 8192], 10 * BLOCK).is_err());
+}
+
+#[test]
 fn a_record_past_the_end_of_the_device_is_dropped_at_replay() {
     let dev = Arc::new(MemDevice::new(64 * BLOCK, 512));
     let log = Arc::new(MemLog::new());
