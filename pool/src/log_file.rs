@@ -1,7 +1,8 @@
 //! The write journal's records in a log of their own: a file (or a block device, a separate
 //! log device) used as a ring. An append is one `pwrite` of a *frame* holding a group of
 //! records at the head, in whole pages (the operating system has it at once: it survives a
-//! crash of the process); a sync is one `fdatasync`; a retire moves the tail in the superblock, synced.
+//! crash of the process); a sync is one `fdatasync`; a retire moves the tail in the
+//! superblock, synced.
 //!
 //! ```text
 //!  0        4096                                                        size
