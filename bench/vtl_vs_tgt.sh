@@ -18,6 +18,7 @@
 # took.
 #
 # Usage: [BENCH_DIR=/var/tmp] [VSA_BIN=path] [TAR_SRC="/usr/lib/x86_64-linux-gnu"] [VSA_WRITE_JOURNAL=256M]
+#        [VSA_VTL_DEDUP=off (the library's deduplication off for the whole run)]
 #        bench/vtl_vs_tgt.sh [SIZE_MIB=2048] [ROUNDS=3] [LOCATES=2000] [CAPACITY_GIB=8]
 # Needs root (tgtd), tgt, libiscsi-dev, gcc, jq, tar; builds vsa --release unless VSA_BIN.
 set -euo pipefail
@@ -139,6 +140,7 @@ for _ in $(seq 100); do [[ -s $WORK/vsa/iscsi.addr ]] && break; sleep 0.1; done
 [[ -s $WORK/vsa/iscsi.addr ]] || { echo "vsa serve did not start:" >&2; cat "$WORK/vsa.log" >&2; exit 1; }
 vsa() { "$VSA" --data-dir "$WORK/vsa" "$@"; }
 vsa vtl create lib1 --slots 4 --drives 1 --pool bench >/dev/null
+[[ ${VSA_VTL_DEDUP:-on} == off ]] && vsa vtl set lib1 --dedup off >/dev/null
 vsa vtl tape create lib1 VSA000L8..VSA001L8 --capacity "${CAPACITY_GIB}G" >/dev/null
 vsa vtl tape move lib1 slot:1 drive:1 >/dev/null
 VSA_URL="iscsi://$(cat "$WORK/vsa/iscsi.addr")/$VSA_IQN/1"
