@@ -66,33 +66,57 @@ impl Ahead {
         self.coming = None;
     }
 
-    /// The window read ahead becomes this one if it holds `off..off + len`, with what
-    /// this one holds from `off` before it when the request straddles the two: whether it
-    /// did (it is waited for; one that failed or does not fit is dropped).
-    pub fn adopt(&mut self, off: u64, len: u64) -> bool {
-        let Some(c) = self.coming.take() else {
-            return false;
-        };
+    /// The window read ahead becomes this one if it holds `off..off + len`, or the rest
+    /// of a request that straddles the two: then the requested bytes (it is waited for;
+    /// one that failed or does not fit is dropped). A straddling request is put together
+    /// from the two windows; the new one is not copied behind what is left of this one.
+    pub fn adopt(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
+        let c = self.coming.take()?;
         let end = self.start + self.bytes.len() as u64;
         let reaches = c.start.saturating_add(c.len) >= off.saturating_add(len);
         let alone = c.start <= off && reaches;
         let joined = c.start == end && self.start <= off && off < end && reaches;
         if !alone && !joined {
-            return false; // not waited for: the reader went elsewhere
+            return None; // not waited for: the reader went elsewhere
         }
         match c.read.recv() {
             Ok(Ok(bytes)) if bytes.len() as u64 == c.len => {
-                if alone {
-                    self.fill(c.start, bytes);
-                } else {
-                    let mut both = self.bytes.split_off((off - self.start) as usize);
-                    both.extend_from_slice(&bytes);
-                    self.fill(off, both);
+                let mut out = Vec::new();
+                if !alone {
+                    let rest = usize::try_from(off + len - c.start).ok()?;
+                    out.reserve_exact(usize::try_from(len).ok()?);
+                    out.extend_from_slice(self.bytes.get((off - self.start) as usize..)?);
+                    out.extend_from_slice(bytes.get(..rest)?);
                 }
-                true
+                self.fill(c.start, bytes);
+                if alone {
+                    out = self.get(off, len)?.to_vec();
+                }
+                Some(out)
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// Bytes `off..off + len`: from the window, or the window read ahead ([`Ahead::adopt`]),
+    /// or else from `read(from, n)`, which the window then holds; `n` is what
+    /// [`Ahead::want`] said (asked first), cut by the caller's `read` as it must be.
+    pub fn take<E>(
+        &mut self,
+        off: u64,
+        len: u64,
+        want: u64,
+        read: impl FnOnce(u64, u64) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        if let Some(b) = self.get(off, len) {
+            return Ok(b.to_vec());
+        }
+        if let Some(b) = self.adopt(off, len) {
+            return Ok(b);
+        }
+        let bytes = read(off, want)?;
+        self.fill(off, bytes);
+        Ok(self.get(off, len).map(<[u8]>::to_vec).unwrap_or_default())
     }
 
     /// Where the next window starts, and how long it is, if it should be read now: when
@@ -176,10 +200,19 @@ mod tests {
         // A request straddling the two windows: the tail of this one and the next.
         a.want(95, 10);
         assert_eq!(a.get(95, 10), None);
-        assert!(a.adopt(95, 10));
-        assert_eq!(a.get(95, 10), Some(&bytes(95, 10)[..]));
-        assert_eq!(a.get(195, 5), Some(&bytes(195, 5)[..]));
+        assert_eq!(a.adopt(95, 10), Some(bytes(95, 10)));
+        assert_eq!(
+            a.get(95, 10),
+            None,
+            "the new window starts where it was read"
+        );
+        assert_eq!(a.get(100, 100), Some(&bytes(100, 100)[..]));
         assert_eq!(a.coming(), None);
+        // A request the next window holds alone.
+        a.want(200, 10);
+        a.prefetch(200, 50, || Ok(bytes(200, 50)));
+        assert_eq!(a.adopt(200, 10), Some(bytes(200, 10)));
+        assert_eq!(a.get(240, 10), Some(&bytes(240, 10)[..]));
     }
 
     #[test]
@@ -190,10 +223,10 @@ mod tests {
         a.prefetch(100, 100, || {
             Err(BlockError::new(ErrorKind::Io, Op::Read, 100, 100))
         });
-        assert!(!a.adopt(150, 10));
+        assert_eq!(a.adopt(150, 10), None);
         assert_eq!(a.coming(), None);
         a.prefetch(100, 100, || Ok(bytes(100, 100)));
-        assert!(!a.adopt(500, 10), "a jump elsewhere");
+        assert_eq!(a.adopt(500, 10), None, "a jump elsewhere");
         a.prefetch(100, 100, || Ok(bytes(100, 100)));
         a.clear();
         assert_eq!(a.coming(), None, "what was written since is not served");

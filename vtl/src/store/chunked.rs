@@ -252,13 +252,17 @@ impl Tape {
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
         let dev = self.store.device();
-        let held = !fresh && (w.get(at, len).is_some() || w.adopt(at, len));
-        if !held {
+        let read = |at: u64, want: u64| {
             let want = want.min(dev.size().saturating_sub(at)).max(len);
-            let bytes = read_volume(dev.as_ref(), at, want)?;
+            read_volume(dev.as_ref(), at, want)
+        };
+        let out = if fresh {
+            let bytes = read(at, want)?;
             w.fill(at, bytes);
-        }
-        let out = w.get(at, len).map(<[u8]>::to_vec).unwrap_or_default();
+            w.get(at, len).map(<[u8]>::to_vec).unwrap_or_default()
+        } else {
+            w.take(at, len, want, read)?
+        };
         // Reading in sequence: the next window meanwhile (a chunk it holds that was
         // written since fails its checksum and is read again, fresh).
         if let Some((next, n)) = w.next_window(dev.size()) {

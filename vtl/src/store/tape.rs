@@ -279,12 +279,10 @@ impl Tape {
     pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
         let mut w = self.ahead.lock();
         let want = w.want(off, len);
-        if w.get(off, len).is_none() && !w.adopt(off, len) {
+        let out = w.take(off, len, want, |off, want| {
             let want = want.min(self.index.end().saturating_sub(off)).max(len);
-            let bytes = self.read_stream(off, want)?;
-            w.fill(off, bytes);
-        }
-        let out = w.get(off, len).map(<[u8]>::to_vec).unwrap_or_default();
+            self.read_stream(off, want)
+        })?;
         let written = self.index.end() - self.pending.len() as u64;
         if let Some((at, n)) = w.next_window(written) {
             let first = at / SEGMENT;
