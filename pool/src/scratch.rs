@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 /// Memory alignment of the buffers.
-const ALIGN: usize = 4096;
+pub(crate) const ALIGN: usize = 4096;
 /// Buffers larger than this are not kept for reuse once the request is done.
 const KEEP_MAX: usize = 8 << 20;
 
@@ -14,14 +14,16 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
+/// `len` bytes of `v` from an `ALIGN`-aligned address, `v` grown (zeroed) if it is too short.
+pub(crate) fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
     let need = len + ALIGN;
     if v.len() < need {
         *v = vec![0u8; need];
     }
     let off = v.as_ptr().align_offset(ALIGN);
-    // align_offset may in theory give up (usize::MAX); the buffer is then merely unaligned
-    // and a direct-I/O member bounces it.
+    // align_offset may in theory give up (usize::MAX); the buffer is then merely unaligned:
+    // a direct-I/O member bounces it, and the kernel refuses the bounce buffer itself with
+    // EINVAL (an error, not a panic).
     let off = if off < ALIGN { off } else { 0 };
     &mut v[off..off + len]
 }

@@ -60,7 +60,7 @@ pub const MIN_MEMBER_SIZE: u64 = DATA_OFFSET + MIN_DATA_SIZE;
 /// I/O.
 const DATA_ALIGN: u64 = 4096;
 /// Memory alignment of buffers handed to the kernel under `O_DIRECT`.
-const MEM_ALIGN: usize = 4096;
+const MEM_ALIGN: usize = crate::scratch::ALIGN;
 /// Largest piece copied through the bounce buffer at once.
 const BOUNCE_MAX: usize = 1 << 20;
 const CRC_OFFSET: usize = LABEL_SIZE - 4;
@@ -389,17 +389,7 @@ thread_local! {
 /// Runs `f` on a zeroed-or-stale, `MEM_ALIGN`-aligned scratch slice of `len` bytes
 /// (`len <= BOUNCE_MAX`), reusing this thread's buffer.
 fn with_bounce<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    fn aligned(v: &mut Vec<u8>, len: usize) -> &mut [u8] {
-        let need = len + MEM_ALIGN;
-        if v.len() < need {
-            *v = vec![0u8; need];
-        }
-        let off = v.as_ptr().align_offset(MEM_ALIGN);
-        // align_offset may in theory give up (usize::MAX); the kernel then rejects the
-        // I/O with EINVAL, which surfaces as an error rather than a panic.
-        let off = if off < MEM_ALIGN { off } else { 0 };
-        &mut v[off..off + len]
-    }
+    use crate::scratch::aligned;
     BOUNCE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut v) => f(aligned(&mut v, len)),
         Err(_) => {
