@@ -6,7 +6,7 @@
 //! ([`Framing`]).
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::digest::{digest_bytes, pad_len};
 use crate::error::CodecError;
@@ -126,17 +126,19 @@ pub struct OutBuf {
     /// Large segments, each with the length of `small` at the point it goes between.
     large: Vec<(usize, Bytes)>,
     len: usize,
+    /// Bytes of the front already written (a partial `writev`).
+    sent: usize,
 }
 
 impl OutBuf {
-    /// Bytes queued.
+    /// Bytes queued and not written yet.
     pub fn len(&self) -> usize {
-        self.len
+        self.len - self.sent
     }
 
-    /// Nothing queued.
+    /// Nothing left to write.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len == self.sent
     }
 
     /// Appends a typed PDU with its data segment.
@@ -199,27 +201,34 @@ impl OutBuf {
         self.slices()
             .iter()
             .flat_map(|s| s.iter().copied())
+            .skip(self.sent)
             .collect()
     }
 
-    /// Writes everything queued to `w` and empties the buffer.
-    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
-        {
+    /// Writes what is queued with one call of `write` (a non-blocking `writev`), and
+    /// drops the bytes it took from the front; once all are written the buffer is empty.
+    /// Returns the number of bytes written (`WriteZero` if `write` took none).
+    pub fn try_write(
+        &mut self,
+        write: impl FnOnce(&[std::io::IoSlice<'_>]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let written = {
             let mut slices = self.slices();
             let mut rest = &mut slices[..];
-            while !rest.is_empty() {
-                let n = rest.len().min(IOV_MAX);
-                let written = w.write_vectored(&rest[..n]).await?;
-                if written == 0 {
-                    return Err(std::io::ErrorKind::WriteZero.into());
-                }
-                std::io::IoSlice::advance_slices(&mut rest, written);
-            }
+            std::io::IoSlice::advance_slices(&mut rest, self.sent);
+            write(&rest[..rest.len().min(IOV_MAX)])?
+        };
+        if written == 0 && !self.is_empty() {
+            return Err(std::io::ErrorKind::WriteZero.into());
         }
-        self.small.clear();
-        self.large.clear();
-        self.len = 0;
-        Ok(())
+        self.sent += written;
+        if self.sent >= self.len {
+            self.small.clear();
+            self.large.clear();
+            self.len = 0;
+            self.sent = 0;
+        }
+        Ok(written)
     }
 }
 
@@ -403,13 +412,37 @@ mod tests {
         );
         let wire = out.to_vec();
         assert_eq!(wire.len(), out.len());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        // Written by a socket that takes at most 1000 bytes a call and is full every
+        // third call, as a non-blocking one may be.
         let mut written = Vec::new();
-        rt.block_on(out.write_to(&mut written)).unwrap();
+        let mut calls = 0;
+        while !out.is_empty() {
+            calls += 1;
+            let r = out.try_write(|slices| {
+                if calls % 3 == 0 {
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                let mut n = 0;
+                for s in slices {
+                    let k = s.len().min(1000 - n);
+                    written.extend_from_slice(&s[..k]);
+                    n += k;
+                }
+                Ok(n)
+            });
+            match r {
+                Ok(n) => assert!(n > 0 && n <= 1000),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+            }
+            assert_eq!(out.len(), wire.len() - written.len());
+            assert_eq!(out.to_vec(), wire[written.len()..]);
+        }
         assert_eq!(written, wire);
-        assert!(out.is_empty());
+        assert_eq!(
+            out.try_write(|_| Ok(0)).unwrap(),
+            0,
+            "nothing left to write"
+        );
         let mut buf = BytesMut::from(&wire[..]);
         for (i, &n) in sizes.iter().enumerate() {
             let mut reader = FrameReader::new(&[][..]);

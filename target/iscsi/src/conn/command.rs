@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
 use vsa_scsi::target::lun_from_wire;
 use vsa_scsi::{Command, Response, Sense, SenseKey, Status, TaskAttr};
 
-use super::writer::Out;
+use super::writer::Sender;
 use super::{Conn, ConnError};
 use crate::codec;
 use crate::metrics::Metrics;
@@ -330,12 +329,10 @@ fn try_inline(
     Some((resp, data_out.len() as u32))
 }
 
-async fn send_all(tx: &mpsc::Sender<Out>, pdus: Vec<(Pdu, Payload)>) {
-    for (p, d) in pdus {
-        if tx.send(Out::pdu(p, d)).await.is_err() {
-            return;
-        }
-    }
+/// Sends a command's answer from the task that ran it: written on this thread if the
+/// writer thread is idle (one wake-up less), else queued for it.
+async fn send_all(tx: &Sender, pdus: Vec<(Pdu, Payload)>) {
+    let _ = tx.send_now(pdus).await;
 }
 
 /// Runs the command on the blocking pool (bounded by the server's semaphore). Returns

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 
 use crate::codec::FrameReader;
 use crate::error::CodecError;
@@ -60,7 +60,7 @@ pub enum ConnError {
 pub struct Conn {
     pub(crate) session: Arc<Session>,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) tx: mpsc::Sender<Out>,
+    pub(crate) tx: writer::Sender,
     /// Answers of commands served on the reader, held until it has read all it has
     /// (or [`HOLD_BYTES`] are held), then passed to the writer in one go: one wakeup and
     /// one `writev` for a burst of commands instead of one per command.
@@ -108,15 +108,15 @@ pub async fn run(
         tsih = session.tsih, "session logged in"
     );
     reader.framing = done.framing;
-    let (tx, rx) = mpsc::channel(512);
-    let writer = writer::spawn(writer::run(
+    let link = Arc::new(writer::Link::new(
         wr,
-        rx,
         done.framing,
         done.stat_sn,
         session.clone(),
         shared.clone(),
     ));
+    let (tx, rx) = writer::channel(link.clone(), 512);
+    let writer = writer::spawn(writer::run(link, rx));
     let mut conn = Conn {
         session: session.clone(),
         shared: shared.clone(),
@@ -141,7 +141,7 @@ pub async fn run(
     // initiator's next command on another session no longer meets this one's RESERVE(6).
     session.release_nexus();
     // Abort whatever is left and wait for running commands, then close the writer.
-    let _ = conn.pass_held().await;
+    let _ = conn.pass_held(false).await;
     conn.pending.clear();
     let graceful = result.is_ok();
     conn.finish_tasks(!graceful).await;
@@ -180,8 +180,9 @@ impl Conn {
                 self.request_logout(grace).await?;
             }
             if !reader.has_frame() {
-                // About to wait for the initiator: what is held goes out now.
-                self.pass_held().await?;
+                // About to wait for the initiator: what is held goes out now, written
+                // here if the writer thread is idle (no wake-up of it).
+                self.pass_held(true).await?;
             }
             let mut deadline = match self.ping {
                 Some((_, sent)) => sent + timeout,
@@ -283,7 +284,7 @@ impl Conn {
 
     /// Sends a PDU through the writer, after whatever is held.
     pub(crate) async fn send(&self, pdu: Pdu, data: impl Into<Payload>) -> Result<(), ConnError> {
-        self.pass_held().await?;
+        self.pass_held(false).await?;
         self.tx
             .send(Out::pdu(pdu, data))
             .await
@@ -299,21 +300,25 @@ impl Conn {
             held.1 >= HOLD_BYTES
         };
         if full {
-            self.pass_held().await?;
+            // The reader has more to do: the writer thread sends these meanwhile.
+            self.pass_held(false).await?;
         }
         Ok(())
     }
 
-    /// Passes the held answers to the writer.
-    async fn pass_held(&self) -> Result<(), ConnError> {
+    /// Passes the held answers to the writer thread, or with `now` writes them on this
+    /// thread if the writer is idle.
+    async fn pass_held(&self, now: bool) -> Result<(), ConnError> {
         let pdus = std::mem::take(&mut *self.held.lock()).0;
         if pdus.is_empty() {
             return Ok(());
         }
-        self.tx
-            .send(Out::Batch(pdus))
-            .await
-            .map_err(|_| ConnError::WriterGone)
+        let sent = if now {
+            self.tx.send_now(pdus).await
+        } else {
+            self.tx.send(Out::Batch(pdus)).await
+        };
+        sent.map_err(|_| ConnError::WriterGone)
     }
 
     pub(crate) async fn reject(&self, bhs: &Bhs, reason: RejectReason) -> Result<(), ConnError> {

@@ -262,3 +262,121 @@ async fn a_sequential_unit_runs_one_command_at_a_time_while_a_disk_runs_many() {
     drop(ini);
     serving.await.unwrap();
 }
+
+/// A unit whose READs answer at once, on the connection's thread ([`LogicalUnit::
+/// try_execute`]) for LUN 0, on the blocking pool for LUN 1; the data names the command:
+/// every byte is the low byte of the number in CDB bytes 2..6.
+#[derive(Debug)]
+struct Echo {
+    inline: bool,
+}
+
+const ECHO_LEN: usize = 4096;
+
+impl Echo {
+    fn answer(cmd: &Command<'_>) -> Response {
+        let n = cmd.cdb.get(5).copied().unwrap_or(0);
+        Response::with_data(vec![n; ECHO_LEN])
+    }
+}
+
+impl LogicalUnit for Echo {
+    fn execute(&self, cmd: &Command<'_>) -> Response {
+        Self::answer(cmd)
+    }
+    fn try_execute(&self, cmd: &Command<'_>) -> Option<Response> {
+        self.inline.then(|| Self::answer(cmd))
+    }
+    fn reset(&self, _reset: Reset, _from: &Nexus) {}
+}
+
+/// Answers written by the reader itself (the writer thread idle), by the tasks that ran
+/// commands and by the writer thread, while the initiator leaves 24 MiB of them unread
+/// (the socket fills, so all three take turns and partial writes happen): every command
+/// is answered once, with its own data, and StatSN counts up by one in the order the
+/// answers arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_written_by_reader_tasks_and_writer_keep_statsn_in_order_when_the_socket_fills() {
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, Arc::new(Echo { inline: true }));
+    scsi.insert(1, Arc::new(Echo { inline: false }));
+    let entry = Arc::new(TargetEntry {
+        name: IQN.into(),
+        alias: None,
+        chap: None,
+        mutual_chap: None,
+        acl: Vec::new(),
+        scsi: Arc::new(scsi),
+    });
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(One(entry)),
+        ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(server.run(stop_rx));
+    let Initiator {
+        mut rd,
+        mut wr,
+        mut cmd_sn,
+        ..
+    } = Initiator::login(addr).await;
+
+    const COMMANDS: u32 = 6000;
+    let sending = tokio::spawn(async move {
+        for itt in 1..=COMMANDS {
+            let n = itt.to_be_bytes();
+            let mut c = ScsiCommand {
+                final_bit: true,
+                read: true,
+                attr: 1,
+                itt,
+                cmd_sn,
+                expected_len: ECHO_LEN as u32,
+                cdb: vec![0x08, 0, n[1], n[2], n[3], 0],
+                ..Default::default()
+            };
+            // Every 97th to the unit that runs on the blocking pool.
+            c.lun[1] = u8::from(itt % 97 == 0);
+            c.cdb[5] = n[3];
+            cmd_sn += 1;
+            let b = codec::encode(&Pdu::ScsiCommand(c), &[], &Framing::default());
+            wr.write_all(&b).await.unwrap();
+        }
+        wr
+    });
+    // Nothing is read until every command is sent: 24 MiB of answers wait meanwhile.
+    let wr = sending.await.unwrap();
+    let mut seen = vec![false; COMMANDS as usize + 1];
+    let mut last_stat_sn: Option<u32> = None;
+    for _ in 0..COMMANDS {
+        let raw = tokio::time::timeout(PATIENCE, rd.read())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("the connection is open");
+        let Pdu::DataIn(din) = Pdu::parse(&raw).unwrap() else {
+            panic!("not a Data-In with status");
+        };
+        assert_eq!(din.status, Some(Status::Good as u8));
+        let itt = din.itt as usize;
+        assert!(itt >= 1 && itt <= COMMANDS as usize, "unknown ITT {itt}");
+        assert!(!seen[itt], "ITT {itt} answered twice");
+        seen[itt] = true;
+        assert_eq!(raw.data.len(), ECHO_LEN);
+        assert!(
+            raw.data.iter().all(|&b| b == itt as u8),
+            "data of ITT {itt}"
+        );
+        if let Some(prev) = last_stat_sn {
+            assert_eq!(din.sn.stat_sn, prev.wrapping_add(1), "StatSN in send order");
+        }
+        last_stat_sn = Some(din.sn.stat_sn);
+    }
+    stop.send_replace(true);
+    drop((rd, wr));
+    serving.await.unwrap();
+}
