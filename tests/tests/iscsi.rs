@@ -57,7 +57,20 @@ fn all_tests() -> Vec<String> {
 
 #[test]
 fn conformance_suite_passes_every_test_with_none_left_skipped() {
-    let (_tmp, d) = daemon();
+    // Sanitize.Reset waits for the SANITIZE to end with a TEST UNIT READY every 60 s,
+    // sleeping in between without reading its socket, so the target's NOP-In ping goes
+    // unanswered. With the default 30 s + 30 s the connection was dropped just before
+    // the next TEST UNIT READY came, which then met the unit attention of a new session
+    // and sent the test round its loop again, a minute each time, until the race went
+    // the other way (the suite took 4 to 10 minutes). A 5-minute timeout keeps the
+    // connection.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("vsa.toml");
+    std::fs::write(&cfg, "[iscsi]\nnop_timeout_secs = 300\n").unwrap();
+    let d = Daemon::start(
+        &tmp.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    );
     for (vol, size) in [("thin", "96M"), ("removable", "16M"), ("ro", "16M")] {
         d.ok(&["volume", "create", vol, "--size", size]);
     }

@@ -8,6 +8,8 @@
 //! max_login_connections = 64       # connections still logging in (not yet authenticated)
 //! chap_failure_delay_ms = 100      # wait after a wrong CHAP answer, doubling per failure
 //! chap_failure_delay_max_ms = 5000 # the longest such wait
+//! nop_interval_secs = 30           # a connection silent this long gets a NOP-In ping
+//! nop_timeout_secs = 30            # and is dropped if the ping is not answered in time
 //! ```
 
 use crate::core::config::{invalid, ConfigError};
@@ -20,6 +22,8 @@ const MAX_SESSIONS: u64 = 65_535;
 const MAX_LOGINS: u64 = 4096;
 /// The largest CHAP delay, in milliseconds.
 const MAX_DELAY_MS: u64 = 60_000;
+/// The longest NOP interval or timeout, in seconds (an hour).
+const MAX_NOP_SECS: u64 = 3600;
 
 /// `[iscsi]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -36,6 +40,12 @@ pub struct IscsiSettings {
     pub chap_failure_delay_ms: Option<u64>,
     /// The longest wait (default 5000).
     pub chap_failure_delay_max_ms: Option<u64>,
+    /// Seconds of silence on a connection before the target pings it with a NOP-In
+    /// (default 30).
+    pub nop_interval_secs: Option<u64>,
+    /// Seconds the initiator has to answer that ping before the connection is dropped
+    /// (default 30).
+    pub nop_timeout_secs: Option<u64>,
 }
 
 /// The iSCSI component's keys of the configuration file (the other keys are other
@@ -80,6 +90,8 @@ impl IscsiSettings {
         in_range("chap_failure_delay_ms", first, 0, MAX_DELAY_MS)?;
         let longest = self.chap_failure_delay_max_ms;
         in_range("chap_failure_delay_max_ms", longest, 0, MAX_DELAY_MS)?;
+        in_range("nop_interval_secs", self.nop_interval_secs, 1, MAX_NOP_SECS)?;
+        in_range("nop_timeout_secs", self.nop_timeout_secs, 1, MAX_NOP_SECS)?;
         let defaults = vsa_iscsi::throttle::ChapThrottleConfig::default();
         let first = first.map_or(defaults.first_delay, Duration::from_millis);
         let longest = longest.map_or(defaults.max_delay, Duration::from_millis);
@@ -113,6 +125,12 @@ impl IscsiSettings {
         }
         if let Some(ms) = self.chap_failure_delay_max_ms {
             config.chap_throttle.max_delay = Duration::from_millis(ms);
+        }
+        if let Some(s) = self.nop_interval_secs {
+            config.nop_interval = Duration::from_secs(s);
+        }
+        if let Some(s) = self.nop_timeout_secs {
+            config.nop_timeout = Duration::from_secs(s);
         }
     }
 
@@ -159,6 +177,8 @@ mod tests {
             s.max_login_connections,
             s.chap_failure_delay_ms,
             s.chap_failure_delay_max_ms,
+            s.nop_interval_secs,
+            s.nop_timeout_secs,
         ];
         assert!(every.iter().all(Option::is_some), "{s:?}");
         let got = s.server_config();
@@ -170,6 +190,10 @@ mod tests {
         );
         assert_eq!(got.max_login_connections, want.max_login_connections);
         assert_eq!(got.chap_throttle, want.chap_throttle);
+        assert_eq!(
+            (got.nop_interval, got.nop_timeout),
+            (want.nop_interval, want.nop_timeout)
+        );
     }
 
     #[test]
@@ -188,11 +212,13 @@ mod tests {
     #[test]
     fn values_apply_and_an_empty_file_keeps_the_defaults() {
         assert_eq!(parse("").unwrap(), IscsiSettings::default());
-        let s = parse("[iscsi]\nmax_sessions = 4\nmax_sessions_per_initiator = 2\nmax_login_connections = 1\nchap_failure_delay_ms = 0").unwrap();
+        let s = parse("[iscsi]\nmax_sessions = 4\nmax_sessions_per_initiator = 2\nmax_login_connections = 1\nchap_failure_delay_ms = 0\nnop_interval_secs = 5\nnop_timeout_secs = 120").unwrap();
         let c = s.server_config();
         assert_eq!((c.max_sessions, c.max_sessions_per_initiator), (4, 2));
         assert_eq!(c.max_login_connections, 1);
         assert_eq!(c.chap_throttle.first_delay, Duration::ZERO);
+        assert_eq!(c.nop_interval, Duration::from_secs(5));
+        assert_eq!(c.nop_timeout, Duration::from_secs(120));
     }
 
     #[test]
@@ -215,6 +241,8 @@ mod tests {
                 "chap_failure_delay_ms = 300\nchap_failure_delay_max_ms = 200",
                 "iscsi.chap_failure_delay_max_ms",
             ),
+            ("nop_interval_secs = 0", "iscsi.nop_interval_secs"),
+            ("nop_timeout_secs = 3601", "iscsi.nop_timeout_secs"),
             ("max_session = 3", "max_session"),
         ];
         for (body, field) in cases {
