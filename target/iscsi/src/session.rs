@@ -89,6 +89,9 @@ pub struct TaskEntry {
     /// Held here while the task still collects Data-Out (nobody runs it yet), so an
     /// abort can finish it; the executing task takes it over.
     pub done_tx: Option<watch::Sender<bool>>,
+    /// Its answer is on the way out (the task finishes right after): the initiator may
+    /// use its ITT again as soon as the answer reaches it, before the entry is gone.
+    pub answered: bool,
 }
 
 impl Session {
@@ -106,6 +109,7 @@ impl Session {
                 ticket: None,
                 done: rx,
                 done_tx: Some(tx),
+                answered: false,
             },
         );
         aborted

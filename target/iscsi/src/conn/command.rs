@@ -77,7 +77,13 @@ impl Conn {
             // Aborted (by another session) while collecting data: the tag is free again.
             self.pending.remove(&cmd.itt);
         }
-        if self.pending.contains_key(&cmd.itt) || self.session.tasks.lock().contains_key(&cmd.itt) {
+        let running = self
+            .session
+            .tasks
+            .lock()
+            .get(&cmd.itt)
+            .is_some_and(|t| !t.answered);
+        if self.pending.contains_key(&cmd.itt) || running {
             return self.reject(bhs, RejectReason::TaskInProgress).await;
         }
         let p = &self.session.params;
@@ -272,6 +278,7 @@ impl Conn {
                 drop(slot);
                 if !aborted.load(Relaxed) {
                     let pdus = response_pdus(&cmd, resp.0, resp.1, &session.params);
+                    answered(&session, cmd.itt, &aborted);
                     send_all(&tx, pdus).await;
                 }
             } else {
@@ -288,6 +295,17 @@ fn lane(session: &crate::session::Session, cmd: &ScsiCommand) -> Option<crate::s
     let lun = lun_from_wire(cmd.lun)?;
     let entry = session.entry.as_ref()?;
     entry.scsi.sequential(Some(lun)).then_some(lun)
+}
+
+/// Marks a task whose answer is about to be sent: its ITT is free for the initiator's
+/// next command once the answer reaches it, which may be before [`finish`] has run (the
+/// answer may be written on this very thread).
+fn answered(session: &crate::session::Session, itt: u32, aborted: &Arc<AtomicBool>) {
+    if let Some(t) = session.tasks.lock().get_mut(&itt) {
+        if Arc::ptr_eq(&t.aborted, aborted) {
+            t.answered = true;
+        }
+    }
 }
 
 /// Removes a finished task from the session (unless its tag was reused since) and tells

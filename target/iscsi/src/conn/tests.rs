@@ -380,3 +380,55 @@ async fn answers_written_by_reader_tasks_and_writer_keep_statsn_in_order_when_th
     drop((rd, wr));
     serving.await.unwrap();
 }
+
+/// An initiator that uses an ITT again as soon as the command's answer arrives (as
+/// initiators with a fixed pool of tags do) never meets TASK IN PROGRESS, though the
+/// answer of a command run on the blocking pool may be written before its task has left
+/// the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_itt_is_free_again_once_its_answer_has_arrived() {
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, Arc::new(Echo { inline: false }));
+    let entry = Arc::new(TargetEntry {
+        name: IQN.into(),
+        alias: None,
+        chap: None,
+        mutual_chap: None,
+        acl: Vec::new(),
+        scsi: Arc::new(scsi),
+    });
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(One(entry)),
+        ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(server.run(stop_rx));
+    let mut ini = Initiator::login(addr).await;
+    for round in 0..2000u32 {
+        let c = ScsiCommand {
+            final_bit: true,
+            read: true,
+            attr: 1,
+            itt: 7,
+            cmd_sn: ini.cmd_sn,
+            expected_len: ECHO_LEN as u32,
+            cdb: vec![0x08, 0, 0, 0, 0, round as u8],
+            ..Default::default()
+        };
+        ini.cmd_sn += 1;
+        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        match ini.recv().await {
+            Pdu::DataIn(d) => {
+                assert_eq!((d.itt, d.status), (7, Some(Status::Good as u8)));
+            }
+            p => panic!("round {round}: {p:?}"),
+        }
+    }
+    stop.send_replace(true);
+    drop(ini);
+    serving.await.unwrap();
+}
