@@ -111,6 +111,36 @@ impl Registry for One {
     }
 }
 
+/// Serves `scsi` as target [`IQN`] on a port of its own; returns the address, the stop
+/// switch and the server's task.
+async fn serve(
+    scsi: vsa_scsi::Target,
+) -> (
+    std::net::SocketAddr,
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let entry = Arc::new(TargetEntry {
+        name: IQN.into(),
+        alias: None,
+        chap: None,
+        mutual_chap: None,
+        acl: Vec::new(),
+        scsi: Arc::new(scsi),
+    });
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(One(entry)),
+        ServerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(server.run(stop_rx));
+    (addr, stop, serving)
+}
+
 /// Just enough of an initiator: login, SCSI commands, responses by ITT.
 struct Initiator {
     rd: FrameReader<OwnedReadHalf>,
@@ -204,24 +234,7 @@ async fn a_sequential_unit_runs_one_command_at_a_time_while_a_disk_runs_many() {
     let scsi = vsa_scsi::Target::new();
     scsi.insert(0, tape.clone());
     scsi.insert(1, disk.clone());
-    let entry = Arc::new(TargetEntry {
-        name: IQN.into(),
-        alias: None,
-        chap: None,
-        mutual_chap: None,
-        acl: Vec::new(),
-        scsi: Arc::new(scsi),
-    });
-    let server = Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(One(entry)),
-        ServerConfig::default(),
-    )
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stop_rx) = watch::channel(false);
-    let serving = tokio::spawn(server.run(stop_rx));
+    let (addr, stop, serving) = serve(scsi).await;
     let mut ini = Initiator::login(addr).await;
 
     // Tape commands 0..4 (sequence number in CDB byte 2), two disk commands among them.
@@ -300,24 +313,7 @@ async fn answers_written_by_reader_tasks_and_writer_keep_statsn_in_order_when_th
     let scsi = vsa_scsi::Target::new();
     scsi.insert(0, Arc::new(Echo { inline: true }));
     scsi.insert(1, Arc::new(Echo { inline: false }));
-    let entry = Arc::new(TargetEntry {
-        name: IQN.into(),
-        alias: None,
-        chap: None,
-        mutual_chap: None,
-        acl: Vec::new(),
-        scsi: Arc::new(scsi),
-    });
-    let server = Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(One(entry)),
-        ServerConfig::default(),
-    )
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stop_rx) = watch::channel(false);
-    let serving = tokio::spawn(server.run(stop_rx));
+    let (addr, stop, serving) = serve(scsi).await;
     let Initiator {
         mut rd,
         mut wr,
@@ -389,24 +385,7 @@ async fn answers_written_by_reader_tasks_and_writer_keep_statsn_in_order_when_th
 async fn an_itt_is_free_again_once_its_answer_has_arrived() {
     let scsi = vsa_scsi::Target::new();
     scsi.insert(0, Arc::new(Echo { inline: false }));
-    let entry = Arc::new(TargetEntry {
-        name: IQN.into(),
-        alias: None,
-        chap: None,
-        mutual_chap: None,
-        acl: Vec::new(),
-        scsi: Arc::new(scsi),
-    });
-    let server = Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(One(entry)),
-        ServerConfig::default(),
-    )
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stop_rx) = watch::channel(false);
-    let serving = tokio::spawn(server.run(stop_rx));
+    let (addr, stop, serving) = serve(scsi).await;
     let mut ini = Initiator::login(addr).await;
     for round in 0..2000u32 {
         let c = ScsiCommand {
