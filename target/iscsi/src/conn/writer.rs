@@ -276,11 +276,20 @@ pub fn channel(link: Arc<Link>, cap: usize) -> (Sender, mpsc::Receiver<Out>) {
 impl Sender {
     /// Queues `out` for the writer thread.
     pub async fn send(&self, out: Out) -> Result<(), WriterGone> {
-        self.link.queued.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(out).await.is_err() {
-            self.link.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(WriterGone);
+        // Counted before it can be taken in; uncounted again if it never is (the channel
+        // closed, or this future dropped while waiting for room: nothing was sent then).
+        struct Counted<'a>(&'a AtomicUsize, bool);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
         }
+        self.link.queued.fetch_add(1, Ordering::SeqCst);
+        let mut counted = Counted(&self.link.queued, false);
+        self.tx.send(out).await.map_err(|_| WriterGone)?;
+        counted.1 = true;
         Ok(())
     }
 
