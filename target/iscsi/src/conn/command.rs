@@ -265,26 +265,28 @@ impl Conn {
             }
             Err(ticket) => Err(ticket),
         };
+        let itt = cmd.itt;
         tokio::spawn(async move {
             let slot = match turn {
                 Ok(slot) => slot,
                 Err(ticket) => session.sched.admit(ticket).await,
             };
-            if let Some(t) = session.tasks.lock().get_mut(&cmd.itt) {
+            if let Some(t) = session.tasks.lock().get_mut(&itt) {
                 t.ticket = None;
             }
             if !aborted.load(Relaxed) {
-                let resp = run_blocking(&session, &shared, &cmd, data_out).await;
-                drop(slot);
-                if !aborted.load(Relaxed) {
-                    let pdus = response_pdus(&cmd, resp.0, resp.1, &session.params);
-                    answered(&session, cmd.itt, &aborted);
-                    send_all(&tx, pdus).await;
-                }
+                let job = Job {
+                    session: session.clone(),
+                    cmd,
+                    data_out,
+                    aborted: aborted.clone(),
+                    tx,
+                };
+                run_blocking(&shared, job, slot).await;
             } else {
                 drop(slot);
             }
-            finish(&session, cmd.itt, &aborted, done_tx);
+            finish(&session, itt, &aborted, done_tx);
         });
     }
 }
@@ -297,15 +299,23 @@ fn lane(session: &crate::session::Session, cmd: &ScsiCommand) -> Option<crate::s
     entry.scsi.sequential(Some(lun)).then_some(lun)
 }
 
-/// Marks a task whose answer is about to be sent: its ITT is free for the initiator's
-/// next command once the answer reaches it, which may be before [`finish`] has run (the
-/// answer may be written on this very thread).
-fn answered(session: &crate::session::Session, itt: u32, aborted: &Arc<AtomicBool>) {
-    if let Some(t) = session.tasks.lock().get_mut(&itt) {
+/// Marks a task whose answer is about to be sent, unless it was aborted: its ITT is free
+/// for the initiator's next command once the answer reaches it, which may be before
+/// [`finish`] has run (the answer may be written on this very thread), and an ABORT TASK
+/// from now on finds no task to abort (TASK DOES NOT EXIST: its answer is out). Whether
+/// to answer and the mark are decided under the lock an abort takes, so a task is never
+/// both answered and reported aborted. Returns whether to send the answer.
+fn answered(session: &crate::session::Session, itt: u32, aborted: &Arc<AtomicBool>) -> bool {
+    let mut tasks = session.tasks.lock();
+    if aborted.load(Relaxed) {
+        return false;
+    }
+    if let Some(t) = tasks.get_mut(&itt) {
         if Arc::ptr_eq(&t.aborted, aborted) {
             t.answered = true;
         }
     }
+    true
 }
 
 /// Removes a finished task from the session (unless its tag was reused since) and tells
@@ -353,44 +363,78 @@ async fn send_all(tx: &Sender, pdus: Vec<(Pdu, Payload)>) {
     let _ = tx.send_now(pdus).await;
 }
 
-/// Runs the command on the blocking pool (bounded by the server's semaphore). Returns
-/// the response and the number of data-out bytes received.
-async fn run_blocking(
-    session: &Arc<crate::session::Session>,
-    shared: &Arc<crate::server::Shared>,
-    cmd: &ScsiCommand,
+/// A command to run on the blocking pool, with what its answer needs.
+#[derive(Clone)]
+struct Job {
+    session: Arc<crate::session::Session>,
+    cmd: ScsiCommand,
     data_out: Bytes,
-) -> (Response, u32) {
-    let received = data_out.len() as u32;
-    let Some(entry) = session.entry.clone() else {
-        return (Response::check(&Sense::internal_failure(), false), received);
+    aborted: Arc<AtomicBool>,
+    tx: Sender,
+}
+
+impl Job {
+    /// The answer's PDUs, the task marked answered; `None` if it was aborted meanwhile.
+    fn answer(&self, resp: Response) -> Option<Vec<(Pdu, Payload)>> {
+        if !answered(&self.session, self.cmd.itt, &self.aborted) {
+            return None;
+        }
+        let received = self.data_out.len() as u32;
+        Some(response_pdus(
+            &self.cmd,
+            resp,
+            received,
+            &self.session.params,
+        ))
+    }
+
+    /// Sends the answer `resp` from a task.
+    async fn send(&self, resp: Response) {
+        if let Some(pdus) = self.answer(resp) {
+            send_all(&self.tx, pdus).await;
+        }
+    }
+}
+
+/// Runs the command on the blocking pool (bounded by the server's semaphore), gives its
+/// turn (`slot`) back, and sends its answer from there: written at once when the writer
+/// thread is idle, so it leaves without waking this task first.
+async fn run_blocking(shared: &Arc<crate::server::Shared>, job: Job, slot: crate::sched::Slot) {
+    let Some(entry) = job.session.entry.clone() else {
+        drop(slot);
+        return job
+            .send(Response::check(&Sense::internal_failure(), false))
+            .await;
     };
     let Ok(permit) = shared.blocking.clone().acquire_owned().await else {
-        return (Response::status(Status::Busy), received);
+        drop(slot);
+        return job.send(Response::status(Status::Busy)).await;
     };
-    let nexus = session.nexus.clone();
-    let cdb = cmd.cdb.clone();
-    let expected_len = cmd.expected_len;
-    let attr = task_attr(cmd.attr);
-    let lun = lun_from_wire(cmd.lun);
+    // A unit that panics is answered from here (the job's clone shares its buffers).
+    let spare = job.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         let c = Command {
-            cdb: &cdb,
-            data_out: &data_out,
-            expected_len,
-            nexus: &nexus,
-            attr,
+            cdb: &job.cmd.cdb,
+            data_out: &job.data_out,
+            expected_len: job.cmd.expected_len,
+            nexus: &job.session.nexus,
+            attr: task_attr(job.cmd.attr),
         };
-        entry.scsi.execute(lun, &c)
+        let resp = entry.scsi.execute(lun_from_wire(job.cmd.lun), &c);
+        drop(permit);
+        // The next command of a sequential unit may start now.
+        drop(slot);
+        if let Some(pdus) = job.answer(resp) {
+            // A gone writer ends the connection at the reader's next send.
+            let _ = job.tx.send_now_blocking(pdus);
+        }
     })
     .await;
-    match r {
-        Ok(resp) => (resp, received),
-        Err(e) => {
-            tracing::error!("a SCSI command panicked or was cancelled: {e}");
-            (Response::check(&Sense::internal_failure(), false), received)
-        }
+    if let Err(e) = r {
+        tracing::error!("a SCSI command panicked or was cancelled: {e}");
+        spare
+            .send(Response::check(&Sense::internal_failure(), false))
+            .await;
     }
 }
 

@@ -411,3 +411,54 @@ async fn an_itt_is_free_again_once_its_answer_has_arrived() {
     drop(ini);
     serving.await.unwrap();
 }
+
+/// ABORT TASK for a command whose answer has arrived finds no task (TASK DOES NOT EXIST),
+/// never "function complete" for a task that was answered too (libiscsi's
+/// AbortTaskSimpleAsync fails a target that does both), though the task of a command run
+/// on the blocking pool leaves the session only after its answer is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_task_after_the_answer_finds_no_task() {
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, Arc::new(Echo { inline: false }));
+    let (addr, stop, serving) = serve(scsi).await;
+    let mut ini = Initiator::login(addr).await;
+    for round in 0..500u32 {
+        let itt = 2 * round + 1;
+        let c = ScsiCommand {
+            final_bit: true,
+            read: true,
+            attr: 1,
+            itt,
+            cmd_sn: ini.cmd_sn,
+            expected_len: ECHO_LEN as u32,
+            cdb: vec![0x08, 0, 0, 0, 0, round as u8],
+            ..Default::default()
+        };
+        let ref_cmd_sn = ini.cmd_sn;
+        ini.cmd_sn += 1;
+        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        assert!(matches!(ini.recv().await, Pdu::DataIn(d) if d.itt == itt));
+        let tmf = crate::pdu::TmfRequest {
+            immediate: true,
+            function: crate::pdu::TmfFunction::AbortTask,
+            lun: [0; 8],
+            itt: itt + 1,
+            ref_itt: itt,
+            cmd_sn: ini.cmd_sn,
+            exp_stat_sn: 0,
+            ref_cmd_sn,
+            exp_data_sn: 0,
+        };
+        ini.send(&Pdu::TmfRequest(tmf), &[]).await;
+        match ini.recv().await {
+            Pdu::TmfResponse(r) => {
+                assert_eq!(r.itt, itt + 1);
+                assert_eq!(r.response, 1, "round {round}: TASK DOES NOT EXIST");
+            }
+            p => panic!("round {round}: {p:?}"),
+        }
+    }
+    stop.send_replace(true);
+    drop(ini);
+    serving.await.unwrap();
+}

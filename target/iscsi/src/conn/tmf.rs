@@ -26,7 +26,8 @@ enum Scope {
 /// Marks the matching tasks of `session` aborted (see [`Session::abort_tasks`]).
 fn abort(session: &Session, scope: Scope) -> Vec<watch::Receiver<bool>> {
     let w = session.abort_tasks(|itt, t| match scope {
-        Scope::Task(x) => itt == x,
+        // A task whose answer is out is done as far as ABORT TASK goes.
+        Scope::Task(x) => itt == x && !t.answered,
         Scope::Lun(l) => t.lun == l,
         Scope::All => true,
     });

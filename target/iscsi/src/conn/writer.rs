@@ -310,6 +310,25 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// [`Sender::send_now`] from a thread outside the runtime (the blocking pool's):
+    /// waits for room in the channel, if it must, by blocking the thread.
+    pub fn send_now_blocking(&self, pdus: Vec<(Pdu, Payload)>) -> Result<(), WriterGone> {
+        let out = match self.link.try_send(pdus) {
+            Ok(Direct::Sent) => return Ok(()),
+            Ok(Direct::Queued) => Out::Kick,
+            Ok(Direct::Busy(pdus)) => Out::Batch(pdus),
+            Err(_) => return Err(WriterGone),
+        };
+        self.link.queued.fetch_add(1, Ordering::SeqCst);
+        if self.tx.blocking_send(out).is_err() {
+            self.link.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(WriterGone);
+        }
+        Ok(())
+    }
+}
+
 /// Runs until the channel closes or [`Out::Close`] arrives; then nothing more is written
 /// (the socket's sending side is shut down when the reader has let go of the link too).
 pub async fn run(link: Arc<Link>, mut rx: mpsc::Receiver<Out>) {
