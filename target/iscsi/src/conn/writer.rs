@@ -308,11 +308,12 @@ impl Sender {
             Err(_) => Err(WriterGone),
         }
     }
-}
 
-impl Sender {
-    /// [`Sender::send_now`] from a thread outside the runtime (the blocking pool's):
-    /// waits for room in the channel, if it must, by blocking the thread.
+    /// [`Sender::send_now`] from a thread outside the runtime (the blocking pool's): waits
+    /// for room in the channel, if it must, by blocking the thread. Large data is written
+    /// here too when the writer is idle: the thread has done its command and nothing else
+    /// waits for it (with the wake-up of the command's task saved, a tape's 256 KiB READs
+    /// one at a time went from 611-653 to 705-804 MB/s).
     pub fn send_now_blocking(&self, pdus: Vec<(Pdu, Payload)>) -> Result<(), WriterGone> {
         let out = match self.link.try_send(pdus) {
             Ok(Direct::Sent) => return Ok(()),
