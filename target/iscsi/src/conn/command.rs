@@ -422,12 +422,13 @@ async fn run_blocking(shared: &Arc<crate::server::Shared>, job: Job, slot: crate
         };
         let resp = entry.scsi.execute(lun_from_wire(job.cmd.lun), &c);
         drop(permit);
-        // The next command of a sequential unit may start now.
-        drop(slot);
         if let Some(pdus) = job.answer(resp) {
             // A gone writer ends the connection at the reader's next send.
             let _ = job.tx.send_now_blocking(pdus);
         }
+        // Only now, its answer written or queued ahead of theirs, may the commands that
+        // wait for this one (ORDERED ones, the next of a sequential unit) run.
+        drop(slot);
     })
     .await;
     if let Err(e) = r {
