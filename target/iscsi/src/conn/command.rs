@@ -265,6 +265,11 @@ impl Conn {
             }
             Err(ticket) => Err(ticket),
         };
+        if task_attr(cmd.attr) == TaskAttr::Ordered {
+            // Its answer may be written from its task before the reader passes on what
+            // it holds: the answers of commands before it go first.
+            let _ = self.pass_held(false).await;
+        }
         let itt = cmd.itt;
         tokio::spawn(async move {
             let slot = match turn {

@@ -462,3 +462,62 @@ async fn abort_task_after_the_answer_finds_no_task() {
     drop(ini);
     serving.await.unwrap();
 }
+
+/// The answer of a command served on the reader (held there while more commands arrive)
+/// reaches the initiator before that of an ORDERED command after it, though the ORDERED
+/// command runs on the blocking pool at once and its task could write its answer first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_command_is_answered_after_the_held_answers_before_it() {
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, Arc::new(Echo { inline: true }));
+    scsi.insert(1, Arc::new(Echo { inline: false }));
+    let (addr, stop, serving) = serve(scsi).await;
+    let mut ini = Initiator::login(addr).await;
+    // Per round, in one write: a READ served on the reader, an ORDERED READ run on the
+    // blocking pool, then SIMPLE READs that wait for it (the reader still has frames to
+    // read while the ORDERED one runs).
+    const AFTER: u32 = 40;
+    for round in 0..200u32 {
+        let first = ini.itt + 1;
+        let mut burst = Vec::new();
+        for k in 0..AFTER + 2 {
+            ini.itt += 1;
+            let mut c = ScsiCommand {
+                final_bit: true,
+                read: true,
+                attr: if k == 1 { 2 } else { 1 },
+                itt: ini.itt,
+                cmd_sn: ini.cmd_sn,
+                expected_len: ECHO_LEN as u32,
+                cdb: vec![0x08, 0, 0, 0, 0, ini.itt as u8],
+                ..Default::default()
+            };
+            c.lun[1] = u8::from(k > 0);
+            ini.cmd_sn += 1;
+            burst.extend(codec::encode(
+                &Pdu::ScsiCommand(c),
+                &[],
+                &Framing::default(),
+            ));
+        }
+        ini.wr.write_all(&burst).await.unwrap();
+        let mut order = Vec::new();
+        while order.len() < (AFTER + 2) as usize {
+            match ini.recv().await {
+                Pdu::DataIn(d) => {
+                    assert_eq!(d.status, Some(Status::Good as u8));
+                    order.push(d.itt);
+                }
+                p => panic!("round {round}: {p:?}"),
+            }
+        }
+        let pos = |itt| order.iter().position(|&i| i == itt).unwrap();
+        assert!(
+            pos(first) < pos(first + 1),
+            "round {round}: the ORDERED command was answered before the one before it: {order:?}"
+        );
+    }
+    stop.send_replace(true);
+    drop(ini);
+    serving.await.unwrap();
+}
