@@ -6,11 +6,19 @@
 use std::sync::mpsc::{channel, Receiver};
 use vsa_blockdev::BlockError;
 
+/// What a read for a window gives: bytes from a start, which may lie before what was
+/// asked (reads begin at a device block; the bytes before are kept, not moved out).
+pub type Read<E> = Result<(u64, Vec<u8>), E>;
+
 /// Bytes from `start`, as read.
 #[derive(Debug, Default)]
 pub struct Ahead {
     start: u64,
     bytes: Vec<u8>,
+    /// The buffer of the window before, for the next read ([`Ahead::buffer`]): a stream
+    /// read in sequence goes on in two buffers instead of a new one per window (whose
+    /// pages would all be faulted in and zeroed again).
+    spare: Vec<u8>,
     /// Where the last request ended: a request starting there is sequential.
     next: u64,
     /// Whether the last request was.
@@ -24,7 +32,7 @@ pub struct Ahead {
 struct Coming {
     start: u64,
     len: u64,
-    read: Receiver<Result<Vec<u8>, BlockError>>,
+    read: Receiver<Read<BlockError>>,
 }
 
 impl Ahead {
@@ -57,7 +65,12 @@ impl Ahead {
     /// Holds `bytes`, read from `start`.
     pub fn fill(&mut self, start: u64, bytes: Vec<u8>) {
         self.start = start;
-        self.bytes = bytes;
+        self.spare = std::mem::replace(&mut self.bytes, bytes);
+    }
+
+    /// A buffer to read the next window into (see [`sized`]).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.spare)
     }
 
     /// Forgets everything (what it held, or is reading, may have changed).
@@ -80,15 +93,18 @@ impl Ahead {
             return None; // not waited for: the reader went elsewhere
         }
         match c.read.recv() {
-            Ok(Ok(bytes)) if bytes.len() as u64 == c.len => {
+            Ok(Ok((from, bytes)))
+                if from <= c.start && from + bytes.len() as u64 == c.start + c.len =>
+            {
                 let mut out = Vec::new();
                 if !alone {
-                    let rest = usize::try_from(off + len - c.start).ok()?;
+                    let rest = usize::try_from(c.start - from).ok()?
+                        ..usize::try_from(off + len - from).ok()?;
                     out.reserve_exact(usize::try_from(len).ok()?);
                     out.extend_from_slice(self.bytes.get((off - self.start) as usize..)?);
-                    out.extend_from_slice(bytes.get(..rest)?);
+                    out.extend_from_slice(bytes.get(rest)?);
                 }
-                self.fill(c.start, bytes);
+                self.fill(from, bytes);
                 if alone {
                     out = self.get(off, len)?.to_vec();
                 }
@@ -99,14 +115,14 @@ impl Ahead {
     }
 
     /// Bytes `off..off + len`: from the window, or the window read ahead ([`Ahead::adopt`]),
-    /// or else from `read(from, n)`, which the window then holds; `n` is what
+    /// or else from `read(from, n, buffer)`, which the window then holds; `n` is what
     /// [`Ahead::want`] said (asked first), cut by the caller's `read` as it must be.
     pub fn take<E>(
         &mut self,
         off: u64,
         len: u64,
         want: u64,
-        read: impl FnOnce(u64, u64) -> Result<Vec<u8>, E>,
+        read: impl FnOnce(u64, u64, Vec<u8>) -> Read<E>,
     ) -> Result<Vec<u8>, E> {
         if let Some(b) = self.get(off, len) {
             return Ok(b.to_vec());
@@ -114,8 +130,8 @@ impl Ahead {
         if let Some(b) = self.adopt(off, len) {
             return Ok(b);
         }
-        let bytes = read(off, want)?;
-        self.fill(off, bytes);
+        let (from, bytes) = read(off, want, self.buffer())?;
+        self.fill(from, bytes);
         Ok(self.get(off, len).map(<[u8]>::to_vec).unwrap_or_default())
     }
 
@@ -132,16 +148,18 @@ impl Ahead {
         Some((end, Self::LEN.min(limit - end)))
     }
 
-    /// Starts reading the window `start..start + len` with `read`, on a thread of its own.
+    /// Starts reading the window `start..start + len` with `read` (into a buffer it is
+    /// given), on a thread of its own.
     pub fn prefetch<F>(&mut self, start: u64, len: u64, read: F)
     where
-        F: FnOnce() -> Result<Vec<u8>, BlockError> + Send + 'static,
+        F: FnOnce(Vec<u8>) -> Read<BlockError> + Send + 'static,
     {
         let (tx, rx) = channel();
+        let buf = self.buffer();
         let spawned = std::thread::Builder::new()
             .name("vtl-read-ahead".into())
             .spawn(move || {
-                let _ = tx.send(read()); // the reader may have moved on
+                let _ = tx.send(read(buf)); // the reader may have moved on
             });
         if spawned.is_ok() {
             self.coming = Some(Coming {
@@ -157,6 +175,17 @@ impl Ahead {
     fn coming(&self) -> Option<(u64, u64)> {
         self.coming.as_ref().map(|c| (c.start, c.len))
     }
+}
+
+/// `buf` made `n` bytes long, to be read into: what it held is overwritten by the read,
+/// so only bytes it never had are zeroed first.
+pub fn sized(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
+    if buf.len() < n {
+        buf.resize(n, 0);
+    } else {
+        buf.truncate(n);
+    }
+    buf
 }
 
 #[cfg(test)]
@@ -194,7 +223,7 @@ mod tests {
         a.fill(0, bytes(0, 100));
         assert_eq!(a.next_window(1000), Some((100, 900.min(Ahead::LEN))));
         assert_eq!(a.next_window(100), None, "nothing past the limit");
-        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
         assert_eq!(a.coming(), Some((100, 100)));
         assert_eq!(a.next_window(1000), None, "one at a time");
         // A request straddling the two windows: the tail of this one and the next.
@@ -210,9 +239,36 @@ mod tests {
         assert_eq!(a.coming(), None);
         // A request the next window holds alone.
         a.want(200, 10);
-        a.prefetch(200, 50, || Ok(bytes(200, 50)));
+        a.prefetch(200, 50, |_| Ok((200, bytes(200, 50))));
         assert_eq!(a.adopt(200, 10), Some(bytes(200, 10)));
         assert_eq!(a.get(240, 10), Some(&bytes(240, 10)[..]));
+    }
+
+    #[test]
+    fn a_window_may_start_before_what_was_asked_and_reuses_the_buffer_before_it() {
+        let mut a = Ahead::default();
+        a.want(0, 10);
+        let first = bytes(0, 100);
+        let ptr = first.as_ptr();
+        a.fill(0, first);
+        // Read from a block boundary before the window asked for (100..200).
+        a.prefetch(100, 100, |_| Ok((96, bytes(96, 104))));
+        a.want(95, 10);
+        assert_eq!(a.adopt(95, 10), Some(bytes(95, 10)));
+        assert_eq!(a.get(96, 104), Some(&bytes(96, 104)[..]));
+        // The window before is the buffer of the next read.
+        let spare = a.buffer();
+        assert_eq!(spare.as_ptr(), ptr);
+        assert_eq!(
+            sized(spare, 40),
+            bytes(0, 40),
+            "what it held, to be overwritten"
+        );
+        assert_eq!(sized(vec![7; 2], 4), [7, 7, 0, 0]);
+        // A read that does not end where the window asked for ends is dropped.
+        a.prefetch(200, 100, |_| Ok((196, bytes(196, 50))));
+        a.want(200, 10);
+        assert_eq!(a.adopt(200, 10), None);
     }
 
     #[test]
@@ -220,14 +276,14 @@ mod tests {
         let mut a = Ahead::default();
         a.want(0, 10);
         a.fill(0, bytes(0, 100));
-        a.prefetch(100, 100, || {
+        a.prefetch(100, 100, |_| {
             Err(BlockError::new(ErrorKind::Io, Op::Read, 100, 100))
         });
         assert_eq!(a.adopt(150, 10), None);
         assert_eq!(a.coming(), None);
-        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
         assert_eq!(a.adopt(500, 10), None, "a jump elsewhere");
-        a.prefetch(100, 100, || Ok(bytes(100, 100)));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
         a.clear();
         assert_eq!(a.coming(), None, "what was written since is not served");
     }

@@ -34,8 +34,19 @@ pub struct Job {
 
 impl Job {
     pub fn new(records: &[&[u8]], compress: bool) -> Job {
+        Job::in_buf(Vec::new(), records, compress)
+    }
+
+    /// A job whose records are copied into `buf` (emptied first): a buffer of a placed
+    /// job ([`Behind::buffer`]), so a stream of writes reuses memory it has touched.
+    pub fn in_buf(mut buf: Vec<u8>, records: &[&[u8]], compress: bool) -> Job {
+        buf.clear();
+        buf.reserve_exact(records.iter().map(|r| r.len()).sum());
+        for r in records {
+            buf.extend_from_slice(r);
+        }
         Job {
-            data: records.concat(),
+            data: buf,
             rec_len: records.first().map_or(0, |r| r.len()).max(1),
             compress,
         }
@@ -128,7 +139,13 @@ pub struct Behind {
     /// The thread ended with jobs in it (it never panics; if it did): they are lost, and
     /// nothing queued after them may be placed.
     broken: bool,
+    /// Buffers of placed jobs, for the next ones ([`Behind::buffer`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers of placed jobs kept for the next ones: a stream of writes one at a time needs
+/// one or two (each new buffer would cost page faults and zeroing as it is first filled).
+const SPARE_BUFFERS: usize = 2;
 
 #[derive(Debug)]
 struct Cutter {
@@ -188,6 +205,19 @@ impl Behind {
     /// queue takes any job).
     pub fn has_room(&self, job: &Job) -> bool {
         self.is_empty() || self.charge + job.charge() <= QUEUE_BYTES
+    }
+
+    /// A buffer for the next job ([`Job::in_buf`]): one of a placed job if there is one.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps the buffer of `job`, placed, for a later one (up to [`SPARE_BUFFERS`] of
+    /// them, none larger than the queue).
+    pub fn recycle(&mut self, job: Job) {
+        if self.spare.len() < SPARE_BUFFERS && job.data.capacity() as u64 <= QUEUE_BYTES {
+            self.spare.push(job.data);
+        }
     }
 
     /// Queues `job` to be cut.
@@ -298,6 +328,21 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::dedup::chunk::noise;
+
+    #[test]
+    fn a_placed_job_lends_its_buffer_to_the_next() {
+        let mut b = Behind::default();
+        let r = vec![5u8; 1000];
+        let buf = b.buffer();
+        b.push(Job::in_buf(buf, &[&r], false));
+        let (job, _) = b.pop(true).unwrap();
+        let ptr = job.data.as_ptr();
+        b.recycle(job);
+        let next = Job::in_buf(b.buffer(), &[&r[..400], &r[..400]], false);
+        assert_eq!(next.data.as_ptr(), ptr, "the same memory");
+        assert_eq!((next.data.len(), next.count()), (800, 2));
+        assert!(b.buffer().is_empty(), "no more spare");
+    }
 
     #[test]
     fn cuts_cover_each_record_and_name_its_chunks() {

@@ -252,13 +252,14 @@ impl Tape {
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
         let dev = self.store.device();
-        let read = |at: u64, want: u64| {
+        let read = |at: u64, want: u64, buf: Vec<u8>| {
             let want = want.min(dev.size().saturating_sub(at)).max(len);
-            read_volume(dev.as_ref(), at, want)
+            read_volume(dev.as_ref(), at, want, buf)
         };
         let out = if fresh {
-            let bytes = read(at, want)?;
-            w.fill(at, bytes);
+            let buf = w.buffer();
+            let (from, bytes) = read(at, want, buf)?;
+            w.fill(from, bytes);
             w.get(at, len).map(<[u8]>::to_vec).unwrap_or_default()
         } else {
             w.take(at, len, want, read)?
@@ -267,7 +268,7 @@ impl Tape {
         // written since fails its checksum and is read again, fresh).
         if let Some((next, n)) = w.next_window(dev.size()) {
             let dev = Arc::clone(dev);
-            w.prefetch(next, n, move || read_volume(dev.as_ref(), next, n));
+            w.prefetch(next, n, move |buf| read_volume(dev.as_ref(), next, n, buf));
         }
         Ok(out)
     }
@@ -321,15 +322,15 @@ fn read_volume(
     dev: &dyn BlockDevice,
     at: u64,
     len: u64,
-) -> Result<Vec<u8>, vsa_blockdev::BlockError> {
+    buf: Vec<u8>,
+) -> super::ahead::Read<vsa_blockdev::BlockError> {
     let bs = u64::from(dev.block_size());
     let start = at - at % bs;
     let end = (at + len).div_ceil(bs) * bs;
-    let mut buf = vec![0u8; (end - start) as usize];
+    let mut buf = super::ahead::sized(buf, (end - start) as usize);
     super::par::read_at(dev, &mut buf, start)?;
-    buf.drain(..(at - start) as usize);
-    buf.truncate(len as usize);
-    Ok(buf)
+    buf.truncate((at + len - start) as usize);
+    Ok((start, buf))
 }
 
 // Chunk regions (1 MiB) never straddle segments.

@@ -35,20 +35,32 @@ pub fn read(
     off: u64,
     len: u64,
 ) -> Result<Vec<u8>, BlockError> {
+    let (start, mut buf) = read_into(dev, segments, off, len, Vec::new())?;
+    buf.drain(..(off - start) as usize);
+    Ok(buf)
+}
+
+/// Reads stream bytes `off..off + len` into `buf`, from the device block `off` lies in:
+/// returns where they start (at or before `off`) and the bytes up to `off + len`.
+pub fn read_into(
+    dev: &dyn BlockDevice,
+    segments: &[u64],
+    off: u64,
+    len: u64,
+    buf: Vec<u8>,
+) -> Result<(u64, Vec<u8>), BlockError> {
     let bs = u64::from(dev.block_size());
     let start = off - off % bs;
     let end = (off + len).div_ceil(bs) * bs;
-    let mut buf =
-        vec![0u8; usize::try_from(end - start).map_err(|_| past_segments(Op::Read, off, len))?];
+    let n = usize::try_from(end - start).map_err(|_| past_segments(Op::Read, off, len))?;
+    let mut buf = super::ahead::sized(buf, n);
     for (dev_off, at, n) in
         pieces(segments, start, end - start).ok_or_else(|| past_segments(Op::Read, off, len))?
     {
         super::par::read_at(dev, &mut buf[at..at + n], dev_off)?;
     }
-    let skip = (off - start) as usize;
-    buf.drain(..skip);
-    buf.truncate(len as usize);
-    Ok(buf)
+    buf.truncate((off + len - start) as usize);
+    Ok((start, buf))
 }
 
 /// Writes `buf` (whole blocks) at block-aligned stream offset `start`.

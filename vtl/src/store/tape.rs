@@ -243,19 +243,27 @@ impl Tape {
         u64::from(self.store.device().block_size())
     }
 
-    /// Stream bytes `off..off + len`, from the volume or from what is not written yet.
-    pub(super) fn read_stream(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
+    /// Stream bytes `off..off + len`, from the volume or from what is not written yet,
+    /// read into `buf` (see [`stream::read_into`]: they may start before `off`).
+    pub(super) fn read_stream(
+        &self,
+        off: u64,
+        len: u64,
+        buf: Vec<u8>,
+    ) -> super::ahead::Read<BlockError> {
         debug_assert!(self.behind.is_empty(), "read before the queue was placed");
         let end = self.index.end();
         let from = end - self.pending.len() as u64;
         let dev = self.store.device().as_ref();
         if off + len <= from {
-            return stream::read(dev, &self.segments, off, len);
+            return stream::read_into(dev, &self.segments, off, len, buf);
         }
-        let mut out = if off < from {
-            stream::read(dev, &self.segments, off, from - off)?
+        let (start, mut out) = if off < from {
+            stream::read_into(dev, &self.segments, off, from - off, buf)?
         } else {
-            Vec::with_capacity(len as usize)
+            let mut buf = buf;
+            buf.clear();
+            (off, buf)
         };
         let a = (off.max(from) - from) as usize;
         let b = (off + len - from) as usize;
@@ -269,7 +277,7 @@ impl Tape {
             .with_detail("the range lies past the end of data")
         })?;
         out.extend_from_slice(part);
-        Ok(out)
+        Ok((start, out))
     }
 
     /// Stream bytes `off..off + len` through the read-ahead window: when they are not in
@@ -279,9 +287,9 @@ impl Tape {
     pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
         let mut w = self.ahead.lock();
         let want = w.want(off, len);
-        let out = w.take(off, len, want, |off, want| {
+        let out = w.take(off, len, want, |off, want, buf| {
             let want = want.min(self.index.end().saturating_sub(off)).max(len);
-            self.read_stream(off, want)
+            self.read_stream(off, want, buf)
         })?;
         let written = self.index.end() - self.pending.len() as u64;
         if let Some((at, n)) = w.next_window(written) {
@@ -290,7 +298,11 @@ impl Tape {
             if let Some(segs) = self.segments.get(first as usize..=last as usize) {
                 let (segs, rel) = (segs.to_vec(), at - first * SEGMENT);
                 let dev = Arc::clone(self.store.device());
-                w.prefetch(at, n, move || stream::read(dev.as_ref(), &segs, rel, n));
+                w.prefetch(at, n, move |buf| {
+                    let (from, bytes) = stream::read_into(dev.as_ref(), &segs, rel, n, buf)?;
+                    // Stream offsets: `rel` is `at` within the first segment.
+                    Ok((at - (rel - from), bytes))
+                });
             }
         }
         Ok(out)
@@ -459,8 +471,8 @@ impl Tape {
             return self.append_sealed(records, compress, seal);
         }
         self.takes(records)?;
-        let job = Job::new(records, compress);
         self.settle(false)?;
+        let job = Job::in_buf(self.behind.buffer(), records, compress);
         while !self.behind.has_room(&job) {
             self.place_next(true)?;
         }
@@ -502,6 +514,7 @@ impl Tape {
                 cause: e.to_string(),
             });
         }
+        self.behind.recycle(job);
         Ok(true)
     }
 

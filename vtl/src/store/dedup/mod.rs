@@ -70,6 +70,9 @@ pub struct Chunks {
     /// Chunk segments cartridges are filling, and their writers.
     active: HashSet<u64>,
     writers: HashMap<u64, Writer>,
+    /// Buffers of closed writers, for the next one (a cartridge's stream goes from one
+    /// chunk segment to the next without allocating them again).
+    spare: Vec<Vec<u8>>,
     stats: DedupStats,
 }
 
@@ -201,7 +204,8 @@ impl Chunks {
     /// A cartridge starts filling chunk segment `seg` (empty).
     pub fn open_writer(&mut self, seg: u64) {
         self.active.insert(seg);
-        self.writers.insert(seg, Writer::new(seg));
+        let buffers = std::mem::take(&mut self.spare);
+        self.writers.insert(seg, Writer::new(seg, buffers));
     }
 
     /// Stages a chunk's stored bytes in segment `seg`; its volume offset, or `None` when
@@ -263,7 +267,11 @@ impl Chunks {
     /// the writer goes.
     pub fn close_writer(&mut self, seg: u64, dev: &dyn BlockDevice) -> Result<()> {
         self.write_writer(seg, dev)?;
-        self.writers.remove(&seg);
+        if let Some(mut w) = self.writers.remove(&seg) {
+            if self.spare.is_empty() {
+                self.spare = w.take_buffers();
+            }
+        }
         self.active.remove(&seg);
         Ok(())
     }

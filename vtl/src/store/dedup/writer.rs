@@ -20,7 +20,14 @@ pub struct Writer {
     buf: Vec<u8>,
     /// Whole blocks being written behind: they end where `buf` starts.
     flight: Option<Flight>,
+    /// The buffer of the last write behind, once it is done: `buf` of the next one.
+    spare: Vec<u8>,
 }
+
+/// What a buffer of staged chunks is first made to hold: what is written behind at once
+/// ([`crate::store::tape::WRITE_BEHIND`]) and a chunk more, so it need not grow (and be
+/// copied) as it fills.
+const STAGE_BYTES: usize = crate::store::tape::WRITE_BEHIND + super::chunk::MAX_CHUNK as usize;
 
 /// A write in progress from a thread of its own.
 #[derive(Debug)]
@@ -32,15 +39,38 @@ struct Flight {
 }
 
 impl Writer {
-    /// A writer at the start of empty chunk segment `seg`.
-    pub fn new(seg: u64) -> Writer {
+    /// A writer at the start of empty chunk segment `seg`, staging in `buffers` (those of
+    /// a closed writer, [`Writer::take_buffers`]) or in new ones.
+    pub fn new(seg: u64, mut buffers: Vec<Vec<u8>>) -> Writer {
+        let mut buf = buffers.pop().unwrap_or_default();
+        let mut spare = buffers.pop().unwrap_or_default();
+        buf.clear();
+        spare.clear();
         Writer {
             seg,
             fill: 0,
             base: 0,
-            buf: Vec::new(),
+            buf,
             flight: None,
+            spare,
         }
+    }
+
+    /// Its buffers, emptied, for another writer; what it staged is lost: call after
+    /// [`Writer::flush`].
+    pub fn take_buffers(&mut self) -> Vec<Vec<u8>> {
+        let _ = self.finish();
+        let mut out = Vec::new();
+        for mut b in [
+            std::mem::take(&mut self.buf),
+            std::mem::take(&mut self.spare),
+        ] {
+            if b.capacity() > 0 {
+                b.clear();
+                out.push(b);
+            }
+        }
+        out
     }
 
     pub fn segment(&self) -> u64 {
@@ -55,6 +85,10 @@ impl Writer {
             return None;
         }
         let at = self.seg * SEGMENT + self.fill;
+        let need = self.buf.len() + bytes.len();
+        if need > self.buf.capacity() && need <= STAGE_BYTES {
+            self.buf.reserve_exact(STAGE_BYTES - self.buf.len());
+        }
         self.buf.extend_from_slice(bytes);
         self.fill += len;
         Some(at)
@@ -88,9 +122,13 @@ impl Writer {
             return Ok(done);
         }
         let at = self.seg * SEGMENT + self.base;
-        // The whole blocks leave `buf` without a copy; the partial block after them stays.
-        let tail = self.buf.split_off(full);
-        let data = Arc::new(std::mem::replace(&mut self.buf, tail));
+        // The whole blocks leave `buf` without a copy; the partial block after them stays,
+        // moved to the buffer of the last write behind (done: see `finish` above).
+        let mut next = std::mem::take(&mut self.spare);
+        next.clear();
+        next.extend_from_slice(&self.buf[full..]);
+        self.buf.truncate(full);
+        let data = Arc::new(std::mem::replace(&mut self.buf, next));
         let (d, b) = (Arc::clone(dev), Arc::clone(&data));
         let spawned = std::thread::Builder::new()
             .name("vsa-chunk-write".into())
@@ -128,7 +166,13 @@ impl Writer {
         });
         let len = f.data.len() as u64;
         match r {
-            Ok(()) => Ok(Some((self.seg * SEGMENT + f.base, len))),
+            Ok(()) => {
+                // The thread has let go of its handle on the data: the buffer is free.
+                if let Ok(b) = Arc::try_unwrap(f.data) {
+                    self.spare = b;
+                }
+                Ok(Some((self.seg * SEGMENT + f.base, len)))
+            }
             Err(e) => {
                 self.restage(f.data);
                 self.base = f.base;
@@ -199,5 +243,52 @@ fn span(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<(u64, u64)> {
             Some((from, (x + xl).max(y + yl) - from))
         }
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use vsa_blockdev::testing::MemDevice;
+
+    /// Writes behind take turns in two buffers (none is allocated per write), the bytes
+    /// reach the volume, and a writer after a closed one stages in its buffers.
+    #[test]
+    fn writes_behind_take_turns_in_two_buffers() {
+        let mem = Arc::new(MemDevice::new(2 * SEGMENT, 4096));
+        let dev: Arc<dyn BlockDevice> = mem.clone();
+        let mut w = Writer::new(1, Vec::new());
+        let chunk = |n: u8| vec![n; 100_000];
+        let mut buffers = Vec::new();
+        for round in 0..4u8 {
+            for k in 0..30u8 {
+                assert!(w.stage(&chunk(round * 30 + k)).is_some());
+            }
+            assert!(
+                w.buf.capacity() >= STAGE_BYTES,
+                "made to hold what is staged"
+            );
+            buffers.push(w.buf.as_ptr());
+            w.start(&dev).unwrap();
+        }
+        assert_ne!(buffers[0], buffers[1]);
+        assert_eq!(
+            buffers[2], buffers[0],
+            "the buffer of the write before last"
+        );
+        assert_eq!(buffers[3], buffers[1]);
+        w.flush(dev.as_ref()).unwrap();
+        let mut back = vec![0u8; 12_001_280]; // the 120 chunks, in whole blocks
+        mem.read_at(&mut back, SEGMENT).unwrap();
+        for (n, c) in back.chunks(100_000).take(120).enumerate() {
+            assert!(c.iter().all(|&b| usize::from(b) == n), "chunk {n}");
+        }
+        let kept = w.take_buffers();
+        assert_eq!(kept.len(), 2);
+        let ptrs: Vec<_> = kept.iter().map(|b| b.as_ptr()).collect();
+        let next = Writer::new(0, kept);
+        assert!(next.buf.is_empty() && next.spare.is_empty());
+        assert!(ptrs.contains(&next.buf.as_ptr()) && ptrs.contains(&next.spare.as_ptr()));
     }
 }
