@@ -293,6 +293,22 @@ impl Echo {
     }
 }
 
+/// A SIMPLE READ of [`ECHO_LEN`] bytes to `lun` whose data [`Echo`] fills with `n`.
+fn echo_read(itt: u32, cmd_sn: u32, lun: u8, n: u8) -> ScsiCommand {
+    let mut c = ScsiCommand {
+        final_bit: true,
+        read: true,
+        attr: 1,
+        itt,
+        cmd_sn,
+        expected_len: ECHO_LEN as u32,
+        cdb: vec![0x08, 0, 0, 0, 0, n],
+        ..Default::default()
+    };
+    c.lun[1] = lun;
+    c
+}
+
 impl LogicalUnit for Echo {
     fn execute(&self, cmd: &Command<'_>) -> Response {
         Self::answer(cmd)
@@ -324,20 +340,8 @@ async fn answers_written_by_reader_tasks_and_writer_keep_statsn_in_order_when_th
     const COMMANDS: u32 = 6000;
     let sending = tokio::spawn(async move {
         for itt in 1..=COMMANDS {
-            let n = itt.to_be_bytes();
-            let mut c = ScsiCommand {
-                final_bit: true,
-                read: true,
-                attr: 1,
-                itt,
-                cmd_sn,
-                expected_len: ECHO_LEN as u32,
-                cdb: vec![0x08, 0, n[1], n[2], n[3], 0],
-                ..Default::default()
-            };
             // Every 97th to the unit that runs on the blocking pool.
-            c.lun[1] = u8::from(itt % 97 == 0);
-            c.cdb[5] = n[3];
+            let c = echo_read(itt, cmd_sn, u8::from(itt % 97 == 0), itt as u8);
             cmd_sn += 1;
             let b = codec::encode(&Pdu::ScsiCommand(c), &[], &Framing::default());
             wr.write_all(&b).await.unwrap();
@@ -388,16 +392,7 @@ async fn an_itt_is_free_again_once_its_answer_has_arrived() {
     let (addr, stop, serving) = serve(scsi).await;
     let mut ini = Initiator::login(addr).await;
     for round in 0..2000u32 {
-        let c = ScsiCommand {
-            final_bit: true,
-            read: true,
-            attr: 1,
-            itt: 7,
-            cmd_sn: ini.cmd_sn,
-            expected_len: ECHO_LEN as u32,
-            cdb: vec![0x08, 0, 0, 0, 0, round as u8],
-            ..Default::default()
-        };
+        let c = echo_read(7, ini.cmd_sn, 0, round as u8);
         ini.cmd_sn += 1;
         ini.send(&Pdu::ScsiCommand(c), &[]).await;
         match ini.recv().await {
@@ -424,16 +419,7 @@ async fn abort_task_after_the_answer_finds_no_task() {
     let mut ini = Initiator::login(addr).await;
     for round in 0..500u32 {
         let itt = 2 * round + 1;
-        let c = ScsiCommand {
-            final_bit: true,
-            read: true,
-            attr: 1,
-            itt,
-            cmd_sn: ini.cmd_sn,
-            expected_len: ECHO_LEN as u32,
-            cdb: vec![0x08, 0, 0, 0, 0, round as u8],
-            ..Default::default()
-        };
+        let c = echo_read(itt, ini.cmd_sn, 0, round as u8);
         let ref_cmd_sn = ini.cmd_sn;
         ini.cmd_sn += 1;
         ini.send(&Pdu::ScsiCommand(c), &[]).await;
@@ -482,17 +468,10 @@ async fn an_ordered_command_is_answered_after_the_held_answers_before_it() {
         let mut burst = Vec::new();
         for k in 0..AFTER + 2 {
             ini.itt += 1;
-            let mut c = ScsiCommand {
-                final_bit: true,
-                read: true,
-                attr: if k == 1 { 2 } else { 1 },
-                itt: ini.itt,
-                cmd_sn: ini.cmd_sn,
-                expected_len: ECHO_LEN as u32,
-                cdb: vec![0x08, 0, 0, 0, 0, ini.itt as u8],
-                ..Default::default()
-            };
-            c.lun[1] = u8::from(k > 0);
+            let mut c = echo_read(ini.itt, ini.cmd_sn, u8::from(k > 0), ini.itt as u8);
+            if k == 1 {
+                c.attr = 2; // ORDERED
+            }
             ini.cmd_sn += 1;
             burst.extend(codec::encode(
                 &Pdu::ScsiCommand(c),
@@ -516,6 +495,49 @@ async fn an_ordered_command_is_answered_after_the_held_answers_before_it() {
             pos(first) < pos(first + 1),
             "round {round}: the ORDERED command was answered before the one before it: {order:?}"
         );
+    }
+    stop.send_replace(true);
+    drop(ini);
+    serving.await.unwrap();
+}
+
+/// A unit that panics on one CDB (READ of data byte 0xEE), else answers as [`Echo`].
+#[derive(Debug)]
+struct Fragile;
+
+impl LogicalUnit for Fragile {
+    fn execute(&self, cmd: &Command<'_>) -> Response {
+        assert_ne!(cmd.cdb.get(5), Some(&0xEE), "a unit's bug");
+        Echo::answer(cmd)
+    }
+    fn reset(&self, _reset: Reset, _from: &Nexus) {}
+}
+
+/// A unit that panics fails that command with CHECK CONDITION (HARDWARE ERROR, INTERNAL
+/// TARGET FAILURE); the connection and the unit go on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_unit_fails_the_command_not_the_connection() {
+    let scsi = vsa_scsi::Target::new();
+    scsi.insert(0, Arc::new(Fragile));
+    let (addr, stop, serving) = serve(scsi).await;
+    let mut ini = Initiator::login(addr).await;
+    for (itt, n) in [(1u32, 1u8), (2, 0xEE), (3, 3)] {
+        let c = echo_read(itt, ini.cmd_sn, 0, n);
+        ini.cmd_sn += 1;
+        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        match ini.recv().await {
+            Pdu::DataIn(d) => {
+                assert_ne!(n, 0xEE, "the panicking command got data");
+                assert_eq!((d.itt, d.status), (itt, Some(Status::Good as u8)));
+            }
+            Pdu::ScsiResponse(r) => {
+                assert_eq!(
+                    (r.itt, r.status, n),
+                    (itt, Status::CheckCondition as u8, 0xEE)
+                );
+            }
+            p => panic!("command {itt}: {p:?}"),
+        }
     }
     stop.send_replace(true);
     drop(ini);
