@@ -83,10 +83,6 @@ fn blocks_of(offset: u64, len: u64) -> std::ops::Range<u64> {
     offset / SUM_BLOCK..(offset + len).div_ceil(SUM_BLOCK)
 }
 
-fn pages_of(blocks: &std::ops::Range<u64>) -> std::ops::Range<u64> {
-    blocks.start / PAGE_BLOCKS..blocks.end.div_ceil(PAGE_BLOCKS)
-}
-
 fn aligned(offset: u64, len: u64) -> bool {
     offset % SUM_BLOCK == 0 && len % SUM_BLOCK == 0
 }
@@ -177,7 +173,7 @@ impl<D: BlockDevice> IntegrityDevice<D> {
             return Err(self.corrupt(Op::Read, at));
         }
         let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
-        let _g = self.table.exclusive(pages_of(&blocks_of(offset, len)));
+        let _g = self.table.exclusive(blocks_of(offset, len));
         self.inner.read_vectored_at(bufs, offset)?;
         match self.first_mismatch(&as_shared(bufs), offset)? {
             None => Ok(()),
@@ -208,7 +204,7 @@ impl<D: BlockDevice> IntegrityDevice<D> {
     /// bytes over them, write them back, all with their pages exclusive.
     fn write_partial(&self, buf: &[u8], offset: u64) -> Result<()> {
         let len = buf.len() as u64;
-        let _g = self.table.exclusive(pages_of(&blocks_of(offset, len)));
+        let _g = self.table.exclusive(blocks_of(offset, len));
         let (mut blocks, start) = self
             .read_blocks(offset, len, true)
             .map_err(|e| e.at(Op::Write, offset, len))?;
@@ -227,7 +223,7 @@ impl<D: BlockDevice> IntegrityDevice<D> {
         while pos < end {
             let n = (PIECE - pos % PIECE).min(end - pos);
             buf.resize(n as usize, 0);
-            let _g = self.table.exclusive(pages_of(&blocks_of(pos, n)));
+            let _g = self.table.exclusive(blocks_of(pos, n));
             self.inner.read_at(&mut buf, pos)?;
             let sums: Vec<u32> = buf.chunks(SUM_BLOCK as usize).map(sum).collect();
             self.table.set(pos / SUM_BLOCK, &sums)?;
@@ -340,7 +336,7 @@ impl<D: BlockDevice> BlockDevice for IntegrityDevice<D> {
         if !aligned(offset, len) {
             return self.write_partial(&bufs.concat(), offset);
         }
-        let _g = self.table.write_guard(pages_of(&blocks_of(offset, len)));
+        let _g = self.table.write_guard(blocks_of(offset, len));
         self.write_blocks(bufs, offset)
     }
 
@@ -377,9 +373,7 @@ impl<D: BlockDevice> BlockDevice for IntegrityDevice<D> {
             vsa_blockdev::write_zeros(self, offset, first - offset)?;
         }
         {
-            let _g = self
-                .table
-                .write_guard(pages_of(&blocks_of(first, end - first)));
+            let _g = self.table.write_guard(blocks_of(first, end - first));
             self.inner.unmap(first, end - first)?;
             let zeros = vec![0u32; ((end - first) / SUM_BLOCK) as usize];
             self.table.set(first / SUM_BLOCK, &zeros)?;
@@ -402,7 +396,7 @@ impl<D: BlockDevice> BlockDevice for IntegrityDevice<D> {
                     .with_detail("only whole 4 KiB blocks can be marked as lost"),
             );
         }
-        let _g = self.table.exclusive(pages_of(&blocks_of(offset, len)));
+        let _g = self.table.exclusive(blocks_of(offset, len));
         vsa_blockdev::write_zeros(&self.inner, offset, len)?;
         // Zeros have checksum 0, so this never matches until the block is written whole.
         let lost = vec![LOST; (len / SUM_BLOCK) as usize];

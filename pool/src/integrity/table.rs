@@ -3,9 +3,12 @@
 //! per-page locks that keep a verifying reader from seeing a block between its new data
 //! and its new checksum.
 //!
-//! Writers take their pages *shared* (many writers, different blocks); a read-modify-write,
-//! a rebuild of checksums, or a reader re-checking a mismatch takes them *exclusive*, which
-//! waits for the writers to finish. Pages are always taken in ascending order.
+//! Writers take their pages *shared*, with the blocks they write: many writers at once, but
+//! never two on one block, whose data and checksum could otherwise be left from different
+//! writes (the data of the second, the checksum of the first: a false alarm at every read
+//! after). A read-modify-write, a rebuild of checksums, or a reader re-checking a mismatch
+//! takes its pages *exclusive*, which waits for the writers to finish. Pages are always
+//! taken in ascending order.
 
 use super::store::{MemberKey, SumStore, PAGE_BLOCKS, PAGE_BYTES};
 use parking_lot::{Condvar, Mutex};
@@ -34,10 +37,25 @@ impl Page {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 struct Lock {
-    writers: u32,
+    /// The blocks (of this page) each writer holding it writes.
+    writers: Vec<std::ops::Range<u64>>,
     exclusive: bool,
+}
+
+impl Lock {
+    fn free(&self, exclusive: bool, blocks: &std::ops::Range<u64>) -> bool {
+        !self.exclusive
+            && if exclusive {
+                self.writers.is_empty()
+            } else {
+                !self
+                    .writers
+                    .iter()
+                    .any(|w| w.start < blocks.end && blocks.start < w.end)
+            }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,12 +78,18 @@ pub(crate) struct SumTable {
     shards: Box<[Shard]>,
 }
 
-/// Pages held by a writer (shared) or exclusively; released on drop.
+/// Pages held by a writer of `blocks` (shared) or exclusively; released on drop.
 #[derive(Debug)]
 pub(crate) struct PageGuard<'a> {
     table: &'a SumTable,
     pages: std::ops::Range<u64>,
+    blocks: std::ops::Range<u64>,
     exclusive: bool,
+}
+
+/// The blocks of `blocks` that page `page` holds checksums of.
+fn in_page(page: u64, blocks: &std::ops::Range<u64>) -> std::ops::Range<u64> {
+    blocks.start.max(page * PAGE_BLOCKS)..blocks.end.min((page + 1) * PAGE_BLOCKS)
 }
 
 impl Drop for PageGuard<'_> {
@@ -77,9 +101,12 @@ impl Drop for PageGuard<'_> {
                 if self.exclusive {
                     l.exclusive = false;
                 } else {
-                    l.writers = l.writers.saturating_sub(1);
+                    let mine = in_page(p, &self.blocks);
+                    if let Some(i) = l.writers.iter().position(|w| *w == mine) {
+                        l.writers.swap_remove(i);
+                    }
                 }
-                if l.writers == 0 && !l.exclusive {
+                if l.writers.is_empty() && !l.exclusive {
                     st.locks.remove(&p);
                 }
             }
@@ -118,32 +145,34 @@ impl SumTable {
         &self.shards[(page % SHARDS as u64) as usize]
     }
 
-    /// Takes pages `pages` shared (for a write of whole blocks).
-    pub(crate) fn write_guard(&self, pages: std::ops::Range<u64>) -> PageGuard<'_> {
-        self.guard(pages, false)
+    /// Takes the pages of blocks `blocks` shared, for a write of them (whole blocks): it
+    /// waits for writers of any of the same blocks.
+    pub(crate) fn write_guard(&self, blocks: std::ops::Range<u64>) -> PageGuard<'_> {
+        self.guard(blocks, false)
     }
 
-    /// Takes pages `pages` exclusive (waits for their writers).
-    pub(crate) fn exclusive(&self, pages: std::ops::Range<u64>) -> PageGuard<'_> {
-        self.guard(pages, true)
+    /// Takes the pages of blocks `blocks` exclusive (waits for their writers).
+    pub(crate) fn exclusive(&self, blocks: std::ops::Range<u64>) -> PageGuard<'_> {
+        self.guard(blocks, true)
     }
 
-    fn guard(&self, pages: std::ops::Range<u64>, exclusive: bool) -> PageGuard<'_> {
+    fn guard(&self, blocks: std::ops::Range<u64>, exclusive: bool) -> PageGuard<'_> {
+        let pages = if blocks.is_empty() {
+            0..0
+        } else {
+            blocks.start / PAGE_BLOCKS..(blocks.end - 1) / PAGE_BLOCKS + 1
+        };
         for p in pages.clone() {
+            let mine = in_page(p, &blocks);
             let shard = self.shard(p);
             let mut st = shard.state.lock();
             loop {
                 let l = st.locks.entry(p).or_default();
-                let free = if exclusive {
-                    !l.exclusive && l.writers == 0
-                } else {
-                    !l.exclusive
-                };
-                if free {
+                if l.free(exclusive, &mine) {
                     if exclusive {
                         l.exclusive = true;
                     } else {
-                        l.writers += 1;
+                        l.writers.push(mine);
                     }
                     break;
                 }
@@ -153,6 +182,7 @@ impl SumTable {
         PageGuard {
             table: self,
             pages,
+            blocks,
             exclusive,
         }
     }

@@ -153,6 +153,79 @@ fn concurrent_writes_and_reads_of_one_page_raise_no_false_alarm() {
     assert_eq!(d.stats().mismatches.load(Ordering::Relaxed), 0);
 }
 
+/// A second writer of a block cannot get in between the first writer's data and its
+/// checksum: the block is left with the data and checksum of one write (before, the
+/// second's data with the first's checksum, a false alarm at every read after: the CI
+/// failure of 2026-12-07 in the test above).
+#[test]
+fn a_second_writer_of_a_block_waits_for_the_first_to_record_its_checksum() {
+    let (store, mem) = fresh();
+    let member = Arc::new(Paused {
+        mem,
+        state: parking_lot::Mutex::new((false, false)),
+        cv: parking_lot::Condvar::new(),
+    });
+    let d = IntegrityDevice::open(member.clone(), "m0", [7; 16], store.clone(), true).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| d.write_at(&[0xAA; 4096], 0).unwrap());
+        // The first write's data is on the member; its checksum is not recorded yet.
+        {
+            let mut st = member.state.lock();
+            let waited = member.cv.wait_while_for(&mut st, |st| !st.0, PATIENCE);
+            assert!(
+                !waited.timed_out(),
+                "the first write never reached the member"
+            );
+        }
+        d.write_at(&[0xBB; 4096], 0).unwrap();
+        member.state.lock().1 = true;
+        member.cv.notify_all();
+    });
+    let mut b = vec![0u8; 4096];
+    d.read_at(&mut b, 0).unwrap();
+    assert_eq!(b, [0xBB; 4096], "the second write came last");
+    assert_eq!(d.stats().mismatches.load(Ordering::Relaxed), 0);
+}
+
+/// How long a test waits for a condition before it fails instead of hanging.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A member on which a write of 0xAA bytes, once its data is written, waits (up to 200 ms:
+/// a second writer kept out by the checksum table cannot come meanwhile) for the test to
+/// say that a second write is done. State: (the 0xAA data written, the second write done).
+#[derive(Debug)]
+struct Paused {
+    mem: Arc<MemDevice>,
+    state: parking_lot::Mutex<(bool, bool)>,
+    cv: parking_lot::Condvar,
+}
+
+impl BlockDevice for Paused {
+    fn block_size(&self) -> u32 {
+        self.mem.block_size()
+    }
+    fn size(&self) -> u64 {
+        self.mem.size()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.mem.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        self.mem.write_at(buf, offset)?;
+        if buf.first() == Some(&0xAA) {
+            let mut st = self.state.lock();
+            st.0 = true;
+            self.cv.notify_all();
+            let pause = std::time::Duration::from_millis(200);
+            let _ = self.cv.wait_while_for(&mut st, |st| !st.1, pause);
+        }
+        Ok(())
+    }
+    fn flush(&self) -> Result<()> {
+        self.mem.flush()
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Write { at: u64, len: u64, seed: u8 },
