@@ -232,6 +232,12 @@ impl<D: BlockDevice> BlockDevice for MeteredDevice<D> {
         self.record(&self.read, "read", buf.len() as u64, start, &r);
         r
     }
+    fn read_once_at(&self, buf: &mut [u8], offset: u64) -> vsa_blockdev::Result<()> {
+        let start = Instant::now();
+        let r = self.inner.read_once_at(buf, offset);
+        self.record(&self.read, "read", buf.len() as u64, start, &r);
+        r
+    }
     fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<vsa_blockdev::Result<()>> {
         let start = Instant::now();
         let r = self.inner.try_read_at(buf, offset)?;

@@ -73,6 +73,14 @@ pub trait BlockDevice: Send + Sync + std::fmt::Debug {
     /// Reads `buf.len()` bytes starting at `offset`.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
 
+    /// Reads like [`read_at`](Self::read_at), for data read once, in sequence (a tape read
+    /// back): a RAM cache in the stack reads it from below and keeps none of it, so the
+    /// stream neither pays for copying it in nor pushes out what is read again and again
+    /// (the blocks of LUNs). The default: `read_at`.
+    fn read_once_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.read_at(buf, offset)
+    }
+
     /// Reads like [`read_at`](Self::read_at), but only if that needs no waiting: the
     /// data is in memory (a RAM cache) and no lock is contended. `None` when the read
     /// would have to wait for storage or a lock; then nothing was done and the caller
@@ -253,6 +261,9 @@ macro_rules! forward_block_device {
             }
             fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
                 (**self).read_at(buf, offset)
+            }
+            fn read_once_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+                (**self).read_once_at(buf, offset)
             }
             fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
                 (**self).try_read_at(buf, offset)

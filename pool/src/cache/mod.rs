@@ -492,6 +492,12 @@ impl<D: BlockDevice> BlockDevice for ReadCache<D> {
         self.read_cached(buf, offset)
     }
 
+    /// From the device below, whatever is cached: the device holds every acknowledged
+    /// write (writes reach it before they complete), and nothing read is inserted.
+    fn read_once_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.inner.read_at(buf, offset)
+    }
+
     /// Served only when every page is cached (then it cannot fail).
     fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {
         if self.capacity.load(Ordering::Relaxed) == 0 || !self.cacheable(offset, buf.len() as u64) {

@@ -61,6 +61,35 @@ fn hits_and_misses_are_counted_and_misses_read_in_runs() {
 }
 
 #[test]
+fn reads_once_come_from_the_device_and_leave_the_cache_as_it_was() {
+    let c = cached(MIB, MIB);
+    let data = pattern(3, MIB as usize);
+    c.write_at(&data, 0).unwrap();
+    assert_eq!(read(&c, 0, PAGE), data[..PAGE as usize]);
+    let before = c.stats();
+    let ops = c.inner().ops();
+    let mut buf = vec![0u8; 64 * PAGE as usize];
+    c.read_once_at(&mut buf, 0).unwrap();
+    assert_eq!(buf, data[..buf.len()]);
+    assert_eq!(
+        c.inner().ops() - ops,
+        1,
+        "one read of the device, page 0 cached or not"
+    );
+    let after = c.stats();
+    assert_eq!(
+        (after.hits, after.misses, after.bytes_cached),
+        (before.hits, before.misses, PAGE),
+        "nothing counted, nothing brought in"
+    );
+    // What is written afterwards is what a read once sees.
+    c.write_at(&[5u8; PAGE as usize], 0).unwrap();
+    c.read_once_at(&mut buf[..PAGE as usize], 0).unwrap();
+    assert_eq!(&buf[..PAGE as usize], &[5u8; PAGE as usize]);
+    assert!(c.stale_pages().is_empty());
+}
+
+#[test]
 fn writes_refresh_cached_pages_and_bring_none_in() {
     let c = cached(MIB, MIB);
     c.write_at(&[7u8; 2 * PAGE as usize], 0).unwrap();

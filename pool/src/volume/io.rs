@@ -260,12 +260,36 @@ impl Volume {
         Some(r.map_err(|e| e.with_device(format!("volume {}", self.name))))
     }
 
-    fn read_node(&self, node: u64, buf: &mut [u8], offset: u64) -> Result<()> {
+    /// Reads `node`'s data through the pool's device (with its read cache: see
+    /// [`BlockDevice::read_once_at`] for `once`).
+    fn read_node(&self, node: u64, buf: &mut [u8], offset: u64, once: bool) -> Result<()> {
         let plan = self.read_plan(&self.inner.state.read(), node, offset, buf.len() as u64);
+        let data = &self.inner.data;
         let Ok(r) = self.read_planned::<std::convert::Infallible>(&plan, buf, offset, |d, at| {
-            Ok(self.inner.data.read_at(d, at))
+            Ok(if once {
+                data.read_once_at(d, at)
+            } else {
+                data.read_at(d, at)
+            })
         });
         r
+    }
+
+    /// `read_at` and `read_once_at`: the range checked with the volume's locks held.
+    fn read_locked(&self, buf: &mut [u8], offset: u64, once: bool) -> Result<()> {
+        let _gate = self.inner.gate.read();
+        let _io = match &self.view {
+            View::Head(shared) => Some(shared.io.read()),
+            View::Frozen { .. } => None,
+        };
+        let (node, size) = {
+            let st = self.inner.state.read();
+            self.current(&st)
+                .map_err(|e| self.fail(e, Op::Read, offset, buf.len() as u64))?
+        };
+        self.check(size, Op::Read, offset, buf.len() as u64)?;
+        self.read_node(node, buf, offset, once)
+            .map_err(|e| e.with_device(format!("volume {}", self.name)))
     }
 
     /// Writes with the gate and the volume's I/O lock held (shared or exclusive).
@@ -578,19 +602,11 @@ impl BlockDevice for Volume {
     }
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        let _gate = self.inner.gate.read();
-        let _io = match &self.view {
-            View::Head(shared) => Some(shared.io.read()),
-            View::Frozen { .. } => None,
-        };
-        let (node, size) = {
-            let st = self.inner.state.read();
-            self.current(&st)
-                .map_err(|e| self.fail(e, Op::Read, offset, buf.len() as u64))?
-        };
-        self.check(size, Op::Read, offset, buf.len() as u64)?;
-        self.read_node(node, buf, offset)
-            .map_err(|e| e.with_device(format!("volume {}", self.name)))
+        self.read_locked(buf, offset, false)
+    }
+
+    fn read_once_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.read_locked(buf, offset, true)
     }
 
     fn try_read_at(&self, buf: &mut [u8], offset: u64) -> Option<Result<()>> {

@@ -534,6 +534,10 @@ fn run_model(mut f: Fixture, actions: Vec<Action>) {
                 let first = got.iter().zip(content.iter()).position(|(a, b)| a != b);
                 panic!("volume {name} differs from the model from byte {first:?}");
             }
+            // A read once (past the cache, which keeps none of it) reads the same.
+            let mut once = vec![0u8; content.len()];
+            vol.read_once_at(&mut once, 0).unwrap();
+            assert!(once == *content, "read_once_at of {name}");
             // What a non-blocking read serves (after the read above cached it, when the
             // fixture has a cache) is the same, and a refusal leaves the buffer as it was.
             let mut parts = vec![vsa_blockdev::Bytes::from_static(b"x")];
@@ -605,6 +609,30 @@ fn volumes_on_every_raid_level_match_a_model() {
             })
             .unwrap_or_else(|e| panic!("{level}: {e}"));
     }
+}
+
+/// A volume's reads once pass its pool's read cache by: nothing of them is brought in,
+/// while a plain read of the same range is.
+#[test]
+fn a_volume_read_once_brings_nothing_into_the_read_cache() {
+    let mut f = fixture(16);
+    let cache = Arc::new(crate::cache::ReadCache::new(f.data.clone(), 4 << 20));
+    f.device = cache.clone();
+    f.mgr = VolumeManager::open(f.store.clone(), 1, "p", f.device.clone(), CS).unwrap();
+    f.mgr.create("t", 4 * CS, false).unwrap();
+    let v = f.mgr.volume("t").unwrap();
+    let data: Vec<u8> = (0..2 * CS).map(|i| (i % 251) as u8).collect();
+    v.write_at(&data, CS).unwrap();
+    let mut got = vec![0u8; data.len()];
+    v.read_once_at(&mut got, CS).unwrap();
+    assert!(got == data);
+    assert_eq!(cache.stats().bytes_cached, 0, "nothing brought in");
+    v.read_at(&mut got, CS).unwrap();
+    assert!(got == data);
+    assert!(
+        cache.stats().bytes_cached > 0,
+        "a plain read brings pages in"
+    );
 }
 
 #[test]

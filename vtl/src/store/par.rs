@@ -41,10 +41,12 @@ pub fn write_at(dev: &dyn BlockDevice, buf: &[u8], at: u64) -> Result<(), BlockE
     })
 }
 
-/// Reads `buf.len()` bytes at `at` into `buf`, in parallel when it is large.
+/// Reads `buf.len()` bytes at `at` into `buf`, in parallel when it is large. A tape's
+/// bytes are read once ([`BlockDevice::read_once_at`]): they do not go through the pool's
+/// read cache, where they would push out the blocks of LUNs.
 pub fn read_at(dev: &dyn BlockDevice, buf: &mut [u8], at: u64) -> Result<(), BlockError> {
     if buf.len() < 2 * SPLIT {
-        return dev.read_at(buf, at);
+        return dev.read_once_at(buf, at);
     }
     let plan = runs(at, buf.len());
     std::thread::scope(|s| {
@@ -53,7 +55,7 @@ pub fn read_at(dev: &dyn BlockDevice, buf: &mut [u8], at: u64) -> Result<(), Blo
         for (off, n) in plan {
             let (mine, tail) = rest.split_at_mut(n);
             rest = tail;
-            jobs.push(s.spawn(move || dev.read_at(mine, at + off as u64)));
+            jobs.push(s.spawn(move || dev.read_once_at(mine, at + off as u64)));
         }
         join(jobs)
     })
