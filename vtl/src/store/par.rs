@@ -41,12 +41,15 @@ pub fn write_at(dev: &dyn BlockDevice, buf: &[u8], at: u64) -> Result<(), BlockE
     })
 }
 
-/// Reads `buf.len()` bytes at `at` into `buf`, in parallel when it is large. A tape's
-/// bytes are read once ([`BlockDevice::read_once_at`]): they do not go through the pool's
-/// read cache, where they would push out the blocks of LUNs.
+/// Reads `buf.len()` bytes at `at` into `buf`, in parallel when it is large. A large read
+/// is a window read ahead of a stream (a read after positioning takes only the record
+/// asked for), read once ([`BlockDevice::read_once_at`]): it does not go through the
+/// pool's read cache, where it would push out the blocks of LUNs and cost a copy. What a
+/// positioned read takes is kept there (backup software reads a label or a file's first
+/// block again and again).
 pub fn read_at(dev: &dyn BlockDevice, buf: &mut [u8], at: u64) -> Result<(), BlockError> {
     if buf.len() < 2 * SPLIT {
-        return dev.read_once_at(buf, at);
+        return dev.read_at(buf, at);
     }
     let plan = runs(at, buf.len());
     std::thread::scope(|s| {
