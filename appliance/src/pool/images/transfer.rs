@@ -405,7 +405,9 @@ fn export_bytes(job: &Job, device: &dyn BlockDevice) -> Result<(), String> {
             .any(|x| x.status == Allocation::Mapped);
         if mapped {
             let b = &mut buf[..n as usize];
-            device.read_at(b, at).map_err(|e| e.to_string())?;
+            // Read once: an export streams the whole volume past the pool's read cache,
+            // which keeps the blocks of the volumes in use.
+            device.read_once_at(b, at).map_err(|e| e.to_string())?;
             if b.iter().any(|&x| x != 0) {
                 nbd.write(at, b).map_err(|e| e.to_string())?;
             }
