@@ -439,9 +439,13 @@ async fn run_blocking(shared: &Arc<crate::server::Shared>, job: Job, slot: crate
         drop(slot);
     })
     .await;
-    if let Err(e) = r {
+    match r {
+        Err(e) if e.is_panic() => {
+            tracing::error!("answering a SCSI command panicked: {e}");
+        }
         // The runtime is shutting down: the connection goes with it.
-        tracing::debug!("a SCSI command was cancelled: {e}");
+        Err(e) => tracing::debug!("a SCSI command was cancelled: {e}"),
+        Ok(()) => {}
     }
 }
 
