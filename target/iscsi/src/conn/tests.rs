@@ -211,6 +211,15 @@ impl Initiator {
         self.itt
     }
 
+    /// Sends an [`echo_read`] with tag `itt` to `lun`; returns the CmdSN it took.
+    async fn echo_read(&mut self, itt: u32, lun: u8, n: u8) -> u32 {
+        let cmd_sn = self.cmd_sn;
+        self.cmd_sn += 1;
+        let c = echo_read(itt, cmd_sn, lun, n);
+        self.send(&Pdu::ScsiCommand(c), &[]).await;
+        cmd_sn
+    }
+
     /// Reads until command `itt` is answered; returns its status.
     async fn answer(&mut self, itt: u32) -> u8 {
         while !self.answers.contains_key(&itt) {
@@ -392,9 +401,7 @@ async fn an_itt_is_free_again_once_its_answer_has_arrived() {
     let (addr, stop, serving) = serve(scsi).await;
     let mut ini = Initiator::login(addr).await;
     for round in 0..2000u32 {
-        let c = echo_read(7, ini.cmd_sn, 0, round as u8);
-        ini.cmd_sn += 1;
-        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        ini.echo_read(7, 0, round as u8).await;
         match ini.recv().await {
             Pdu::DataIn(d) => {
                 assert_eq!((d.itt, d.status), (7, Some(Status::Good as u8)));
@@ -419,10 +426,7 @@ async fn abort_task_after_the_answer_finds_no_task() {
     let mut ini = Initiator::login(addr).await;
     for round in 0..500u32 {
         let itt = 2 * round + 1;
-        let c = echo_read(itt, ini.cmd_sn, 0, round as u8);
-        let ref_cmd_sn = ini.cmd_sn;
-        ini.cmd_sn += 1;
-        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        let ref_cmd_sn = ini.echo_read(itt, 0, round as u8).await;
         assert!(matches!(ini.recv().await, Pdu::DataIn(d) if d.itt == itt));
         let tmf = crate::pdu::TmfRequest {
             immediate: true,
@@ -522,9 +526,7 @@ async fn a_panicking_unit_fails_the_command_not_the_connection() {
     let (addr, stop, serving) = serve(scsi).await;
     let mut ini = Initiator::login(addr).await;
     for (itt, n) in [(1u32, 1u8), (2, 0xEE), (3, 3)] {
-        let c = echo_read(itt, ini.cmd_sn, 0, n);
-        ini.cmd_sn += 1;
-        ini.send(&Pdu::ScsiCommand(c), &[]).await;
+        ini.echo_read(itt, 0, n).await;
         match ini.recv().await {
             Pdu::DataIn(d) => {
                 assert_ne!(n, 0xEE, "the panicking command got data");
