@@ -120,4 +120,7 @@ for k in w r s; do
 done
 echo
 echo "failover through the mount (first target's directory removed): $failover_ms ms"
+# How the mount's opens were served: by the kernel from the target's file (passthrough), or
+# by the daemon (cached, direct).
+"$VSA" --data-dir "$WORK/vsa" ns mounts | sed -n 's/.* \([0-9]*\)\/\([0-9]*\)\/\([0-9]*\)$/opens through the mount: \1 by the kernel (passthrough), \2 cached, \3 direct/p'
 echo "(${SIZE_MIB} MiB files, $FILES files for stat, $ROUNDS rounds, medians; $(nproc) cores; $(date -u +%F))"

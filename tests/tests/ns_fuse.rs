@@ -239,3 +239,90 @@ fn a_namespace_mounted_is_one_tree_for_ordinary_tools() {
 fn libc_exdev() -> i32 {
     18
 }
+
+/// Opens of a local target's files are served by the kernel from the target's file (FUSE
+/// passthrough); a file held open across a switch of the link to another target keeps
+/// its file, while new opens of the same path (the same inode) get the new target's, served
+/// by the daemon until the old one is closed.
+#[test]
+fn files_are_served_from_the_target_by_the_kernel_and_a_switch_while_open_is_safe() {
+    if !vsa_e2e::fuse_here() {
+        return;
+    }
+    use std::os::unix::fs::FileExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a/docs"), tmp.path().join("b/docs"));
+    for (d, who) in [(&a, "a"), (&b, "b")] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("f.txt"), format!("from {who}\n")).unwrap();
+    }
+    let url = |p: &Path| format!("file://{}", p.display());
+    let d = Daemon::start(&tmp.path().join("data"), &[]);
+    d.ok(&["ns", "create", "corp"]);
+    d.ok(&[
+        "ns",
+        "link",
+        "add",
+        "corp",
+        "docs",
+        &url(&a),
+        &url(&b),
+        "--stable",
+    ]);
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = mnt.to_str().unwrap();
+    d.ok(&["ns", "mount", "corp", m]);
+    let opens = |kind: &str| {
+        d.json(&["ns", "mounts"])[0]["opens"][kind]
+            .as_u64()
+            .unwrap()
+    };
+
+    let f = mnt.join("docs/f.txt");
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&f)
+        .unwrap();
+    // A second open of the file while the first is open shares its backing file.
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "from a\n");
+    held.write_all_at(b"FROM", 0).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(a.join("f.txt")).unwrap(),
+        "FROM a\n"
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "FROM a\n");
+    let kernel = opens("passthrough");
+    assert!(kernel >= 3, "{}", d.ok(&["ns", "mounts"]));
+
+    // The first target goes away while its file is held open.
+    std::fs::rename(tmp.path().join("a"), tmp.path().join("a-gone")).unwrap();
+    wait_for(30, || {
+        (std::fs::read_to_string(&f).ok()? == "from b\n").then_some(())
+    })
+    .expect("no failover to the second target");
+    assert!(opens("direct") >= 1, "{}", d.ok(&["ns", "mounts"]));
+    // The held file is still the first target's; new writes go to the second's.
+    held.write_all_at(b"held", 0).unwrap();
+    let gone = tmp.path().join("a-gone/docs/f.txt");
+    assert_eq!(std::fs::read_to_string(gone).unwrap(), "held a\n");
+    std::fs::write(&f, "new b\n").unwrap();
+    assert_eq!(std::fs::read_to_string(b.join("f.txt")).unwrap(), "new b\n");
+    let mut read = String::new();
+    std::io::Read::read_to_string(&mut &held, &mut read).unwrap();
+    assert_eq!(read, "held a\n");
+
+    // Once the old file is closed, the kernel serves the new one.
+    drop(held);
+    let kernel = opens("passthrough");
+    wait_for(30, || {
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "new b\n");
+        (opens("passthrough") > kernel).then_some(())
+    })
+    .expect("the new target's file is not served by the kernel");
+    let table = d.ok(&["ns", "mounts"]);
+    assert!(table.contains("OPENS KERNEL/CACHED/DIRECT"), "{table}");
+    d.ok(&["ns", "umount", m]);
+    assert!(d.stop().success());
+}

@@ -634,9 +634,19 @@ pub fn run(ctx: &CliCtx, m: &clap::ArgMatches) -> anyhow::Result<()> {
             ctx.print(&v, |v| {
                 let rows: Vec<Vec<String>> = v
                     .iter()
-                    .map(|m| vec![m.namespace.clone(), m.mountpoint.clone()])
+                    .map(|m| {
+                        let o = m.opens;
+                        vec![
+                            m.namespace.clone(),
+                            m.mountpoint.clone(),
+                            format!("{}/{}/{}", o.passthrough, o.cached, o.direct),
+                        ]
+                    })
                     .collect();
-                table(&["NAMESPACE", "MOUNT POINT"], &rows);
+                table(
+                    &["NAMESPACE", "MOUNT POINT", "OPENS KERNEL/CACHED/DIRECT"],
+                    &rows,
+                );
             });
         }
         NsCmd::Credential(cmd) => credential(ctx, cmd)?,

@@ -490,4 +490,19 @@ pub struct UmountBody {
 pub struct MountView {
     pub namespace: String,
     pub mountpoint: String,
+    /// Files opened through the mount since it was mounted, by how they are served.
+    #[serde(default)]
+    pub opens: MountOpens,
+}
+
+/// Files opened through a mount, by how they are served.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MountOpens {
+    /// By the kernel straight from the target's file (FUSE passthrough; local targets).
+    pub passthrough: u64,
+    /// By the daemon through the kernel's page cache.
+    pub cached: u64,
+    /// By the daemon without the page cache (a file open both ways at once, as when a
+    /// link switched targets while a file of the old one was open).
+    pub direct: u64,
 }

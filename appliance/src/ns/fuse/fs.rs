@@ -8,6 +8,7 @@
 use super::cache;
 use super::dir::Dirs;
 use super::inodes::Inodes;
+use super::passthrough::{Mode, Passthrough};
 use super::smb::SmbClients;
 use super::smb_read::SmbRead;
 use super::smb_write::SmbWrite;
@@ -47,6 +48,8 @@ pub struct NsFs {
     stamps: cache::Stamps,
     /// The listings of the directories open.
     pub(super) dirs: Dirs,
+    /// Which opens the kernel serves from the target's file.
+    passthrough: Arc<Passthrough>,
 }
 
 /// An open file.
@@ -160,16 +163,33 @@ impl NsFs {
             roots: cache::Roots::default(),
             stamps: cache::Stamps::default(),
             dirs: Dirs::default(),
+            passthrough: Arc::default(),
         })
     }
 
+    /// The mount's passthrough bookkeeping (its counts of opens).
+    pub fn passthrough(&self) -> Arc<Passthrough> {
+        self.passthrough.clone()
+    }
+
+    /// Chooses how open local file `file` of `ino` is served, as handle `fh`.
+    fn open_local(
+        &self,
+        ino: INodeNo,
+        fh: FileHandle,
+        file: &File,
+        register: impl FnOnce(&File) -> std::io::Result<fuser::BackingId>,
+    ) -> (Mode, FopenFlags) {
+        match self.passthrough.open_local(ino.0, fh.0, file, register) {
+            Mode::Cached => (Mode::Cached, self.cache_flags(ino, file)),
+            m => (m, FopenFlags::empty()),
+        }
+    }
+
     /// `FOPEN_KEEP_CACHE` for a local file as it was when the kernel last had its pages.
-    fn cache_flags(&self, ino: INodeNo, h: &Handle) -> FopenFlags {
-        match h {
-            Handle::Local(f) => match f.metadata() {
-                Ok(m) if self.stamps.keep(ino.0, cache::stamp(&m)) => FopenFlags::FOPEN_KEEP_CACHE,
-                _ => FopenFlags::empty(),
-            },
+    fn cache_flags(&self, ino: INodeNo, f: &File) -> FopenFlags {
+        match f.metadata() {
+            Ok(m) if self.stamps.keep(ino.0, cache::stamp(&m)) => FopenFlags::FOPEN_KEEP_CACHE,
             _ => FopenFlags::empty(),
         }
     }
@@ -243,10 +263,13 @@ impl NsFs {
         }
     }
 
-    fn keep(&self, handle: Handle) -> FileHandle {
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        self.handles.lock().insert(fh, Arc::new(handle));
-        FileHandle(fh)
+    fn new_fh(&self) -> FileHandle {
+        FileHandle(self.next_fh.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn keep(&self, fh: FileHandle, handle: Handle) -> FileHandle {
+        self.handles.lock().insert(fh.0, Arc::new(handle));
+        fh
     }
 
     fn handle(&self, fh: FileHandle) -> Result<Arc<Handle>> {
@@ -480,6 +503,18 @@ impl Filesystem for NsFs {
         if let Err(missing) = config.add_capabilities(plus) {
             tracing::debug!("the kernel lacks {missing:?}: a lookup per entry listed");
         }
+        // Files of local targets served by the kernel from the target's file (see
+        // passthrough.rs). A depth of 2 lets backing files be on a stacked filesystem
+        // (overlayfs, as in containers); nothing can be stacked on this mount then.
+        match config.add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH) {
+            Ok(()) => match config.set_max_stack_depth(2) {
+                Ok(_) => self.passthrough.enable(),
+                Err(max) => tracing::debug!("no passthrough: stacking limited to {max}"),
+            },
+            Err(missing) => tracing::info!(
+                "the kernel lacks {missing:?}: files of local targets are served through the daemon"
+            ),
+        }
         Ok(())
     }
 
@@ -511,12 +546,23 @@ impl Filesystem for NsFs {
                 ..
             } => self.smb.open_read(&server, &share, &path).map(Handle::Smb),
         });
-        match opened {
-            Ok(h) => {
-                let flags = self.cache_flags(ino, &h);
-                reply.opened(self.keep(h), flags)
-            }
-            Err(e) => reply.error(e),
+        let h = match opened {
+            Ok(h) => h,
+            Err(e) => return reply.error(e),
+        };
+        let fh = self.new_fh();
+        let (mode, flags) = match &h {
+            Handle::Local(f) => self.open_local(ino, fh, f, |f| reply.open_backing(f)),
+            _ => (
+                self.passthrough.open_served(ino.0, fh.0),
+                FopenFlags::empty(),
+            ),
+        };
+        let fh = self.keep(fh, h);
+        match mode {
+            Mode::Passthrough(b) => reply.opened_passthrough(fh, flags, &b),
+            Mode::Direct(b) => reply.opened_passthrough(fh, FopenFlags::FOPEN_DIRECT_IO, &b),
+            Mode::Cached => reply.opened(fh, flags),
         }
     }
 
@@ -557,15 +603,32 @@ impl Filesystem for NsFs {
             owned_by(&local, req);
             Ok((self.attr(&path)?, Handle::Local(file)))
         });
-        match made {
-            Ok((attr, handle)) => reply.created(
+        let (attr, h) = match made {
+            Ok(m) => m,
+            Err(e) => return reply.error(e),
+        };
+        let fh = self.new_fh();
+        let mode = match &h {
+            Handle::Local(f) => {
+                self.open_local(attr.ino, fh, f, |f| reply.open_backing(f))
+                    .0
+            }
+            _ => self.passthrough.open_served(attr.ino.0, fh.0),
+        };
+        let fh = self.keep(fh, h);
+        match mode {
+            Mode::Passthrough(b) => {
+                reply.created_passthrough(&TTL, &attr, Generation(0), fh, FopenFlags::empty(), &b)
+            }
+            Mode::Direct(b) => reply.created_passthrough(
                 &TTL,
                 &attr,
                 Generation(0),
-                self.keep(handle),
-                FopenFlags::empty(),
+                fh,
+                FopenFlags::FOPEN_DIRECT_IO,
+                &b,
             ),
-            Err(e) => reply.error(e),
+            Mode::Cached => reply.created(&TTL, &attr, Generation(0), fh, FopenFlags::empty()),
         }
     }
 
@@ -670,6 +733,7 @@ impl Filesystem for NsFs {
         reply: ReplyEmpty,
     ) {
         let gone = self.handles.lock().remove(&fh.0);
+        self.passthrough.release(fh.0);
         // What was written through the mount is in the kernel's pages too.
         if let Some(Handle::Local(f)) = gone.as_deref() {
             let wrote = flags.0 & libc::O_ACCMODE != libc::O_RDONLY;

@@ -8,6 +8,7 @@
 //!  locate.rs  that place in the link's best reachable target
 //!  cache.rs   link directories that answered lately; files whose pages the kernel keeps
 //!  inodes.rs  inode numbers from paths, stable across remounts and target switches
+//!  passthrough.rs  which opens the kernel serves from the target's file (FUSE passthrough)
 //!  rename.rs  renames within a link
 //!  smb.rs     the SMB client: a session per server and share (its credentials, or a
 //!             guest), every call bounded
@@ -24,6 +25,7 @@ pub mod dir;
 pub mod fs;
 pub mod inodes;
 mod locate;
+pub mod passthrough;
 mod readdir;
 mod rename;
 pub mod smb;
@@ -33,13 +35,14 @@ pub mod view;
 
 use super::error::NsError;
 use super::service::{Mount, Namespaces};
-use super::types::{MountBody, MountView, UmountBody};
+use super::types::{MountBody, MountOpens, MountView, UmountBody};
 use std::path::{Path, PathBuf};
 
 /// A mount the daemon serves.
 pub struct Mounted {
     namespace: String,
     session: fuser::BackgroundSession,
+    passthrough: std::sync::Arc<passthrough::Passthrough>,
 }
 
 impl std::fmt::Debug for Mounted {
@@ -55,6 +58,10 @@ impl Mount for Mounted {
         &self.namespace
     }
 
+    fn opens(&self) -> MountOpens {
+        self.passthrough.opens()
+    }
+
     fn unmount(self: Box<Self>) -> std::io::Result<()> {
         self.session.umount_and_join()
     }
@@ -64,6 +71,7 @@ fn view(mountpoint: &Path, m: &dyn Mount) -> MountView {
     MountView {
         namespace: m.namespace().to_owned(),
         mountpoint: mountpoint.display().to_string(),
+        opens: m.opens(),
     }
 }
 
@@ -120,6 +128,7 @@ impl Namespaces {
                 "cannot mount namespace '{root}': cannot start its SMB client: {e}"
             ))
         })?;
+        let passthrough = fs.passthrough();
         let session = fuser::spawn_mount(fs, &mountpoint, &config).map_err(|e| {
             NsError::Mount(format!(
                 "cannot mount namespace '{root}' on {}: {e} (is /dev/fuse there, and fuse3 installed?)",
@@ -134,6 +143,7 @@ impl Namespaces {
         let m = Mounted {
             namespace: root,
             session,
+            passthrough,
         };
         let v = view(&mountpoint, &m);
         mounts.insert(mountpoint, Box::new(m));

@@ -116,6 +116,8 @@ pub struct Namespaces {
 pub trait Mount: Send + std::fmt::Debug {
     /// The namespace it shows.
     fn namespace(&self) -> &str;
+    /// Files opened through it, by how they are served.
+    fn opens(&self) -> crate::ns::types::MountOpens;
     /// Unmounts it and waits for its thread.
     fn unmount(self: Box<Self>) -> std::io::Result<()>;
 }
