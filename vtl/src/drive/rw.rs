@@ -9,7 +9,7 @@ use crate::media::MediaKind;
 use crate::store::record::HEADER_LEN;
 use crate::store::tape::QUEUE_BYTES;
 use vsa_scsi::cdb::{be24, byte};
-use vsa_scsi::{Command, Response, Sense, UnitCtx};
+use vsa_scsi::{Bytes, Command, Response, Sense, UnitCtx};
 
 /// Where early warning starts on a cartridge of `capacity` bytes: 1/64 of it before the
 /// end, between 1 MiB and 4 GiB (never more than half).
@@ -239,7 +239,7 @@ fn medium_error(r: &Response) -> bool {
 
 /// One record at the position: `Ok(None)` at the end of data, `Ok(Some(None))` for a
 /// filemark, `Ok(Some(Some(bytes)))` for data.
-fn next(l: &mut Loaded<'_>) -> Result<Option<Option<Vec<u8>>>, crate::store::ReadError> {
+fn next(l: &mut Loaded<'_>) -> Result<Option<Option<Bytes>>, crate::store::ReadError> {
     let Some(obj) = l.tape.index().get(*l.pos) else {
         return Ok(None);
     };
@@ -264,11 +264,12 @@ fn read_variable(mut l: Loaded<'_>, ctx: &UnitCtx, n: u32, sili: bool) -> (Respo
             let len = data.len() as i64;
             let bytes = data.len().min(n as usize) as u64;
             if len == want || (len < want && sili) {
-                (Response::with_data(data), bytes)
+                // The record as read (a slice of the read-ahead window, often): not copied.
+                (Response::with_shared(vec![data]), bytes)
             } else {
                 data.truncate(n as usize);
                 let s = sense::incorrect_length(want - len);
-                (check_with_data(ctx, &s, data), bytes)
+                (check_with_data(ctx, &s, data.into()), bytes)
             }
         }
     }

@@ -1,10 +1,12 @@
 //! [`Ahead`]: a window of bytes read ahead, so reading consecutive records (or their
 //! chunks) costs one large volume read instead of one per record; while a program reads
 //! in sequence, the window after it is read in the background, so the volume read overlaps
-//! sending what the window holds.
+//! sending what the window holds. What it gives out are slices of the window itself
+//! ([`Bytes`] sharing it), so a record goes from the window to the socket uncopied.
 
 use std::sync::mpsc::{channel, Receiver};
-use vsa_blockdev::BlockError;
+use std::sync::Arc;
+use vsa_blockdev::{BlockError, Bytes};
 
 /// What a read for a window gives: bytes from a start, which may lie before what was
 /// asked (reads begin at a device block; the bytes before are kept, not moved out).
@@ -14,10 +16,12 @@ pub type Read<E> = Result<(u64, Vec<u8>), E>;
 #[derive(Debug, Default)]
 pub struct Ahead {
     start: u64,
-    bytes: Vec<u8>,
+    /// Shared with the slices given out (until they are sent).
+    bytes: Arc<Vec<u8>>,
     /// The buffer of the window before, for the next read ([`Ahead::buffer`]): a stream
     /// read in sequence goes on in two buffers instead of a new one per window (whose
-    /// pages would all be faulted in and zeroed again).
+    /// pages would all be faulted in and zeroed again), unless a slice of it is still
+    /// held (then the next read gets a new one).
     spare: Vec<u8>,
     /// Where the last request ended: a request starting there is sequential.
     next: u64,
@@ -62,10 +66,18 @@ impl Ahead {
         }
     }
 
+    /// Bytes `off..off + len` as a slice of the window (shared, not copied).
+    pub fn slice(&self, off: u64, len: u64) -> Option<Bytes> {
+        let a = usize::try_from(off.checked_sub(self.start)?).ok()?;
+        let b = a.checked_add(usize::try_from(len).ok()?)?;
+        (b <= self.bytes.len()).then(|| Bytes::from_owner(Window(self.bytes.clone(), a..b)))
+    }
+
     /// Holds `bytes`, read from `start`.
     pub fn fill(&mut self, start: u64, bytes: Vec<u8>) {
         self.start = start;
-        self.spare = std::mem::replace(&mut self.bytes, bytes);
+        let old = std::mem::replace(&mut self.bytes, Arc::new(bytes));
+        self.spare = Arc::try_unwrap(old).unwrap_or_default();
     }
 
     /// A buffer to read the next window into (see [`sized`]).
@@ -75,7 +87,7 @@ impl Ahead {
 
     /// Forgets everything (what it held, or is reading, may have changed).
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        self.fill(0, Vec::new());
         self.coming = None;
     }
 
@@ -83,7 +95,7 @@ impl Ahead {
     /// of a request that straddles the two: then the requested bytes (it is waited for;
     /// one that failed or does not fit is dropped). A straddling request is put together
     /// from the two windows; the new one is not copied behind what is left of this one.
-    pub fn adopt(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
+    pub fn adopt(&mut self, off: u64, len: u64) -> Option<Bytes> {
         let c = self.coming.take()?;
         let end = self.start + self.bytes.len() as u64;
         let reaches = c.start.saturating_add(c.len) >= off.saturating_add(len);
@@ -106,9 +118,9 @@ impl Ahead {
                 }
                 self.fill(from, bytes);
                 if alone {
-                    out = self.get(off, len)?.to_vec();
+                    return self.slice(off, len);
                 }
-                Some(out)
+                Some(Bytes::from(out))
             }
             _ => None,
         }
@@ -123,16 +135,16 @@ impl Ahead {
         len: u64,
         want: u64,
         read: impl FnOnce(u64, u64, Vec<u8>) -> Read<E>,
-    ) -> Result<Vec<u8>, E> {
-        if let Some(b) = self.get(off, len) {
-            return Ok(b.to_vec());
+    ) -> Result<Bytes, E> {
+        if let Some(b) = self.slice(off, len) {
+            return Ok(b);
         }
         if let Some(b) = self.adopt(off, len) {
             return Ok(b);
         }
         let (from, bytes) = read(off, want, self.buffer())?;
         self.fill(from, bytes);
-        Ok(self.get(off, len).map(<[u8]>::to_vec).unwrap_or_default())
+        Ok(self.slice(off, len).unwrap_or_default())
     }
 
     /// Where the next window starts, and how long it is, if it should be read now: when
@@ -174,6 +186,15 @@ impl Ahead {
     #[cfg(test)]
     fn coming(&self) -> Option<(u64, u64)> {
         self.coming.as_ref().map(|c| (c.start, c.len))
+    }
+}
+
+/// A slice of a window, as the [`Bytes`] given out own it.
+struct Window(Arc<Vec<u8>>, std::ops::Range<usize>);
+
+impl AsRef<[u8]> for Window {
+    fn as_ref(&self) -> &[u8] {
+        self.0.get(self.1.clone()).unwrap_or_default()
     }
 }
 
@@ -229,7 +250,7 @@ mod tests {
         // A request straddling the two windows: the tail of this one and the next.
         a.want(95, 10);
         assert_eq!(a.get(95, 10), None);
-        assert_eq!(a.adopt(95, 10), Some(bytes(95, 10)));
+        assert_eq!(a.adopt(95, 10).as_deref(), Some(&bytes(95, 10)[..]));
         assert_eq!(
             a.get(95, 10),
             None,
@@ -240,7 +261,7 @@ mod tests {
         // A request the next window holds alone.
         a.want(200, 10);
         a.prefetch(200, 50, |_| Ok((200, bytes(200, 50))));
-        assert_eq!(a.adopt(200, 10), Some(bytes(200, 10)));
+        assert_eq!(a.adopt(200, 10).as_deref(), Some(&bytes(200, 10)[..]));
         assert_eq!(a.get(240, 10), Some(&bytes(240, 10)[..]));
     }
 
@@ -254,7 +275,7 @@ mod tests {
         // Read from a block boundary before the window asked for (100..200).
         a.prefetch(100, 100, |_| Ok((96, bytes(96, 104))));
         a.want(95, 10);
-        assert_eq!(a.adopt(95, 10), Some(bytes(95, 10)));
+        assert_eq!(a.adopt(95, 10).as_deref(), Some(&bytes(95, 10)[..]));
         assert_eq!(a.get(96, 104), Some(&bytes(96, 104)[..]));
         // The window before is the buffer of the next read.
         let spare = a.buffer();
@@ -269,6 +290,35 @@ mod tests {
         a.prefetch(200, 100, |_| Ok((196, bytes(196, 50))));
         a.want(200, 10);
         assert_eq!(a.adopt(200, 10), None);
+    }
+
+    #[test]
+    fn a_slice_given_out_keeps_its_bytes_after_the_window_moves_on() {
+        let mut a = Ahead::default();
+        a.want(0, 10);
+        a.fill(0, bytes(0, 100));
+        let held = a.slice(10, 10).unwrap();
+        assert_eq!(a.slice(95, 10), None, "past the window");
+        a.fill(100, bytes(100, 100));
+        assert!(
+            a.buffer().is_empty(),
+            "a window a slice still holds is not read into"
+        );
+        a.fill(200, vec![0xee; 100]);
+        assert_eq!(held, bytes(10, 10));
+        // Windows no slice holds are read into again.
+        a.fill(300, bytes(300, 100));
+        assert_eq!(a.buffer(), vec![0xee; 100]);
+        let mut a = Ahead::default();
+        a.want(0, 10);
+        let taken = a.take(0, 10, 100, |at, n, _| Ok::<_, ()>((at, bytes(at, n))));
+        assert_eq!(taken.as_deref(), Ok(&bytes(0, 10)[..]));
+        let again = a.take(10, 10, 100, |_, _, _| Err(()));
+        assert_eq!(
+            again.as_deref(),
+            Ok(&bytes(10, 10)[..]),
+            "from the window, not read"
+        );
     }
 
     #[test]

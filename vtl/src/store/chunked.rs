@@ -12,7 +12,7 @@ use super::SEGMENT;
 use crate::error::{Result, VtlError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use vsa_blockdev::{BlockDevice, BlockError};
+use vsa_blockdev::{BlockDevice, BlockError, Bytes};
 
 impl Tape {
     /// Appends data records as chunk lists, at once: see [`Tape::place`].
@@ -162,7 +162,7 @@ impl Tape {
         obj: &Object,
         logical: u32,
         list: &[u8],
-    ) -> Result<Vec<u8>, ReadError> {
+    ) -> Result<Bytes, ReadError> {
         let damaged = |why| ReadError::Damaged {
             object: obj.number,
             offset: obj.offset,
@@ -222,33 +222,37 @@ impl Tape {
         if data.len() != logical as usize {
             return Err(damaged("the chunks do not add up to the record"));
         }
-        Ok(data)
+        Ok(Bytes::from(data))
     }
 
     /// Volume bytes `at..at + len` of chunks: what a writer holds in memory (staged, or
     /// being written behind) over what the read-ahead window has (unless `fresh`) or the
     /// volume (read with more when reading in sequence, [`Ahead::want`]).
-    fn chunk_bytes(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
+    fn chunk_bytes(&self, at: u64, len: u64, fresh: bool) -> Result<Bytes, BlockError> {
         // What writers hold is taken first: what they do not hold then is on the volume
         // (a write behind leaves memory only when it is done).
         let held = self.store.chunks.lock().held(at, len);
         if let [(from, b)] = &held[..] {
             if *from == at && b.len() as u64 == len {
-                return Ok(b.clone());
+                return Ok(Bytes::copy_from_slice(b));
             }
         }
-        let mut out = self.chunk_bytes_stored(at, len, fresh)?;
+        let stored = self.chunk_bytes_stored(at, len, fresh)?;
+        if held.is_empty() {
+            return Ok(stored);
+        }
+        let mut out = stored.to_vec();
         for (from, b) in held {
             let i = (from - at) as usize;
             if let Some(to) = out.get_mut(i..i + b.len()) {
                 to.copy_from_slice(&b);
             }
         }
-        Ok(out)
+        Ok(Bytes::from(out))
     }
 
     /// Chunk bytes `at..at + len` as the volume has them (see [`Tape::chunk_bytes`]).
-    fn chunk_bytes_stored(&self, at: u64, len: u64, fresh: bool) -> Result<Vec<u8>, BlockError> {
+    fn chunk_bytes_stored(&self, at: u64, len: u64, fresh: bool) -> Result<Bytes, BlockError> {
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
         let dev = self.store.device();
@@ -260,7 +264,7 @@ impl Tape {
             let buf = w.buffer();
             let (from, bytes) = read(at, want, buf)?;
             w.fill(from, bytes);
-            w.get(at, len).map(<[u8]>::to_vec).unwrap_or_default()
+            w.slice(at, len).unwrap_or_default()
         } else {
             w.take(at, len, want, read)?
         };

@@ -17,7 +17,7 @@ use crate::error::{Result, VtlError};
 use crate::kv::Batch;
 use std::collections::HashMap;
 use std::sync::Arc;
-use vsa_blockdev::BlockError;
+use vsa_blockdev::{BlockError, Bytes};
 
 pub use super::ahead::Ahead;
 pub use super::behind::QUEUE_BYTES;
@@ -57,7 +57,8 @@ pub enum ReadError {
 /// stored encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub data: Vec<u8>,
+    /// Shared with the read-ahead window when the record lies in it as written.
+    pub data: Bytes,
     pub encrypted: bool,
 }
 
@@ -284,7 +285,7 @@ impl Tape {
     /// it, the window moves to `off` and takes what [`Ahead::want`] says (never past the
     /// end of data). Reading in sequence, the window after it is read meanwhile (from what is on the
     /// volume: not what is still pending).
-    pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Vec<u8>, BlockError> {
+    pub(super) fn read_stream_ahead(&self, off: u64, len: u64) -> Result<Bytes, BlockError> {
         let mut w = self.ahead.lock();
         let want = w.want(off, len);
         let out = w.take(off, len, want, |off, want, buf| {
@@ -326,14 +327,14 @@ impl Tape {
     /// checked against its header and decompressed; an encrypted record is refused
     /// ([`ReadError::Sealed`]).
     pub fn read(&self, obj: &Object) -> Result<Vec<u8>, ReadError> {
-        self.read_record(obj, None).map(|r| r.data)
+        self.read_record(obj, None).map(|r| r.data.into())
     }
 
     /// Data record `obj` checked against its header, opened with `key` if it is
     /// encrypted, and decompressed.
     pub fn read_record(&self, obj: &Object, key: Option<&Cipher>) -> Result<Record, ReadError> {
         let stored = obj.data.map_or(0, |d| d.1);
-        let mut b = self.read_stream_ahead(obj.offset, HEADER_LEN + u64::from(stored))?;
+        let b = self.read_stream_ahead(obj.offset, HEADER_LEN + u64::from(stored))?;
         let damaged = |why| ReadError::Damaged {
             object: obj.number,
             offset: obj.offset,
@@ -353,7 +354,7 @@ impl Tape {
         {
             return Err(damaged("the header names another record"));
         }
-        b.drain(..HEADER_LEN as usize);
+        let mut b = b.slice(HEADER_LEN as usize..);
         if crc32c::crc32c(&b) != h.crc {
             return Err(damaged("checksum mismatch"));
         }
@@ -370,13 +371,14 @@ impl Tape {
                 .map_err(|e| match e {
                     CryptError::Open => ReadError::WrongKey { object: obj.number },
                     _ => damaged("the sealed bytes are truncated"),
-                })?;
+                })?
+                .into();
         }
         let data = if !h.compressed {
             b
         } else {
             match lz4_flex::block::decompress(&b, logical as usize) {
-                Ok(d) if d.len() == logical as usize => d,
+                Ok(d) if d.len() == logical as usize => d.into(),
                 _ => return Err(damaged("the compressed bytes do not decompress")),
             }
         };

@@ -224,7 +224,7 @@ impl<'a> Loaded<'a> {
     /// Data record `obj` as the read key allows. An encrypted record that cannot be
     /// opened, or a plain one in DECRYPT mode, is skipped: the position moves past it
     /// and nothing of it is returned (SSC-4 4.2.27).
-    pub(crate) fn read(&mut self, obj: &Object) -> Result<Vec<u8>, ReadError> {
+    pub(crate) fn read(&mut self, obj: &Object) -> Result<vsa_blockdev::Bytes, ReadError> {
         let r = match self.tape.read_record(obj, self.key.cipher) {
             Ok(r) if !r.encrypted && self.key.mode == DecryptMode::Decrypt => {
                 Err(ReadError::Unencrypted { object: obj.number })

@@ -80,14 +80,20 @@ impl Rig {
         self.run_as(&self.nexus, cdb, data)
     }
 
+    /// The response, its data-in in one piece (`data`: what the device handed out
+    /// shared, the records of a READ, follows what it built).
     pub fn run_as(&self, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
-        self.unit.execute(&Command {
+        let mut r = self.unit.execute(&Command {
             cdb,
             data_out: data,
             expected_len: 16 << 20,
             nexus: n,
             attr: Default::default(),
-        })
+        });
+        for b in std::mem::take(&mut r.shared) {
+            r.data.extend_from_slice(&b);
+        }
+        r
     }
 
     pub fn good(&self, cdb: &[u8], data: &[u8]) -> Response {
