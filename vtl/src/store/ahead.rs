@@ -4,25 +4,26 @@
 //! sending what the window holds. What it gives out are slices of the window itself
 //! ([`Bytes`] sharing it), so a record goes from the window to the socket uncopied.
 
+use super::aligned::Buf;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use vsa_blockdev::{BlockError, Bytes};
 
 /// What a read for a window gives: bytes from a start, which may lie before what was
 /// asked (reads begin at a device block; the bytes before are kept, not moved out).
-pub type Read<E> = Result<(u64, Vec<u8>), E>;
+pub type Read<E> = Result<(u64, Buf), E>;
 
 /// Bytes from `start`, as read.
 #[derive(Debug, Default)]
 pub struct Ahead {
     start: u64,
     /// Shared with the slices given out (until they are sent).
-    bytes: Arc<Vec<u8>>,
+    bytes: Arc<Buf>,
     /// The buffer of the window before, for the next read ([`Ahead::buffer`]): a stream
     /// read in sequence goes on in two buffers instead of a new one per window (whose
     /// pages would all be faulted in and zeroed again), unless a slice of it is still
     /// held (then the next read gets a new one).
-    spare: Vec<u8>,
+    spare: Buf,
     /// Where the last request ended: a request starting there is sequential.
     next: u64,
     /// Whether the last request was.
@@ -74,20 +75,20 @@ impl Ahead {
     }
 
     /// Holds `bytes`, read from `start`.
-    pub fn fill(&mut self, start: u64, bytes: Vec<u8>) {
+    pub fn fill(&mut self, start: u64, bytes: Buf) {
         self.start = start;
         let old = std::mem::replace(&mut self.bytes, Arc::new(bytes));
         self.spare = Arc::try_unwrap(old).unwrap_or_default();
     }
 
-    /// A buffer to read the next window into (see [`sized`]).
-    pub fn buffer(&mut self) -> Vec<u8> {
+    /// A buffer to read the next window into (see [`Buf::sized`]).
+    pub fn buffer(&mut self) -> Buf {
         std::mem::take(&mut self.spare)
     }
 
     /// Forgets everything (what it held, or is reading, may have changed).
     pub fn clear(&mut self) {
-        self.fill(0, Vec::new());
+        self.fill(0, Buf::default());
         self.coming = None;
     }
 
@@ -134,7 +135,7 @@ impl Ahead {
         off: u64,
         len: u64,
         want: u64,
-        read: impl FnOnce(u64, u64, Vec<u8>) -> Read<E>,
+        read: impl FnOnce(u64, u64, Buf) -> Read<E>,
     ) -> Result<Bytes, E> {
         if let Some(b) = self.slice(off, len) {
             return Ok(b);
@@ -164,7 +165,7 @@ impl Ahead {
     /// given), on a thread of its own.
     pub fn prefetch<F>(&mut self, start: u64, len: u64, read: F)
     where
-        F: FnOnce(Vec<u8>) -> Read<BlockError> + Send + 'static,
+        F: FnOnce(Buf) -> Read<BlockError> + Send + 'static,
     {
         let (tx, rx) = channel();
         let buf = self.buffer();
@@ -190,23 +191,12 @@ impl Ahead {
 }
 
 /// A slice of a window, as the [`Bytes`] given out own it.
-struct Window(Arc<Vec<u8>>, std::ops::Range<usize>);
+struct Window(Arc<Buf>, std::ops::Range<usize>);
 
 impl AsRef<[u8]> for Window {
     fn as_ref(&self) -> &[u8] {
         self.0.get(self.1.clone()).unwrap_or_default()
     }
-}
-
-/// `buf` made `n` bytes long, to be read into: what it held is overwritten by the read,
-/// so only bytes it never had are zeroed first.
-pub fn sized(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
-    if buf.len() < n {
-        buf.resize(n, 0);
-    } else {
-        buf.truncate(n);
-    }
-    buf
 }
 
 #[cfg(test)]
@@ -222,7 +212,7 @@ mod tests {
         assert_eq!(a.want(15, 10), Ahead::LEN);
         assert_eq!(a.get(0, 0), Some(&[][..]));
         assert_eq!(a.get(0, 1), None);
-        a.fill(10, vec![1, 2, 3, 4]);
+        a.fill(10, vec![1, 2, 3, 4].into());
         assert_eq!(a.get(11, 2), Some(&[2, 3][..]));
         assert_eq!(a.get(9, 2), None);
         assert_eq!(a.get(12, 3), None);
@@ -241,10 +231,10 @@ mod tests {
     fn reading_in_sequence_reads_the_next_window_meanwhile() {
         let mut a = Ahead::default();
         assert_eq!(a.want(0, 10), Ahead::LEN);
-        a.fill(0, bytes(0, 100));
+        a.fill(0, bytes(0, 100).into());
         assert_eq!(a.next_window(1000), Some((100, 900.min(Ahead::LEN))));
         assert_eq!(a.next_window(100), None, "nothing past the limit");
-        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100).into())));
         assert_eq!(a.coming(), Some((100, 100)));
         assert_eq!(a.next_window(1000), None, "one at a time");
         // A request straddling the two windows: the tail of this one and the next.
@@ -260,7 +250,7 @@ mod tests {
         assert_eq!(a.coming(), None);
         // A request the next window holds alone.
         a.want(200, 10);
-        a.prefetch(200, 50, |_| Ok((200, bytes(200, 50))));
+        a.prefetch(200, 50, |_| Ok((200, bytes(200, 50).into())));
         assert_eq!(a.adopt(200, 10).as_deref(), Some(&bytes(200, 10)[..]));
         assert_eq!(a.get(240, 10), Some(&bytes(240, 10)[..]));
     }
@@ -271,23 +261,22 @@ mod tests {
         a.want(0, 10);
         let first = bytes(0, 100);
         let ptr = first.as_ptr();
-        a.fill(0, first);
+        a.fill(0, first.into());
         // Read from a block boundary before the window asked for (100..200).
-        a.prefetch(100, 100, |_| Ok((96, bytes(96, 104))));
+        a.prefetch(100, 100, |_| Ok((96, bytes(96, 104).into())));
         a.want(95, 10);
         assert_eq!(a.adopt(95, 10).as_deref(), Some(&bytes(95, 10)[..]));
         assert_eq!(a.get(96, 104), Some(&bytes(96, 104)[..]));
         // The window before is the buffer of the next read.
         let spare = a.buffer();
         assert_eq!(spare.as_ptr(), ptr);
-        assert_eq!(
-            sized(spare, 40),
-            bytes(0, 40),
-            "what it held, to be overwritten"
+        let spare = spare.sized(40);
+        assert!(
+            spare.is_aligned() && spare.len() == 40,
+            "made ready to be read into"
         );
-        assert_eq!(sized(vec![7; 2], 4), [7, 7, 0, 0]);
         // A read that does not end where the window asked for ends is dropped.
-        a.prefetch(200, 100, |_| Ok((196, bytes(196, 50))));
+        a.prefetch(200, 100, |_| Ok((196, bytes(196, 50).into())));
         a.want(200, 10);
         assert_eq!(a.adopt(200, 10), None);
     }
@@ -296,22 +285,24 @@ mod tests {
     fn a_slice_given_out_keeps_its_bytes_after_the_window_moves_on() {
         let mut a = Ahead::default();
         a.want(0, 10);
-        a.fill(0, bytes(0, 100));
+        a.fill(0, bytes(0, 100).into());
         let held = a.slice(10, 10).unwrap();
         assert_eq!(a.slice(95, 10), None, "past the window");
-        a.fill(100, bytes(100, 100));
+        a.fill(100, bytes(100, 100).into());
         assert!(
             a.buffer().is_empty(),
             "a window a slice still holds is not read into"
         );
-        a.fill(200, vec![0xee; 100]);
+        a.fill(200, vec![0xee; 100].into());
         assert_eq!(held, bytes(10, 10));
         // Windows no slice holds are read into again.
-        a.fill(300, bytes(300, 100));
-        assert_eq!(a.buffer(), vec![0xee; 100]);
+        a.fill(300, bytes(300, 100).into());
+        assert_eq!(&*a.buffer(), &[0xee; 100][..]);
         let mut a = Ahead::default();
         a.want(0, 10);
-        let taken = a.take(0, 10, 100, |at, n, _| Ok::<_, ()>((at, bytes(at, n))));
+        let taken = a.take(0, 10, 100, |at, n, _| {
+            Ok::<_, ()>((at, bytes(at, n).into()))
+        });
         assert_eq!(taken.as_deref(), Ok(&bytes(0, 10)[..]));
         let again = a.take(10, 10, 100, |_, _, _| Err(()));
         assert_eq!(
@@ -325,15 +316,15 @@ mod tests {
     fn a_window_read_ahead_that_fails_or_does_not_fit_is_dropped() {
         let mut a = Ahead::default();
         a.want(0, 10);
-        a.fill(0, bytes(0, 100));
+        a.fill(0, bytes(0, 100).into());
         a.prefetch(100, 100, |_| {
             Err(BlockError::new(ErrorKind::Io, Op::Read, 100, 100))
         });
         assert_eq!(a.adopt(150, 10), None);
         assert_eq!(a.coming(), None);
-        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100).into())));
         assert_eq!(a.adopt(500, 10), None, "a jump elsewhere");
-        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100))));
+        a.prefetch(100, 100, |_| Ok((100, bytes(100, 100).into())));
         a.clear();
         assert_eq!(a.coming(), None, "what was written since is not served");
     }
@@ -342,13 +333,13 @@ mod tests {
     fn positioning_reads_nothing_ahead() {
         let mut a = Ahead::default();
         a.want(0, 10);
-        a.fill(0, bytes(0, 100));
+        a.fill(0, bytes(0, 100).into());
         a.want(500, 10); // a jump: the last request is not in this window
         assert_eq!(a.next_window(1000), None);
-        a.fill(500, bytes(500, 10)); // what positioning reads: the block asked for
+        a.fill(500, bytes(500, 10).into()); // what positioning reads: the block asked for
         assert_eq!(a.next_window(1000), None, "not after a jump");
         a.want(510, 10); // reading on from there is in sequence again
-        a.fill(510, bytes(510, 100));
+        a.fill(510, bytes(510, 100).into());
         assert_eq!(a.next_window(1000), Some((610, 390)));
     }
 }

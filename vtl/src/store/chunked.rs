@@ -256,7 +256,7 @@ impl Tape {
         let mut w = self.chunk_ahead.lock();
         let want = w.want(at, len);
         let dev = self.store.device();
-        let read = |at: u64, want: u64, buf: Vec<u8>| {
+        let read = |at: u64, want: u64, buf: super::aligned::Buf| {
             let want = want.min(dev.size().saturating_sub(at)).max(len);
             read_volume(dev.as_ref(), at, want, buf)
         };
@@ -326,12 +326,12 @@ fn read_volume(
     dev: &dyn BlockDevice,
     at: u64,
     len: u64,
-    buf: Vec<u8>,
+    buf: super::aligned::Buf,
 ) -> super::ahead::Read<vsa_blockdev::BlockError> {
     let bs = u64::from(dev.block_size());
     let start = at - at % bs;
     let end = (at + len).div_ceil(bs) * bs;
-    let mut buf = super::ahead::sized(buf, (end - start) as usize);
+    let mut buf = buf.sized((end - start) as usize);
     super::par::read_at(dev, &mut buf, start)?;
     buf.truncate((at + len - start) as usize);
     Ok((start, buf))

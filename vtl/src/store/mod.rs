@@ -13,6 +13,7 @@
 //! ```
 
 mod ahead;
+mod aligned;
 mod behind;
 mod chunked;
 pub mod crypt;

@@ -1,6 +1,7 @@
 //! I/O on a cartridge's stream: stream offsets mapped through its segment list to the store
 //! volume, in whole device blocks.
 
+use super::aligned::Buf;
 use super::SEGMENT;
 use vsa_blockdev::{BlockDevice, BlockError, ErrorKind, Op};
 
@@ -35,9 +36,11 @@ pub fn read(
     off: u64,
     len: u64,
 ) -> Result<Vec<u8>, BlockError> {
-    let (start, mut buf) = read_into(dev, segments, off, len, Vec::new())?;
-    buf.drain(..(off - start) as usize);
-    Ok(buf)
+    let (start, buf) = read_into(dev, segments, off, len, Buf::default())?;
+    Ok(buf
+        .get((off - start) as usize..)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default())
 }
 
 /// Reads stream bytes `off..off + len` into `buf`, from the device block `off` lies in:
@@ -47,13 +50,13 @@ pub fn read_into(
     segments: &[u64],
     off: u64,
     len: u64,
-    buf: Vec<u8>,
-) -> Result<(u64, Vec<u8>), BlockError> {
+    buf: Buf,
+) -> Result<(u64, Buf), BlockError> {
     let bs = u64::from(dev.block_size());
     let start = off - off % bs;
     let end = (off + len).div_ceil(bs) * bs;
     let n = usize::try_from(end - start).map_err(|_| past_segments(Op::Read, off, len))?;
-    let mut buf = super::ahead::sized(buf, n);
+    let mut buf = buf.sized(n);
     for (dev_off, at, n) in
         pieces(segments, start, end - start).ok_or_else(|| past_segments(Op::Read, off, len))?
     {

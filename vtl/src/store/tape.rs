@@ -250,7 +250,7 @@ impl Tape {
         &self,
         off: u64,
         len: u64,
-        buf: Vec<u8>,
+        buf: super::aligned::Buf,
     ) -> super::ahead::Read<BlockError> {
         debug_assert!(self.behind.is_empty(), "read before the queue was placed");
         let end = self.index.end();
@@ -263,7 +263,7 @@ impl Tape {
             stream::read_into(dev, &self.segments, off, from - off, buf)?
         } else {
             let mut buf = buf;
-            buf.clear();
+            buf.truncate(0);
             (off, buf)
         };
         let a = (off.max(from) - from) as usize;
