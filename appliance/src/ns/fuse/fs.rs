@@ -8,7 +8,7 @@
 use super::cache;
 use super::dir::Dirs;
 use super::inodes::Inodes;
-use super::passthrough::{Mode, Passthrough};
+use super::passthrough::Passthrough;
 use super::smb::SmbClients;
 use super::smb_read::SmbRead;
 use super::smb_write::SmbWrite;
@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,22 +38,22 @@ pub struct NsFs {
     pub(super) name: String,
     pub(super) reader: NsReader,
     pub(super) inodes: Mutex<Inodes>,
-    handles: Mutex<HashMap<u64, Arc<Handle>>>,
-    next_fh: AtomicU64,
+    pub(super) handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    pub(super) next_fh: AtomicU64,
     pub(super) started: SystemTime,
     pub(super) smb: SmbClients,
     /// SMB link directories that answered lately.
     pub(super) roots: cache::Roots,
     /// Local files as they were when the kernel last had their pages.
-    stamps: cache::Stamps,
+    pub(super) stamps: cache::Stamps,
     /// The listings of the directories open.
     pub(super) dirs: Dirs,
     /// Which opens the kernel serves from the target's file.
-    passthrough: Arc<Passthrough>,
+    pub(super) passthrough: Arc<Passthrough>,
 }
 
 /// An open file.
-enum Handle {
+pub(super) enum Handle {
     Local(File),
     Smb(SmbRead),
     SmbWrite(SmbWrite),
@@ -172,39 +172,17 @@ impl NsFs {
         self.passthrough.clone()
     }
 
-    /// Chooses how open local file `file` of `ino` is served, as handle `fh`.
-    fn open_local(
-        &self,
-        ino: INodeNo,
-        fh: FileHandle,
-        file: &File,
-        register: impl FnOnce(&File) -> std::io::Result<fuser::BackingId>,
-    ) -> (Mode, FopenFlags) {
-        match self.passthrough.open_local(ino.0, fh.0, file, register) {
-            Mode::Cached => (Mode::Cached, self.cache_flags(ino, file)),
-            m => (m, FopenFlags::empty()),
-        }
-    }
-
-    /// `FOPEN_KEEP_CACHE` for a local file as it was when the kernel last had its pages.
-    fn cache_flags(&self, ino: INodeNo, f: &File) -> FopenFlags {
-        match f.metadata() {
-            Ok(m) if self.stamps.keep(ino.0, cache::stamp(&m)) => FopenFlags::FOPEN_KEEP_CACHE,
-            _ => FopenFlags::empty(),
-        }
-    }
-
     pub(super) fn path_of(&self, ino: INodeNo) -> Result<String> {
         self.inodes.lock().path(ino.0).ok_or(Errno::ENOENT)
     }
 
     /// The path of entry `name` of directory `parent`.
-    fn child(&self, parent: INodeNo, name: &OsStr) -> Result<String> {
+    pub(super) fn child(&self, parent: INodeNo, name: &OsStr) -> Result<String> {
         join(&self.path_of(parent)?, name)
     }
 
     /// A place inside a link, where files may be made and changed.
-    fn inside(&self, path: &str) -> Result<PathBuf> {
+    pub(super) fn inside(&self, path: &str) -> Result<PathBuf> {
         match self.local(path)? {
             Local::Target { path, .. } => Ok(path),
             Local::Synthetic => Err(Errno::EACCES),
@@ -261,15 +239,6 @@ impl NsFs {
             Ok(a) => reply.entry(&TTL, &a, Generation(0)),
             Err(e) => reply.error(e),
         }
-    }
-
-    fn new_fh(&self) -> FileHandle {
-        FileHandle(self.next_fh.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn keep(&self, fh: FileHandle, handle: Handle) -> FileHandle {
-        self.handles.lock().insert(fh.0, Arc::new(handle));
-        fh
     }
 
     fn handle(&self, fh: FileHandle) -> Result<Arc<Handle>> {
@@ -519,51 +488,7 @@ impl Filesystem for NsFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let acc = flags.0 & libc::O_ACCMODE;
-        let opened = self.path_of(ino).and_then(|p| match self.local(&p)? {
-            Local::Synthetic => Err(Errno::EACCES),
-            Local::Target { path, .. } => OpenOptions::new()
-                .read(acc != libc::O_WRONLY)
-                .write(acc != libc::O_RDONLY)
-                .append(flags.0 & libc::O_APPEND != 0)
-                .truncate(flags.0 & libc::O_TRUNC != 0 && acc != libc::O_RDONLY)
-                .open(path)
-                .map(Handle::Local)
-                .map_err(io),
-            Local::Smb {
-                server,
-                share,
-                path,
-                ..
-            } if acc != libc::O_RDONLY => self
-                .smb
-                .open_write(&server, &share, &path, flags.0 & libc::O_TRUNC != 0)
-                .map(Handle::SmbWrite),
-            Local::Smb {
-                server,
-                share,
-                path,
-                ..
-            } => self.smb.open_read(&server, &share, &path).map(Handle::Smb),
-        });
-        let h = match opened {
-            Ok(h) => h,
-            Err(e) => return reply.error(e),
-        };
-        let fh = self.new_fh();
-        let (mode, flags) = match &h {
-            Handle::Local(f) => self.open_local(ino, fh, f, |f| reply.open_backing(f)),
-            _ => (
-                self.passthrough.open_served(ino.0, fh.0),
-                FopenFlags::empty(),
-            ),
-        };
-        let fh = self.keep(fh, h);
-        match mode {
-            Mode::Passthrough(b) => reply.opened_passthrough(fh, flags, &b),
-            Mode::Direct(b) => reply.opened_passthrough(fh, FopenFlags::FOPEN_DIRECT_IO, &b),
-            Mode::Cached => reply.opened(fh, flags),
-        }
+        self.open_file(ino, flags, reply);
     }
 
     fn create(
@@ -576,60 +501,7 @@ impl Filesystem for NsFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let made = self.child(parent, name).and_then(|path| {
-            if let Local::Smb {
-                server,
-                share,
-                path: at,
-                ..
-            } = self.local(&path)?
-            {
-                let w = self
-                    .smb
-                    .create(&server, &share, &at, flags & libc::O_EXCL != 0)?;
-                return Ok((self.attr(&path)?, Handle::SmbWrite(w)));
-            }
-            let local = self.inside(&path)?;
-            let acc = flags & libc::O_ACCMODE;
-            let file = OpenOptions::new()
-                .read(acc != libc::O_WRONLY)
-                .write(true)
-                .create(true)
-                .create_new(flags & libc::O_EXCL != 0)
-                .truncate(flags & libc::O_TRUNC != 0)
-                .mode(mode & !umask & 0o7777)
-                .open(&local)
-                .map_err(io)?;
-            owned_by(&local, req);
-            Ok((self.attr(&path)?, Handle::Local(file)))
-        });
-        let (attr, h) = match made {
-            Ok(m) => m,
-            Err(e) => return reply.error(e),
-        };
-        let fh = self.new_fh();
-        let mode = match &h {
-            Handle::Local(f) => {
-                self.open_local(attr.ino, fh, f, |f| reply.open_backing(f))
-                    .0
-            }
-            _ => self.passthrough.open_served(attr.ino.0, fh.0),
-        };
-        let fh = self.keep(fh, h);
-        match mode {
-            Mode::Passthrough(b) => {
-                reply.created_passthrough(&TTL, &attr, Generation(0), fh, FopenFlags::empty(), &b)
-            }
-            Mode::Direct(b) => reply.created_passthrough(
-                &TTL,
-                &attr,
-                Generation(0),
-                fh,
-                FopenFlags::FOPEN_DIRECT_IO,
-                &b,
-            ),
-            Mode::Cached => reply.created(&TTL, &attr, Generation(0), fh, FopenFlags::empty()),
-        }
+        self.create_file(req, parent, name, mode & !umask, flags, reply);
     }
 
     fn read(
@@ -932,7 +804,7 @@ impl Filesystem for NsFs {
 
 /// Gives what a client made to the client (the daemon makes it as itself): a no-op
 /// when the daemon may not change owners.
-fn owned_by(local: &Path, req: &Request) {
+pub(super) fn owned_by(local: &Path, req: &Request) {
     if let Err(e) = std::os::unix::fs::lchown(local, Some(req.uid()), Some(req.gid())) {
         tracing::debug!("{}: chown to the client: {e}", local.display());
     }

@@ -9,6 +9,7 @@
 //!  cache.rs   link directories that answered lately; files whose pages the kernel keeps
 //!  inodes.rs  inode numbers from paths, stable across remounts and target switches
 //!  passthrough.rs  which opens the kernel serves from the target's file (FUSE passthrough)
+//!  open.rs    opening and making files, each open served one of those ways
 //!  rename.rs  renames within a link
 //!  smb.rs     the SMB client: a session per server and share (its credentials, or a
 //!             guest), every call bounded
@@ -25,6 +26,7 @@ pub mod dir;
 pub mod fs;
 pub mod inodes;
 mod locate;
+mod open;
 pub mod passthrough;
 mod readdir;
 mod rename;
