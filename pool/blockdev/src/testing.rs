@@ -18,6 +18,7 @@ pub struct MemDevice {
     block_size: u32,
     pages: Mutex<HashMap<u64, Box<[u8]>>>,
     flushes: AtomicU64,
+    unmaps: AtomicU64,
 }
 
 impl MemDevice {
@@ -30,12 +31,18 @@ impl MemDevice {
             block_size,
             pages: Mutex::new(HashMap::new()),
             flushes: AtomicU64::new(0),
+            unmaps: AtomicU64::new(0),
         }
     }
 
     /// How many times [`BlockDevice::flush`] was called.
     pub fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// How many times [`BlockDevice::unmap`] was called.
+    pub fn unmaps(&self) -> u64 {
+        self.unmaps.load(Ordering::Relaxed)
     }
 
     /// Bytes of memory held by written pages.
@@ -103,6 +110,7 @@ impl BlockDevice for MemDevice {
 
     fn unmap(&self, offset: u64, len: u64) -> Result<()> {
         check_range(self, Op::Unmap, offset, len)?;
+        self.unmaps.fetch_add(1, Ordering::Relaxed);
         let mut pages = self.lock();
         Self::pieces(offset, len, |page, at, _, n| {
             if n as u64 == PAGE {

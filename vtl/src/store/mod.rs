@@ -141,11 +141,7 @@ impl Store {
             dedup: AtomicBool::new(true),
         });
         store.unmap_regions(&freed.regions);
-        for s in freed.segments {
-            if let Err(e) = store.dev.unmap(s * SEGMENT, SEGMENT) {
-                tracing::warn!(segment = s, "could not unmap a freed segment: {e}");
-            }
-        }
+        unmap_units(store.dev.as_ref(), freed.segments, SEGMENT, "segment");
         Ok(store)
     }
 
@@ -167,11 +163,12 @@ impl Store {
 
     /// Unmaps 1 MiB regions of the volume (their chunks are gone).
     fn unmap_regions(&self, regions: &[u64]) {
-        for &r in regions {
-            if let Err(e) = self.dev.unmap(r << 20, 1 << 20) {
-                tracing::warn!(region = r, "could not unmap a freed chunk region: {e}");
-            }
-        }
+        unmap_units(
+            self.dev.as_ref(),
+            regions.iter().copied(),
+            1 << 20,
+            "chunk region",
+        );
     }
 
     /// The volume.
@@ -208,11 +205,7 @@ impl Store {
 
     /// Returns segments (their catalog keys already deleted) after unmapping them.
     fn release(&self, segs: &[u64]) {
-        for &s in segs {
-            if let Err(e) = self.dev.unmap(s * SEGMENT, SEGMENT) {
-                tracing::warn!(segment = s, "could not unmap a freed segment: {e}");
-            }
-        }
+        unmap_units(self.dev.as_ref(), segs.iter().copied(), SEGMENT, "segment");
         let mut a = self.alloc.lock();
         a.free.extend(segs.iter().copied());
     }
@@ -247,6 +240,39 @@ impl Store {
         self.release(&segs);
         Ok(())
     }
+}
+
+/// Unmaps `units` of `size` bytes each (unit `u` is bytes `u * size..`), side by side
+/// ones in one request: the pool saves its map once per request (a synced write of its
+/// catalog), so a truncate that frees a gibibyte of chunks costs a few of those, not a
+/// thousand. A failure is logged: the space stays allocated, nothing is lost.
+pub(crate) fn unmap_units(
+    dev: &dyn BlockDevice,
+    units: impl IntoIterator<Item = u64>,
+    size: u64,
+    what: &str,
+) {
+    for (first, n) in runs(units) {
+        if let Err(e) = dev.unmap(first * size, n * size) {
+            tracing::warn!(first, count = n, "could not unmap a freed {what}: {e}");
+        }
+    }
+}
+
+/// `(first, count)` of each run of consecutive numbers in `units` (in any order,
+/// repeats allowed), in increasing order.
+fn runs(units: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut sorted: Vec<u64> = units.into_iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for u in sorted {
+        match out.last_mut() {
+            Some((first, n)) if *first + *n == u => *n += 1,
+            _ => out.push((u, 1)),
+        }
+    }
+    out
 }
 
 fn corrupt(key: &[u8], why: &str) -> VtlError {

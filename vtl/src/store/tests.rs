@@ -219,3 +219,10 @@ fn reading_in_sequence_past_many_windows_and_after_a_rewrite_reads_what_is_there
         assert_eq!(t.read(&o).unwrap(), new[n as usize - 70], "record {n}");
     }
 }
+
+#[test]
+fn runs_group_consecutive_units_in_any_order() {
+    assert_eq!(runs([7, 3, 4, 5, 5, 9, 8, 1]), vec![(1, 1), (3, 3), (7, 3)]);
+    assert_eq!(runs([]), Vec::<(u64, u64)>::new());
+    assert_eq!(runs([u64::MAX - 1, u64::MAX]), vec![(u64::MAX - 1, 2)]);
+}

@@ -256,11 +256,7 @@ impl Chunks {
             return;
         };
         let dead = ((at >> 20)..=((at + len - 1) >> 20)).filter(|r| !self.regions.contains_key(r));
-        for r in dead {
-            if let Err(e) = dev.unmap(r << 20, 1 << 20) {
-                tracing::warn!(region = r, "could not unmap a freed chunk region: {e}");
-            }
-        }
+        super::unmap_units(dev, dead, 1 << 20, "chunk region");
     }
 
     /// A cartridge stops filling chunk segment `seg`: what it staged is written, and

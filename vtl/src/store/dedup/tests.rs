@@ -107,6 +107,27 @@ fn chunks_go_back_to_the_pool_with_their_last_reference() {
 }
 
 #[test]
+fn a_relabel_gives_the_space_back_in_a_few_unmaps_not_one_per_region() {
+    let (dev, _kv, s) = store(16);
+    let mut a = Tape::open(s.clone(), "A00012L8").unwrap();
+    write(&mut a, &backup(12, 160)); // 40 MiB of chunks: 40 regions and more
+    a.sync().unwrap();
+    let full = dev.resident_bytes();
+    let before = dev.unmaps();
+    a.truncate(0).unwrap();
+    let unmaps = dev.unmaps() - before;
+    // Each unmap is a synced save of the pool's map: side-by-side regions and
+    // segments go in one request each.
+    assert!(unmaps <= 4, "{unmaps} unmaps");
+    assert!(
+        dev.resident_bytes() <= full / 8,
+        "{} of {full}",
+        dev.resident_bytes()
+    );
+    assert_eq!(s.dedup_stats(), Default::default());
+}
+
+#[test]
 fn a_crash_keeps_synced_records_and_sweeps_unsynced_chunks() {
     let (dev, kv, s) = store(16);
     let data = backup(3, 20);
