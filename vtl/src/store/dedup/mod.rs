@@ -72,7 +72,7 @@ pub struct Chunks {
     writers: HashMap<u64, Writer>,
     /// Buffers of closed writers, for the next one (a cartridge's stream goes from one
     /// chunk segment to the next without allocating them again).
-    spare: Vec<Vec<u8>>,
+    spare: Vec<super::aligned::Buf>,
     stats: DedupStats,
 }
 

@@ -5,6 +5,7 @@
 //! whole blocks staged so far from a thread of its own while more chunks are staged; they
 //! stay readable from memory until that write is done.
 
+use super::super::aligned::Buf;
 use super::super::SEGMENT;
 use std::sync::Arc;
 use vsa_blockdev::{BlockDevice, BlockError};
@@ -16,12 +17,13 @@ pub struct Writer {
     fill: u64,
     /// Segment offset `buf` starts at (block-aligned).
     base: u64,
-    /// The last partial block already written, then the staged chunks.
-    buf: Vec<u8>,
+    /// The last partial block already written, then the staged chunks (in aligned
+    /// memory: the pool's direct-I/O members write it as it is).
+    buf: Buf,
     /// Whole blocks being written behind: they end where `buf` starts.
     flight: Option<Flight>,
     /// The buffer of the last write behind, once it is done: `buf` of the next one.
-    spare: Vec<u8>,
+    spare: Buf,
 }
 
 /// What a buffer of staged chunks is first made to hold: what is written behind at once
@@ -34,14 +36,14 @@ const STAGE_BYTES: usize = crate::store::tape::WRITE_BEHIND + super::chunk::MAX_
 struct Flight {
     /// Segment offset of `data`.
     base: u64,
-    data: Arc<Vec<u8>>,
+    data: Arc<Buf>,
     done: std::thread::JoinHandle<Result<(), BlockError>>,
 }
 
 impl Writer {
     /// A writer at the start of empty chunk segment `seg`, staging in `buffers` (those of
     /// a closed writer, [`Writer::take_buffers`]) or in new ones.
-    pub fn new(seg: u64, mut buffers: Vec<Vec<u8>>) -> Writer {
+    pub fn new(seg: u64, mut buffers: Vec<Buf>) -> Writer {
         let mut buf = buffers.pop().unwrap_or_default();
         let mut spare = buffers.pop().unwrap_or_default();
         buf.clear();
@@ -58,7 +60,7 @@ impl Writer {
 
     /// Its buffers, emptied, for another writer; what it staged is lost: call after
     /// [`Writer::flush`].
-    pub fn take_buffers(&mut self) -> Vec<Vec<u8>> {
+    pub fn take_buffers(&mut self) -> Vec<Buf> {
         let _ = self.finish();
         let mut out = Vec::new();
         for mut b in [
@@ -87,7 +89,7 @@ impl Writer {
         let at = self.seg * SEGMENT + self.fill;
         let need = self.buf.len() + bytes.len();
         if need > self.buf.capacity() && need <= STAGE_BYTES {
-            self.buf.reserve_exact(STAGE_BYTES - self.buf.len());
+            self.buf.reserve(STAGE_BYTES - self.buf.len());
         }
         self.buf.extend_from_slice(bytes);
         self.fill += len;
@@ -182,9 +184,9 @@ impl Writer {
     }
 
     /// Puts `data`, the whole blocks that went before `buf`, back in front of it.
-    fn restage(&mut self, data: Arc<Vec<u8>>) {
+    fn restage(&mut self, data: Arc<Buf>) {
         let mut back = Arc::try_unwrap(data).unwrap_or_else(|a| a.as_ref().clone());
-        back.append(&mut self.buf);
+        back.extend_from_slice(&self.buf);
         self.buf = back;
     }
 
@@ -210,7 +212,7 @@ impl Writer {
             dev.write_at(&last, at + full as u64)?;
         }
         self.base += full as u64;
-        self.buf.drain(..full);
+        self.buf.drain_front(full);
         Ok(span(behind, Some((at, len as u64))))
     }
 }
@@ -269,6 +271,7 @@ mod tests {
                 w.buf.capacity() >= STAGE_BYTES,
                 "made to hold what is staged"
             );
+            assert!(w.buf.is_aligned(), "direct-I/O members write it uncopied");
             buffers.push(w.buf.as_ptr());
             w.start(&dev).unwrap();
         }
