@@ -145,6 +145,10 @@ impl Conn {
         let len = (t.cmd.expected_len - received).min(self.session.params.max_burst_length);
         t.ttt = self.session.next_ttt();
         t.seq_end = received + len;
+        // Room for the burst asked for, at once: growing as its PDUs come would copy what
+        // was received again at every doubling (64 KiB, then 128 KiB of a 256 KiB write).
+        // What is reserved is what this target solicits, at most MaxBurstLength.
+        t.buf.reserve(len as usize);
         t.exp_data_sn = 0;
         let r2t = R2t {
             lun: t.cmd.lun,
