@@ -96,8 +96,10 @@ pub struct Command<'a> {
     /// The CDB (at least the length its opcode implies, up to 16 bytes or more for
     /// variable-length CDBs; shorter CDBs are rejected with INVALID FIELD IN CDB).
     pub cdb: &'a [u8],
-    /// Data-out received from the initiator (at most the expected transfer length).
-    pub data_out: &'a [u8],
+    /// Data-out received from the initiator (at most the expected transfer length), as
+    /// the transport holds it: a device that keeps it past the command (a tape drive's
+    /// buffered write) takes a reference (`Bytes::slice`), not a copy.
+    pub data_out: &'a Bytes,
     /// The initiator's expected data transfer length in bytes (for data-in: the most the
     /// transport may send back).
     pub expected_len: u32,

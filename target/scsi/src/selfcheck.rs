@@ -78,9 +78,10 @@ pub fn commands(unit: &dyn LogicalUnit, mut data: &[u8]) {
         if flags & 0x08 != 0 {
             unit.reset(Reset::LogicalUnit, nexus);
         }
+        let data_out = crate::Bytes::copy_from_slice(data_out);
         let cmd = Command {
             cdb,
-            data_out,
+            data_out: &data_out,
             expected_len: u32::try_from(data_out.len().max(4096)).unwrap_or(u32::MAX),
             nexus,
             attr: Default::default(),

@@ -241,7 +241,7 @@ mod tests {
         let cdb = [0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0];
         let cmd = Command {
             cdb: &cdb,
-            data_out: &[],
+            data_out: &crate::Bytes::new(),
             expected_len: 16,
             nexus: &nexus,
             attr: Default::default(),

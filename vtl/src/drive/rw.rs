@@ -88,10 +88,10 @@ pub(super) fn write(
     let seal = st.crypt.seal_key(cmd.nexus)?;
     let mut l = ready(&d.model, &mut st.media)?;
     writable(d, ctx, &l)?;
-    let data = cmd
-        .data_out
-        .get(..bytes as usize)
-        .ok_or_else(|| Sense::invalid_field_in_cdb(2, None))?;
+    if cmd.data_out.len() < bytes as usize {
+        return Err(Sense::invalid_field_in_cdb(2, None));
+    }
+    let data = cmd.data_out.slice(..bytes as usize);
     if *l.pos < l.tape.objects() {
         cut(&mut l, residual_all)?;
     }
@@ -110,16 +110,15 @@ pub(super) fn write(
     }
     let room = capacity.saturating_sub(l.tape.used()) / per;
     let fit = if fixed { room.min(count) } else { room.min(1) };
-    let records: Vec<&[u8]> = data
-        .chunks(rec_len.max(1) as usize)
-        .take(fit as usize)
-        .collect();
-    if !records.is_empty() {
-        // Buffered mode takes the write once it is queued; unbuffered mode places it
-        // (and makes it durable, below) before it completes.
+    if fit > 0 {
+        let data = data.slice(..(fit * u64::from(rec_len)) as usize);
+        // Buffered mode takes the write once it is queued (holding its data-out, not a
+        // copy); unbuffered mode places it (and makes it durable, below) before it
+        // completes.
         let taken = if st.buffered && !near_end {
-            l.tape.append_behind(&records, compress, seal)
+            l.tape.append_behind(data, rec_len as usize, compress, seal)
         } else {
+            let records: Vec<&[u8]> = data.chunks(rec_len.max(1) as usize).collect();
             l.tape.append_sealed(&records, compress, seal)
         };
         if let Err(e) = taken {

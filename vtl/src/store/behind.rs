@@ -6,7 +6,7 @@
 //! lists to its stream, as the next writes come or before anything else uses it.
 //!
 //! ```text
-//!  drive WRITE ──► Job (its own copy) ──► cut thread: chunks, hashes, LZ4, CRC
+//!  drive WRITE ──► Job (its data-out) ──► cut thread: chunks, hashes, LZ4, CRC
 //!                                                │
 //!  next WRITE, or any other command ◄── Cut ◄────┘   placed in order
 //! ```
@@ -16,15 +16,17 @@ use super::record::HEADER_LEN;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::mpsc;
+use vsa_blockdev::Bytes;
 
 /// Bytes of queued records, at most, before a write waits for the oldest to be placed.
 pub const QUEUE_BYTES: u64 = 8 << 20;
 
-/// One WRITE's records, copied out of the command.
+/// One WRITE's records.
 #[derive(Debug)]
 pub struct Job {
-    /// The records back to back.
-    pub data: Vec<u8>,
+    /// The records back to back: the command's data-out as the transport received it
+    /// (held, not copied, until the records are placed).
+    pub data: Bytes,
     /// Each record's length (all but the last are this; a WRITE in fixed-block mode
     /// carries several records of the block length).
     pub rec_len: usize,
@@ -33,21 +35,21 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job of copies of `records`.
     pub fn new(records: &[&[u8]], compress: bool) -> Job {
-        Job::in_buf(Vec::new(), records, compress)
+        Job::shared(
+            Bytes::from(records.concat()),
+            records.first().map_or(0, |r| r.len()),
+            compress,
+        )
     }
 
-    /// A job whose records are copied into `buf` (emptied first): a buffer of a placed
-    /// job ([`Behind::buffer`]), so a stream of writes reuses memory it has touched.
-    pub fn in_buf(mut buf: Vec<u8>, records: &[&[u8]], compress: bool) -> Job {
-        buf.clear();
-        buf.reserve_exact(records.iter().map(|r| r.len()).sum());
-        for r in records {
-            buf.extend_from_slice(r);
-        }
+    /// A job of the records in `data`, `rec_len` bytes each (the last may be shorter),
+    /// holding `data` itself.
+    pub fn shared(data: Bytes, rec_len: usize, compress: bool) -> Job {
         Job {
-            data: buf,
-            rec_len: records.first().map_or(0, |r| r.len()).max(1),
+            data,
+            rec_len: rec_len.max(1),
             compress,
         }
     }
@@ -139,13 +141,7 @@ pub struct Behind {
     /// The thread ended with jobs in it (it never panics; if it did): they are lost, and
     /// nothing queued after them may be placed.
     broken: bool,
-    /// Buffers of placed jobs, for the next ones ([`Behind::buffer`]).
-    spare: Vec<Vec<u8>>,
 }
-
-/// Buffers of placed jobs kept for the next ones: a stream of writes one at a time needs
-/// one or two (each new buffer would cost page faults and zeroing as it is first filled).
-const SPARE_BUFFERS: usize = 2;
 
 #[derive(Debug)]
 struct Cutter {
@@ -205,19 +201,6 @@ impl Behind {
     /// queue takes any job).
     pub fn has_room(&self, job: &Job) -> bool {
         self.is_empty() || self.charge + job.charge() <= QUEUE_BYTES
-    }
-
-    /// A buffer for the next job ([`Job::in_buf`]): one of a placed job if there is one.
-    pub fn buffer(&mut self) -> Vec<u8> {
-        self.spare.pop().unwrap_or_default()
-    }
-
-    /// Keeps the buffer of `job`, placed, for a later one (up to [`SPARE_BUFFERS`] of
-    /// them, none larger than the queue).
-    pub fn recycle(&mut self, job: Job) {
-        if self.spare.len() < SPARE_BUFFERS && job.data.capacity() as u64 <= QUEUE_BYTES {
-            self.spare.push(job.data);
-        }
     }
 
     /// Queues `job` to be cut.
@@ -330,18 +313,16 @@ mod tests {
     use crate::store::dedup::chunk::noise;
 
     #[test]
-    fn a_placed_job_lends_its_buffer_to_the_next() {
+    fn a_job_holds_the_write_s_data_out_uncopied() {
         let mut b = Behind::default();
-        let r = vec![5u8; 1000];
-        let buf = b.buffer();
-        b.push(Job::in_buf(buf, &[&r], false));
-        let (job, _) = b.pop(true).unwrap();
-        let ptr = job.data.as_ptr();
-        b.recycle(job);
-        let next = Job::in_buf(b.buffer(), &[&r[..400], &r[..400]], false);
-        assert_eq!(next.data.as_ptr(), ptr, "the same memory");
-        assert_eq!((next.data.len(), next.count()), (800, 2));
-        assert!(b.buffer().is_empty(), "no more spare");
+        let data = Bytes::from(vec![5u8; 1000]);
+        b.push(Job::shared(data.slice(..800), 400, false));
+        let (job, cuts) = b.pop(true).unwrap();
+        assert_eq!(job.data.as_ptr(), data.as_ptr(), "the same memory");
+        assert_eq!((job.data.len(), job.count(), cuts.len()), (800, 2, 2));
+        let odd = Job::shared(data.clone(), 300, false);
+        let lens: Vec<usize> = odd.records().map(<[u8]>::len).collect();
+        assert_eq!(lens, [300, 300, 300, 100]);
     }
 
     #[test]

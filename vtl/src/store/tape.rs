@@ -463,18 +463,23 @@ impl Tape {
     /// writes that are cut are placed, and the oldest are waited for while the queue
     /// holds [`QUEUE_BYTES`]; if one of them cannot be placed, the error is
     /// [`VtlError::Deferred`] and this write is not taken.
+    /// The records are `data`, `rec_len` bytes each (the last may be shorter); a queued
+    /// write holds `data` until it is placed.
     pub fn append_behind(
         &mut self,
-        records: &[&[u8]],
+        data: Bytes,
+        rec_len: usize,
         compress: bool,
         seal: Option<&mut Cipher>,
     ) -> Result<u64> {
+        let records: Vec<&[u8]> = data.chunks(rec_len.max(1)).collect();
         if seal.is_some() || !self.store.dedup() {
-            return self.append_sealed(records, compress, seal);
+            return self.append_sealed(&records, compress, seal);
         }
-        self.takes(records)?;
+        self.takes(&records)?;
         self.settle(false)?;
-        let job = Job::in_buf(self.behind.buffer(), records, compress);
+        drop(records);
+        let job = Job::shared(data, rec_len, compress);
         while !self.behind.has_room(&job) {
             self.place_next(true)?;
         }
@@ -516,7 +521,6 @@ impl Tape {
                 cause: e.to_string(),
             });
         }
-        self.behind.recycle(job);
         Ok(true)
     }
 

@@ -138,7 +138,7 @@ impl Lib {
     pub(super) fn run(&self, n: &Nexus, cdb: &[u8]) -> Response {
         self.unit.execute(&Command {
             cdb,
-            data_out: &[],
+            data_out: &vsa_scsi::Bytes::new(),
             expected_len: 1 << 20,
             nexus: n,
             attr: Default::default(),
@@ -148,7 +148,7 @@ impl Lib {
     pub(super) fn run_out(&self, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
         self.unit.execute(&Command {
             cdb,
-            data_out: data,
+            data_out: &vsa_scsi::Bytes::copy_from_slice(data),
             expected_len: 1 << 20,
             nexus: n,
             attr: Default::default(),

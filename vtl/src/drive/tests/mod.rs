@@ -85,7 +85,7 @@ impl Rig {
     pub fn run_as(&self, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
         let mut r = self.unit.execute(&Command {
             cdb,
-            data_out: data,
+            data_out: &vsa_scsi::Bytes::copy_from_slice(data),
             expected_len: 16 << 20,
             nexus: n,
             attr: Default::default(),

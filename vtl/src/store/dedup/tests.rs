@@ -302,7 +302,9 @@ fn records_read_back_while_queued_and_written_behind() {
     let mut t = Tape::open(s.clone(), "WB1L8").unwrap();
     let recs = overlapping(31, 90); // 22.5 MiB: the chunk segment is written behind twice
     for (i, r) in recs.iter().enumerate() {
-        let n = t.append_behind(&[r], false, None).unwrap();
+        let n = t
+            .append_behind(vsa_blockdev::Bytes::from(r.clone()), r.len(), false, None)
+            .unwrap();
         assert_eq!(n, i as u64);
         assert_eq!(t.objects(), i as u64 + 1);
         if i % 13 == 12 {
@@ -330,7 +332,8 @@ fn queued_records_count_and_a_sync_places_them() {
     let mut t = Tape::open(s.clone(), "WB2L8").unwrap();
     let recs = backup(41, 6);
     for r in &recs {
-        t.append_behind(&[r], false, None).unwrap();
+        t.append_behind(vsa_blockdev::Bytes::from(r.clone()), r.len(), false, None)
+            .unwrap();
     }
     // Until placed, each counts its length and header against the capacity.
     assert!(t.used() >= 6 * (256 << 10));
@@ -360,7 +363,7 @@ fn a_record_that_cannot_be_placed_is_a_deferred_error_and_loses_only_the_queue()
     let mut refused = None;
     let more = backup(52, 100); // 25 MiB: past the second write behind, which reports the first
     for (i, r) in more.iter().enumerate() {
-        match t.append_behind(&[r], false, None) {
+        match t.append_behind(vsa_blockdev::Bytes::from(r.clone()), r.len(), false, None) {
             Ok(_) => {}
             Err(e) => {
                 refused = Some((i, e));
@@ -383,7 +386,8 @@ fn a_record_that_cannot_be_placed_is_a_deferred_error_and_loses_only_the_queue()
     assert!(placed >= 4);
     let again = backup(53, 3);
     for r in &again {
-        t.append_behind(&[r], false, None).unwrap();
+        t.append_behind(vsa_blockdev::Bytes::from(r.clone()), r.len(), false, None)
+            .unwrap();
     }
     t.sync().unwrap();
     let got = read_all(&t);

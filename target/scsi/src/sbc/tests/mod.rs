@@ -61,7 +61,7 @@ fn exec_as(d: &Disk, cdb: &[u8], data: &[u8], ctx: UnitCtx, isid: u64) -> Respon
     let n = nexus(isid);
     let cmd = Command {
         cdb,
-        data_out: data,
+        data_out: &crate::Bytes::copy_from_slice(data),
         expected_len: data.len() as u32,
         nexus: &n,
         attr: Default::default(),
@@ -323,7 +323,7 @@ fn thick_disks_refuse_unmap() {
     let n = nexus(1);
     let cmd = Command {
         cdb: &cdb10(0x42, 0, 0, 24),
-        data_out: &[0u8; 24],
+        data_out: &crate::Bytes::from_static(&[0u8; 24]),
         expected_len: 24,
         nexus: &n,
         attr: Default::default(),
@@ -595,7 +595,7 @@ fn opcode_table_matches_what_execute_serves() {
         let n = nexus(1);
         let cmd = Command {
             cdb: &cdb,
-            data_out: &[],
+            data_out: &crate::Bytes::new(),
             expected_len: 0,
             nexus: &n,
             attr: Default::default(),
@@ -664,7 +664,7 @@ proptest! {
         let n = nexus(1);
         let cmd = Command {
             cdb: &cdb,
-            data_out: &data,
+            data_out: &crate::Bytes::from(data.clone()),
             expected_len: data.len() as u32,
             nexus: &n,
             attr: Default::default(),

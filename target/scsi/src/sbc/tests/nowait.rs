@@ -63,7 +63,10 @@ fn hot_unit() -> (Arc<Hot>, Unit<Disk>) {
     (dev, unit)
 }
 
-fn command<'a>(cdb: &'a [u8], data: &'a [u8], n: &'a Nexus) -> Command<'a> {
+/// No data-out.
+static NONE: crate::Bytes = crate::Bytes::new();
+
+fn command<'a>(cdb: &'a [u8], data: &'a crate::Bytes, n: &'a Nexus) -> Command<'a> {
     Command {
         cdb,
         data_out: data,
@@ -77,11 +80,11 @@ fn command<'a>(cdb: &'a [u8], data: &'a [u8], n: &'a Nexus) -> Command<'a> {
 fn reads_of_data_in_memory_are_served_and_others_are_left_alone() {
     let (dev, u) = hot_unit();
     let n = nexus(1);
-    let block: Vec<u8> = (0..BS * 2).map(|i| (i % 251) as u8).collect();
+    let block: crate::Bytes = (0..BS * 2).map(|i| (i % 251) as u8).collect();
     // The first command reports the power-on unit attention, also on the fast path (and
     // only once).
     let read = cdb10(0x28, 0, 7, 2);
-    let r = u.try_execute(&command(&read, &[], &n)).expect("served");
+    let r = u.try_execute(&command(&read, &NONE, &n)).expect("served");
     assert_eq!(sense(&r), (0x6, 0x29, 0x00));
     let write = cdb10(0x2A, 0, 7, 2);
     dev.hot.store(false, Ordering::SeqCst);
@@ -91,23 +94,25 @@ fn reads_of_data_in_memory_are_served_and_others_are_left_alone() {
     );
     assert_eq!(u.execute(&command(&write, &block, &n)).status, Status::Good);
     dev.hot.store(true, Ordering::SeqCst);
-    let r = u.try_execute(&command(&read, &[], &n)).expect("in memory");
+    let r = u
+        .try_execute(&command(&read, &NONE, &n))
+        .expect("in memory");
     assert_eq!(r.status, Status::Good);
     assert_eq!(r.data_in(), block);
     // Not in memory: nothing done, and the same command then runs normally.
     dev.hot.store(false, Ordering::SeqCst);
-    assert!(u.try_execute(&command(&read, &[], &n)).is_none());
-    assert_eq!(u.execute(&command(&read, &[], &n)).data, block);
+    assert!(u.try_execute(&command(&read, &NONE, &n)).is_none());
+    assert_eq!(u.execute(&command(&read, &NONE, &n)).data, block);
     // Errors the CDB alone shows are answered at once.
     dev.hot.store(true, Ordering::SeqCst);
     let past_end = cdb16(0x88, 0, BLOCKS, 1);
     let r = u
-        .try_execute(&command(&past_end, &[], &n))
+        .try_execute(&command(&past_end, &NONE, &n))
         .expect("answered");
     assert_eq!(sense(&r), (0x5, 0x21, 0x00));
     // SPC commands are never taken this way.
     assert!(u
-        .try_execute(&command(&[0, 0, 0, 0, 0, 0], &[], &n))
+        .try_execute(&command(&[0, 0, 0, 0, 0, 0], &NONE, &n))
         .is_none());
 }
 
@@ -116,22 +121,22 @@ fn a_read_of_blocks_another_command_holds_would_wait() {
     let (_dev, u) = hot_unit();
     let n = nexus(1);
     let tur = [0u8; 6];
-    let _ = u.execute(&command(&tur, &[], &n)); // the power-on unit attention
+    let _ = u.execute(&command(&tur, &NONE, &n)); // the power-on unit attention
     let held = u.device().locks.lock(10, 4);
     let overlapping = cdb10(0x28, 0, 12, 1);
-    assert!(u.try_execute(&command(&overlapping, &[], &n)).is_none());
+    assert!(u.try_execute(&command(&overlapping, &NONE, &n)).is_none());
     let apart = cdb10(0x28, 0, 20, 1);
-    assert!(u.try_execute(&command(&apart, &[], &n)).is_some());
+    assert!(u.try_execute(&command(&apart, &NONE, &n)).is_some());
     drop(held);
-    assert!(u.try_execute(&command(&overlapping, &[], &n)).is_some());
+    assert!(u.try_execute(&command(&overlapping, &NONE, &n)).is_some());
 }
 
 #[test]
 fn writes_the_device_takes_at_once_are_served_unless_they_must_reach_stable_storage() {
     let (dev, u) = hot_unit();
     let n = nexus(1);
-    let _ = u.execute(&command(&[0u8; 6], &[], &n)); // the power-on unit attention
-    let block = vec![9u8; BS * 2];
+    let _ = u.execute(&command(&[0u8; 6], &NONE, &n)); // the power-on unit attention
+    let block = crate::Bytes::from(vec![9u8; BS * 2]);
     let write = cdb10(0x2A, 0, 30, 2);
     let r = u.try_execute(&command(&write, &block, &n)).expect("served");
     assert_eq!(r.status, Status::Good);
@@ -149,11 +154,11 @@ fn writes_the_device_takes_at_once_are_served_unless_they_must_reach_stable_stor
     // Errors the CDB and the data show are answered at once.
     let past_end = cdb16(0x8A, 0, BLOCKS, 1);
     let r = u
-        .try_execute(&command(&past_end, &block[..BS], &n))
+        .try_execute(&command(&past_end, &block.slice(..BS), &n))
         .expect("answered");
     assert_eq!(sense(&r), (0x5, 0x21, 0x00));
     let torn = u
-        .try_execute(&command(&write, &block[..BS + 1], &n))
+        .try_execute(&command(&write, &block.slice(..BS + 1), &n))
         .expect("answered");
     assert_eq!(torn.status, Status::CheckCondition);
 }

@@ -21,7 +21,7 @@ fn unit() -> Unit<Disk> {
 fn run(u: &Unit<Disk>, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
     u.execute(&Command {
         cdb,
-        data_out: data,
+        data_out: &crate::Bytes::copy_from_slice(data),
         expected_len: data.len() as u32,
         nexus: n,
         attr: Default::default(),
@@ -124,7 +124,7 @@ fn every_served_command_has_a_row() {
             c[1] = sa;
             let cmd = Command {
                 cdb: &c,
-                data_out: &[],
+                data_out: &crate::Bytes::new(),
                 expected_len: 0,
                 nexus: &n,
                 attr: Default::default(),

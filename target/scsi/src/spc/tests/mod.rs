@@ -152,7 +152,7 @@ pub(super) fn unit() -> Unit<TinyDisk> {
 pub(super) fn run(u: &Unit<TinyDisk>, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
     u.execute(&Command {
         cdb,
-        data_out: data,
+        data_out: &crate::Bytes::copy_from_slice(data),
         expected_len: 65536,
         nexus: n,
         attr: Default::default(),

@@ -93,7 +93,7 @@ fn tape() -> Unit<TinyTape> {
 fn run(u: &Unit<TinyTape>, n: &Nexus, cdb: &[u8], data: &[u8]) -> Response {
     u.execute(&Command {
         cdb,
-        data_out: data,
+        data_out: &crate::Bytes::copy_from_slice(data),
         expected_len: 65536,
         nexus: n,
         attr: Default::default(),
