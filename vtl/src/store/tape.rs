@@ -463,8 +463,9 @@ impl Tape {
     /// writes that are cut are placed, and the oldest are waited for while the queue
     /// holds [`QUEUE_BYTES`]; if one of them cannot be placed, the error is
     /// [`VtlError::Deferred`] and this write is not taken.
+    ///
     /// The records are `data`, `rec_len` bytes each (the last may be shorter); a queued
-    /// write holds `data` until it is placed.
+    /// write holds `data` (the command's data-out, not a copy) until it is placed.
     pub fn append_behind(
         &mut self,
         data: Bytes,
