@@ -149,6 +149,34 @@ pub(crate) fn read(view: &[View], mut ops: Vec<ReadOp<'_>>) -> Vec<Failure> {
     }))
 }
 
+/// Reads bytes `pos..end` of every member readable up to `end` (rebuild and scrub look at
+/// a range of the whole set): one buffer per member, `None` for those not read, and the
+/// members whose reads failed (each once).
+pub(crate) fn read_members(
+    view: &[View],
+    pos: u64,
+    end: u64,
+) -> (Vec<Option<Vec<u8>>>, Vec<Failure>) {
+    let len = (end - pos) as usize;
+    let mut bufs: Vec<Option<Vec<u8>>> = view
+        .iter()
+        .map(|v| v.readable(end).then(|| vec![0u8; len]))
+        .collect();
+    let ops = bufs
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(m, b)| {
+            b.as_mut().map(|b| ReadOp {
+                member: m,
+                offset: pos,
+                buf: b,
+            })
+        })
+        .collect();
+    let failures = read(view, ops);
+    (bufs, failures)
+}
+
 /// Performs `ops`; returns the members whose writes failed (each once). Pieces side by
 /// side on a member go down as one vectored write, the runs in parallel.
 pub(crate) fn write(view: &[View], ops: Vec<WriteOp<'_>>) -> Vec<Failure> {

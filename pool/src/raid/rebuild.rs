@@ -2,7 +2,7 @@
 //! under the stripe locks, so the set stays online. The watermark (bytes rebuilt) is saved
 //! at least every [`SAVE_EVERY`] bytes, so a restart resumes where it stopped.
 
-use super::io::{self, ReadOp, WriteOp};
+use super::io::{self, WriteOp};
 use super::members::View;
 use super::{MemberState, RaidError, RaidSet};
 use crate::progress::{Progress, Throttle};
@@ -91,21 +91,7 @@ impl RaidSet {
             .filter(|&m| watermark(&view[m]).is_some_and(|w| w < end))
             .collect();
         let len = (end - pos) as usize;
-        let mut bufs: Vec<Option<Vec<u8>>> = (0..n)
-            .map(|m| view[m].readable(end).then(|| vec![0u8; len]))
-            .collect();
-        let ops = bufs
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(m, b)| {
-                b.as_mut().map(|b| ReadOp {
-                    member: m,
-                    offset: pos,
-                    buf: b,
-                })
-            })
-            .collect();
-        let failures = io::read(&view, ops);
+        let (mut bufs, failures) = io::read_members(&view, pos, end);
         let mut bad: Vec<(usize, u64)> = Vec::new();
         if !failures.is_empty() {
             let failed = failures.len();

@@ -2,7 +2,7 @@
 //! an unclean stop left dirty consistent again). Both walk member ranges in batches under
 //! the stripe locks, so they run while the set serves I/O.
 
-use super::io::{self, ReadOp, WriteOp};
+use super::io::{self, WriteOp};
 use super::members::View;
 use super::{gf256, RaidError, RaidSet, REGION_SIZE};
 use crate::progress::{Progress, Throttle};
@@ -171,23 +171,7 @@ impl RaidSet {
         let (s0, s1) = (pos / chunk, (end - 1) / chunk);
         let _guard = self.locks.lock(s0, s1);
         let view = self.members.view();
-        let n = view.len();
-        let len = (end - pos) as usize;
-        let mut bufs: Vec<Option<Vec<u8>>> = (0..n)
-            .map(|m| view[m].readable(end).then(|| vec![0u8; len]))
-            .collect();
-        let ops = bufs
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(m, b)| {
-                b.as_mut().map(|b| ReadOp {
-                    member: m,
-                    offset: pos,
-                    buf: b,
-                })
-            })
-            .collect();
-        let failures = io::read(&view, ops);
+        let (mut bufs, failures) = io::read_members(&view, pos, end);
         // Unreadable members: reconstruct their range and rewrite it (below). Members with
         // blocks failing their checksums: found unit by unit, rebuilt the same way.
         let mut unreadable = Vec::new();
