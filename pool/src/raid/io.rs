@@ -162,19 +162,25 @@ pub(crate) fn read_members(
         .iter()
         .map(|v| v.readable(end).then(|| vec![0u8; len]))
         .collect();
+    let failures = read_into(view, &mut bufs, pos);
+    (bufs, failures)
+}
+
+/// Reads each member `m` that has a buffer in `bufs[m]` at `offset` into it; the members
+/// whose reads failed (each once).
+pub(crate) fn read_into(view: &[View], bufs: &mut [Option<Vec<u8>>], offset: u64) -> Vec<Failure> {
     let ops = bufs
         .iter_mut()
         .enumerate()
         .filter_map(|(m, b)| {
             b.as_mut().map(|b| ReadOp {
                 member: m,
-                offset: pos,
+                offset,
                 buf: b,
             })
         })
         .collect();
-    let failures = read(view, ops);
-    (bufs, failures)
+    read(view, ops)
 }
 
 /// Performs `ops`; returns the members whose writes failed (each once). Pieces side by

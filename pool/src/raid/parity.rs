@@ -152,18 +152,7 @@ impl RaidSet {
                 }
                 return Err(self.unrecoverable(Op::Read, start, w1 - w0));
             }
-            let ops = bufs
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(m, b)| {
-                    b.as_mut().map(|b| ReadOp {
-                        member: m,
-                        offset: start,
-                        buf: b,
-                    })
-                })
-                .collect();
-            let failures = io::read(&view, ops);
+            let failures = io::read_into(&view, &mut bufs, start);
             if failures.is_empty() {
                 let rows = self
                     .reconstruct(s, bufs)
